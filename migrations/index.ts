@@ -1,0 +1,16 @@
+/**
+ * The static registry of migrations, in order. A static list (not a folder scan) means the
+ * compiled package and the test run see exactly the same migrations.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-federation.js';
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': m0001,
+  '0002-federation': m0002,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};

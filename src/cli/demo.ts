@@ -1,0 +1,55 @@
+/**
+ * `jointban demo`: an association node and N platform nodes, fully federated on loopback in a temp
+ * directory, until SIGINT or SIGTERM; then everything is stopped and the directory removed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { startLocalFederation } from '../demo/local-federation.js';
+import { createLogger } from '../logging.js';
+import { parsePort, parsePositiveInt } from './options.js';
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run an association node and N platform nodes, federated on loopback, until interrupted')
+    .option('--nodes <n>', 'number of platform nodes', parsePositiveInt, 2)
+    .option('--base-port <port>', 'first port (association); the platform nodes take the next ones', parsePort)
+    .option('--json', 'print one JSON line with every node URL and API key once all are ready')
+    .action(async (opts: { nodes: number; basePort?: number; json?: boolean }) => {
+      const dir = mkdtempSync(join(tmpdir(), 'jointban-demo-'));
+      const federation = await startLocalFederation({
+        dir,
+        nodes: opts.nodes,
+        basePort: opts.basePort,
+        extra: { checkpoints: { intervalMs: 250 }, sync: { pollIntervalMs: 2_000 }, logging: { level: 'warn' } },
+        logger: (member) => createLogger('warn').child({ member }),
+      });
+      const nodes = [];
+      for (const n of federation.nodes) {
+        const key = async (scope: 'check' | 'write' | 'admin') => (await n.node.keys.create(scope, `demo ${scope}`)).key;
+        nodes.push({ member: n.member, url: n.url, apiKeys: { check: await key('check'), write: await key('write'), admin: n.adminKey } });
+      }
+      const summary = { association: { member: federation.association.member, url: federation.association.url, apiKey: federation.association.adminKey }, nodes };
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      } else {
+        process.stdout.write(`jointban demo federation in ${dir}\n`);
+        process.stdout.write(`  association ${summary.association.url}  admin key ${summary.association.apiKey}\n`);
+        for (const n of nodes) process.stdout.write(`  ${n.member.padEnd(11)} ${n.url}  write key ${n.apiKeys.write}  check key ${n.apiKeys.check}\n`);
+        process.stdout.write('Press Ctrl-C to stop and remove everything.\n');
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await federation.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+}

@@ -1,0 +1,163 @@
+/**
+ * Reads, validates and resolves a node's configuration once, at start. A bad value is an error
+ * that names the key and why, never a silent fallback (PORT=abc is not a port).
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { fromHex } from '../crypto/encoding.js';
+import { AppError } from '../errors.js';
+import { isSupportedPhoneRegion } from '../identifiers/phone.js';
+import type { EpochSecret } from '../identifiers/tokens.js';
+import { parsePolicy, type Policy } from '../policy/index.js';
+import { shippedConfigPath } from './package-root.js';
+import { configFileSchema, ENV_OVERRIDES, type ParsedConfigFile } from './schema.js';
+
+export const CONFIG_FILE_NAME = 'jointban.json';
+
+export interface NodeConfig {
+  dataDir: string;
+  configFile: string;
+  member: string;
+  role: ParsedConfigFile['role'];
+  federation: string;
+  http: ParsedConfigFile['http'];
+  databaseFile: string;
+  signingKeyFile: string;
+  epochs: EpochSecret[];
+  defaultRegion: string;
+  policy: Policy;
+  categories: readonly string[];
+  listings: ParsedConfigFile['listings'];
+  logLevel: ParsedConfigFile['logging']['level'];
+  roster: ParsedConfigFile['roster'];
+  sync: ParsedConfigFile['sync'];
+  checkpoints: ParsedConfigFile['checkpoints'];
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export function configError(file: string, message: string): AppError {
+  return new AppError('invalid_input', `config ${file}: ${message}`);
+}
+
+function formatZodIssues(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const path = issue.path.join('.') || '(top level)';
+  return `${path}: ${issue.message}`;
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw configError(file, code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? 'error'})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    // Not V8's message: it quotes the text around the error, which can be part of an epoch secret.
+    const position = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw configError(file, `not valid JSON${position !== undefined ? ` (at character ${position})` : ''}`);
+  }
+}
+
+/** Applies ENV_OVERRIDES to the raw file object before validation, so they get the same checks. */
+function applyEnv(raw: unknown, env: Env, file: string): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const out = structuredClone(raw) as Record<string, unknown>;
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value === undefined) continue;
+    const [section, field] = key.split('.') as [string, string];
+    const target = (out[section] ??= {}) as Record<string, unknown>;
+    if (field === 'port') {
+      if (!/^\d{1,5}$/.test(value)) throw configError(file, `${name}=${JSON.stringify(value)}: must be a port number`);
+      target[field] = Number(value);
+    } else {
+      target[field] = value;
+    }
+  }
+  return out;
+}
+
+function resolveEpochs(parsed: ParsedConfigFile, env: Env, file: string): EpochSecret[] {
+  const seen = new Set<number>();
+  return parsed.tokens.epochs.map((e, i) => {
+    const key = `tokens.epochs[${i}]`;
+    if (seen.has(e.epoch)) throw configError(file, `${key}.epoch: epoch ${e.epoch} is listed twice`);
+    seen.add(e.epoch);
+    // JOINTBAN_EPOCH_SECRET_<N> wins, then the named secretEnv, then the file: operators keep
+    // secrets out of files they back up or share by moving them to the environment.
+    const envName = env[`JOINTBAN_EPOCH_SECRET_${e.epoch}`] !== undefined ? `JOINTBAN_EPOCH_SECRET_${e.epoch}` : e.secretEnv;
+    const fromEnv = envName !== undefined ? env[envName] : undefined;
+    if (envName !== undefined && e.secretEnv === envName && fromEnv === undefined) {
+      throw configError(file, `${key}.secretEnv: environment variable ${envName} is not set`);
+    }
+    const text = fromEnv ?? e.secret;
+    if (text === undefined) throw configError(file, `${key}: needs "secret" or "secretEnv"`);
+    const secret = fromHex(text);
+    if (!secret || secret.length !== 32) {
+      throw configError(file, `${fromEnv !== undefined ? envName : `${key}.secret`}: must be 64 lower-case hex characters (32 bytes)`);
+    }
+    return { epoch: e.epoch, secret };
+  });
+}
+
+function loadPolicy(path: string): Policy {
+  const result = parsePolicy(readJson(path));
+  if (!result.ok) throw configError(path, result.errors.join('; '));
+  return result.policy;
+}
+
+const categoriesSchema = z.object({
+  comment: z.string().optional(),
+  categories: z.array(z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'must be lower-case snake_case')).min(1),
+});
+
+function loadCategories(path: string): string[] {
+  const result = categoriesSchema.safeParse(readJson(path));
+  if (!result.success) throw configError(path, formatZodIssues(result.error));
+  return [...new Set(result.data.categories)];
+}
+
+export function loadConfig(dataDir: string, env: Env = process.env): NodeConfig {
+  const dir = resolve(dataDir);
+  const file = join(dir, CONFIG_FILE_NAME);
+  return resolveConfig(dir, file, readJson(file), env);
+}
+
+/** Validates a raw config object (already read) against the schema and resolves it. */
+export function resolveConfig(dataDir: string, file: string, raw: unknown, env: Env = process.env): NodeConfig {
+  const result = configFileSchema.safeParse(applyEnv(raw, env, file));
+  if (!result.success) throw configError(file, formatZodIssues(result.error));
+  const parsed = result.data;
+  // The schema checks the form; the phone metadata decides which regions exist. Checked here so a
+  // bad region stops the node at start instead of failing every phone check later.
+  if (!isSupportedPhoneRegion(parsed.identifiers.defaultRegion)) {
+    throw configError(file, `identifiers.defaultRegion: ${parsed.identifiers.defaultRegion} is not a region the phone number metadata knows`);
+  }
+  const inDataDir = (p: string) => (isAbsolute(p) ? p : join(dataDir, p));
+  return {
+    dataDir,
+    configFile: file,
+    member: parsed.member,
+    role: parsed.role,
+    federation: parsed.federation,
+    http: parsed.http,
+    databaseFile: inDataDir(parsed.database.file),
+    signingKeyFile: inDataDir(parsed.keys.signingKeyFile),
+    epochs: resolveEpochs(parsed, env, file),
+    defaultRegion: parsed.identifiers.defaultRegion,
+    policy: loadPolicy(parsed.policy.file ? inDataDir(parsed.policy.file) : shippedConfigPath('policy.json')),
+    categories: loadCategories(parsed.categories.file ? inDataDir(parsed.categories.file) : shippedConfigPath('categories.json')),
+    listings: parsed.listings,
+    logLevel: parsed.logging.level,
+    roster: { ...parsed.roster, ...(parsed.roster.file ? { file: inDataDir(parsed.roster.file) } : {}) },
+    sync: parsed.sync,
+    checkpoints: parsed.checkpoints,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The node's configuration file (`<data-dir>/jointban.json`): its schema, defaults and the
+ * environment variables that override it. Every key is documented in docs/CONFIGURATION.md and
+ * the example in config/node.example.json is loaded by a test, so neither can go stale.
+ */
+import { z } from 'zod';
+
+export const MEMBER_ID_PATTERN = /^[a-z][a-z0-9-]{1,31}$/;
+
+const memberId = z.string().regex(MEMBER_ID_PATTERN, 'must be 2-32 characters of a-z, 0-9 and "-", starting with a letter');
+const port = z.number().int().min(0).max(65535);
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters (32 bytes)');
+
+const epochSchema = z
+  .object({
+    epoch: z.number().int().min(1).max(0xffffffff),
+    secret: hex32.optional(),
+    secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    member: memberId,
+    role: z.enum(['member', 'association']).default('member'),
+    federation: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{0,126}$/, 'must be a lower-case host-like name, e.g. jointban.example')
+      .default('jointban.example'),
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(7300),
+        publicUrl: z.url().optional(),
+        maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+        maxIdentifiersPerRequest: z.number().int().min(1).max(64).default(16),
+      })
+      .strict()
+      .prefault({}),
+    database: z
+      .object({
+        driver: z.literal('sqlite').default('sqlite'),
+        file: z.string().min(1).default('jointban.db'),
+      })
+      .strict()
+      .prefault({}),
+    keys: z
+      .object({ signingKeyFile: z.string().min(1).default('keys/node.key') })
+      .strict()
+      .prefault({}),
+    tokens: z
+      .object({ epochs: z.array(epochSchema).min(1, 'at least one token epoch is required') })
+      .strict(),
+    identifiers: z
+      .object({ defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as CN').default('CN') })
+      .strict()
+      .prefault({}),
+    policy: z.object({ file: z.string().min(1).optional() }).strict().prefault({}),
+    categories: z.object({ file: z.string().min(1).optional() }).strict().prefault({}),
+    listings: z
+      .object({
+        permanentRetentionDays: z.number().int().min(1).max(36500).default(1095),
+      })
+      .strict()
+      .prefault({}),
+    roster: z
+      .object({
+        trustRoot: z.string().min(1).max(512).optional(),
+        file: z.string().min(1).optional(),
+        url: z.url().optional(),
+        refreshIntervalMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+      })
+      .strict()
+      .refine((r) => (r.file === undefined && r.url === undefined) || r.trustRoot !== undefined, {
+        message: 'trustRoot is required when a roster file or url is set',
+        path: ['trustRoot'],
+      })
+      .prefault({}),
+    sync: z
+      .object({
+        pollIntervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
+        pageSize: z.number().int().min(1).max(10_000).default(1_000),
+        backoffBaseMs: z.number().int().min(10).max(600_000).default(500),
+        backoffMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
+        requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
+        maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
+      })
+      .strict()
+      .prefault({}),
+    checkpoints: z
+      .object({
+        intervalMs: z.number().int().min(10).max(60_000).default(1_000),
+        maxEntries: z.number().int().min(1).max(1_000_000).default(1_000),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type ConfigFile = z.input<typeof configFileSchema>;
+export type ParsedConfigFile = z.output<typeof configFileSchema>;
+
+/** Environment variables that override config keys, with the key each one sets. */
+export const ENV_OVERRIDES = {
+  JOINTBAN_HTTP_HOST: 'http.host',
+  JOINTBAN_HTTP_PORT: 'http.port',
+  JOINTBAN_PUBLIC_URL: 'http.publicUrl',
+  JOINTBAN_LOG_LEVEL: 'logging.level',
+} as const;

@@ -1,0 +1,95 @@
+/**
+ * Signs checkpoints of the node's own log, batched: one Ed25519 signature covers every entry
+ * appended since the last one. A checkpoint is signed when `maxEntries` entries are pending or
+ * `intervalMs` after the first pending entry, whichever comes first, so a burst of listings costs
+ * one signature and a single listing still reaches peers within about a second.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { logOrigin, signCheckpoint } from '../log/checkpoint.js';
+import { CheckpointRepository } from '../store/checkpoint-repository.js';
+import { LogReader } from '../store/log-repository.js';
+import { rootAt } from '../store/proofs.js';
+import type { Database } from '../store/tables.js';
+
+export interface SignedCheckpoint {
+  /** Member id of the log. */
+  origin: string;
+  size: number;
+  note: string;
+}
+
+export interface CheckpointSignerDeps {
+  db: Kysely<Database>;
+  member: string;
+  federation: string;
+  secretKey: Uint8Array;
+  intervalMs: number;
+  maxEntries: number;
+  now: () => Date;
+  logger: Logger;
+  onSigned: (cp: SignedCheckpoint) => void;
+}
+
+export class CheckpointSigner {
+  private signedSize = -1;
+  private pendingSince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly deps: CheckpointSignerDeps) {}
+
+  /** Signs a checkpoint for whatever the log holds now if none covers it (e.g. after a crash). */
+  async start(): Promise<void> {
+    const latest = await new CheckpointRepository(this.deps.db).latest(this.deps.member);
+    this.signedSize = latest?.size ?? -1;
+    await this.flush();
+  }
+
+  /** Called after each committed append to the own log. */
+  noteAppend(size: number): void {
+    if (this.stopped) return;
+    if (size - Math.max(this.signedSize, 0) >= this.deps.maxEntries) {
+      void this.flush();
+      return;
+    }
+    this.pendingSince ??= Date.now();
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.deps.intervalMs);
+  }
+
+  /** Signs now if the log grew since the last checkpoint; resolves when done. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.chain = this.chain.then(() => this.signIfNeeded()).catch((err: unknown) => {
+      this.deps.logger.error({ err }, 'signing a checkpoint failed');
+    });
+    return this.chain;
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
+    this.stopped = true;
+  }
+
+  private async signIfNeeded(): Promise<void> {
+    const { deps } = this;
+    this.pendingSince = undefined;
+    const log = new LogReader(deps.db);
+    const size = await log.size(deps.member);
+    if (size <= this.signedSize) return;
+    const origin = logOrigin(deps.federation, deps.member);
+    const root = await rootAt(log, deps.member, size);
+    const note = signCheckpoint({ origin, size, root }, { name: origin, secretKey: deps.secretKey });
+    await new CheckpointRepository(deps.db).insert({ origin: deps.member, size, root, note }, deps.now().toISOString());
+    this.signedSize = size;
+    deps.logger.debug({ origin: deps.member, size }, 'checkpoint signed');
+    deps.onSigned({ origin: deps.member, size, note });
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The federation side of a node, assembled: the roster it trusts, the signer of its own
+ * checkpoints, the sync loop that mirrors every other log, notifications to peers, and the status
+ * the admin endpoint reports. Built by the composition root (src/node.ts).
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { NodeConfig } from '../config/load.js';
+import { fromBase64 } from '../crypto/encoding.js';
+import { activePeers, memberStatusAt, parseTrustRoot, type Roster } from '../roster/index.js';
+import { CheckpointRepository } from '../store/checkpoint-repository.js';
+import { LogReader } from '../store/log-repository.js';
+import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour-repository.js';
+import type { Database } from '../store/tables.js';
+import { AppError } from '../errors.js';
+import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-signer.js';
+import { PeerClient } from './peer-client.js';
+import { federationPaths } from './paths.js';
+import { ReplayCache } from './request-signature.js';
+import { RosterHolder, type TrustRoot } from './roster-holder.js';
+import { federationRoutes } from './routes.js';
+import { Synchronizer, type PeerStatus } from './sync.js';
+
+export interface FederationDeps {
+  config: NodeConfig;
+  db: Kysely<Database>;
+  secretKey: Uint8Array;
+  logger: Logger;
+  now: () => Date;
+}
+
+export interface OriginStatus {
+  origin: string;
+  size: number;
+  checkpointSize: number | null;
+  checkpointRecordedAt: string | null;
+  /** Per peer: how many entries the peer advertised beyond what this node holds (0 = caught up). */
+  lagByPeer: Record<string, number>;
+}
+
+export interface FederationStatus {
+  member: string;
+  federation: string;
+  roster: { version: number; members: number } | null;
+  peers: PeerStatus[];
+  origins: OriginStatus[];
+  misbehaviour: Misbehaviour[];
+}
+
+/** The trust root from config: the association's roster verifier key, for this federation. */
+export function parseTrustRootKey(text: string | undefined, federation?: string): TrustRoot | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseTrustRoot(text, federation);
+  if (!parsed.ok) throw new AppError('invalid_input', `roster.trustRoot: ${parsed.error}`);
+  return { name: parsed.trustRoot.name, publicKey: parsed.trustRoot.publicKey };
+}
+
+export class Federation {
+  readonly signer: CheckpointSigner;
+  readonly roster: RosterHolder;
+  readonly sync: Synchronizer;
+  readonly misbehaviour: MisbehaviourRepository;
+  readonly routes: ReturnType<typeof federationRoutes>;
+  private readonly client: PeerClient;
+
+  constructor(private readonly deps: FederationDeps) {
+    const { config, db, logger, now } = deps;
+    const nowSeconds = () => Math.floor(now().getTime() / 1000);
+    this.client = new PeerClient({ self: config.member, secretKey: deps.secretKey, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
+    this.misbehaviour = new MisbehaviourRepository(db);
+    this.signer = new CheckpointSigner({
+      db,
+      member: config.member,
+      federation: config.federation,
+      secretKey: deps.secretKey,
+      intervalMs: config.checkpoints.intervalMs,
+      maxEntries: config.checkpoints.maxEntries,
+      now,
+      logger,
+      onSigned: (cp) => this.announce(cp.origin, cp.size, undefined),
+    });
+    this.sync = new Synchronizer({
+      db,
+      self: config.member,
+      federation: config.federation,
+      client: this.client,
+      misbehaviour: this.misbehaviour,
+      options: config.sync,
+      now,
+      logger,
+      onExtended: (origin, size, from) => this.announce(origin, size, from.id),
+    });
+    this.roster = new RosterHolder({
+      db,
+      trustRoot: parseTrustRootKey(config.roster.trustRoot, config.federation),
+      file: config.roster.file,
+      url: config.roster.url,
+      refreshIntervalMs: config.roster.refreshIntervalMs,
+      client: this.client,
+      logger,
+      now,
+      onChange: (roster) => this.sync.setRoster(roster),
+    });
+    this.routes = federationRoutes({
+      db,
+      lookupKey: (id) => this.activeMemberKey(id),
+      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds * 2, maxEntries: 100_000 }),
+      maxSkewSeconds: config.sync.maxSkewSeconds,
+      pageLimit: config.sync.pageSize,
+      nowSeconds,
+      onNotify: (peer) => this.sync.notify(peer),
+      rosterNote: () => this.roster.currentNote(),
+    });
+  }
+
+  private activeMemberKey(id: string): Uint8Array | undefined {
+    const roster = this.roster.current();
+    if (!roster || id === this.deps.config.member) return undefined;
+    if (memberStatusAt(roster, id, this.deps.now().toISOString()) !== 'active') return undefined;
+    const member = roster.members.find((m) => m.id === id);
+    return member ? fromBase64(member.publicKey) : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.roster.load();
+    await this.signer.start();
+    this.roster.start();
+    this.sync.start();
+  }
+
+  async stop(): Promise<void> {
+    this.roster.stop();
+    await this.sync.stop();
+    await this.signer.stop();
+  }
+
+  /** Tells every active peer (but the one it came from) that this node has new data of an origin. */
+  private announce(origin: string, size: number, except: string | undefined): void {
+    const roster: Roster | undefined = this.roster.current();
+    if (!roster) return;
+    for (const peer of activePeers(roster, this.deps.config.member)) {
+      if (peer.id === except) continue;
+      this.client.post(peer.endpoint, federationPaths.notify(), { origin, size }).catch((err: unknown) => {
+        this.deps.logger.debug({ peer: peer.id, err: (err as Error).message }, 'notify failed');
+      });
+    }
+  }
+
+  async status(): Promise<FederationStatus> {
+    const { config, db } = this.deps;
+    const roster = this.roster.current();
+    const log = new LogReader(db);
+    const checkpoints = new CheckpointRepository(db);
+    const peers = this.sync.status();
+    const sizes = new Map((await log.origins()).map((o) => [o.origin, o.size]));
+    for (const member of roster?.members ?? []) if (!sizes.has(member.id)) sizes.set(member.id, 0);
+    const origins: OriginStatus[] = [];
+    for (const [origin, size] of [...sizes].sort(([a], [b]) => a.localeCompare(b))) {
+      const cp = await checkpoints.latest(origin);
+      const lagByPeer: Record<string, number> = {};
+      for (const p of peers) if (p.advertised[origin] !== undefined) lagByPeer[p.member] = Math.max(0, p.advertised[origin]! - size);
+      origins.push({ origin, size, checkpointSize: cp?.size ?? null, checkpointRecordedAt: cp?.recordedAt ?? null, lagByPeer });
+    }
+    return {
+      member: config.member,
+      federation: config.federation,
+      roster: roster ? { version: roster.version, members: roster.members.length } : null,
+      peers,
+      origins,
+      misbehaviour: await this.misbehaviour.list(100),
+    };
+  }
+}
+
+export type { SignedCheckpoint };

@@ -1,0 +1,230 @@
+/**
+ * Ingesting one origin's log from one peer: the only way peer data reaches the store.
+ *
+ * Before anything is stored: the checkpoint's signature verifies against the origin's roster key
+ * (C2SP signed note), and each page of entries, appended to the tree this node already holds,
+ * yields a root that the peer proves consistent (RFC 9162 §2.1.4) with the signed root. A page is
+ * therefore proven to be exactly the next leaves of the signed tree before it is committed, so
+ * memory stays bounded by the page size however far behind this node is, and a restart resumes
+ * from the last committed page. Entries and their token index land in one transaction.
+ * Anything that fails is recorded as misbehaviour with its evidence and nothing of it is stored.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
+import { logOrigin, openCheckpoint, type OpenedCheckpoint } from '../log/checkpoint.js';
+import { CompactRange } from '../log/compact-range.js';
+import { decodeEntry, type LogEntry } from '../log/entry.js';
+import { leafHash, verifyConsistency } from '../log/merkle.js';
+import { entryAllowed, memberKey, type Roster } from '../roster/index.js';
+import { CheckpointRepository } from '../store/checkpoint-repository.js';
+import { ListingWriter } from '../store/listing-repository.js';
+import { LogReader, LogWriter } from '../store/log-repository.js';
+import type { MisbehaviourKind, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
+import { rootAt } from '../store/proofs.js';
+import type { Database } from '../store/tables.js';
+import type { PeerClient } from './peer-client.js';
+import { PeerError } from './peer-client.js';
+import { federationPaths } from './paths.js';
+
+export interface AdvertisedCheckpoint {
+  origin: string;
+  size: number;
+  note: string;
+}
+
+export interface Peer {
+  id: string;
+  endpoint: string;
+}
+
+export type IngestOutcome =
+  | { status: 'up_to_date'; size: number }
+  | { status: 'extended'; size: number; from: number }
+  | { status: 'skipped'; reason: string }
+  | { status: 'rejected'; kind: MisbehaviourKind; message: string };
+
+export interface IngestDeps {
+  db: Kysely<Database>;
+  federation: string;
+  roster: Roster;
+  client: PeerClient;
+  misbehaviour: MisbehaviourRepository;
+  pageSize: number;
+  now: () => Date;
+  logger: Logger;
+  /** True once the node is stopping: a long catch-up ends after the page being committed. */
+  stopping?: () => boolean;
+}
+
+const MAX_PROOF_ITEMS = 128;
+
+function decodeHashList(value: unknown): Uint8Array[] | undefined {
+  if (!Array.isArray(value) || value.length > MAX_PROOF_ITEMS) return undefined;
+  const out: Uint8Array[] = [];
+  for (const item of value) {
+    const bytes = typeof item === 'string' ? fromBase64(item) : undefined;
+    if (!bytes || bytes.length !== 32) return undefined;
+    out.push(bytes);
+  }
+  return out;
+}
+
+export class Ingestor {
+  constructor(private readonly deps: IngestDeps) {}
+
+  private async reject(peer: Peer, origin: string, kind: MisbehaviourKind, message: string, evidence: Record<string, unknown>): Promise<IngestOutcome> {
+    const fresh = await this.deps.misbehaviour.record({ kind, origin, peer: peer.id, detectedAt: this.deps.now().toISOString(), message, evidence });
+    if (fresh) this.deps.logger.warn({ kind, origin, peer: peer.id, message }, 'misbehaviour detected');
+    return { status: 'rejected', kind, message };
+  }
+
+  private async consistencyProof(peer: Peer, origin: string, from: number, to: number): Promise<Uint8Array[] | undefined> {
+    const body = (await this.deps.client.get(peer.endpoint, federationPaths.consistency(origin, from, to))) as { proof?: unknown } | undefined;
+    return decodeHashList(body?.proof);
+  }
+
+  private async fetchPage(peer: Peer, origin: string, start: number, end: number): Promise<Uint8Array[]> {
+    const body = (await this.deps.client.get(peer.endpoint, federationPaths.entries(origin, start, end))) as { entries?: unknown } | undefined;
+    const entries = body?.entries;
+    if (!Array.isArray(entries) || entries.length === 0 || entries.length > end - start) {
+      throw new PeerError('bad_response', `entries ${start}-${end} of ${origin}: expected 1 to ${end - start} entries`);
+    }
+    return entries.map((e, i) => {
+      const bytes = typeof e === 'string' ? fromBase64(e) : undefined;
+      if (!bytes) throw new PeerError('bad_response', `entry ${start + i} of ${origin} is not base64`);
+      return bytes;
+    });
+  }
+
+  /** Brings this node's copy of `advertised.origin` up to the peer's signed checkpoint. */
+  async ingest(peer: Peer, advertised: AdvertisedCheckpoint): Promise<IngestOutcome> {
+    const { deps } = this;
+    const origin = advertised.origin;
+    const key = memberKey(deps.roster, origin);
+    if (!key) return { status: 'skipped', reason: `${origin} is not in the roster` };
+    const name = logOrigin(deps.federation, origin);
+    const opened = openCheckpoint(advertised.note, { name, publicKey: key });
+    if (!opened.ok) {
+      return this.reject(peer, origin, 'bad_signature', `checkpoint of ${origin} served by ${peer.id} does not verify: ${opened.error}`, { checkpoint: advertised.note });
+    }
+    const cp = opened.checkpoint;
+    const reader = new LogReader(deps.db);
+    const local = await reader.size(origin);
+
+    if (cp.size <= local) {
+      const ours = await rootAt(reader, origin, cp.size);
+      if (bytesEqual(ours, cp.root)) {
+        if (cp.size === local) await new CheckpointRepository(deps.db).insert({ origin, size: cp.size, root: cp.root, note: cp.note }, deps.now().toISOString());
+        return { status: 'up_to_date', size: local };
+      }
+      const held = await new CheckpointRepository(deps.db).atSize(origin, cp.size);
+      return this.reject(peer, origin, 'equivocation', `${origin} signed two different trees of size ${cp.size}`, {
+        checkpoint: cp.note,
+        conflictsWith: held?.note ?? null,
+        localRoot: toBase64(ours),
+      });
+    }
+    return this.extend(peer, origin, cp, local);
+  }
+
+  private async extend(peer: Peer, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
+    const { deps } = this;
+    let size = from;
+    while (size < cp.size) {
+      // Every committed page is a proven prefix, so stopping here loses nothing: a restart resumes.
+      if (deps.stopping?.()) return size > from ? { status: 'extended', size, from } : { status: 'skipped', reason: 'stopping' };
+      const page = await this.fetchPage(peer, origin, size, Math.min(size + deps.pageSize, cp.size));
+      const end = size + page.length;
+      const tree = await new LogReader(deps.db).compactRange(origin, size);
+      const before = tree.root();
+      for (const bytes of page) tree.append(leafHash(bytes));
+      if (!(await this.proven(peer, origin, tree, end, cp))) {
+        return this.diagnose(peer, origin, cp, size, before);
+      }
+      const decoded = this.validate(origin, size, page);
+      const good = decoded.ok ? page.length : decoded.index - size;
+      if (good > 0) await this.commit(origin, page.slice(0, good), decoded.ok && end === cp.size ? cp : undefined);
+      if (!decoded.ok) {
+        return this.reject(peer, origin, decoded.kind, decoded.message, { checkpoint: cp.note, index: decoded.index, entry: toBase64(page[decoded.index - size]!) });
+      }
+      size = end;
+    }
+    return { status: 'extended', size, from };
+  }
+
+  /** True when the tree of size `end` (ours + the page) is a prefix of the signed tree. */
+  private async proven(peer: Peer, origin: string, tree: CompactRange, end: number, cp: OpenedCheckpoint): Promise<boolean> {
+    if (end === cp.size) return bytesEqual(tree.root(), cp.root);
+    const proof = await this.consistencyProof(peer, origin, end, cp.size);
+    return proof !== undefined && verifyConsistency(end, cp.size, tree.root(), cp.root, proof);
+  }
+
+  /**
+   * A page did not fit the signed root. If the signed tree is not even consistent with what this
+   * node already accepted, the origin rewrote its history; otherwise the peer served bad entries.
+   */
+  private async diagnose(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, localRoot: Uint8Array): Promise<IngestOutcome> {
+    if (local > 0) {
+      const proof = await this.consistencyProof(peer, origin, local, cp.size).catch(() => undefined);
+      if (!proof || !verifyConsistency(local, cp.size, localRoot, cp.root, proof)) {
+        const held = await new CheckpointRepository(this.deps.db).latest(origin);
+        return this.reject(peer, origin, 'inconsistent_checkpoint', `checkpoint of ${origin} at size ${cp.size} is not consistent with the ${local} entries already accepted`, {
+          checkpoint: cp.note,
+          accepted: held?.note ?? null,
+          acceptedSize: local,
+          acceptedRoot: toBase64(localRoot),
+          proof: proof?.map(toBase64) ?? null,
+        });
+      }
+    }
+    return this.reject(peer, origin, 'root_mismatch', `entries of ${origin} from ${local} served by ${peer.id} do not hash to the signed root`, { checkpoint: cp.note, from: local });
+  }
+
+  private validate(origin: string, start: number, page: Uint8Array[]): { ok: true; entries: LogEntry[] } | { ok: false; index: number; kind: MisbehaviourKind; message: string } {
+    const entries: LogEntry[] = [];
+    for (let i = 0; i < page.length; i++) {
+      const index = start + i;
+      const decoded = decodeEntry(page[i]!);
+      if (!decoded.ok) return { ok: false, index, kind: 'bad_entry', message: `entry ${index} of ${origin} is malformed: ${decoded.error}` };
+      const entry = decoded.entry;
+      if (entry.origin !== origin) return { ok: false, index, kind: 'foreign_origin', message: `entry ${index} of ${origin}'s log claims origin ${entry.origin}` };
+      if (entry.seq !== index + 1) return { ok: false, index, kind: 'bad_entry', message: `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}` };
+      const allowed = entryAllowed(this.deps.roster, origin, entry.time);
+      if (!allowed.ok) {
+        return allowed.reason === 'suspended'
+          ? { ok: false, index, kind: 'suspended_member', message: `entry ${index} of ${origin} is dated at or after its suspension` }
+          : { ok: false, index, kind: 'unknown_member', message: `entry ${index} comes from ${origin}, which is not in the roster` };
+      }
+      if (entry.kind === 'retraction' && entry.target >= entry.seq) {
+        return { ok: false, index, kind: 'bad_entry', message: `retraction ${index} of ${origin} targets a later entry` };
+      }
+      entries.push(entry);
+    }
+    return { ok: true, entries };
+  }
+
+  private async commit(origin: string, page: Uint8Array[], cp: OpenedCheckpoint | undefined): Promise<void> {
+    const { deps } = this;
+    await deps.db.transaction().execute(async (trx) => {
+      const log = new LogWriter(trx);
+      const listings = new ListingWriter(trx);
+      const entries = page.map((bytes) => {
+        const decoded = decodeEntry(bytes);
+        if (!decoded.ok) throw new Error('validated entry no longer decodes');
+        return { bytes, entry: decoded.entry };
+      });
+      await log.append(
+        origin,
+        entries.map(({ bytes, entry }) => ({ seq: entry.seq, kind: entry.kind, time: entry.time, bytes })),
+      );
+      for (const { entry } of entries) {
+        if (entry.kind === 'listing') await listings.insertListing(entry, null);
+        // A retraction of a listing already retracted or unknown changes nothing in the projection;
+        // the entry itself stays in the log as the origin signed it.
+        else await listings.applyRetraction(entry);
+      }
+      if (cp) await new CheckpointRepository(trx).insert({ origin, size: cp.size, root: cp.root, note: cp.note }, deps.now().toISOString());
+    });
+  }
+}

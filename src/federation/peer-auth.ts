@@ -1,0 +1,90 @@
+/**
+ * Hono middleware that authenticates federation requests: jointban's RFC 9421 / RFC 9530 profile
+ * (see `request-signature.ts` and docs/PROTOCOL-peer-auth.md) plus nonce replay protection.
+ *
+ * It reads the raw body once, at most `maxBodyBytes` (413 beyond that, before verifying anything),
+ * verifies the signature over exactly those bytes, and hands them to the handler as `rawBody`, so
+ * the handler parses the bytes that were signed. The request is also rebuilt over the same bytes so
+ * hono's own body readers and validators still work downstream.
+ *
+ * Failures answer 401 `{"error":{"code","message"}}` with the verifier's code, or `replayed`.
+ * A nonce is remembered only after the signature verified, so only members can fill the cache.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { verifyRequest, type ReplayCache } from './request-signature.js';
+
+export type PeerAuthEnv = { Variables: { peer: string; rawBody: Uint8Array } };
+
+export interface PeerAuthOptions {
+  /** The member's Ed25519 public key; undefined for an unknown or suspended member. */
+  lookupKey(memberId: string): Uint8Array | undefined;
+  /** Unix seconds. */
+  now(): number;
+  maxSkewSeconds: number;
+  replay: ReplayCache;
+  maxBodyBytes: number;
+}
+
+type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false };
+
+/** Reads the whole body, stopping (and cancelling the stream) as soon as it exceeds `max` bytes. */
+async function readBodyWithLimit(request: Request, max: number): Promise<BodyRead> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > max) return { ok: false };
+  if (request.body === null) return { ok: true, bytes: new Uint8Array(0) };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return { ok: false };
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { ok: true, bytes };
+}
+
+function reject(c: Context, status: 401 | 413, code: string, message: string): Response {
+  return c.json({ error: { code, message } }, status);
+}
+
+export function peerAuth(opts: PeerAuthOptions): MiddlewareHandler<PeerAuthEnv> {
+  return async (c, next) => {
+    const request = c.req.raw;
+    const body = await readBodyWithLimit(request, opts.maxBodyBytes);
+    if (!body.ok) return reject(c, 413, 'payload_too_large', `request body exceeds ${opts.maxBodyBytes} bytes`);
+
+    const now = opts.now();
+    const result = verifyRequest({
+      method: request.method,
+      // WHATWG URL parsing gives the path as sent on the wire by a fetch() client, without the query.
+      path: new URL(request.url).pathname,
+      body: body.bytes,
+      headers: request.headers,
+      now,
+      maxSkewSeconds: opts.maxSkewSeconds,
+      lookupKey: opts.lookupKey,
+    });
+    if (!result.ok) return reject(c, 401, result.code, result.message);
+    if (!opts.replay.checkAndRemember(result.keyId, result.nonce, result.created, now)) {
+      return reject(c, 401, 'replayed', 'this signature nonce was already used, or cannot be remembered now');
+    }
+
+    c.set('peer', result.keyId);
+    c.set('rawBody', body.bytes);
+    if (request.body !== null) {
+      c.req.raw = new Request(request, { body: body.bytes });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * HTTP client for the federation API of other nodes. Every request is signed (RFC 9421, see
+ * request-signature.ts); every response is treated as hostile: bounded in time and size, parsed
+ * defensively, and never trusted beyond what signatures and Merkle proofs then establish.
+ */
+import { utf8 } from '../crypto/encoding.js';
+import { signRequest } from './request-signature.js';
+
+export type PeerErrorKind = 'network' | 'timeout' | 'http' | 'too_large' | 'bad_response';
+
+export class PeerError extends Error {
+  constructor(
+    readonly kind: PeerErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'PeerError';
+  }
+}
+
+export interface PeerClientOptions {
+  self: string;
+  secretKey: Uint8Array;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  /** Unix seconds, for the signature's `created`. */
+  nowSeconds: () => number;
+}
+
+async function readLimited(response: Response, max: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > max) throw new PeerError('too_large', `response of ${declared} bytes exceeds the ${max}-byte limit`);
+  if (!response.body) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw new PeerError('too_large', `response exceeds the ${max}-byte limit`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class PeerClient {
+  constructor(private readonly opts: PeerClientOptions) {}
+
+  get(endpoint: string, path: string, query?: Record<string, string | number>): Promise<unknown> {
+    return this.request('GET', endpoint, path, undefined, query);
+  }
+
+  post(endpoint: string, path: string, body: unknown): Promise<unknown> {
+    return this.request('POST', endpoint, path, body);
+  }
+
+  /** Unsigned GET of a text resource (the public roster). */
+  async getText(url: string): Promise<string> {
+    const response = await this.fetch(url, { method: 'GET' });
+    const bytes = await readLimited(response, this.opts.maxResponseBytes);
+    if (!response.ok) throw new PeerError('http', `GET ${url}: HTTP ${response.status}`, response.status);
+    return Buffer.from(bytes).toString('utf8');
+  }
+
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.opts.timeoutMs), redirect: 'error' });
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') throw new PeerError('timeout', `no answer from ${new URL(url).origin} within ${this.opts.timeoutMs} ms`);
+      throw new PeerError('network', `cannot reach ${new URL(url).origin}: ${(err as Error).message}`);
+    }
+  }
+
+  private async request(method: 'GET' | 'POST', endpoint: string, path: string, body?: unknown, query?: Record<string, string | number>): Promise<unknown> {
+    const url = new URL(path, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
+    // The signed @path must be what the server sees: the endpoint's own path prefix included.
+    url.pathname = `${new URL(endpoint).pathname.replace(/\/$/, '')}${path}`;
+    for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, String(v));
+    const bodyBytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
+    const headers: Record<string, string> = {
+      ...signRequest({ method, path: url.pathname, body: bodyBytes, keyId: this.opts.self, secretKey: this.opts.secretKey, created: this.opts.nowSeconds() }),
+      accept: 'application/json',
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await this.fetch(url.toString(), { method, headers, ...(body !== undefined ? { body: bodyBytes } : {}) });
+    const bytes = await readLimited(response, this.opts.maxResponseBytes);
+    let parsed: unknown;
+    try {
+      parsed = bytes.length ? JSON.parse(Buffer.from(bytes).toString('utf8')) : undefined;
+    } catch {
+      throw new PeerError('bad_response', `${method} ${url.pathname}: response is not JSON`);
+    }
+    if (!response.ok) {
+      const code = (parsed as { error?: { code?: unknown } } | undefined)?.error?.code;
+      throw new PeerError('http', `${method} ${url.pathname}: HTTP ${response.status}${typeof code === 'string' ? ` (${code.slice(0, 64)})` : ''}`, response.status);
+    }
+    return parsed;
+  }
+}

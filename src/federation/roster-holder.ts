@@ -1,0 +1,113 @@
+/**
+ * Holds the roster this node currently trusts. A roster is accepted only when it is signed by the
+ * trust root from the node's config and is not older than the one held (rules in src/roster/).
+ * The latest accepted roster is kept in the database, so a restart cannot be talked back into an
+ * older one. The source, a file or the association node's URL, is re-read periodically.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { acceptRoster, openRoster, type Roster } from '../roster/index.js';
+import type { Database } from '../store/tables.js';
+import type { PeerClient } from './peer-client.js';
+
+export interface TrustRoot {
+  name: string;
+  publicKey: Uint8Array;
+}
+
+export interface RosterHolderDeps {
+  db: Kysely<Database>;
+  trustRoot: TrustRoot | undefined;
+  file: string | undefined;
+  url: string | undefined;
+  refreshIntervalMs: number;
+  client: PeerClient;
+  logger: Logger;
+  now: () => Date;
+  onChange: (roster: Roster) => void;
+}
+
+export type OfferResult = { ok: true; changed: boolean } | { ok: false; error: string };
+
+export class RosterHolder {
+  private roster: Roster | undefined;
+  private note: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: RosterHolderDeps) {}
+
+  current(): Roster | undefined {
+    return this.roster;
+  }
+
+  currentNote(): string | undefined {
+    return this.note;
+  }
+
+  /** Loads the stored roster, then tries the configured source once. */
+  async load(): Promise<void> {
+    const { trustRoot } = this.deps;
+    if (!trustRoot) return;
+    const row = await this.deps.db.selectFrom('rosters').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
+    if (row) {
+      const opened = openRoster(row.note, trustRoot);
+      if (opened.ok) {
+        this.roster = opened.roster;
+        this.note = row.note;
+      } else {
+        this.deps.logger.error({ error: opened.error }, 'the stored roster no longer verifies against the configured trust root');
+      }
+    }
+    await this.refresh();
+    if (this.roster) this.deps.onChange(this.roster);
+  }
+
+  start(): void {
+    if (!this.deps.file && !this.deps.url) return;
+    this.timer = setInterval(() => void this.refresh(), this.deps.refreshIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reads the configured source and offers what it holds; failures are logged, never thrown. */
+  async refresh(): Promise<void> {
+    const { file, url, client, logger } = this.deps;
+    let note: string | undefined;
+    try {
+      if (file) note = await readFile(file, 'utf8');
+      else if (url) note = await client.getText(url);
+    } catch (err) {
+      logger.warn({ source: file ?? url, err: (err as Error).message }, 'cannot read the roster source');
+      return;
+    }
+    if (note === undefined) return;
+    const result = await this.offer(note);
+    if (!result.ok) logger.warn({ source: file ?? url, error: result.error }, 'roster refused');
+  }
+
+  /** Verifies a roster note and, if it is acceptable and newer, makes it current. */
+  async offer(note: string): Promise<OfferResult> {
+    const { trustRoot } = this.deps;
+    if (!trustRoot) return { ok: false, error: 'no trust root is configured' };
+    const opened = openRoster(note, trustRoot);
+    if (!opened.ok) return { ok: false, error: opened.error };
+    const accepted = acceptRoster(this.roster, opened.roster);
+    if (!accepted.ok) return { ok: false, error: accepted.error };
+    if (this.roster && this.roster.version === opened.roster.version) return { ok: true, changed: false };
+    await this.deps.db
+      .insertInto('rosters')
+      .values({ version: opened.roster.version, note, accepted_at: this.deps.now().toISOString() })
+      .onConflict((oc) => oc.column('version').doNothing())
+      .execute();
+    this.roster = opened.roster;
+    this.note = note;
+    this.deps.logger.info({ version: opened.roster.version, members: opened.roster.members.length }, 'roster accepted');
+    this.deps.onChange(opened.roster);
+    return { ok: true, changed: true };
+  }
+}

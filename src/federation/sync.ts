@@ -1,0 +1,199 @@
+/**
+ * The sync loop: for every active peer in the roster, pull every origin's log for which the peer
+ * has a newer checkpoint, so entries travel through intermediaries when their origin is offline.
+ * A notify wakes the peer's loop at once; a periodic poll catches missed notifications; failures
+ * back off exponentially per peer, with a cap and jitter. One origin is ingested by one peer at a
+ * time, so two peers never race to append the same entries.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { activePeers, type Roster } from '../roster/index.js';
+import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
+import type { Database } from '../store/tables.js';
+import { Ingestor, type AdvertisedCheckpoint, type IngestOutcome, type Peer } from './ingest.js';
+import { PeerError, type PeerClient } from './peer-client.js';
+import { federationPaths } from './paths.js';
+
+export interface SyncOptions {
+  pollIntervalMs: number;
+  pageSize: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export interface SyncDeps {
+  db: Kysely<Database>;
+  self: string;
+  federation: string;
+  client: PeerClient;
+  misbehaviour: MisbehaviourRepository;
+  options: SyncOptions;
+  now: () => Date;
+  logger: Logger;
+  /** Called after new entries of an origin were committed. */
+  onExtended: (origin: string, size: number, from: Peer) => void;
+}
+
+export interface PeerStatus {
+  member: string;
+  endpoint: string;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  nextAttemptAt: string | null;
+  /** The sizes this peer advertised at the last successful poll, per origin. */
+  advertised: Record<string, number>;
+}
+
+interface PeerState extends PeerStatus {
+  timer: NodeJS.Timeout | undefined;
+  running: boolean;
+  again: boolean;
+}
+
+const MAX_CHECKPOINTS_LISTED = 1000;
+
+function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
+  const list = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
+  if (!Array.isArray(list) || list.length > MAX_CHECKPOINTS_LISTED) throw new PeerError('bad_response', 'checkpoint list is malformed');
+  return list.map((item) => {
+    const { origin, size, note } = (item ?? {}) as Record<string, unknown>;
+    if (typeof origin !== 'string' || typeof note !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw new PeerError('bad_response', 'checkpoint list entry is malformed');
+    }
+    return { origin, size, note };
+  });
+}
+
+export class Synchronizer {
+  private roster: Roster | undefined;
+  private readonly peers = new Map<string, PeerState>();
+  private readonly originLocks = new Map<string, Promise<unknown>>();
+  private stopped = true;
+
+  constructor(private readonly deps: SyncDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    for (const state of this.peers.values()) this.schedule(state, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const state of this.peers.values()) if (state.timer) clearTimeout(state.timer);
+    await Promise.allSettled([...this.originLocks.values()]);
+  }
+
+  /** Adopts a new roster: starts loops for new peers, drops removed or suspended ones. */
+  setRoster(roster: Roster): void {
+    this.roster = roster;
+    const wanted = new Map(activePeers(roster, this.deps.self).map((m) => [m.id, m.endpoint]));
+    for (const [id, state] of this.peers) {
+      if (wanted.get(id) !== state.endpoint) {
+        if (state.timer) clearTimeout(state.timer);
+        this.peers.delete(id);
+      }
+    }
+    for (const [id, endpoint] of wanted) {
+      if (this.peers.has(id)) continue;
+      const state: PeerState = {
+        member: id,
+        endpoint,
+        lastAttemptAt: null,
+        lastSuccessAt: null,
+        lastError: null,
+        consecutiveFailures: 0,
+        nextAttemptAt: null,
+        advertised: {},
+        timer: undefined,
+        running: false,
+        again: false,
+      };
+      this.peers.set(id, state);
+      if (!this.stopped) this.schedule(state, 0);
+    }
+  }
+
+  /** A peer said it has something new: pull from it now. */
+  notify(peerId: string): void {
+    const state = this.peers.get(peerId);
+    if (!state || this.stopped) return;
+    if (state.running) state.again = true;
+    else this.schedule(state, 0);
+  }
+
+  status(): PeerStatus[] {
+    return [...this.peers.values()].map(({ timer: _t, running: _r, again: _a, ...s }) => s);
+  }
+
+  /** Runs one round against one peer now (tests and `sync now` use it). */
+  async syncOnce(peerId: string): Promise<void> {
+    const state = this.peers.get(peerId);
+    if (state) await this.round(state);
+  }
+
+  private schedule(state: PeerState, delayMs: number): void {
+    if (state.timer) clearTimeout(state.timer);
+    state.nextAttemptAt = new Date(Date.now() + delayMs).toISOString();
+    state.timer = setTimeout(() => void this.run(state), delayMs);
+    state.timer.unref();
+  }
+
+  private async run(state: PeerState): Promise<void> {
+    state.timer = undefined;
+    if (this.stopped || this.peers.get(state.member) !== state) return;
+    state.running = true;
+    state.again = false;
+    let ok = false;
+    try {
+      await this.round(state);
+      ok = true;
+    } catch (err) {
+      state.consecutiveFailures += 1;
+      state.lastError = err instanceof Error ? err.message : String(err);
+      this.deps.logger.debug({ peer: state.member, err: state.lastError }, 'sync round failed');
+    } finally {
+      state.running = false;
+    }
+    if (this.stopped) return;
+    const { options } = this.deps;
+    if (ok && state.again) return this.schedule(state, 0);
+    if (ok) return this.schedule(state, options.pollIntervalMs);
+    const exp = Math.min(options.backoffMaxMs, options.backoffBaseMs * 2 ** Math.min(state.consecutiveFailures - 1, 30));
+    this.schedule(state, Math.round(exp * (0.5 + Math.random() * 0.5)));
+  }
+
+  private async round(state: PeerState): Promise<void> {
+    const { deps } = this;
+    const roster = this.roster;
+    if (!roster) return;
+    state.lastAttemptAt = deps.now().toISOString();
+    const peer: Peer = { id: state.member, endpoint: state.endpoint };
+    const advertised = parseCheckpointList(await deps.client.get(peer.endpoint, federationPaths.checkpoints()));
+    state.advertised = Object.fromEntries(advertised.map((a) => [a.origin, a.size]));
+    const ingestor = new Ingestor({ db: deps.db, federation: deps.federation, roster, client: deps.client, misbehaviour: deps.misbehaviour, pageSize: deps.options.pageSize, now: deps.now, logger: deps.logger, stopping: () => this.stopped });
+    let failure: string | undefined;
+    for (const cp of advertised) {
+      if (cp.origin === deps.self) continue;
+      const outcome = await this.withOriginLock(cp.origin, () => ingestor.ingest(peer, cp));
+      if (outcome.status === 'extended') deps.onExtended(cp.origin, outcome.size, peer);
+      if (outcome.status === 'rejected') failure = `${cp.origin}: ${outcome.kind}`;
+    }
+    if (failure) throw new Error(`rejected data from ${peer.id} (${failure})`);
+    state.consecutiveFailures = 0;
+    state.lastError = null;
+    state.lastSuccessAt = deps.now().toISOString();
+  }
+
+  private async withOriginLock(origin: string, fn: () => Promise<IngestOutcome>): Promise<IngestOutcome> {
+    const previous = this.originLocks.get(origin) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(fn);
+    this.originLocks.set(origin, next);
+    try {
+      return await next;
+    } finally {
+      if (this.originLocks.get(origin) === next) this.originLocks.delete(origin);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Creating a node's data directory: config file, signing key, database with migrations applied,
+ * and a first admin API key. Used by `jointban init`, by `npm start` on a fresh machine, by the
+ * demo and by tests, so every node starts from the same layout.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CONFIG_FILE_NAME, loadConfig, type NodeConfig } from './config/load.js';
+import type { ConfigFile } from './config/schema.js';
+import { MEMBER_ID_PATTERN } from './config/schema.js';
+import { generateEd25519KeyPair, randomBytes, type Ed25519KeyPair } from './crypto/index.js';
+import { toHex } from './crypto/encoding.js';
+import { AppError } from './errors.js';
+import { ApiKeyService } from './service/api-keys.js';
+import { ApiKeyRepository } from './store/api-key-repository.js';
+import { openDatabase } from './store/database.js';
+import { writeKeyFile } from './store/key-file.js';
+
+export interface InitOptions {
+  dataDir: string;
+  member: string;
+  host?: string | undefined;
+  port?: number | undefined;
+  role?: 'member' | 'association' | undefined;
+  federation?: string | undefined;
+  /** Epoch secrets issued by the association; without them a fresh epoch-1 secret is generated. */
+  epochs?: { epoch: number; secret: Uint8Array }[] | undefined;
+  keyPair?: Ed25519KeyPair | undefined;
+  /** Further config keys merged into the written file (the demo and tests use this). */
+  extra?: Partial<ConfigFile> | undefined;
+}
+
+export interface InitResult {
+  config: NodeConfig;
+  publicKey: Uint8Array;
+  adminKey: string;
+}
+
+export async function initDataDir(options: InitOptions): Promise<InitResult> {
+  const dataDir = resolve(options.dataDir);
+  if (!MEMBER_ID_PATTERN.test(options.member)) {
+    throw new AppError('invalid_input', '--member: must be 2-32 characters of a-z, 0-9 and "-", starting with a letter');
+  }
+  const configFile = join(dataDir, CONFIG_FILE_NAME);
+  if (existsSync(configFile)) throw new AppError('conflict', `${configFile} already exists: this data directory is already initialised`);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  const epochs = options.epochs ?? [{ epoch: 1, secret: randomBytes(32) }];
+  // Extra http keys (a body limit, say) are merged into the section, so they keep host and port.
+  const { http: extraHttp, ...extra } = options.extra ?? {};
+  const file: ConfigFile = {
+    member: options.member,
+    role: options.role ?? 'member',
+    ...(options.federation ? { federation: options.federation } : {}),
+    http: { host: options.host ?? '127.0.0.1', port: options.port ?? 7300, ...extraHttp },
+    tokens: { epochs: epochs.map((e) => ({ epoch: e.epoch, secret: toHex(e.secret) })) },
+    ...extra,
+  };
+  // The file holds epoch secrets: readable by the node's user only.
+  writeFileSync(configFile, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+  const config = loadConfig(dataDir, {});
+  const keyPair = options.keyPair ?? generateEd25519KeyPair();
+  writeKeyFile(config.signingKeyFile, keyPair);
+
+  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
+  try {
+    const keys = new ApiKeyService(new ApiKeyRepository(handle.db), () => new Date());
+    const admin = await keys.create('admin', 'initial admin key');
+    return { config, publicKey: keyPair.publicKey, adminKey: admin.key };
+  } finally {
+    await handle.close();
+  }
+}

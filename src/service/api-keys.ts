@@ -1,0 +1,58 @@
+/**
+ * API keys: `jb_<id>_<secret>`. The id finds the row; the secret is checked against its stored
+ * SHA-256 in constant time. Scopes nest: admin can do everything write can, write everything check
+ * can, so one key per service is enough.
+ */
+import { constantTimeEqual, randomBytes, sha256 } from '../crypto/index.js';
+import { toBase64Url, utf8 } from '../crypto/encoding.js';
+import { AppError } from '../errors.js';
+import type { ApiKeyRepository, ApiKeyRow } from '../store/api-key-repository.js';
+
+export const SCOPES = ['check', 'write', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+const KEY_PATTERN = /^jb_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/;
+
+export interface Principal {
+  keyId: string;
+  name: string;
+  scope: Scope;
+}
+
+export function scopeAllows(held: Scope, needed: Scope): boolean {
+  return SCOPES.indexOf(held) >= SCOPES.indexOf(needed);
+}
+
+export class ApiKeyService {
+  constructor(
+    private readonly repo: ApiKeyRepository,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Creates a key and returns it in full: the only time the secret is ever visible. */
+  async create(scope: Scope, name: string): Promise<{ id: string; key: string; scope: Scope; name: string }> {
+    const id = toBase64Url(randomBytes(9));
+    const secret = toBase64Url(randomBytes(32));
+    await this.repo.insert({ id, name, scope, key_hash: sha256(utf8(secret)), created_at: this.now().toISOString() });
+    return { id, key: `jb_${id}_${secret}`, scope, name };
+  }
+
+  async authenticate(key: string): Promise<Principal> {
+    const m = KEY_PATTERN.exec(key);
+    const row = m ? await this.repo.findForAuth(m[1]!) : undefined;
+    if (!m || !row || row.revoked_at !== null || !constantTimeEqual(new Uint8Array(row.key_hash), sha256(utf8(m[2]!)))) {
+      throw new AppError('unauthorized', 'unknown or revoked API key');
+    }
+    return { keyId: row.id, name: row.name, scope: row.scope };
+  }
+
+  list(): Promise<ApiKeyRow[]> {
+    return this.repo.list();
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.repo.revoke(id, this.now().toISOString()))) {
+      throw new AppError('not_found', `no active API key with id ${id}`);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The registration-time check: identifiers (or tokens a platform derived itself) → token lookup →
+ * the joint-penalty policy → allow / review / deny with the penalties and the rules that fired.
+ */
+import type { Kysely } from 'kysely';
+import { fromHex } from '../crypto/encoding.js';
+import { AppError } from '../errors.js';
+import type { IdentifierType } from '../identifiers/types.js';
+import { parseListingId } from '../log/entry.js';
+import { buildReceipt, type Receipt } from '../log/receipt.js';
+import { CheckpointRepository } from '../store/checkpoint-repository.js';
+import { LogReader } from '../store/log-repository.js';
+import { inclusionProofAt } from '../store/proofs.js';
+import { evaluatePolicy, type Decision, type Policy, type PolicyMatch, type Purpose } from '../policy/index.js';
+import { ListingReader, type TokenQuery } from '../store/listing-repository.js';
+import type { Database } from '../store/tables.js';
+import type { IdentifierInput, Tokenizer } from './identifiers.js';
+
+export interface CheckInput {
+  identifiers?: IdentifierInput[] | undefined;
+  tokens?: { type: IdentifierType; token: string; epoch?: number | undefined }[] | undefined;
+  purpose?: Purpose | undefined;
+  /** Attach, for a deny or review, a receipt per matched listing (see log/receipt.ts). */
+  receipts?: boolean | undefined;
+}
+
+export interface CheckMatch {
+  listingId: string;
+  origin: string;
+  category: string;
+  severity: string;
+  identifierType: IdentifierType;
+  bannedAt: string;
+  banUntil: string | null;
+  expiresAt: string;
+}
+
+export interface CheckResult {
+  decision: Decision['decision'];
+  purpose: Purpose;
+  matches: CheckMatch[];
+  penalties: Decision['penalties'];
+  rules: string[];
+  receipts?: Receipt[];
+}
+
+export interface CheckServiceDeps {
+  db: Kysely<Database>;
+  federation: string;
+  policy: Policy;
+  tokenizer: Tokenizer;
+  now: () => Date;
+}
+
+export class CheckService {
+  constructor(private readonly deps: CheckServiceDeps) {}
+
+  private queries(input: CheckInput): TokenQuery[] {
+    const hasIds = (input.identifiers?.length ?? 0) > 0;
+    const hasTokens = (input.tokens?.length ?? 0) > 0;
+    if (hasIds === hasTokens) throw new AppError('invalid_input', 'give either "identifiers" or "tokens" (one or more), not both');
+    if (hasIds) return this.deps.tokenizer.tokensFor(input.identifiers ?? []).map((t) => ({ type: t.type, token: t.token, epoch: t.epoch }));
+    return (input.tokens ?? []).map((t, i) => {
+      const token = fromHex(t.token);
+      if (!token || token.length !== 16) throw new AppError('invalid_input', `tokens[${i}].token: must be 32 lower-case hex characters`);
+      return { type: t.type, token, epoch: t.epoch };
+    });
+  }
+
+  async check(input: CheckInput): Promise<CheckResult> {
+    const purpose = input.purpose ?? 'registration';
+    const queries = this.queries(input);
+    const now = this.deps.now();
+    const rows = await new ListingReader(this.deps.db).matchTokens(queries, now.toISOString());
+    const seen = new Set<string>();
+    const matches: CheckMatch[] = [];
+    for (const { listing, type } of rows) {
+      const key = `${listing.id}/${type}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      matches.push({
+        listingId: listing.id,
+        origin: listing.origin,
+        category: listing.category,
+        severity: listing.severity,
+        identifierType: type,
+        bannedAt: listing.banned_at,
+        banUntil: listing.ban_until,
+        expiresAt: listing.expires_at,
+      });
+    }
+    matches.sort((a, b) => (a.listingId < b.listingId ? -1 : a.listingId > b.listingId ? 1 : a.identifierType.localeCompare(b.identifierType)));
+    const policyMatches: PolicyMatch[] = matches.map((m) => ({ ...m, severity: 'severe', status: 'active' }));
+    const decision = evaluatePolicy(this.deps.policy, purpose, policyMatches, now);
+    const result: CheckResult = { decision: decision.decision, purpose, matches, penalties: decision.penalties, rules: decision.rules };
+    if (input.receipts && decision.decision !== 'allow') result.receipts = await this.receiptsFor(matches);
+    return result;
+  }
+
+  /**
+   * A receipt per matched listing that a signed checkpoint already covers. A listing made in the
+   * last second may not be covered yet (checkpoints are batched); it gets none until then.
+   */
+  async receiptsFor(matches: readonly CheckMatch[]): Promise<Receipt[]> {
+    const log = new LogReader(this.deps.db);
+    const checkpoints = new CheckpointRepository(this.deps.db);
+    const out: Receipt[] = [];
+    for (const id of new Set(matches.map((m) => m.listingId))) {
+      const parsed = parseListingId(id);
+      if (!parsed.ok) continue;
+      const index = parsed.seq - 1;
+      const cp = await checkpoints.covering(parsed.origin, index);
+      const entry = await log.entry(parsed.origin, parsed.seq);
+      if (!cp || !entry) continue;
+      const proof = await inclusionProofAt(log, parsed.origin, index, cp.size);
+      out.push(buildReceipt({ federation: this.deps.federation, origin: parsed.origin, leafIndex: index, treeSize: cp.size, entry: entry.bytes, proof, checkpoint: cp.note }));
+    }
+    return out;
+  }
+}

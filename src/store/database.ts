@@ -1,0 +1,87 @@
+/**
+ * The one place a database is opened. SQLite (better-sqlite3) is the embedded default: WAL mode so
+ * checks read while a listing is written, and synchronous=FULL so a committed transaction survives
+ * power loss, not just a process crash: a write is acknowledged only after it is durable.
+ * Everything outside this file speaks dialect-neutral Kysely.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrationProvider } from '../../migrations/index.js';
+import { AppError } from '../errors.js';
+import type { Database } from './tables.js';
+
+export interface OpenDatabaseOptions {
+  driver: 'sqlite';
+  file: string;
+  /** Apply pending migrations before returning (the default: nodes migrate on start). */
+  migrate?: boolean;
+}
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  /** The raw SQLite connection, for the few hot paths that the benchmark shows need it. */
+  sqlite: SQLite.Database;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  mkdirSync(dirname(options.file), { recursive: true });
+  let sqlite: SQLite.Database;
+  try {
+    sqlite = new SQLite(options.file);
+  } catch (err) {
+    throw new AppError('unavailable', `cannot open database ${options.file}: ${(err as Error).message}`);
+  }
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const handle: DatabaseHandle = {
+    db,
+    sqlite,
+    close: async () => {
+      await db.destroy();
+    },
+  };
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(db);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+  return handle;
+}
+
+function migrator(db: Kysely<Database>): Migrator {
+  return new Migrator({ db, provider: migrationProvider });
+}
+
+export interface MigrationReport {
+  applied: string[];
+}
+
+async function runMigration(step: Promise<{ error?: unknown; results?: { migrationName: string; status: string }[] }>): Promise<MigrationReport> {
+  const { error, results } = await step;
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new AppError('internal', `migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+export function migrateToLatest(db: Kysely<Database>): Promise<MigrationReport> {
+  return runMigration(migrator(db).migrateToLatest());
+}
+
+export function migrateDown(db: Kysely<Database>): Promise<MigrationReport> {
+  return runMigration(migrator(db).migrateDown());
+}
+
+export async function listMigrations(db: Kysely<Database>): Promise<{ name: string; executedAt: Date | undefined }[]> {
+  return (await migrator(db).getMigrations()).map((m) => ({ name: m.name, executedAt: m.executedAt }));
+}

@@ -1,0 +1,31 @@
+/**
+ * The node's Ed25519 signing key on disk: the 32-byte RFC 8032 seed as hex on one line, in a file
+ * only the node's user can read (mode 0600). A key file readable by others is refused at start.
+ */
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ed25519PublicKey, type Ed25519KeyPair } from '../crypto/index.js';
+import { fromHex, toHex } from '../crypto/encoding.js';
+import { AppError } from '../errors.js';
+
+export function writeKeyFile(file: string, keyPair: Ed25519KeyPair): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${toHex(keyPair.secretKey)}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+}
+
+export function readKeyFile(file: string): Ed25519KeyPair {
+  let text: string;
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) {
+      throw new AppError('invalid_input', `key file ${file} is readable by other users: run chmod 600 on it`);
+    }
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('invalid_input', `cannot read key file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const secretKey = fromHex(text.trim());
+  if (!secretKey || secretKey.length !== 32) throw new AppError('invalid_input', `key file ${file}: expected 64 hex characters (an Ed25519 seed)`);
+  return { secretKey, publicKey: ed25519PublicKey(secretKey) };
+}

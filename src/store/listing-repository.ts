@@ -1,0 +1,130 @@
+/**
+ * The listings projection and its token index: what checks read. Rows are written only from log
+ * entries, inside the transaction that appends those entries (see service/listings.ts and the
+ * sync ingest), so the projection never disagrees with the log.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { IdentifierType } from '../identifiers/types.js';
+import type { ListingEntry, RetractionEntry } from '../log/entry.js';
+import { listingId } from '../log/entry.js';
+import type { Database, ListingTable } from './tables.js';
+
+export type ListingRow = ListingTable;
+
+export interface TokenMatchRow {
+  listing: ListingRow;
+  type: IdentifierType;
+  epoch: number;
+  token: Uint8Array;
+}
+
+export interface TokenQuery {
+  type: IdentifierType;
+  token: Uint8Array;
+  /** Undefined matches the token under any epoch. */
+  epoch?: number;
+}
+
+function toRow(row: ListingTable): ListingRow {
+  return { ...row, seq: Number(row.seq), retraction_seq: row.retraction_seq === null ? null : Number(row.retraction_seq) };
+}
+
+function tokenKey(type: string, token: Uint8Array): string {
+  return `${type}/${Buffer.from(token).toString('hex')}`;
+}
+
+export class ListingReader {
+  constructor(protected readonly db: Kysely<Database> | Transaction<Database>) {}
+
+  async byId(id: string): Promise<ListingRow | undefined> {
+    const row = await this.db.selectFrom('listings').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toRow(row) : undefined;
+  }
+
+  async tokensOf(id: string): Promise<{ type: IdentifierType; epoch: number; token: Uint8Array }[]> {
+    const rows = await this.db.selectFrom('listing_tokens').select(['type', 'epoch', 'token']).where('listing_id', '=', id).execute();
+    return rows.map((r) => ({ type: r.type as IdentifierType, epoch: r.epoch, token: new Uint8Array(r.token) }));
+  }
+
+  /**
+   * Listings that are not retracted and not expired at `now` and carry one of the tokens. A token
+   * matches only under its own identifier type (and epoch, when the query names one).
+   */
+  async matchTokens(queries: readonly TokenQuery[], now: string): Promise<TokenMatchRow[]> {
+    if (queries.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('listing_tokens as t')
+      .innerJoin('listings as l', 'l.id', 't.listing_id')
+      .selectAll('l')
+      .select(['t.type as t_type', 't.epoch as t_epoch', 't.token as t_token'])
+      .where(
+        't.token',
+        'in',
+        queries.map((q) => q.token),
+      )
+      .where('l.status', '=', 'active')
+      .where('l.expires_at', '>', now)
+      .execute();
+    const wanted = new Map<string, TokenQuery[]>();
+    for (const q of queries) {
+      const key = tokenKey(q.type, q.token);
+      wanted.set(key, [...(wanted.get(key) ?? []), q]);
+    }
+    const out: TokenMatchRow[] = [];
+    for (const r of rows) {
+      const qs = wanted.get(tokenKey(r.t_type, r.t_token));
+      if (!qs?.some((q) => q.epoch === undefined || q.epoch === r.t_epoch)) continue;
+      const { t_type, t_epoch, t_token, ...listing } = r;
+      out.push({ listing: toRow(listing), type: t_type as IdentifierType, epoch: t_epoch, token: new Uint8Array(t_token) });
+    }
+    return out;
+  }
+}
+
+export class ListingWriter extends ListingReader {
+  constructor(private readonly trx: Transaction<Database>) {
+    super(trx);
+  }
+
+  async insertListing(entry: ListingEntry, reference: string | null): Promise<void> {
+    const id = listingId(entry.origin, entry.seq);
+    await this.trx
+      .insertInto('listings')
+      .values({
+        id,
+        origin: entry.origin,
+        seq: entry.seq,
+        category: entry.category,
+        severity: entry.severity,
+        listed_at: entry.time,
+        banned_at: entry.bannedAt,
+        ban_until: entry.banUntil,
+        expires_at: entry.expiresAt,
+        evidence_digest: entry.evidenceDigest ?? null,
+        status: 'active',
+        retracted_at: null,
+        retraction_reason: null,
+        retraction_seq: null,
+        reference,
+      })
+      .execute();
+    const tokens = entry.tokens.map((t) => ({
+      token: new Uint8Array(Buffer.from(t.token, 'hex')),
+      type: t.type,
+      epoch: t.epoch,
+      listing_id: id,
+    }));
+    await this.trx.insertInto('listing_tokens').values(tokens).execute();
+  }
+
+  /** Marks the target listing retracted; returns false when there is no active listing to retract. */
+  async applyRetraction(entry: RetractionEntry): Promise<boolean> {
+    const result = await this.trx
+      .updateTable('listings')
+      .set({ status: 'retracted', retracted_at: entry.time, retraction_reason: entry.reason, retraction_seq: entry.seq })
+      .where('id', '=', listingId(entry.origin, entry.target))
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+}
