@@ -1,6 +1,6 @@
 /**
  * `jointban roster init|add|suspend|remove|sign|show`: the association manages the federation's
- * member roster (docs/PROTOCOL-roster.md, "Managing the roster").
+ * member roster (docs/PROTOCOL.md, "Managing the roster").
  *
  * The association keeps two files in its data directory: `roster.json`, the unsigned working copy
  * that add/suspend/remove edit, and `roster.note`, the signed roster that nodes fetch. Only `sign`

@@ -1,6 +1,6 @@
 /**
  * Hono middleware that authenticates federation requests: jointban's RFC 9421 / RFC 9530 profile
- * (see `request-signature.ts` and docs/PROTOCOL-peer-auth.md) plus nonce replay protection.
+ * (see `request-signature.ts` and docs/PROTOCOL.md) plus nonce replay protection.
  *
  * It reads the raw body once, at most `maxBodyBytes` (413 beyond that, before verifying anything),
  * verifies the signature over exactly those bytes, and hands them to the handler as `rawBody`, so

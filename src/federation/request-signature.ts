@@ -10,7 +10,7 @@
  * structured fields (RFC 8941) are parsed by a scanner that never throws, and every failure comes
  * back as a typed result. Only the label `jb` is understood; anything else is refused, not skipped.
  * Replay (the nonce) is checked by the caller with `ReplayCache` after a successful verification.
- * The full profile is in docs/PROTOCOL-peer-auth.md.
+ * The full profile is in docs/PROTOCOL.md.
  */
 import { bytesEqual, toBase64, toBase64Url, utf8 } from '../crypto/encoding.js';
 import { ed25519Sign, ed25519Verify, randomBytes, sha256 } from '../crypto/index.js';

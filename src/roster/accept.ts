@@ -1,5 +1,5 @@
 /**
- * Which roster a node may move to (docs/PROTOCOL-roster.md, "Accepting a roster"). A node never
+ * Which roster a node may move to (docs/PROTOCOL.md, "Accepting a roster"). A node never
  * goes back to an older roster, so a stale copy served by a peer or an attacker cannot reinstate a
  * removed member or lift a suspension. Two different rosters with one version are evidence that the
  * trust root signed conflicting lists (equivocation); they are refused and flagged as such.

@@ -1,5 +1,5 @@
 /**
- * The association's edits to its working copy of the roster (docs/PROTOCOL-roster.md, "Managing
+ * The association's edits to its working copy of the roster (docs/PROTOCOL.md, "Managing
  * the roster"): create, add, suspend, remove, and turning the copy into a roster to sign. Pure: the
  * CLI (src/cli/roster.ts) reads and writes the files and passes the time in.
  *

@@ -1,5 +1,5 @@
 /**
- * Questions a node asks its current roster (docs/PROTOCOL-roster.md, "Using the roster"): a
+ * Questions a node asks its current roster (docs/PROTOCOL.md, "Using the roster"): a
  * member's key, its status at a given time, whether one of its log entries is acceptable, and
  * which peers to sync with. Pure: the time is always passed in.
  *

@@ -1,5 +1,5 @@
 /**
- * The roster as a C2SP signed note (https://c2sp.org/signed-note; docs/PROTOCOL-roster.md): the
+ * The roster as a C2SP signed note (https://c2sp.org/signed-note; docs/PROTOCOL.md): the
  * text is `jointban-roster/v1\n` + the RFC 8785 canonical JSON of the roster + `\n`, signed with
  * Ed25519 by the federation's trust root under the key name `<federation>/roster`.
  *

@@ -1,5 +1,5 @@
 /**
- * The roster format, version 1 (docs/PROTOCOL-roster.md, "Roster"): the member list of a
+ * The roster format, version 1 (docs/PROTOCOL.md, "Roster"): the member list of a
  * federation, signed by the association. This module holds the types, their limits and one strict
  * validator used both for rosters we build (the association's CLI) and for rosters we receive.
  *
