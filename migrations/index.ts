@@ -5,10 +5,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-federation.js';
+import * as m0003 from './0003-audit.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-federation': m0002,
+  '0003-audit': m0003,
 };
 
 export const migrationProvider: MigrationProvider = {

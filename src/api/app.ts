@@ -10,11 +10,14 @@ import type { ListingService } from '../service/listings.js';
 import type { AppEnv } from './env.js';
 import { notFound, onError } from './errors.js';
 import { requestContext } from './middleware.js';
+import type { Metrics } from '../metrics.js';
 import { opsRoutes } from './ops-routes.js';
 import { platformRoutes } from './platform-routes.js';
+import type { CheckRateLimitOptions } from './rate-limit.js';
 import { validationHook } from './validation.js';
 
 export interface AppDeps {
+  metrics?: Metrics | undefined;
   logger: Logger;
   member: string;
   version: string;
@@ -23,6 +26,8 @@ export interface AppDeps {
   checks: CheckService;
   maxBodyBytes: number;
   maxIdentifiersPerRequest: number;
+  /** The per-key rate limit of /v1/check; none when absent. */
+  checkRateLimit?: CheckRateLimitOptions | undefined;
   ready: () => boolean;
   /** Mounts further sub-apps (status, the federation API) after the platform routes. */
   mount?: ((app: OpenAPIHono<AppEnv>) => void)[];

@@ -6,8 +6,10 @@ import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiKeyService } from '../service/api-keys.js';
 import type { CheckService } from '../service/checks.js';
 import type { ListingService } from '../service/listings.js';
+import type { Metrics } from '../metrics.js';
 import type { AppEnv } from './env.js';
 import { limitBody, requireJson, requireScope } from './middleware.js';
+import { checkRateLimit, type CheckRateLimitOptions } from './rate-limit.js';
 import {
   checkResultSchema,
   checkSchema,
@@ -21,11 +23,14 @@ import {
 import { validationHook } from './validation.js';
 
 export interface PlatformRoutesDeps {
+  metrics?: Metrics | undefined;
   keys: ApiKeyService;
   listings: ListingService;
   checks: CheckService;
   maxBodyBytes: number;
   maxIdentifiersPerRequest: number;
+  /** The per-key rate limit of /v1/check (`limits.check`); none when absent. */
+  checkRateLimit?: CheckRateLimitOptions | undefined;
 }
 
 const errors = (...statuses: number[]) =>
@@ -40,7 +45,7 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
   app.on('POST', '/v1/listings', requireScope(deps.keys, 'write'), limitBody(deps.maxBodyBytes), requireJson());
   app.on('POST', '/v1/listings/:id/retract', requireScope(deps.keys, 'write'), limitBody(deps.maxBodyBytes), requireJson());
   app.on('GET', '/v1/listings/:id', requireScope(deps.keys, 'write'));
-  app.on('POST', '/v1/check', requireScope(deps.keys, 'check'), limitBody(deps.maxBodyBytes), requireJson());
+  app.on('POST', '/v1/check', requireScope(deps.keys, 'check'), limitBody(deps.maxBodyBytes), requireJson(), checkRateLimit(deps.checkRateLimit, deps.maxIdentifiersPerRequest));
 
   const create = createRoute({
     method: 'post',
@@ -50,7 +55,11 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
     request: { body: { required: true, content: { 'application/json': { schema: createListingSchema(deps.maxIdentifiersPerRequest) } } } },
     responses: { 201: { description: 'Listed', content: { 'application/json': { schema: createdListingSchema } } }, ...errors(400, 401, 403, 413, 415) },
   });
-  app.openapi(create, async (c) => c.json(await deps.listings.create(c.req.valid('json')), 201));
+  app.openapi(create, async (c) => {
+    const created = await deps.listings.create(c.req.valid('json'));
+    deps.metrics?.countListing('listing');
+    return c.json(created, 201);
+  });
 
   const retract = createRoute({
     method: 'post',
@@ -60,7 +69,11 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
     request: { params: listingIdParam, body: { required: true, content: { 'application/json': { schema: retractSchema } } } },
     responses: { 200: { description: 'Retracted', content: { 'application/json': { schema: listingSchema } } }, ...errors(400, 401, 403, 404, 409, 413, 415) },
   });
-  app.openapi(retract, async (c) => c.json(await deps.listings.retract(c.req.valid('param').id, c.req.valid('json').reason), 200));
+  app.openapi(retract, async (c) => {
+    const retracted = await deps.listings.retract(c.req.valid('param').id, c.req.valid('json').reason);
+    deps.metrics?.countListing('retraction');
+    return c.json(retracted, 200);
+  });
 
   const get = createRoute({
     method: 'get',
@@ -78,9 +91,14 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
     summary: 'Check identifiers (or tokens) against every active listing and apply the joint-penalty policy',
     security,
     request: { body: { required: true, content: { 'application/json': { schema: checkSchema(deps.maxIdentifiersPerRequest) } } } },
-    responses: { 200: { description: 'The decision', content: { 'application/json': { schema: checkResultSchema } } }, ...errors(400, 401, 403, 413, 415) },
+    responses: { 200: { description: 'The decision', content: { 'application/json': { schema: checkResultSchema } } }, ...errors(400, 401, 403, 413, 415, 429) },
   });
-  app.openapi(check, async (c) => c.json(await deps.checks.check(c.req.valid('json')), 200));
+  app.openapi(check, async (c) => {
+    const started = performance.now();
+    const result = await deps.checks.check(c.req.valid('json'), { keyId: c.get('principal').keyId });
+    deps.metrics?.observeCheck(result.purpose, result.decision, (performance.now() - started) / 1000);
+    return c.json(result, 200);
+  });
 
   return app;
 }

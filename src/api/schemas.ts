@@ -7,7 +7,15 @@ import { IDENTIFIER_TYPES } from '../identifiers/types.js';
 import { RETRACTION_REASONS } from '../log/entry.js';
 import { PURPOSES } from '../policy/index.js';
 
-const dateTime = z.iso.datetime({ offset: true });
+/** The instants a log entry can hold: UTC years 0000 to 9999 (entry times are `toISOString` form). */
+const FIRST_ENTRY_TIME = Date.parse('0000-01-01T00:00:00.000Z');
+const LAST_ENTRY_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+// An offset can move a four-digit local year out of that range (0000-01-01T00:00:00+01:00 is in
+// year -1): such a time is bad input, not a listing the log cannot encode.
+const dateTime = z.iso.datetime({ offset: true }).refine((value) => {
+  const ms = Date.parse(value);
+  return ms >= FIRST_ENTRY_TIME && ms <= LAST_ENTRY_TIME;
+}, 'must be between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z');
 
 export const identifierSchema = z
   .strictObject({

@@ -1,7 +1,7 @@
 /** `jointban apikey create|list|revoke`: manage the API keys platform services use. */
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
-import { ApiKeyService, SCOPES, type Scope } from '../service/api-keys.js';
+import { ApiKeyService, describeScopes, SCOPES, type Scope } from '../service/api-keys.js';
 import { ApiKeyRepository } from '../store/api-key-repository.js';
 import { openDatabase } from '../store/database.js';
 import { configFor, printJson } from './options.js';
@@ -22,7 +22,7 @@ export function registerApiKeyCommands(program: Command): void {
     .command('create')
     .description('create an API key and print it once')
     .requiredOption('--data-dir <dir>', 'the data directory')
-    .requiredOption('--scope <scope>', `one of ${SCOPES.join(', ')} (admin ⊃ write ⊃ check)`)
+    .requiredOption('--scope <scope>', `one of ${SCOPES.join(', ')}: ${describeScopes()}; auditor reads audit reports only`)
     .option('--name <name>', 'what the key is for', 'unnamed')
     .action(async (opts: { dataDir: string; scope: string; name: string }) => {
       if (!(SCOPES as readonly string[]).includes(opts.scope)) throw new AppError('invalid_input', `--scope: must be one of ${SCOPES.join(', ')}`);

@@ -23,7 +23,8 @@ export function registerDemoCommand(program: Command): void {
         dir,
         nodes: opts.nodes,
         basePort: opts.basePort,
-        extra: { checkpoints: { intervalMs: 250 }, sync: { pollIntervalMs: 2_000 }, logging: { level: 'warn' } },
+        // The demo runs as the issue asks a real federation to: members act only on witnessed checkpoints.
+        extra: { checkpoints: { intervalMs: 250 }, sync: { pollIntervalMs: 2_000, requireCosignature: true }, logging: { level: 'warn' } },
         logger: (member) => createLogger('warn').child({ member }),
       });
       const nodes = [];

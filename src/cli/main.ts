@@ -7,13 +7,20 @@ import { Command, CommanderError } from 'commander';
 import { AppError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerApiKeyCommands } from './apikey.js';
+import { registerBackupCommand } from './backup.js';
 import { registerCheckCommand } from './check.js';
 import { registerDemoCommand } from './demo.js';
+import { registerEvidenceCommands } from './evidence.js';
 import { registerReceiptCommands } from './receipt.js';
+import { registerImportCommand } from './import.js';
 import { registerInitCommand } from './init.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerReportCommand } from './report.js';
+import { registerRestoreCommand } from './restore.js';
+import { registerRescanCommand } from './rescan.js';
 import { registerRosterCommands } from './roster.js';
 import { registerStartCommand } from './start.js';
+import { registerVerifyCommand } from './verify.js';
 
 export function buildProgram(): Command {
   const program = new Command('jointban')
@@ -26,9 +33,16 @@ export function buildProgram(): Command {
   registerMigrateCommand(program);
   registerApiKeyCommands(program);
   registerCheckCommand(program);
+  registerImportCommand(program);
+  registerRescanCommand(program);
   registerRosterCommands(program);
   registerDemoCommand(program);
   registerReceiptCommands(program);
+  registerReportCommand(program);
+  registerEvidenceCommands(program);
+  registerVerifyCommand(program);
+  registerBackupCommand(program);
+  registerRestoreCommand(program);
   return program;
 }
 

@@ -33,6 +33,7 @@ export interface NodeConfig {
   roster: ParsedConfigFile['roster'];
   sync: ParsedConfigFile['sync'];
   checkpoints: ParsedConfigFile['checkpoints'];
+  limits: ParsedConfigFile['limits'];
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -159,5 +160,6 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
     roster: { ...parsed.roster, ...(parsed.roster.file ? { file: inDataDir(parsed.roster.file) } : {}) },
     sync: parsed.sync,
     checkpoints: parsed.checkpoints,
+    limits: parsed.limits,
   };
 }

@@ -85,6 +85,7 @@ export const configFileSchema = z
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
         maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
         maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
+        requireCosignature: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -97,6 +98,25 @@ export const configFileSchema = z
       .prefault({}),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    // Abuse limits (docs/SECURITY.md, "Limits"); the older ones live in http and sync.
+    limits: z
+      .object({
+        check: z
+          .object({
+            // Identifiers (and tokens) tested per second per API key, not requests: see api/rate-limit.ts.
+            ratePerSecond: z.number().min(0.001).max(1_000_000).default(50),
+            burst: z.number().int().min(1).max(1_000_000).default(200),
+            // The API-key scopes that may check (api-keys.ts SCOPE_GRANTS); auditor keys cannot.
+            exemptScopes: z.array(z.enum(['check', 'write', 'admin'])).default([]),
+          })
+          .strict()
+          .prefault({}),
+        peerConcurrency: z.number().int().min(1).max(1024).default(16),
+        peerRatePerSecond: z.number().min(0.001).max(1_000_000).default(100),
+        peerBurst: z.number().int().min(1).max(1_000_000).default(1000),
+      })
       .strict()
       .prefault({}),
   })

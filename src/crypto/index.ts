@@ -2,7 +2,8 @@
  * The only module that imports @noble/*. Everything else in jointban hashes, signs and verifies
  * through these functions, so the choice of primitives and of verification rules is made once.
  *
- * - SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869): @noble/hashes.
+ * - SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869): @noble/hashes; `sha256Native`, the
+ *   same SHA-256 from node:crypto, for bulk rehashing.
  * - Ed25519 (RFC 8032): @noble/ed25519, with @noble/hashes' SHA-512 plugged in so signing and
  *   verifying are synchronous.
  *
@@ -16,7 +17,7 @@ import * as ed from '@noble/ed25519';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
-import { randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
 
 ed.hashes.sha512 = sha512;
 
@@ -26,6 +27,16 @@ export const ED25519_SIGNATURE_LENGTH = 64;
 
 export function sha256(data: Uint8Array): Uint8Array {
   return nobleSha256(data);
+}
+
+/**
+ * The same SHA-256 through Node's OpenSSL binding: several times faster than the JavaScript one on
+ * the few-hundred-byte inputs of a log's leaves. For bulk work where that shows (re-verifying a
+ * whole log); everything else keeps `sha256`, which runs wherever JavaScript does.
+ */
+export function sha256Native(data: Uint8Array): Uint8Array {
+  const digest = createHash('sha256').update(data).digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
 /** A streaming SHA-256 for inputs that arrive in pieces (files, request bodies). */

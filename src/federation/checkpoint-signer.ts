@@ -29,6 +29,8 @@ export interface CheckpointSignerDeps {
   now: () => Date;
   logger: Logger;
   onSigned: (cp: SignedCheckpoint) => void;
+  /** Set on the association's node, which witnesses its own log too. */
+  cosign?: ((note: string) => string) | undefined;
 }
 
 export class CheckpointSigner {
@@ -86,7 +88,8 @@ export class CheckpointSigner {
     if (size <= this.signedSize) return;
     const origin = logOrigin(deps.federation, deps.member);
     const root = await rootAt(log, deps.member, size);
-    const note = signCheckpoint({ origin, size, root }, { name: origin, secretKey: deps.secretKey });
+    const signed = signCheckpoint({ origin, size, root }, { name: origin, secretKey: deps.secretKey });
+    const note = deps.cosign ? deps.cosign(signed) : signed;
     await new CheckpointRepository(deps.db).insert({ origin: deps.member, size, root, note }, deps.now().toISOString());
     this.signedSize = size;
     deps.logger.debug({ origin: deps.member, size }, 'checkpoint signed');

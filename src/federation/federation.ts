@@ -12,6 +12,7 @@ import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
 import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
+import { RateLimiter } from '../service/rate-limiter.js';
 import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
@@ -19,6 +20,7 @@ import { federationPaths } from './paths.js';
 import { ReplayCache } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import { federationRoutes } from './routes.js';
+import { cosign, isCosigned, witnessOf } from './witness.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 
 export interface FederationDeps {
@@ -34,6 +36,8 @@ export interface OriginStatus {
   size: number;
   checkpointSize: number | null;
   checkpointRecordedAt: string | null;
+  /** Whether the latest checkpoint carries the witness's cosignature (null: no witness known). */
+  cosigned: boolean | null;
   /** Per peer: how many entries the peer advertised beyond what this node holds (0 = caught up). */
   lagByPeer: Record<string, number>;
 }
@@ -66,6 +70,8 @@ export class Federation {
   constructor(private readonly deps: FederationDeps) {
     const { config, db, logger, now } = deps;
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
+    // The association's node is the federation's witness: it cosigns what it has verified.
+    const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, deps.secretKey, now()) : undefined;
     this.client = new PeerClient({ self: config.member, secretKey: deps.secretKey, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
     this.misbehaviour = new MisbehaviourRepository(db);
     this.signer = new CheckpointSigner({
@@ -75,6 +81,7 @@ export class Federation {
       secretKey: deps.secretKey,
       intervalMs: config.checkpoints.intervalMs,
       maxEntries: config.checkpoints.maxEntries,
+      cosign: witnessCosign,
       now,
       logger,
       onSigned: (cp) => this.announce(cp.origin, cp.size, undefined),
@@ -86,6 +93,7 @@ export class Federation {
       client: this.client,
       misbehaviour: this.misbehaviour,
       options: config.sync,
+      cosign: witnessCosign,
       now,
       logger,
       onExtended: (origin, size, from) => this.announce(origin, size, from.id),
@@ -110,6 +118,10 @@ export class Federation {
       nowSeconds,
       onNotify: (peer) => this.sync.notify(peer),
       rosterNote: () => this.roster.currentNote(),
+      limits: {
+        maxConcurrent: config.limits.peerConcurrency,
+        perPeer: new RateLimiter({ ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst }, () => now().getTime()),
+      },
     });
   }
 
@@ -152,6 +164,7 @@ export class Federation {
     const log = new LogReader(db);
     const checkpoints = new CheckpointRepository(db);
     const peers = this.sync.status();
+    const witness = roster ? witnessOf(roster) : undefined;
     const sizes = new Map((await log.origins()).map((o) => [o.origin, o.size]));
     for (const member of roster?.members ?? []) if (!sizes.has(member.id)) sizes.set(member.id, 0);
     const origins: OriginStatus[] = [];
@@ -159,7 +172,8 @@ export class Federation {
       const cp = await checkpoints.latest(origin);
       const lagByPeer: Record<string, number> = {};
       for (const p of peers) if (p.advertised[origin] !== undefined) lagByPeer[p.member] = Math.max(0, p.advertised[origin]! - size);
-      origins.push({ origin, size, checkpointSize: cp?.size ?? null, checkpointRecordedAt: cp?.recordedAt ?? null, lagByPeer });
+      const cosigned = witness && cp ? isCosigned(cp.note, witness) : null;
+      origins.push({ origin, size, checkpointSize: cp?.size ?? null, checkpointRecordedAt: cp?.recordedAt ?? null, cosigned, lagByPeer });
     }
     return {
       member: config.member,

@@ -24,8 +24,9 @@ import type { MisbehaviourKind, MisbehaviourRepository } from '../store/misbehav
 import { rootAt } from '../store/proofs.js';
 import type { Database } from '../store/tables.js';
 import type { PeerClient } from './peer-client.js';
-import { PeerError } from './peer-client.js';
+import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client.js';
 import { federationPaths } from './paths.js';
+import { isCosigned, witnessOf } from './witness.js';
 
 export interface AdvertisedCheckpoint {
   origin: string;
@@ -46,6 +47,10 @@ export type IngestOutcome =
 
 export interface IngestDeps {
   db: Kysely<Database>;
+  /** Act only on checkpoints that carry the witness's cosignature (sync.requireCosignature). */
+  requireCosignature: boolean;
+  /** Set on the association's node: cosigns every checkpoint it accepts (it is the witness). */
+  cosign?: ((note: string) => string) | undefined;
   federation: string;
   roster: Roster;
   client: PeerClient;
@@ -79,20 +84,25 @@ export class Ingestor {
     return { status: 'rejected', kind, message };
   }
 
-  private async consistencyProof(peer: Peer, origin: string, from: number, to: number): Promise<Uint8Array[] | undefined> {
-    const body = (await this.deps.client.get(peer.endpoint, federationPaths.consistency(origin, from, to))) as { proof?: unknown } | undefined;
-    return decodeHashList(body?.proof);
+  /** A consistency proof from the peer; an answer that is not a list of hashes is `bad_response`. */
+  private async consistencyProof(peer: Peer, origin: string, from: number, to: number): Promise<Uint8Array[]> {
+    const path = federationPaths.consistency(origin, from, to);
+    const body = (await this.deps.client.get(peer.endpoint, path)) as { proof?: unknown } | undefined;
+    const proof = decodeHashList(body?.proof);
+    if (!proof) throw new PeerError('bad_response', `GET ${path}: expected {"proof": [at most ${MAX_PROOF_ITEMS} base64 32-byte hashes]}`, undefined, `GET ${path}`);
+    return proof;
   }
 
   private async fetchPage(peer: Peer, origin: string, start: number, end: number): Promise<Uint8Array[]> {
+    const request = `GET ${federationPaths.entries(origin, start, end)}`;
     const body = (await this.deps.client.get(peer.endpoint, federationPaths.entries(origin, start, end))) as { entries?: unknown } | undefined;
     const entries = body?.entries;
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > end - start) {
-      throw new PeerError('bad_response', `entries ${start}-${end} of ${origin}: expected 1 to ${end - start} entries`);
+      throw new PeerError('bad_response', `${request}: expected 1 to ${end - start} entries`, undefined, request);
     }
-    return entries.map((e, i) => {
+    return entries.map((e: unknown, i) => {
       const bytes = typeof e === 'string' ? fromBase64(e) : undefined;
-      if (!bytes) throw new PeerError('bad_response', `entry ${start + i} of ${origin} is not base64`);
+      if (!bytes) throw new PeerError('bad_response', `${request}: entry ${start + i} is not base64`, undefined, request);
       return bytes;
     });
   }
@@ -108,6 +118,7 @@ export class Ingestor {
     if (!opened.ok) {
       return this.reject(peer, origin, 'bad_signature', `checkpoint of ${origin} served by ${peer.id} does not verify: ${opened.error}`, { checkpoint: advertised.note });
     }
+    const witness = witnessOf(deps.roster);
     const cp = opened.checkpoint;
     const reader = new LogReader(deps.db);
     const local = await reader.size(origin);
@@ -115,7 +126,7 @@ export class Ingestor {
     if (cp.size <= local) {
       const ours = await rootAt(reader, origin, cp.size);
       if (bytesEqual(ours, cp.root)) {
-        if (cp.size === local) await new CheckpointRepository(deps.db).insert({ origin, size: cp.size, root: cp.root, note: cp.note }, deps.now().toISOString());
+        if (cp.size === local) await this.keepBestNote(origin, cp, witness);
         return { status: 'up_to_date', size: local };
       }
       const held = await new CheckpointRepository(deps.db).atSize(origin, cp.size);
@@ -125,7 +136,23 @@ export class Ingestor {
         localRoot: toBase64(ours),
       });
     }
-    return this.extend(peer, origin, cp, local);
+    // Equivocation is provable from the origin's signatures alone, so the check above runs on every
+    // checkpoint. Acting on a new one is what the witness requirement gates: an uncosigned
+    // checkpoint is not misbehaviour (the witness may not have seen it yet), it is just not used,
+    // and a fork shown only to this node stays unused because the witness never cosigns two
+    // histories.
+    if (deps.requireCosignature && !deps.cosign && (!witness || !isCosigned(cp.note, witness))) {
+      return { status: 'skipped', reason: `checkpoint of ${origin} at size ${cp.size} is not cosigned by the witness` };
+    }
+    try {
+      return await this.extend(peer, origin, cp, local);
+    } catch (err) {
+      // Nothing of a page is stored before it is proven, so a bad answer mid-way leaves no trace
+      // but this record (short: what was asked and what was wrong, never the body).
+      if (!isNonConforming(err)) throw err;
+      const evidence = nonConformingEvidence(err);
+      return this.reject(peer, origin, 'bad_response', `${peer.id} served ${origin}'s log with a response no node sends: ${evidence.problem}`, { ...evidence, checkpointSize: cp.size });
+    }
   }
 
   private async extend(peer: Peer, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
@@ -153,11 +180,23 @@ export class Ingestor {
     return { status: 'extended', size, from };
   }
 
+  /**
+   * Stores the checkpoint of the tree this node holds, preferring a witness-cosigned note, so the
+   * cosignature travels with the log to every node that pulls from here.
+   */
+  private async keepBestNote(origin: string, cp: OpenedCheckpoint, witness: ReturnType<typeof witnessOf>): Promise<void> {
+    const repo = new CheckpointRepository(this.deps.db);
+    const held = await repo.atSize(origin, cp.size);
+    const note = this.deps.cosign && !(witness && isCosigned(cp.note, witness)) ? this.deps.cosign(cp.note) : cp.note;
+    if (!held) return repo.insert({ origin, size: cp.size, root: cp.root, note }, this.deps.now().toISOString());
+    if (witness && !isCosigned(held.note, witness) && isCosigned(note, witness)) await repo.replaceNote({ origin, size: cp.size, root: cp.root, note });
+  }
+
   /** True when the tree of size `end` (ours + the page) is a prefix of the signed tree. */
   private async proven(peer: Peer, origin: string, tree: CompactRange, end: number, cp: OpenedCheckpoint): Promise<boolean> {
     if (end === cp.size) return bytesEqual(tree.root(), cp.root);
     const proof = await this.consistencyProof(peer, origin, end, cp.size);
-    return proof !== undefined && verifyConsistency(end, cp.size, tree.root(), cp.root, proof);
+    return verifyConsistency(end, cp.size, tree.root(), cp.root, proof);
   }
 
   /**
@@ -166,10 +205,15 @@ export class Ingestor {
    */
   private async diagnose(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, localRoot: Uint8Array): Promise<IngestOutcome> {
     if (local > 0) {
-      const proof = await this.consistencyProof(peer, origin, local, cp.size).catch(() => undefined);
+      const proof = await this.consistencyProof(peer, origin, local, cp.size).catch((err: unknown) => {
+        if (isNonConforming(err)) throw err;
+        return undefined;
+      });
       if (!proof || !verifyConsistency(local, cp.size, localRoot, cp.root, proof)) {
         const held = await new CheckpointRepository(this.deps.db).latest(origin);
-        return this.reject(peer, origin, 'inconsistent_checkpoint', `checkpoint of ${origin} at size ${cp.size} is not consistent with the ${local} entries already accepted`, {
+        // With an honest relay this proves the origin forked; a lying relay could also cause it,
+        // which is why the record names the peer that served the proof.
+        return this.reject(peer, origin, 'inconsistent_checkpoint', `checkpoint of ${origin} at size ${cp.size}, served by ${peer.id}, could not be proven consistent with the ${local} entries already accepted`, {
           checkpoint: cp.note,
           accepted: held?.note ?? null,
           acceptedSize: local,
@@ -224,7 +268,10 @@ export class Ingestor {
         // the entry itself stays in the log as the origin signed it.
         else await listings.applyRetraction(entry);
       }
-      if (cp) await new CheckpointRepository(trx).insert({ origin, size: cp.size, root: cp.root, note: cp.note }, deps.now().toISOString());
+      if (cp) {
+        const note = deps.cosign ? deps.cosign(cp.note) : cp.note;
+        await new CheckpointRepository(trx).insert({ origin, size: cp.size, root: cp.root, note }, deps.now().toISOString());
+      }
     });
   }
 }

@@ -13,10 +13,28 @@ export class PeerError extends Error {
     readonly kind: PeerErrorKind,
     message: string,
     readonly status?: number,
+    /** The request that got this answer ("GET /v1/…"), when known: evidence names it. */
+    readonly request?: string,
   ) {
     super(message);
     this.name = 'PeerError';
   }
+}
+
+/**
+ * A response no conforming node sends (not JSON, over the size limit, the wrong shape): recorded
+ * as `bad_response` misbehaviour. Timeouts, network and HTTP errors are not: an honest node that
+ * is slow, down or refusing (rate limits) gives those too.
+ */
+export function isNonConforming(err: unknown): err is PeerError {
+  return err instanceof PeerError && (err.kind === 'bad_response' || err.kind === 'too_large');
+}
+
+/** Short evidence of a non-conforming answer: which request, and what was wrong (never the body). */
+export function nonConformingEvidence(err: PeerError): { request: string | null; problem: string } {
+  const prefix = err.request === undefined ? '' : `${err.request}: `;
+  const problem = prefix && err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  return { request: err.request ?? null, problem: problem.slice(0, 300) };
 }
 
 export interface PeerClientOptions {
@@ -28,20 +46,35 @@ export interface PeerClientOptions {
   nowSeconds: () => number;
 }
 
-async function readLimited(response: Response, max: number): Promise<Uint8Array> {
+/**
+ * Reads the whole body, at most `max` bytes. The request's timeout signal covers the body too, so a
+ * peer that trickles its answer is cut off at the timeout, not only one that is slow to start.
+ */
+async function readLimited(response: Response, max: number, request: string, timeoutMs: number): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > max) throw new PeerError('too_large', `response of ${declared} bytes exceeds the ${max}-byte limit`);
+  if (declared > max) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new PeerError('too_large', `${request}: response of ${declared} bytes exceeds the ${max}-byte limit`, undefined, request);
+  }
   if (!response.body) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let step: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      step = await reader.read();
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') throw new PeerError('timeout', `${request}: the whole answer did not arrive within ${timeoutMs} ms`, undefined, request);
+      throw new PeerError('network', `${request}: the answer broke off: ${(err as Error).message}`, undefined, request);
+    }
+    const { done, value } = step;
     if (done) break;
     size += value.byteLength;
     if (size > max) {
-      await reader.cancel();
-      throw new PeerError('too_large', `response exceeds the ${max}-byte limit`);
+      await reader.cancel().catch(() => undefined);
+      throw new PeerError('too_large', `${request}: response exceeds the ${max}-byte limit`, undefined, request);
     }
     chunks.push(value);
   }
@@ -62,7 +95,7 @@ export class PeerClient {
   /** Unsigned GET of a text resource (the public roster). */
   async getText(url: string): Promise<string> {
     const response = await this.fetch(url, { method: 'GET' });
-    const bytes = await readLimited(response, this.opts.maxResponseBytes);
+    const bytes = await readLimited(response, this.opts.maxResponseBytes, `GET ${url}`, this.opts.timeoutMs);
     if (!response.ok) throw new PeerError('http', `GET ${url}: HTTP ${response.status}`, response.status);
     return Buffer.from(bytes).toString('utf8');
   }
@@ -89,17 +122,22 @@ export class PeerClient {
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await this.fetch(url.toString(), { method, headers, ...(body !== undefined ? { body: bodyBytes } : {}) });
-    const bytes = await readLimited(response, this.opts.maxResponseBytes);
+    const request = `${method} ${url.pathname}`;
+    const bytes = await readLimited(response, this.opts.maxResponseBytes, request, this.opts.timeoutMs);
     let parsed: unknown;
+    let json = true;
     try {
+      // JSON.parse is not recursive in V8: deeply nested input costs time linear in its size.
       parsed = bytes.length ? JSON.parse(Buffer.from(bytes).toString('utf8')) : undefined;
     } catch {
-      throw new PeerError('bad_response', `${method} ${url.pathname}: response is not JSON`);
+      json = false;
     }
+    // An error answer need not be JSON (a proxy's 502 page): that is an HTTP failure, not a bad response.
     if (!response.ok) {
       const code = (parsed as { error?: { code?: unknown } } | undefined)?.error?.code;
-      throw new PeerError('http', `${method} ${url.pathname}: HTTP ${response.status}${typeof code === 'string' ? ` (${code.slice(0, 64)})` : ''}`, response.status);
+      throw new PeerError('http', `${request}: HTTP ${response.status}${typeof code === 'string' ? ` (${code.slice(0, 64)})` : ''}`, response.status, request);
     }
+    if (!json) throw new PeerError('bad_response', `${request}: response is not JSON`, undefined, request);
     return parsed;
   }
 }

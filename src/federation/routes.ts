@@ -13,6 +13,7 @@ import { LogReader } from '../store/log-repository.js';
 import { consistencyProofAt, inclusionProofAt } from '../store/proofs.js';
 import type { Database } from '../store/tables.js';
 import { peerAuth, type PeerAuthEnv } from './peer-auth.js';
+import { peerLimits, type PeerLimitsOptions } from './peer-limits.js';
 import type { ReplayCache } from './request-signature.js';
 
 export interface FederationRoutesDeps {
@@ -25,6 +26,8 @@ export interface FederationRoutesDeps {
   onNotify: (peer: string, origin: string, size: number) => void;
   /** The signed roster note this node holds, served publicly so members can refresh from it. */
   rosterNote: () => string | undefined;
+  /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
+  limits?: PeerLimitsOptions;
 }
 
 type Fail = { error: { code: string; message: string } };
@@ -45,6 +48,8 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
   });
 
   app.use('/v1/federation/*', peerAuth({ lookupKey: deps.lookupKey, now: deps.nowSeconds, maxSkewSeconds: deps.maxSkewSeconds, replay: deps.replay, maxBodyBytes: 64 * 1024 }));
+  // After authentication, so that only members use up the slots (peer-limits.ts).
+  if (deps.limits) app.use('/v1/federation/*', peerLimits(deps.limits));
 
   app.get('/v1/federation/checkpoints', async (c) => {
     const all = await new CheckpointRepository(deps.db).latestAll();

@@ -7,15 +7,17 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { isMemberId } from '../log/entry-schema.js';
 import { activePeers, type Roster } from '../roster/index.js';
 import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
 import { Ingestor, type AdvertisedCheckpoint, type IngestOutcome, type Peer } from './ingest.js';
-import { PeerError, type PeerClient } from './peer-client.js';
+import { isNonConforming, nonConformingEvidence, PeerError, type PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
 
 export interface SyncOptions {
   pollIntervalMs: number;
+  requireCosignature: boolean;
   pageSize: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -28,6 +30,7 @@ export interface SyncDeps {
   client: PeerClient;
   misbehaviour: MisbehaviourRepository;
   options: SyncOptions;
+  cosign?: ((note: string) => string) | undefined;
   now: () => Date;
   logger: Logger;
   /** Called after new entries of an origin were committed. */
@@ -53,15 +56,26 @@ interface PeerState extends PeerStatus {
 }
 
 const MAX_CHECKPOINTS_LISTED = 1000;
+const CHECKPOINTS_REQUEST = `GET ${federationPaths.checkpoints()}`;
 
+/**
+ * Reads a peer's checkpoint list (peer data: checked field by field). One checkpoint per origin,
+ * each origin a member id: so a list costs at most one signature check per roster member, however
+ * long the peer makes it.
+ */
 function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
+  const bad = (problem: string) => new PeerError('bad_response', `${CHECKPOINTS_REQUEST}: ${problem}`, undefined, CHECKPOINTS_REQUEST);
   const list = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
-  if (!Array.isArray(list) || list.length > MAX_CHECKPOINTS_LISTED) throw new PeerError('bad_response', 'checkpoint list is malformed');
-  return list.map((item) => {
-    const { origin, size, note } = (item ?? {}) as Record<string, unknown>;
-    if (typeof origin !== 'string' || typeof note !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-      throw new PeerError('bad_response', 'checkpoint list entry is malformed');
+  if (!Array.isArray(list)) throw bad('checkpoint list is malformed');
+  if (list.length > MAX_CHECKPOINTS_LISTED) throw bad(`checkpoint list has more than ${MAX_CHECKPOINTS_LISTED} items`);
+  const seen = new Set<string>();
+  return list.map((item: unknown, i) => {
+    const { origin, size, note } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    if (!isMemberId(origin) || typeof note !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw bad(`checkpoint list item ${i} is malformed`);
     }
+    if (seen.has(origin)) throw bad(`checkpoint list names ${origin} twice`);
+    seen.add(origin);
     return { origin, size, note };
   });
 }
@@ -170,9 +184,21 @@ export class Synchronizer {
     if (!roster) return;
     state.lastAttemptAt = deps.now().toISOString();
     const peer: Peer = { id: state.member, endpoint: state.endpoint };
-    const advertised = parseCheckpointList(await deps.client.get(peer.endpoint, federationPaths.checkpoints()));
+    const advertised = await this.checkpointsOf(peer);
     state.advertised = Object.fromEntries(advertised.map((a) => [a.origin, a.size]));
-    const ingestor = new Ingestor({ db: deps.db, federation: deps.federation, roster, client: deps.client, misbehaviour: deps.misbehaviour, pageSize: deps.options.pageSize, now: deps.now, logger: deps.logger, stopping: () => this.stopped });
+    const ingestor = new Ingestor({
+      db: deps.db,
+      federation: deps.federation,
+      roster,
+      client: deps.client,
+      misbehaviour: deps.misbehaviour,
+      pageSize: deps.options.pageSize,
+      requireCosignature: deps.options.requireCosignature,
+      cosign: deps.cosign,
+      now: deps.now,
+      logger: deps.logger,
+      stopping: () => this.stopped,
+    });
     let failure: string | undefined;
     for (const cp of advertised) {
       if (cp.origin === deps.self) continue;
@@ -184,6 +210,21 @@ export class Synchronizer {
     state.consecutiveFailures = 0;
     state.lastError = null;
     state.lastSuccessAt = deps.now().toISOString();
+  }
+
+  /** The peer's checkpoint list; a non-conforming answer is recorded as `bad_response` of the peer. */
+  private async checkpointsOf(peer: Peer): Promise<AdvertisedCheckpoint[]> {
+    try {
+      return parseCheckpointList(await this.deps.client.get(peer.endpoint, federationPaths.checkpoints()));
+    } catch (err) {
+      if (isNonConforming(err)) {
+        const evidence = nonConformingEvidence(err);
+        const message = `${peer.id} answered ${CHECKPOINTS_REQUEST} with a response no node sends: ${evidence.problem}`;
+        const fresh = await this.deps.misbehaviour.record({ kind: 'bad_response', origin: peer.id, peer: peer.id, detectedAt: this.deps.now().toISOString(), message, evidence });
+        if (fresh) this.deps.logger.warn({ kind: 'bad_response', peer: peer.id, message }, 'misbehaviour detected');
+      }
+      throw err;
+    }
   }
 
   private async withOriginLock(origin: string, fn: () => Promise<IngestOutcome>): Promise<IngestOutcome> {

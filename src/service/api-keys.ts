@@ -1,15 +1,33 @@
 /**
  * API keys: `jb_<id>_<secret>`. The id finds the row; the secret is checked against its stored
- * SHA-256 in constant time. Scopes nest: admin can do everything write can, write everything check
- * can, so one key per service is enough.
+ * SHA-256 in constant time. The platform scopes nest (admin can do everything write can, write
+ * everything check can), so one key per service is enough. `auditor` stands apart: it reads audit
+ * data and nothing else, so the association's or a regulator's auditor never holds a key that can
+ * check identifiers or list bans; admin reads audit data too.
  */
 import { constantTimeEqual, randomBytes, sha256 } from '../crypto/index.js';
 import { toBase64Url, utf8 } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import type { ApiKeyRepository, ApiKeyRow } from '../store/api-key-repository.js';
 
-export const SCOPES = ['check', 'write', 'admin'] as const;
+export const SCOPES = ['check', 'write', 'admin', 'auditor'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** What a key of each scope may do: the scopes whose calls it is allowed to make. */
+export const SCOPE_GRANTS: Readonly<Record<Scope, readonly Scope[]>> = {
+  check: ['check'],
+  write: ['write', 'check'],
+  admin: ['admin', 'write', 'check', 'auditor'],
+  auditor: ['auditor'],
+};
+
+/** The grants as one line for help texts: `check; write (also check); …`. */
+export function describeScopes(): string {
+  return SCOPES.map((scope) => {
+    const also = SCOPE_GRANTS[scope].filter((s) => s !== scope);
+    return also.length > 0 ? `${scope} (also ${also.join(', ')})` : scope;
+  }).join('; ');
+}
 
 const KEY_PATTERN = /^jb_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/;
 
@@ -20,7 +38,7 @@ export interface Principal {
 }
 
 export function scopeAllows(held: Scope, needed: Scope): boolean {
-  return SCOPES.indexOf(held) >= SCOPES.indexOf(needed);
+  return SCOPE_GRANTS[held].includes(needed);
 }
 
 export class ApiKeyService {

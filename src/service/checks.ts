@@ -14,6 +14,7 @@ import { inclusionProofAt } from '../store/proofs.js';
 import { evaluatePolicy, type Decision, type Policy, type PolicyMatch, type Purpose } from '../policy/index.js';
 import { ListingReader, type TokenQuery } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
+import type { CheckRecorder } from './check-counter.js';
 import type { IdentifierInput, Tokenizer } from './identifiers.js';
 
 export interface CheckInput {
@@ -46,10 +47,23 @@ export interface CheckResult {
 
 export interface CheckServiceDeps {
   db: Kysely<Database>;
+  /**
+   * Whether the roster still vouches for a listing of this origin made at this time: a removed
+   * member's listings, and a suspended member's listings made at or after its suspension, stop
+   * matching at once, even those this node stored before it learnt of the change.
+   */
+  listingInForce?: (origin: string, listedAt: string) => boolean;
   federation: string;
   policy: Policy;
   tokenizer: Tokenizer;
   now: () => Date;
+  /** Counts every check served, for the audit report (in memory; see check-counter.ts). */
+  counter?: CheckRecorder;
+}
+
+/** Who asked: the API key behind an API call, nothing for the CLI and in-process calls. */
+export interface CheckCaller {
+  keyId?: string | undefined;
 }
 
 export class CheckService {
@@ -67,7 +81,7 @@ export class CheckService {
     });
   }
 
-  async check(input: CheckInput): Promise<CheckResult> {
+  async check(input: CheckInput, caller: CheckCaller = {}): Promise<CheckResult> {
     const purpose = input.purpose ?? 'registration';
     const queries = this.queries(input);
     const now = this.deps.now();
@@ -75,6 +89,7 @@ export class CheckService {
     const seen = new Set<string>();
     const matches: CheckMatch[] = [];
     for (const { listing, type } of rows) {
+      if (this.deps.listingInForce && !this.deps.listingInForce(listing.origin, listing.listed_at)) continue;
       const key = `${listing.id}/${type}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -94,6 +109,8 @@ export class CheckService {
     const decision = evaluatePolicy(this.deps.policy, purpose, policyMatches, now);
     const result: CheckResult = { decision: decision.decision, purpose, matches, penalties: decision.penalties, rules: decision.rules };
     if (input.receipts && decision.decision !== 'allow') result.receipts = await this.receiptsFor(matches);
+    // Counted once the answer is complete: a check that failed was not served.
+    this.deps.counter?.record(purpose, decision.decision !== 'allow', caller.keyId);
     return result;
   }
 

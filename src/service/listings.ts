@@ -1,7 +1,8 @@
 /**
- * Listing and retracting the node's own bans: each is one append to the node's own log, with the
- * listings projection and token index updated in the same transaction. The call returns only after
- * the transaction committed (SQLite synchronous=FULL), so an acknowledged listing is durable.
+ * Listing and retracting the node's own bans: each is one append to the node's own log (a batch of
+ * listings is one append), with the listings projection and token index updated in the same
+ * transaction. The call returns only after the transaction committed (SQLite synchronous=FULL), so
+ * an acknowledged listing is durable.
  */
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
@@ -33,6 +34,12 @@ export interface CreatedListing {
 }
 
 export type ListingStatus = 'active' | 'retracted' | 'expired';
+
+/** A listing checked and tokenised by `prepareListing`, not yet written. */
+export interface PreparedListing {
+  readonly entry: Omit<ListingEntry, 'seq'>;
+  readonly reference: string | null;
+}
 
 export interface ListingView {
   id: string;
@@ -88,8 +95,42 @@ export class ListingService {
   }
 
   async create(input: CreateListingInput): Promise<CreatedListing> {
+    const [created] = await this.append([input], false);
+    return created!;
+  }
+
+  /**
+   * Lists several bans in one transaction: the same checks and entries as `create`, with
+   * consecutive seqs, all or nothing. An error names the item: `listings[3].identifiers[0] (phone): …`.
+   */
+  createMany(inputs: readonly CreateListingInput[]): Promise<CreatedListing[]> {
+    return this.append(inputs, true);
+  }
+
+  /**
+   * The checks and tokens of `create` for one listing, without writing it. A bulk caller (the
+   * import) prepares row by row, sets the invalid rows aside and appends the rest as one batch, so
+   * one bad row does not fail its batch and each identifier is still tokenised only once.
+   */
+  prepareListing(input: CreateListingInput): PreparedListing {
+    return { entry: this.prepare(input, this.deps.now()), reference: input.reference ?? null };
+  }
+
+  /** Appends listings from `prepareListing` in one transaction, stamped with the time of the append. */
+  appendPrepared(items: readonly PreparedListing[]): Promise<CreatedListing[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    const time = this.deps.now().toISOString();
+    return this.write(items.map((p) => ({ entry: { ...p.entry, time }, reference: p.reference })));
+  }
+
+  /** Which of these references name one of this node's own listings, whatever its status. */
+  listedReferences(references: readonly string[]): Promise<Set<string>> {
+    return new ListingReader(this.deps.db).referencesListed(this.deps.member, references);
+  }
+
+  /** Everything of a listing entry but its seq, which is known only inside the transaction. */
+  private prepare(input: CreateListingInput, now: Date): Omit<ListingEntry, 'seq'> {
     const { deps } = this;
-    const now = deps.now();
     if (input.severity !== 'severe') throw new AppError('invalid_input', 'severity: only "severe" listings are shared');
     if (!deps.categories.includes(input.category)) {
       throw new AppError('invalid_input', `category: "${input.category}" is not one of ${deps.categories.join(', ')}`);
@@ -101,36 +142,59 @@ export class ListingService {
     const expiresAt = input.expiresAt !== undefined ? iso(input.expiresAt, 'expiresAt') : this.defaultExpiry(bannedAt, banUntil);
     if (expiresAt <= now.toISOString()) throw new AppError('invalid_input', 'expiresAt: must be in the future');
     const tokens = deps.tokenizer.tokensFor(input.identifiers);
+    return {
+      v: 1,
+      kind: 'listing',
+      origin: deps.member,
+      time: now.toISOString(),
+      category: input.category,
+      severity: 'severe',
+      bannedAt,
+      banUntil,
+      expiresAt,
+      ...(input.evidenceDigest !== undefined ? { evidenceDigest: input.evidenceDigest } : {}),
+      tokens: tokens.map((t) => ({ type: t.type, epoch: t.epoch, token: t.hex })),
+    };
+  }
 
-    const { entry, size } = await deps.db.transaction().execute(async (trx) => {
+  /** Validates every input before the transaction opens, then appends them all in it. */
+  private async append(inputs: readonly CreateListingInput[], batch: boolean): Promise<CreatedListing[]> {
+    const { deps } = this;
+    if (inputs.length === 0) return [];
+    const now = deps.now();
+    const prepared = inputs.map((input, i) => {
+      try {
+        return this.prepare(input, now);
+      } catch (err) {
+        if (batch && err instanceof AppError) throw new AppError(err.code, `listings[${i}].${err.message}`);
+        throw err;
+      }
+    });
+    return this.write(prepared.map((entry, i) => ({ entry, reference: inputs[i]!.reference ?? null })));
+  }
+
+  /** Appends prepared listings to the own log and the listings projection in one transaction. */
+  private async write(items: readonly PreparedListing[]): Promise<CreatedListing[]> {
+    const { deps } = this;
+    const { entries, size } = await deps.db.transaction().execute(async (trx) => {
       const log = new LogWriter(trx);
-      const seq = (await log.size(deps.member)) + 1;
-      const entry: ListingEntry = {
-        v: 1,
-        kind: 'listing',
-        origin: deps.member,
-        seq,
-        time: now.toISOString(),
-        category: input.category,
-        severity: 'severe',
-        bannedAt,
-        banUntil,
-        expiresAt,
-        ...(input.evidenceDigest !== undefined ? { evidenceDigest: input.evidenceDigest } : {}),
-        tokens: tokens.map((t) => ({ type: t.type, epoch: t.epoch, token: t.hex })),
-      };
-      await log.append(deps.member, [{ seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) }]);
-      await new ListingWriter(trx).insertListing(entry, input.reference ?? null);
-      return { entry, size: seq };
+      const first = (await log.size(deps.member)) + 1;
+      const entries: ListingEntry[] = items.map((p, i) => ({ ...p.entry, seq: first + i }));
+      await log.append(
+        deps.member,
+        entries.map((entry) => ({ seq: entry.seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) })),
+      );
+      await new ListingWriter(trx).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
+      return { entries, size: first + entries.length - 1 };
     });
     deps.onAppend?.(deps.member, size);
-    return {
+    return entries.map((entry) => ({
       id: listingId(entry.origin, entry.seq),
       origin: entry.origin,
       seq: entry.seq,
       status: 'active',
       tokens: entry.tokens.map((t) => ({ type: t.type, epoch: t.epoch, token: t.token })),
-    };
+    }));
   }
 
   async retract(id: string, reason: RetractionReason): Promise<ListingView> {

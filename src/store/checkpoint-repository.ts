@@ -58,6 +58,14 @@ export class CheckpointRepository {
     return rows.map(fromRow);
   }
 
+  /**
+   * Replaces the stored note of a checkpoint with the same tree signed more widely (the witness's
+   * cosignature added). Only the note changes, and only where origin, size and root all match.
+   */
+  async replaceNote(cp: { origin: string; size: number; root: Uint8Array; note: string }): Promise<void> {
+    await this.db.updateTable('checkpoints').set({ note: cp.note }).where('origin', '=', cp.origin).where('size', '=', cp.size).where('root', '=', cp.root).execute();
+  }
+
   /** Inserts a checkpoint; one already stored at that size is left as it is. */
   async insert(cp: { origin: string; size: number; root: Uint8Array; note: string }, at: string): Promise<void> {
     await this.db

@@ -17,6 +17,11 @@ export interface OpenDatabaseOptions {
   file: string;
   /** Apply pending migrations before returning (the default: nodes migrate on start). */
   migrate?: boolean;
+  /**
+   * Open an existing database for reading only, without migrating it: for audits of a node's data
+   * (`jointban verify`), which must not change what they check.
+   */
+  readonly?: boolean;
 }
 
 export interface DatabaseHandle {
@@ -27,15 +32,19 @@ export interface DatabaseHandle {
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  mkdirSync(dirname(options.file), { recursive: true });
+  const readonly = options.readonly === true;
+  if (!readonly) mkdirSync(dirname(options.file), { recursive: true });
   let sqlite: SQLite.Database;
   try {
-    sqlite = new SQLite(options.file);
+    sqlite = new SQLite(options.file, readonly ? { readonly: true, fileMustExist: true } : {});
   } catch (err) {
     throw new AppError('unavailable', `cannot open database ${options.file}: ${(err as Error).message}`);
   }
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
+  // The journal mode is a property of the file, set by the writers; a reader cannot change it.
+  if (!readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+  }
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
@@ -46,7 +55,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       await db.destroy();
     },
   };
-  if (options.migrate !== false) {
+  if (options.migrate !== false && !readonly) {
     try {
       await migrateToLatest(db);
     } catch (err) {

@@ -29,6 +29,12 @@ function toRow(row: ListingTable): ListingRow {
   return { ...row, seq: Number(row.seq), retraction_seq: row.retraction_seq === null ? null : Number(row.retraction_seq) };
 }
 
+// Rows per multi-row statement: 15, 4 and 1 bound parameters each, far under SQLite's and
+// PostgreSQL's limits.
+const LISTING_CHUNK = 100;
+const TOKEN_CHUNK = 250;
+const REFERENCE_CHUNK = 500;
+
 function tokenKey(type: string, token: Uint8Array): string {
   return `${type}/${Buffer.from(token).toString('hex')}`;
 }
@@ -79,6 +85,25 @@ export class ListingReader {
     }
     return out;
   }
+
+  /**
+   * Which of these references name a listing of `origin`, whatever its status: one query per
+   * chunk (the bulk import asks once per batch, not once per row).
+   */
+  async referencesListed(origin: string, references: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const unique = [...new Set(references)];
+    for (let i = 0; i < unique.length; i += REFERENCE_CHUNK) {
+      const rows = await this.db
+        .selectFrom('listings')
+        .select('reference')
+        .where('origin', '=', origin)
+        .where('reference', 'in', unique.slice(i, i + REFERENCE_CHUNK))
+        .execute();
+      for (const r of rows) if (r.reference !== null) found.add(r.reference);
+    }
+    return found;
+  }
 }
 
 export class ListingWriter extends ListingReader {
@@ -87,34 +112,41 @@ export class ListingWriter extends ListingReader {
   }
 
   async insertListing(entry: ListingEntry, reference: string | null): Promise<void> {
-    const id = listingId(entry.origin, entry.seq);
-    await this.trx
-      .insertInto('listings')
-      .values({
-        id,
-        origin: entry.origin,
-        seq: entry.seq,
-        category: entry.category,
-        severity: entry.severity,
-        listed_at: entry.time,
-        banned_at: entry.bannedAt,
-        ban_until: entry.banUntil,
-        expires_at: entry.expiresAt,
-        evidence_digest: entry.evidenceDigest ?? null,
-        status: 'active',
-        retracted_at: null,
-        retraction_reason: null,
-        retraction_seq: null,
-        reference,
-      })
-      .execute();
-    const tokens = entry.tokens.map((t) => ({
-      token: new Uint8Array(Buffer.from(t.token, 'hex')),
-      type: t.type,
-      epoch: t.epoch,
-      listing_id: id,
+    await this.insertListings([{ entry, reference }]);
+  }
+
+  /**
+   * Several listings and their tokens with multi-row inserts, chunked under the database's
+   * bound-parameter limit: a batch of a thousand costs a few statements, not two per listing.
+   */
+  async insertListings(items: readonly { entry: ListingEntry; reference: string | null }[]): Promise<void> {
+    const rows = items.map(({ entry, reference }) => ({
+      id: listingId(entry.origin, entry.seq),
+      origin: entry.origin,
+      seq: entry.seq,
+      category: entry.category,
+      severity: entry.severity,
+      listed_at: entry.time,
+      banned_at: entry.bannedAt,
+      ban_until: entry.banUntil,
+      expires_at: entry.expiresAt,
+      evidence_digest: entry.evidenceDigest ?? null,
+      status: 'active' as const,
+      retracted_at: null,
+      retraction_reason: null,
+      retraction_seq: null,
+      reference,
     }));
-    await this.trx.insertInto('listing_tokens').values(tokens).execute();
+    const tokens = items.flatMap(({ entry }) =>
+      entry.tokens.map((t) => ({
+        token: new Uint8Array(Buffer.from(t.token, 'hex')),
+        type: t.type,
+        epoch: t.epoch,
+        listing_id: listingId(entry.origin, entry.seq),
+      })),
+    );
+    for (let i = 0; i < rows.length; i += LISTING_CHUNK) await this.trx.insertInto('listings').values(rows.slice(i, i + LISTING_CHUNK)).execute();
+    for (let i = 0; i < tokens.length; i += TOKEN_CHUNK) await this.trx.insertInto('listing_tokens').values(tokens.slice(i, i + TOKEN_CHUNK)).execute();
   }
 
   /** Marks the target listing retracted; returns false when there is no active listing to retract. */

@@ -63,8 +63,9 @@ export class LogReader {
     const rows = await this.db
       .selectFrom('tree_nodes')
       .select(['level', 'idx', 'hash'])
-      .where('origin', '=', origin)
-      .where((eb) => eb.or(refs.map((r) => eb.and([eb('level', '=', r.level), eb('idx', '=', r.index)]))))
+      // Each disjunct names the whole primary key, so SQLite answers every term with an index
+      // lookup (MULTI-INDEX OR); with `origin` factored out it scanned every node of the origin.
+      .where((eb) => eb.or(refs.map((r) => eb.and([eb('origin', '=', origin), eb('level', '=', r.level), eb('idx', '=', r.index)]))))
       .execute();
     const byKey = new Map(rows.map((r) => [`${r.level}/${Number(r.idx)}`, new Uint8Array(r.hash)]));
     return refs.map((r) => {

@@ -65,7 +65,7 @@ export interface ListingTokenTable {
 export interface ApiKeyTable {
   id: string;
   name: string;
-  scope: 'check' | 'write' | 'admin';
+  scope: 'check' | 'write' | 'admin' | 'auditor';
   key_hash: Uint8Array;
   created_at: string;
   revoked_at: string | null;
@@ -98,6 +98,18 @@ export interface MisbehaviourTable {
   evidence: string;
 }
 
+/**
+ * Checks this node served, per UTC day (`YYYY-MM-DD`), purpose and API key id ('' for checks made
+ * without a key). Counted in memory and added here by the periodic flush (service/check-counter.ts).
+ */
+export interface CheckCountTable {
+  day: string;
+  purpose: string;
+  key_id: string;
+  served: number;
+  hits: number;
+}
+
 export interface Database {
   rosters: RosterTable;
   misbehaviour: MisbehaviourTable;
@@ -108,6 +120,7 @@ export interface Database {
   listing_tokens: ListingTokenTable;
   api_keys: ApiKeyTable;
   node_meta: NodeMetaTable;
+  check_counts: CheckCountTable;
 }
 
 // Re-exported so repositories need not import kysely's helpers separately.

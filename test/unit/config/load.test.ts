@@ -123,6 +123,12 @@ describe('each bad value is an error naming its key', () => {
     ['an unknown log level', { logging: { level: 'loud' } }, /: logging\.level: /],
     ['a roster url without a trust root', { roster: { url: 'https://association.example/roster' } }, /: roster\.trustRoot: /],
     ['a sync page size of 0', { sync: { pageSize: 0 } }, /: sync\.pageSize: /],
+    ['a check rate of 0', { limits: { check: { ratePerSecond: 0 } } }, /: limits\.check\.ratePerSecond: /],
+    ['a fractional check burst', { limits: { check: { burst: 2.5 } } }, /: limits\.check\.burst: /],
+    ['an auditor scope exempt from the check limit', { limits: { check: { exemptScopes: ['auditor'] } } }, /: limits\.check\.exemptScopes\.0: /],
+    ['zero concurrent peer requests', { limits: { peerConcurrency: 0 } }, /: limits\.peerConcurrency: /],
+    ['a peer rate as a string', { limits: { peerRatePerSecond: '100' } }, /: limits\.peerRatePerSecond: /],
+    ['an unknown limits key', { limits: { checks: {} } }, /: limits: .*"checks"/],
     ['a policy file that does not exist', { policy: { file: 'no-such-policy.json' } }, /no-such-policy\.json: file not found/],
     ['a categories file that does not exist', { categories: { file: 'cats.json' } }, /cats\.json: file not found/],
   ];

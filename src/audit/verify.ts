@@ -1,0 +1,198 @@
+/**
+ * Re-verifies every log a node holds (its own and the ones it mirrors) from the first entry, as an
+ * auditor would, trusting nothing the node stored but the roster: `jointban verify`.
+ *
+ * For each origin the entries are walked in seq order, a batch at a time (memory is bounded by the
+ * batch, never the log). Each entry must decode strictly (canonical RFC 8785 bytes), belong to the
+ * log at its position, be dated before any suspension of its origin, hash to its stored leaf hash,
+ * and, for a retraction, target an earlier listing. The RFC 9162 tree is rebuilt from those leaves
+ * and every stored Merkle node compared with it (verify-tree.ts). Each stored checkpoint is checked
+ * when the walk reaches its size (verify-checkpoints.ts), and the listings projection compared with
+ * the entries (verify-projection.ts). Everything happens in one read transaction, so a running node
+ * appending meanwhile cannot make a consistent store look broken.
+ *
+ * Consistency between successive checkpoints needs no RFC 9162 consistency proof here: every
+ * checkpoint's signed root is recomputed from one and the same leaf sequence, so if each matches,
+ * each tree is a prefix of the next, which is exactly what a consistency proof would show.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { bytesEqual } from '../crypto/encoding.js';
+import { logOrigin } from '../log/checkpoint.js';
+import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/entry.js';
+import type { NoteVerifier } from '../log/note.js';
+import { entryAllowed, findMember, memberKey, type Roster } from '../roster/index.js';
+import type { Database } from '../store/tables.js';
+import { CheckpointCheck } from './verify-checkpoints.js';
+import { IndexSet, ProjectionCheck } from './verify-projection.js';
+import { OriginReport, type OriginVerification } from './verify-report.js';
+import { leafHashNative, TreeCheck } from './verify-tree.js';
+
+export * from './verify-report.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface VerifyStoreOptions {
+  federation: string;
+  /** The roster the node holds: member keys and suspensions. Undefined if it holds none yet. */
+  roster: Roster | undefined;
+  /** Without a roster: the node's own member id and key, so that at least its own log is verified. */
+  self?: { member: string; publicKey: Uint8Array };
+  /** The witness whose C2SP cosignatures are verified and counted. */
+  witness?: NoteVerifier;
+  /** A checkpoint without a witness cosignature is a failure, not a warning. */
+  requireCosignatures?: boolean;
+  /** Entries per batch (default 5000). */
+  batchSize?: number;
+}
+
+export interface VerifyProgress {
+  origin: string;
+  /** Entries of this origin verified so far. */
+  verified: number;
+  total: number;
+}
+
+export const DEFAULT_BATCH_SIZE = 5000;
+
+/** Every origin the node holds anything of: entries, checkpoints or listings. */
+async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows: number }[]> {
+  const logs = await db
+    .selectFrom('log_entries')
+    .select((eb) => ['origin', eb.fn.max('seq').as('size'), eb.fn.countAll().as('rows')])
+    .groupBy('origin')
+    .execute();
+  const out = new Map(logs.map((r) => [r.origin, { origin: r.origin, size: Number(r.size), rows: Number(r.rows) }]));
+  const others = await db
+    .selectFrom('checkpoints')
+    .select('origin')
+    .union(db.selectFrom('listings').select('origin'))
+    .execute();
+  for (const { origin } of others) if (!out.has(origin)) out.set(origin, { origin, size: 0, rows: 0 });
+  return [...out.values()].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
+}
+
+/**
+ * Verifies every log in the store and returns one result per origin, in origin order. Never throws
+ * for bad data (that is what it reports); a database error propagates.
+ */
+export async function verifyStore(db: Kysely<Database>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
+  return db.transaction().execute(async (trx) => {
+    const results: OriginVerification[] = [];
+    for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, held, options, onProgress));
+    return results;
+  });
+}
+
+function keyOf(origin: string, options: VerifyStoreOptions): Uint8Array | undefined {
+  if (options.roster !== undefined) return memberKey(options.roster, origin);
+  return options.self?.member === origin ? options.self.publicKey : undefined;
+}
+
+interface EntryRow {
+  kind: string;
+  time: string;
+  bytes: Uint8Array;
+  leaf_hash: Uint8Array;
+}
+
+/** What one origin's walk carries from entry to entry. */
+interface Walk {
+  origin: string;
+  /** Set when the origin is in the roster: its suspension applies. */
+  roster: Roster | undefined;
+  report: OriginReport;
+  /** Indices of the listing entries seen so far, so a retraction's target can be checked. */
+  listingIndices: IndexSet;
+  listings: ListingEntry[];
+  retractions: RetractionEntry[];
+}
+
+/**
+ * The checks of one entry on its own and against its position, the roster and earlier entries.
+ * Returns its leaf hash, computed from the bytes whatever else is wrong with them: the tree is
+ * rebuilt from what is stored, so a tampered entry also shows in every root above it.
+ */
+function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
+  const { origin, report } = walk;
+  const at = { index };
+  const decoded = decodeEntry(row.bytes);
+  if (!decoded.ok) report.fail('bad_entry', `entry ${index} of ${origin} does not decode: ${decoded.error}`, at);
+  else {
+    const entry = decoded.entry;
+    if (entry.origin !== origin) report.fail('foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`, at);
+    else if (entry.seq !== index + 1) report.fail('bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`, at);
+    else if (entry.kind === 'listing') {
+      walk.listingIndices.add(index);
+      walk.listings.push(entry);
+    } else if (!walk.listingIndices.has(entry.target - 1)) {
+      report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, at);
+    } else walk.retractions.push(entry);
+    if (row.kind !== entry.kind || row.time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, at);
+    if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
+      report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, at);
+    }
+  }
+  const hash = leafHashNative(row.bytes);
+  if (!bytesEqual(hash, row.leaf_hash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, at);
+  return hash;
+}
+
+async function verifyLog(
+  db: Db,
+  held: { origin: string; size: number; rows: number },
+  options: VerifyStoreOptions,
+  onProgress: ((p: VerifyProgress) => void) | undefined,
+): Promise<OriginVerification> {
+  const { origin, size } = held;
+  const report = new OriginReport(origin);
+  const key = keyOf(origin, options);
+  if (key === undefined) {
+    report.fail('unknown_member', options.roster ? `${origin} is not in the roster: nothing of its log can be trusted` : `${origin} is not this node's own log, and without a roster there is no key to verify it with`);
+  }
+  if (held.rows > size) report.fail('bad_entry', `${held.rows - size} stored entries of ${origin} have a seq outside 1…${size}`);
+  const checkpoints = new CheckpointCheck(db, origin, {
+    key: key ? { name: logOrigin(options.federation, origin), publicKey: key } : undefined,
+    witness: options.witness,
+    requireCosignatures: options.requireCosignatures ?? false,
+  }, report);
+  const tree = new TreeCheck(db, origin, report);
+  const projection = new ProjectionCheck(db, origin, report);
+  const known = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
+  const walk: Walk = { origin, roster: known ? options.roster : undefined, report, listingIndices: new IndexSet(), listings: [], retractions: [] };
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+
+  await checkpoints.load(-1, 0);
+  checkpoints.check(0, tree.root());
+  for (let first = 1; first <= size; first += batchSize) {
+    const last = Math.min(size, first + batchSize - 1);
+    const rows = await db
+      .selectFrom('log_entries')
+      .select(['seq', 'kind', 'time', 'bytes', 'leaf_hash'])
+      .where('origin', '=', origin)
+      .where('seq', '>=', first)
+      .where('seq', '<=', last)
+      .orderBy('seq')
+      .execute();
+    await checkpoints.load(first - 1, last);
+    walk.listings = [];
+    walk.retractions = [];
+    for (const row of rows) {
+      if (Number(row.seq) !== tree.size + 1) break;
+      tree.append(checkEntry(walk, tree.size, row));
+      if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root());
+    }
+    report.entries = tree.size;
+    await tree.flush();
+    await projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
+    onProgress?.({ origin, verified: tree.size, total: size });
+    if (tree.size !== last) {
+      // Without the missing leaf no later root can be computed: stop here rather than report noise.
+      report.fail('missing_entry', `entry ${tree.size} (seq ${tree.size + 1}) of ${origin} is missing: the ${size - tree.size} entries from there on were not verified`, { index: tree.size });
+      return report.result();
+    }
+  }
+  await tree.finish();
+  await checkpoints.finish(size);
+  await projection.finish(size);
+  return report.result();
+}

@@ -1,0 +1,99 @@
+/**
+ * Prometheus metrics (prom-client), one registry per node so several nodes in one process (the
+ * demo, the tests) do not mix their figures. Services record what happened through the small
+ * `Metrics` interface; federation figures are read from the node's status at scrape time, so
+ * nothing on the sync path pays for them. Labels never carry identifiers, tokens or keys.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FederationStatus } from './federation/federation.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  observeCheck(purpose: string, decision: string, seconds: number): void;
+  countListing(kind: 'listing' | 'retraction', count?: number): void;
+}
+
+export function createMetrics(status: () => Promise<FederationStatus>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'jointban_' });
+
+  // Gauges filled from the federation status when Prometheus scrapes. The registry collects all
+  // metrics concurrently, so the status is read once per scrape and shared by every gauge.
+  let pending: Promise<FederationStatus | undefined> | undefined;
+  const snapshot = (): Promise<FederationStatus | undefined> => {
+    pending ??= status()
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (pending = undefined)));
+    return pending;
+  };
+  new Gauge({
+    name: 'jointban_federation_status_ok',
+    help: '1 when the federation status could be read at scrape time.',
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'jointban_log_size',
+    help: 'Entries held per origin log.',
+    labelNames: ['origin'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const o of (await snapshot())?.origins ?? []) this.set({ origin: o.origin }, o.size);
+    },
+  });
+  new Gauge({
+    name: 'jointban_sync_lag_entries',
+    help: 'Entries a peer advertised beyond what this node holds, per origin and peer.',
+    labelNames: ['origin', 'peer'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const o of (await snapshot())?.origins ?? []) for (const [peer, n] of Object.entries(o.lagByPeer)) this.set({ origin: o.origin, peer }, n);
+    },
+  });
+  new Gauge({
+    name: 'jointban_sync_peer_consecutive_failures',
+    help: 'Consecutive failed sync rounds per peer.',
+    labelNames: ['peer'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of (await snapshot())?.peers ?? []) this.set({ peer: p.member }, p.consecutiveFailures);
+    },
+  });
+  new Gauge({
+    name: 'jointban_misbehaviour_recorded',
+    help: 'Misbehaviour records shown by the status (latest 100), by kind.',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const m of (await snapshot())?.misbehaviour ?? []) this.inc({ kind: m.kind });
+    },
+  });
+
+  const checkSeconds = new Histogram({
+    name: 'jointban_check_duration_seconds',
+    help: 'Time to answer a check (normalise, tokens, lookup, policy), by purpose and decision.',
+    labelNames: ['purpose', 'decision'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const checks = new Counter({ name: 'jointban_checks_total', help: 'Checks answered, by purpose and decision.', labelNames: ['purpose', 'decision'], registers: [registry] });
+  const appended = new Counter({ name: 'jointban_own_log_entries_total', help: "Entries appended to this node's own log, by kind.", labelNames: ['kind'], registers: [registry] });
+
+
+  return {
+    registry,
+    observeCheck(purpose, decision, seconds) {
+      checkSeconds.observe({ purpose, decision }, seconds);
+      checks.inc({ purpose, decision });
+    },
+    countListing(kind, count = 1) {
+      appended.inc({ kind }, count);
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Bulk import of a platform's existing bans (docs/IMPORT.md). Rows are read as a stream, checked
+ * one by one, and listed in batches, each batch one transaction (ListingService.appendPrepared). A
+ * row that fails any check goes to the rejects file and never into a batch, so one bad row costs
+ * only itself.
+ *
+ * Idempotent by `reference`: a row whose reference one of this node's own listings already carries
+ * (active, retracted or expired) is skipped, so a re-run after a crash or a fix lists only what is
+ * missing, and a ban retracted after an appeal is not listed again. Within a file the first valid
+ * row of a reference wins.
+ *
+ * Memory holds one batch of rows and the reader's buffer. Duplicates are found through the
+ * database, one query per batch (each batch is written before the next is read), not through a set
+ * that grows with the file.
+ */
+import { AppError } from '../errors.js';
+import type { RejectsFile } from './import-output.js';
+import type { Progress, ProgressSnapshot } from './import-progress.js';
+import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
+import { eachRow, type RowSource, type SourceRow } from './import-source.js';
+import type { ListingService, PreparedListing } from './listings.js';
+
+export const DEFAULT_BATCH_SIZE = 1000;
+
+export interface ImportTotals {
+  /** Rows read (blank lines and the CSV header are not rows). */
+  rows: number;
+  listed: number;
+  skipped: number;
+  rejected: number;
+}
+
+export interface ImportResult extends ImportTotals {
+  /** Stopped by the signal before the end of the input. */
+  interrupted: boolean;
+  /** The input broke (e.g. CSV quoting) after `rows` rows; everything before it was handled. */
+  error: AppError | undefined;
+}
+
+export interface ImportOptions {
+  source: RowSource;
+  listings: Pick<ListingService, 'prepareListing' | 'appendPrepared' | 'listedReferences'>;
+  rules: RowRules;
+  rejects: RejectsFile;
+  batchSize: number;
+  progress?: Progress | undefined;
+  /** Stop after the current row; the rows read so far are still written. */
+  signal?: AbortSignal | undefined;
+}
+
+/** A row read and not yet handled: a listing to write, or the reason it was refused. */
+type Pending = { row: number; listing: ImportListing } | { row: number; reason: string };
+
+export async function runImport(options: ImportOptions): Promise<ImportResult> {
+  const { source, listings, rejects, progress } = options;
+  const totals: ImportTotals = { rows: 0, listed: 0, skipped: 0, rejected: 0 };
+  const snapshot = (): ProgressSnapshot => ({
+    rows: totals.rows,
+    bytes: source.bytesRead(),
+    parts: [
+      ['listed', totals.listed],
+      ['skipped', totals.skipped],
+      ['rejected', totals.rejected],
+    ],
+  });
+  const reject = async (row: number, reason: string) => {
+    totals.rejected++;
+    await rejects.add(row, reason);
+  };
+
+  // A window of up to batchSize rows, refused ones included, handled in row order: the rejects
+  // file stays sorted by row and memory stays bounded even when every row is refused.
+  let window: Pending[] = [];
+  const flush = async () => {
+    if (window.length === 0) return;
+    const current = window;
+    window = [];
+    // The reference lookup comes first, so a re-run does not tokenise the rows it skips.
+    const listed = await listings.listedReferences(current.flatMap((p) => ('listing' in p ? [p.listing.reference] : [])));
+    const claimed = new Set<string>();
+    const ready: PreparedListing[] = [];
+    for (const pending of current) {
+      if (!('listing' in pending)) {
+        await reject(pending.row, pending.reason);
+        continue;
+      }
+      const { row, listing } = pending;
+      if (listed.has(listing.reference) || claimed.has(listing.reference)) {
+        totals.skipped++;
+        continue;
+      }
+      let prepared: PreparedListing;
+      try {
+        prepared = listings.prepareListing(listing);
+      } catch (err) {
+        // AppError messages name the field and never the value (identifiers' reasons included).
+        if (!(err instanceof AppError)) throw err;
+        await reject(row, err.message);
+        continue;
+      }
+      // Only a valid row claims its reference: a rejected first copy leaves the next one its chance.
+      claimed.add(listing.reference);
+      ready.push(prepared);
+    }
+    await listings.appendPrepared(ready);
+    totals.listed += ready.length;
+    progress?.update(snapshot());
+  };
+
+  const handle = async (item: SourceRow) => {
+    totals.rows++;
+    const parsed = item.ok ? listingFromRow(item, options.rules) : item;
+    window.push(parsed.ok ? { row: item.row, listing: parsed.value } : { row: item.row, reason: parsed.reason });
+    if (window.length >= options.batchSize) await flush();
+  };
+
+  let interrupted = false;
+  let error: AppError | undefined;
+  try {
+    error = await eachRow(source, handle, () => {
+      interrupted = options.signal?.aborted === true;
+      return interrupted;
+    });
+    // Rows read before a broken line or an interruption are written too: every row counted in
+    // `rows` is then listed, skipped or rejected.
+    await flush();
+  } finally {
+    progress?.finish(snapshot());
+  }
+  return { ...totals, interrupted, error };
+}

@@ -1,0 +1,136 @@
+/**
+ * Putting a backup's database in place (docs/OPERATIONS.md, "Restore"), and the marker that keeps
+ * a node from starting on restored data before every log in it has verified.
+ *
+ * The order matters. The backup is first copied next to the target while its SHA-256 is checked
+ * against the manifest, and its structure with SQLite's quick_check, so a damaged or incomplete
+ * file changes nothing. Only then is `RESTORE_PENDING` written into the data directory, the old
+ * database's -wal and -shm removed (SQLite would otherwise replay an old write-ahead log onto the
+ * new file) and the copy renamed into place. The marker is removed by the caller once the logs
+ * verify; `createNode` refuses to start while it exists, so a restore that failed, or was killed
+ * half-way, cannot be served from.
+ */
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { migrationProvider } from '../../migrations/index.js';
+import { AppError } from '../errors.js';
+import { fsyncDirectory, hashFile, writeFileAtomic, type BackupIdentity, type BackupManifest } from './backup.js';
+
+export const RESTORE_PENDING_FILE = 'RESTORE_PENDING';
+
+export const restorePendingPath = (dataDir: string): string => join(dataDir, RESTORE_PENDING_FILE);
+
+export function restorePending(dataDir: string): boolean {
+  return existsSync(restorePendingPath(dataDir));
+}
+
+/** Called by createNode: a node never serves data whose restore did not finish verifying. */
+export function assertNoPendingRestore(dataDir: string): void {
+  if (restorePending(dataDir)) {
+    throw new AppError('conflict', `${restorePendingPath(dataDir)}: restore did not finish verifying: run jointban restore again (docs/OPERATIONS.md, "Restore")`);
+  }
+}
+
+export function markRestorePending(dataDir: string, details: Record<string, unknown>): void {
+  writeFileAtomic(restorePendingPath(dataDir), `${JSON.stringify(details, null, 2)}\n`);
+}
+
+export function clearRestorePending(dataDir: string): void {
+  rmSync(restorePendingPath(dataDir), { force: true });
+  fsyncDirectory(dataDir);
+}
+
+const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
+
+/** A database file, or the write-ahead log of one, exists at `file`. */
+export function databaseExists(file: string): boolean {
+  return existsSync(file) || existsSync(`${file}-wal`);
+}
+
+/**
+ * Whether another connection has the database open: a running node, a backup or a verify. Every
+ * connection to a WAL database holds a shared lock on it for as long as it is open, so an
+ * exclusive lock, tried without waiting, is refused exactly while one exists.
+ */
+export function databaseInUse(file: string): boolean {
+  if (!existsSync(file)) return false;
+  let probe: SQLite.Database | undefined;
+  try {
+    probe = new SQLite(file, { fileMustExist: true, timeout: 0 });
+    probe.pragma('locking_mode = EXCLUSIVE');
+    probe.exec('BEGIN EXCLUSIVE');
+    probe.exec('COMMIT');
+    return false;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    // Anything else (not a database at all, say) is no sign of a user: the file is being replaced.
+    return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+  } finally {
+    probe?.close();
+  }
+}
+
+/**
+ * Whether a backup may be restored into a node of this identity with this version of jointban.
+ * A backup of another member would make this node sign as one member over another's log.
+ */
+export async function checkCompatible(manifest: BackupManifest, node: BackupIdentity): Promise<void> {
+  if (manifest.member !== node.member || manifest.federation !== node.federation) {
+    throw new AppError(
+      'invalid_input',
+      `the backup is of member ${manifest.member} in federation ${manifest.federation}, this data directory is ${node.member} in ${node.federation}`,
+    );
+  }
+  const known = new Set(Object.keys(await migrationProvider.getMigrations()));
+  const unknown = manifest.migrations.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new AppError('invalid_input', `the backup was made by a newer jointban (${manifest.software}; migrations ${unknown.join(', ')}): restore it with that version or later`);
+  }
+}
+
+/**
+ * Copies the backup next to `target`, checking its size and SHA-256 on the way and its structure
+ * afterwards. Returns the copy's path; on any fault the copy is removed and nothing else changed.
+ */
+export async function stageDatabase(backupFile: string, manifest: BackupManifest, target: string): Promise<string> {
+  const staged = join(dirname(target), `.${basename(target)}.restore-${process.pid}.tmp`);
+  rmSync(staged, { force: true });
+  try {
+    const copied = await hashFile(backupFile, staged);
+    if (copied.bytes !== manifest.database.bytes || copied.sha256 !== manifest.database.sha256) {
+      throw new AppError(
+        'invalid_input',
+        `${backupFile}: damaged or incomplete: ${copied.bytes} bytes with SHA-256 ${copied.sha256.slice(0, 16)}…, the manifest says ${manifest.database.bytes} bytes with ${manifest.database.sha256.slice(0, 16)}…`,
+      );
+    }
+    quickCheck(backupFile, staged);
+    return staged;
+  } catch (err) {
+    rmSync(staged, { force: true });
+    if (err instanceof AppError) throw err;
+    throw new AppError('unavailable', `cannot copy ${backupFile} next to ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+function quickCheck(backupFile: string, staged: string): void {
+  let result: unknown;
+  let db: SQLite.Database | undefined;
+  try {
+    // Read-write, although nothing is written: our own copy, and a file in WAL mode needs it.
+    db = new SQLite(staged, { fileMustExist: true });
+    result = db.pragma('quick_check', { simple: true });
+  } catch (err) {
+    throw new AppError('invalid_input', `${backupFile}: not a usable SQLite database (${(err as Error).message})`);
+  } finally {
+    db?.close();
+  }
+  if (result !== 'ok') throw new AppError('invalid_input', `${backupFile}: the database is damaged (SQLite quick_check: ${String(result)})`);
+}
+
+/** Replaces the database at `target` with the staged copy; the old one's companions go with it. */
+export function replaceDatabase(staged: string, target: string): void {
+  for (const suffix of COMPANIONS) rmSync(`${target}${suffix}`, { force: true });
+  renameSync(staged, target);
+  fsyncDirectory(dirname(target));
+}

@@ -1,0 +1,139 @@
+/**
+ * Small stores for the verifier's tests: a temp SQLite database holding logs written exactly as a
+ * node writes them (LogWriter and ListingWriter in one transaction, checkpoints signed with the
+ * member's key and cosigned by the witness), plus the raw connection to damage them with.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyStore, type OriginVerification, type VerifyProgress, type VerifyStoreOptions } from '../../../src/audit/verify.js';
+import { toBase64 } from '../../../src/crypto/encoding.js';
+import { generateEd25519KeyPair, type Ed25519KeyPair } from '../../../src/crypto/index.js';
+import { witnessName } from '../../../src/federation/witness.js';
+import { cosignCheckpoint, encodeEntry, logOrigin, signCheckpoint, type ListingEntry, type LogEntry, type RetractionEntry } from '../../../src/log/index.js';
+import { addMember, createDraft, rosterFromDraft, type Roster, type RosterDraft } from '../../../src/roster/index.js';
+import { CheckpointRepository } from '../../../src/store/checkpoint-repository.js';
+import { openDatabase, type DatabaseHandle } from '../../../src/store/database.js';
+import { ListingWriter } from '../../../src/store/listing-repository.js';
+import { LogReader, LogWriter } from '../../../src/store/log-repository.js';
+import { rootAt } from '../../../src/store/proofs.js';
+
+export const FEDERATION = 'test.jointban.example';
+const BASE = Date.parse('2025-01-01T00:00:00.000Z');
+export const SINCE = '2024-06-01T00:00:00.000Z';
+export const MEMBERS = ['alpha', 'beta'] as const;
+
+/** The time of entry `seq`: one a minute from 2025-01-01. */
+export const timeOf = (seq: number): string => new Date(BASE + seq * 60_000).toISOString();
+
+export function listing(origin: string, seq: number, overrides: Partial<ListingEntry> = {}): ListingEntry {
+  return {
+    v: 1,
+    kind: 'listing',
+    origin,
+    seq,
+    time: timeOf(seq),
+    category: 'fraud',
+    severity: 'severe',
+    bannedAt: timeOf(seq - 1),
+    banUntil: null,
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    tokens: [{ type: 'phone', epoch: 1, token: seq.toString(16).padStart(32, '0') }],
+    ...overrides,
+  };
+}
+
+export function retraction(origin: string, seq: number, target: number): RetractionEntry {
+  return { v: 1, kind: 'retraction', origin, seq, time: timeOf(seq), target, reason: 'appeal_upheld' };
+}
+
+export interface TestStore {
+  handle: DatabaseHandle;
+  keys: Record<string, Ed25519KeyPair>;
+  witnessKey: Ed25519KeyPair;
+  /** The roster with the association and both members, active. */
+  roster: Roster;
+  draft: RosterDraft;
+  /** Appends entries to a log with their listings rows, then (by default) a cosigned checkpoint. */
+  append(origin: string, entries: LogEntry[], options?: { checkpoint?: boolean; cosign?: boolean }): Promise<void>;
+  /** Signs and stores a checkpoint of the log as it is now. */
+  checkpoint(origin: string, options?: { cosign?: boolean }): Promise<string>;
+  /** A signed checkpoint note for any size and root, with the origin's real key. */
+  sign(origin: string, size: number, root: Uint8Array): string;
+  /** Runs raw SQL on the store, as an attacker with the file would. */
+  sql(statement: string, ...params: unknown[]): void;
+  verify(options?: Partial<VerifyStoreOptions>, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]>;
+  close(): Promise<void>;
+}
+
+export async function createStore(): Promise<TestStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'jointban-verify-unit-'));
+  const handle = await openDatabase({ driver: 'sqlite', file: join(dir, 'store.db') });
+  const witnessKey = generateEd25519KeyPair();
+  const keys: Record<string, Ed25519KeyPair> = Object.fromEntries(MEMBERS.map((m) => [m, generateEd25519KeyPair()]));
+  const endpoint = (id: string) => `https://${id}.test.example`;
+  const unwrap = <T,>(r: ({ ok: true } & T) | { ok: false; error: string }): T => {
+    if (!r.ok) throw new Error(r.error);
+    return r;
+  };
+  let { draft } = unwrap(createDraft(FEDERATION, { id: 'assoc', name: 'Association', publicKey: toBase64(witnessKey.publicKey), endpoint: endpoint('assoc') }, SINCE));
+  for (const m of MEMBERS) ({ draft } = unwrap(addMember(draft, { id: m, name: m, publicKey: toBase64(keys[m]!.publicKey), endpoint: endpoint(m) }, SINCE)));
+  const roster = unwrap(rosterFromDraft(draft, 1, SINCE)).roster;
+  keys['assoc'] = witnessKey;
+
+  const sign = (origin: string, size: number, root: Uint8Array) => {
+    const name = logOrigin(FEDERATION, origin);
+    return signCheckpoint({ origin: name, size, root }, { name, secretKey: keys[origin]!.secretKey });
+  };
+  const store: TestStore = {
+    handle,
+    keys,
+    witnessKey,
+    roster,
+    draft,
+    async append(origin, entries, options = {}) {
+      await handle.db.transaction().execute(async (trx) => {
+        await new LogWriter(trx).append(origin, entries.map((e) => ({ seq: e.seq, kind: e.kind, time: e.time, bytes: encodeEntry(e) })));
+        const listings = new ListingWriter(trx);
+        for (const e of entries) {
+          if (e.kind === 'listing') await listings.insertListing(e, null);
+          else await listings.applyRetraction(e);
+        }
+      });
+      if (options.checkpoint !== false) await store.checkpoint(origin, { cosign: options.cosign ?? true });
+    },
+    async checkpoint(origin, options = {}) {
+      const reader = new LogReader(handle.db);
+      const size = await reader.size(origin);
+      const root = await rootAt(reader, origin, size);
+      let note = sign(origin, size, root);
+      if (options.cosign ?? true) note += cosignCheckpoint(note, { name: witnessName(FEDERATION), secretKey: witnessKey.secretKey }, 1_750_000_000 + size);
+      await new CheckpointRepository(handle.db).insert({ origin, size, root, note }, new Date().toISOString());
+      return note;
+    },
+    sign,
+    sql(statement, ...params) {
+      handle.sqlite.prepare(statement).run(...params);
+    },
+    verify(options = {}, onProgress) {
+      return verifyStore(handle.db, { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options }, onProgress);
+    },
+    async close() {
+      await handle.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return store;
+}
+
+/** `count` listings of `origin` from seq `from` on. */
+export function listings(origin: string, from: number, count: number): ListingEntry[] {
+  return Array.from({ length: count }, (_, i) => listing(origin, from + i));
+}
+
+/** The kinds and positions of the failures of one origin's result. */
+export function failuresOf(results: OriginVerification[], origin: string): { kind: string; index?: number; size?: number }[] {
+  const r = results.find((x) => x.origin === origin);
+  if (!r) throw new Error(`no result for ${origin}`);
+  return r.failures.map((f) => ({ kind: f.kind, ...(f.index !== undefined ? { index: f.index } : {}), ...(f.size !== undefined ? { size: f.size } : {}) }));
+}

@@ -1,0 +1,44 @@
+/**
+ * The verifier's own building blocks, checked against the log core they must agree with: the
+ * native leaf hash against `leafHash`, the expected number of stored nodes against what
+ * `CompactRange` (the writer of every stored node) produces, and the index set.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IndexSet } from '../../../src/audit/verify-projection.js';
+import { leafHashNative, storedNodeCount } from '../../../src/audit/verify-tree.js';
+import { CompactRange, leafHash } from '../../../src/log/index.js';
+
+describe('leafHashNative', () => {
+  it('equals the RFC 9162 leaf hash of the log core on any input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (data) => {
+        expect(leafHashNative(data)).toEqual(leafHash(data));
+      }),
+    );
+  });
+});
+
+describe('storedNodeCount', () => {
+  it('is the number of nodes CompactRange completes, for every size up to 600', () => {
+    const range = new CompactRange();
+    let completed = 0;
+    expect(storedNodeCount(0)).toBe(0);
+    for (let size = 1; size <= 600; size++) {
+      completed += range.append(new Uint8Array(32).fill(size % 251)).length;
+      expect(storedNodeCount(size)).toBe(completed);
+    }
+  });
+});
+
+describe('IndexSet', () => {
+  it('holds exactly the indices added, growing as needed', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat({ max: 200_000 }), { maxLength: 200 }), fc.array(fc.nat({ max: 200_000 }), { maxLength: 200 }), (added, probes) => {
+        const set = new IndexSet();
+        for (const i of added) set.add(i);
+        for (const i of [...added, ...probes]) expect(set.has(i)).toBe(added.includes(i));
+      }),
+    );
+  });
+});
