@@ -52,7 +52,7 @@ export interface JointbanNode {
   /** Listens on the configured host and port (0 = any free port); returns the URL. */
   listen(): Promise<string>;
   readonly url: string | undefined;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the database. */
+  /** Stops accepting requests, lets in-flight ones finish, stops the federation part (signing what they appended), then closes the database. */
   stop(): Promise<void>;
 }
 
@@ -177,7 +177,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     },
     async stop() {
       ready = false;
-      await federation.stop();
+      // The server first: a write still in flight when the stop began is acknowledged, so the
+      // checkpoint signer must still be running to sign it (and tell peers) as the node goes down.
       if (server) {
         const s = server;
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
@@ -193,6 +194,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         clearInterval(sweep);
         server = undefined;
       }
+      await federation.stop();
       // After the last request has finished, so every check served is counted.
       await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
       await database.close();

@@ -144,15 +144,16 @@ export function registerRestoreCommand(program: Command): void {
       }
 
       let verified: DataDirVerification;
+      let problems: string[];
       try {
         // Migrated as a start would, so the verification sees the schema the node will run on.
         await (await openDatabase({ driver: 'sqlite', file: config.databaseFile })).close();
         verified = await verifyDataDir(config.dataDir, { requireCosignatures: opts.requireCosignatures === true });
+        problems = problemsOf(manifest, config, verified);
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         throw new AppError(err.code, `restore did not verify: ${err.message}; ${stillPending(config.dataDir)}`);
       }
-      const problems = problemsOf(manifest, config, verified);
       printSummary(from, manifest, verified, problems);
       const failed = verified.results.filter((r) => !r.ok).map((r) => r.origin);
       if (failed.length > 0 || problems.length > 0) {

@@ -15,7 +15,7 @@
  * environment and `keys/`, which operators back up separately and encrypted. Both do hold tokens,
  * listing references and API key hashes, and need the care of the database itself.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -239,13 +239,14 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   const createdAt = now().toISOString();
   const tmp = join(dirname(to), `.${basename(to)}.${process.pid}.tmp`);
   rmSync(tmp, { force: true });
+  // Created empty (an empty file is an empty SQLite database) so that it is never readable by
+  // others, not even while the copy is written: it holds tokens and API key hashes.
+  closeSync(openSync(tmp, 'wx', 0o600));
   const restarts = await copyOnline(databaseFile, tmp, options.stepPages ?? DEFAULT_STEP_PAGES, options.onProgress);
   try {
-    // Tokens and API key hashes: readable by the node's user only, like the database itself.
-    chmodSync(tmp, 0o600);
     seal(tmp);
     const described = await summarise(tmp);
-    // hashFile reads the whole copy; a flush of it before the rename makes the rename durable.
+    // Flushed before the rename: after a power cut the name never points at pages not on disk.
     const database = await hashFile(tmp);
     const fd = openSync(tmp, 'r+');
     try {

@@ -10,7 +10,7 @@
  * verify; `createNode` refuses to start while it exists, so a restore that failed, or was killed
  * half-way, cannot be served from.
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { migrationProvider } from '../../migrations/index.js';
@@ -97,6 +97,7 @@ export async function stageDatabase(backupFile: string, manifest: BackupManifest
   const staged = join(dirname(target), `.${basename(target)}.restore-${process.pid}.tmp`);
   rmSync(staged, { force: true });
   try {
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
     const copied = await hashFile(backupFile, staged);
     if (copied.bytes !== manifest.database.bytes || copied.sha256 !== manifest.database.sha256) {
       throw new AppError(
