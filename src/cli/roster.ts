@@ -7,7 +7,7 @@
  * changes what other nodes see; it signs with the node's own key, which is the federation's trust
  * root. The edits themselves are pure functions in src/roster/edit.ts; this file does the I/O.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { NodeConfig } from '../config/load.js';
@@ -34,6 +34,7 @@ import {
   type Roster,
   type RosterDraft,
 } from '../roster/index.js';
+import { writeFileAtomic } from '../store/backup.js';
 import { readKeyFile } from '../store/key-file.js';
 import { configFor, printJson } from './options.js';
 
@@ -52,24 +53,6 @@ function association(dataDir: string): Association {
     throw new AppError('forbidden', `roster commands run on the association's node; ${config.configFile} has role ${config.role}`);
   }
   return { config, draftFile: join(config.dataDir, ROSTER_DRAFT_FILE), noteFile: join(config.dataDir, ROSTER_NOTE_FILE) };
-}
-
-/** Write to a temporary file, flush it, then rename: readers see the old file or the new one. */
-function writeFileAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new AppError('internal', `cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
 }
 
 function readDraft(a: Association): RosterDraft {
@@ -91,7 +74,7 @@ function readDraft(a: Association): RosterDraft {
 
 function writeDraft(a: Association, result: EditResult): RosterDraft {
   if (!result.ok) throw new AppError(result.code, result.error);
-  writeFileAtomic(a.draftFile, `${JSON.stringify(result.draft, null, 2)}\n`);
+  writeFileAtomic(a.draftFile, `${JSON.stringify(result.draft, null, 2)}\n`, 0o644);
   return result.draft;
 }
 
@@ -193,7 +176,7 @@ function rosterSign(opts: DirOpts): void {
   const previous = readSigned(a, keyPair);
   const built = rosterFromDraft(draft, (previous?.version ?? 0) + 1, nowIso());
   if (!built.ok) throw new AppError('invalid_input', `${a.draftFile}: ${built.error}`);
-  writeFileAtomic(a.noteFile, signRoster(built.roster, keyPair.secretKey));
+  writeFileAtomic(a.noteFile, signRoster(built.roster, keyPair.secretKey), 0o644);
   printJson({
     version: built.roster.version,
     issuedAt: built.roster.issuedAt,
