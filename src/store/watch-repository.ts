@@ -72,17 +72,31 @@ function toEvent(r: EventSelect): EventRow {
   };
 }
 
-/** The active, unexpired listings matching a watched reference's tokens, one row per listing and type. */
-async function activeMatches(db: Db, reference: string, nowIso: string): Promise<WatchMatch[]> {
-  const rows = await db
+/** The listing tokens of a reference's watch tokens: by reference index, then by token (test/integration/watch-index.test.ts). */
+export function activeMatchesQuery(db: Db, reference: string, nowIso: string) {
+  return db
     .selectFrom('watch_tokens as wt')
     .innerJoin('listing_tokens as lt', (j) => j.onRef('lt.token', '=', 'wt.token').onRef('lt.type', '=', 'wt.type'))
     .innerJoin('listings as l', 'l.id', 'lt.listing_id')
     .select(['l.id', 'l.origin', 'l.category', 'lt.type', 'l.listed_at', 'l.banned_at', 'l.ban_until', 'l.expires_at'])
     .where('wt.reference', '=', reference)
     .where('l.status', '=', 'active')
-    .where('l.expires_at', '>', nowIso)
-    .execute();
+    .where('l.expires_at', '>', nowIso);
+}
+
+/** The watched references of some listings: listing tokens by listing, then watch tokens by token. */
+export function watchHitsQuery(db: Db, listingIds: readonly string[]) {
+  return db
+    .selectFrom('listing_tokens as lt')
+    .innerJoin('watch_tokens as wt', (j) => j.onRef('wt.token', '=', 'lt.token').onRef('wt.type', '=', 'lt.type'))
+    .innerJoin('listings as l', 'l.id', 'lt.listing_id')
+    .select(['lt.listing_id', 'lt.type', 'wt.reference', 'l.origin', 'l.category', 'l.expires_at'])
+    .where('lt.listing_id', 'in', listingIds);
+}
+
+/** The active, unexpired listings matching a watched reference's tokens, one row per listing and type. */
+async function activeMatches(db: Db, reference: string, nowIso: string): Promise<WatchMatch[]> {
+  const rows = await activeMatchesQuery(db, reference, nowIso).execute();
   const seen = new Map<string, WatchMatch>();
   for (const r of rows) {
     const key = `${r.id}/${r.type}`;
@@ -144,13 +158,7 @@ export async function recordWatchEvents(trx: Transaction<Database>, kind: EventK
   const nowIso = now.toISOString();
   const hits = new Map<string, { reference: string; listingId: string; origin: string; category: string; types: Set<string> }>();
   for (let i = 0; i < listingIds.length; i += ID_CHUNK) {
-    const rows = await trx
-      .selectFrom('listing_tokens as lt')
-      .innerJoin('watch_tokens as wt', (j) => j.onRef('wt.token', '=', 'lt.token').onRef('wt.type', '=', 'lt.type'))
-      .innerJoin('listings as l', 'l.id', 'lt.listing_id')
-      .select(['lt.listing_id', 'lt.type', 'wt.reference', 'l.origin', 'l.category', 'l.expires_at'])
-      .where('lt.listing_id', 'in', listingIds.slice(i, i + ID_CHUNK))
-      .execute();
+    const rows = await watchHitsQuery(trx, listingIds.slice(i, i + ID_CHUNK)).execute();
     for (const r of rows) {
       if (kind === 'match' && r.expires_at <= nowIso) continue;
       const key = `${r.reference}\u0000${r.listing_id}`;
@@ -236,7 +244,7 @@ export class WatchReader {
     };
   }
 
-  /** The events delivery is about to send, with their snapshot, for tests that replay them. */
+  /** The reference's active matches now. */
   async activeMatches(reference: string, now: Date): Promise<WatchMatch[]> {
     return activeMatches(this.db, reference, now.toISOString());
   }
