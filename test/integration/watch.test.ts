@@ -164,3 +164,22 @@ describe('events about watched accounts', () => {
     }
   });
 });
+
+describe('retention', () => {
+  it('prunes events older than events.retentionDays, and keeps the cursor moving forward', async () => {
+    let offset = 0;
+    t = await createTestNode({ now: () => new Date(Date.now() + offset), extra: { events: { retentionDays: 30 } } });
+    const write = await t.key('write');
+    expect((await put(write, [{ reference: 'acct-1', identifiers: [phone()] }])).status).toBe(200);
+    await t.request('POST', '/v1/listings', { key: write, body: listingBody() });
+    expect((await events(write)).events).toHaveLength(1);
+    offset = 29 * 86_400_000;
+    expect(await t.node.events.prune()).toBe(0);
+    offset = 31 * 86_400_000;
+    expect(await t.node.events.prune()).toBe(1);
+    expect(await events(write)).toEqual({ events: [], next: '0' });
+    // A new event after the prune gets a new id, never a reused one.
+    expect((await put(write, [{ reference: 'acct-2', identifiers: [phone()] }])).status).toBe(200);
+    expect((await events(write, '?after=1')).events.map((e) => [e.id, e.reference])).toEqual([['2', 'acct-2']]);
+  });
+});
