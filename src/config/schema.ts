@@ -109,7 +109,7 @@ export const configFileSchema = z
             url: z.url().optional(),
             secretFile: z.string().min(1).optional(),
             timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-            maxAttempts: z.number().int().min(1).max(100).default(12),
+            maxAttempts: z.number().int().min(1).max(100).default(18),
             backoffBaseMs: z.number().int().min(10).max(3_600_000).default(1_000),
             backoffMaxMs: z.number().int().min(100).max(86_400_000).default(3_600_000),
             pollIntervalMs: z.number().int().min(10).max(600_000).default(1_000),
