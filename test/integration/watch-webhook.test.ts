@@ -193,6 +193,8 @@ describe('delivery survives a restart', () => {
     expect(delivered.map((d) => d.eventId)).toEqual(['1', '2', '3']);
     expect(delivered.map((d) => (JSON.parse(d.body) as EventView).reference)).toEqual(['acct-a', 'acct-b', 'acct-c']);
     for (const d of delivered) expect(verifySignature(SECRET, d.signature, d.body)).toBe(true);
+    // The receiver answers before the node records the delivery.
+    await waitFor(async () => (await node.watch.status()).delivered === 3, { message: 'three deliveries recorded' });
     // The stop cut the attempt short: it was not counted as a failure.
     const rows = await node.database.db.selectFrom('watch_events').select(['id', 'state', 'attempts']).orderBy('id').execute();
     expect(rows.map((r) => [Number(r.id), r.state, Number(r.attempts)])).toEqual([
@@ -200,5 +202,23 @@ describe('delivery survives a restart', () => {
       [2, 'delivered', 0],
       [3, 'delivered', 0],
     ]);
+  });
+});
+
+describe('the webhook secret file', () => {
+  it('is refused at start when other users can read it, without echoing it', async () => {
+    const dir = tempDir();
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const secretFile = join(dir, 'webhook.secret');
+    writeFileSync(secretFile, SECRET, { mode: 0o644 });
+    const err = await createTestNode({ extra: { events: { webhook: { url: 'http://127.0.0.1:9/h', secretFile } } } }).then(
+      (t) => {
+        cleanup.push(() => t.stop());
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/webhook secret file .* is readable by other users/);
+    expect(err?.message).not.toContain(SECRET);
   });
 });
