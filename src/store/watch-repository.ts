@@ -243,11 +243,6 @@ export class WatchReader {
       lastDeliveredAt: (of('delivered')?.last as string | null | undefined) ?? null,
     };
   }
-
-  /** The reference's active matches now. */
-  async activeMatches(reference: string, now: Date): Promise<WatchMatch[]> {
-    return activeMatches(this.db, reference, now.toISOString());
-  }
 }
 
 /** Writes of the watchlist: only inside a transaction, with the events they cause. */
@@ -311,10 +306,8 @@ export class EventDeliveryRepository extends WatchReader {
   }
 
   /** Puts dead letters back in the queue with a fresh attempt budget; returns how many. */
-  async redrive(at: string, ids?: readonly number[]): Promise<number> {
-    let query = this.db.updateTable('watch_events').set({ state: 'pending', attempts: 0, next_attempt_at: at }).where('state', '=', 'dead');
-    if (ids) query = query.where('id', 'in', ids.length > 0 ? [...ids] : [-1]);
-    const result = await query.executeTakeFirst();
+  async redrive(at: string): Promise<number> {
+    const result = await this.db.updateTable('watch_events').set({ state: 'pending', attempts: 0, next_attempt_at: at }).where('state', '=', 'dead').executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
 
