@@ -72,14 +72,14 @@ function toEvent(r: EventSelect): EventRow {
   };
 }
 
-/** The listing tokens of a reference's watch tokens: by reference index, then by token (test/integration/watch-index.test.ts). */
-export function activeMatchesQuery(db: Db, reference: string, nowIso: string) {
+/** The listings matching some references' watch tokens: by reference index, then by token (test/integration/watch-index.test.ts). */
+export function activeMatchesQuery(db: Db, references: readonly string[], nowIso: string) {
   return db
     .selectFrom('watch_tokens as wt')
     .innerJoin('listing_tokens as lt', (j) => j.onRef('lt.token', '=', 'wt.token').onRef('lt.type', '=', 'wt.type'))
     .innerJoin('listings as l', 'l.id', 'lt.listing_id')
-    .select(['l.id', 'l.origin', 'l.category', 'lt.type', 'l.listed_at', 'l.banned_at', 'l.ban_until', 'l.expires_at'])
-    .where('wt.reference', '=', reference)
+    .select(['wt.reference as watched', 'l.id', 'l.origin', 'l.category', 'lt.type', 'l.listed_at', 'l.banned_at', 'l.ban_until', 'l.expires_at'])
+    .where('wt.reference', 'in', references)
     .where('l.status', '=', 'active')
     .where('l.expires_at', '>', nowIso);
 }
@@ -90,18 +90,24 @@ export function watchHitsQuery(db: Db, listingIds: readonly string[]) {
     .selectFrom('listing_tokens as lt')
     .innerJoin('watch_tokens as wt', (j) => j.onRef('wt.token', '=', 'lt.token').onRef('wt.type', '=', 'lt.type'))
     .innerJoin('listings as l', 'l.id', 'lt.listing_id')
-    .select(['lt.listing_id', 'lt.type', 'wt.reference', 'l.origin', 'l.category', 'l.expires_at'])
+    .select(['lt.listing_id', 'lt.type', 'wt.reference', 'l.origin', 'l.category', 'l.expires_at', 'l.reference as listed_reference'])
     .where('lt.listing_id', 'in', listingIds);
 }
 
-/** The active, unexpired listings matching a watched reference's tokens, one row per listing and type. */
-async function activeMatches(db: Db, reference: string, nowIso: string): Promise<WatchMatch[]> {
-  const rows = await activeMatchesQuery(db, reference, nowIso).execute();
-  const seen = new Map<string, WatchMatch>();
-  for (const r of rows) {
-    const key = `${r.id}/${r.type}`;
-    if (seen.has(key)) continue;
-    seen.set(key, {
+const byListing = (a: WatchMatch, b: WatchMatch) => (a.listingId < b.listingId ? -1 : a.listingId > b.listingId ? 1 : a.identifierType.localeCompare(b.identifierType));
+
+/**
+ * The active, unexpired listings matching each reference's watch tokens, one per listing and
+ * type: one query per chunk of references, not one per reference.
+ */
+async function activeMatchesOf(db: Db, references: readonly string[], nowIso: string): Promise<Map<string, WatchMatch[]>> {
+  const out = new Map<string, Map<string, WatchMatch>>(references.map((r) => [r, new Map()]));
+  for (let i = 0; i < references.length; i += ID_CHUNK) {
+    for (const r of await activeMatchesQuery(db, references.slice(i, i + ID_CHUNK), nowIso).execute()) {
+      const seen = out.get(r.watched)!;
+      const key = `${r.id}/${r.type}`;
+      if (seen.has(key)) continue;
+      seen.set(key, {
       listingId: r.id,
       origin: r.origin,
       category: r.category,
@@ -109,10 +115,15 @@ async function activeMatches(db: Db, reference: string, nowIso: string): Promise
       listedAt: r.listed_at,
       bannedAt: r.banned_at,
       banUntil: r.ban_until,
-      expiresAt: r.expires_at,
-    });
+        expiresAt: r.expires_at,
+      });
+    }
   }
-  return [...seen.values()].sort((a, b) => (a.listingId < b.listingId ? -1 : a.listingId > b.listingId ? 1 : a.identifierType.localeCompare(b.identifierType)));
+  return new Map([...out].map(([reference, seen]) => [reference, [...seen.values()].sort(byListing)]));
+}
+
+async function activeMatches(db: Db, reference: string, nowIso: string): Promise<WatchMatch[]> {
+  return (await activeMatchesOf(db, [reference], nowIso)).get(reference) ?? [];
 }
 
 interface NewEvent {
@@ -149,7 +160,9 @@ async function insertEvents(trx: Transaction<Database>, events: readonly NewEven
  * inserted listings (`match`) or retracted one (`lift`). For each watched reference whose tokens
  * match one of these listings, records an event with the snapshot of the reference's active
  * matches after the change. A listing already expired at `now` (a peer's old entry caught up late)
- * records no match. Returns the number of events recorded.
+ * records no match, and neither does a listing of this node's own that names the watched account
+ * itself (its `reference`): the platform banned that account and knows. Returns the number of
+ * events recorded.
  */
 export async function recordWatchEvents(trx: Transaction<Database>, kind: EventKind, listingIds: readonly string[], now: Date): Promise<number> {
   if (listingIds.length === 0) return 0;
@@ -161,6 +174,8 @@ export async function recordWatchEvents(trx: Transaction<Database>, kind: EventK
     const rows = await watchHitsQuery(trx, listingIds.slice(i, i + ID_CHUNK)).execute();
     for (const r of rows) {
       if (kind === 'match' && r.expires_at <= nowIso) continue;
+      // Only this node's own listings carry a reference.
+      if (r.listed_reference === r.reference) continue;
       const key = `${r.reference}\u0000${r.listing_id}`;
       const hit = hits.get(key) ?? { reference: r.reference, listingId: r.listing_id, origin: r.origin, category: r.category, types: new Set<string>() };
       hit.types.add(r.type);
@@ -168,16 +183,16 @@ export async function recordWatchEvents(trx: Transaction<Database>, kind: EventK
     }
   }
   if (hits.size === 0) return 0;
-  const snapshots = new Map<string, WatchMatch[]>();
-  const events: NewEvent[] = [];
-  for (const hit of hits.values()) {
-    let matches = snapshots.get(hit.reference);
-    if (!matches) {
-      matches = await activeMatches(trx, hit.reference, nowIso);
-      snapshots.set(hit.reference, matches);
-    }
-    events.push({ kind, reference: hit.reference, listingId: hit.listingId, origin: hit.origin, category: hit.category, identifierTypes: hit.types, matches });
-  }
+  const snapshots = await activeMatchesOf(trx, [...new Set([...hits.values()].map((h) => h.reference))], nowIso);
+  const events: NewEvent[] = [...hits.values()].map((hit) => ({
+    kind,
+    reference: hit.reference,
+    listingId: hit.listingId,
+    origin: hit.origin,
+    category: hit.category,
+    identifierTypes: hit.types,
+    matches: snapshots.get(hit.reference) ?? [],
+  }));
   await insertEvents(trx, events, nowIso);
   return events.length;
 }
@@ -253,7 +268,8 @@ export class WatchWriter extends WatchReader {
 
   /**
    * Replaces a reference's tokens and records a match event for each active listing the new tokens
-   * match that the old ones did not: a re-PUT of the same account does not repeat its events.
+   * match that the old ones did not: a re-PUT of the same account does not repeat its events, and
+   * this node's own listings of this very account (same `reference`) record none.
    */
   async replace(reference: string, tokens: readonly WatchToken[], now: Date): Promise<number> {
     const nowIso = now.toISOString();
@@ -267,6 +283,8 @@ export class WatchWriter extends WatchReader {
       .onConflict((oc) => oc.column('reference').doUpdateSet({ updated_at: nowIso }))
       .execute();
     const matches = await activeMatches(this.trx, reference, nowIso);
+    const own = await this.trx.selectFrom('listings').select('id').where('reference', '=', reference).execute();
+    for (const row of own) before.add(row.id);
     const fresh = new Map<string, NewEvent>();
     for (const m of matches) {
       if (before.has(m.listingId)) continue;

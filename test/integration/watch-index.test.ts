@@ -24,7 +24,7 @@ describe('watch matching query plans', () => {
     for (let i = 0; i < 5; i++) await t.node.listings.create(listingBody({ identifiers: [phone(`+86 139 0000 ${String(1000 + i)}`)] }) as never);
     const db = t.node.database.db;
     const hits = plan(t, watchHitsQuery(db, ['alpha:1', 'alpha:2']));
-    const matches = plan(t, activeMatchesQuery(db, 'acct-1', new Date().toISOString()));
+    const matches = plan(t, activeMatchesQuery(db, ['acct-1', 'acct-2'], new Date().toISOString()));
     for (const detail of [...hits, ...matches]) expect(detail).not.toMatch(/^SCAN (wt|lt|l)\b/);
     expect(hits.join('\n')).toMatch(/SEARCH wt USING (COVERING )?INDEX sqlite_autoindex_watch_tokens_1|SEARCH wt USING (COVERING )?INDEX watch_tokens/);
     expect(matches.join('\n')).toMatch(/SEARCH wt USING (COVERING )?INDEX watch_tokens_reference/);

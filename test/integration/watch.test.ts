@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WatchReader } from '../../src/store/watch-repository.js';
 import type { EventView } from '../../src/service/watch.js';
-import { email, json, listingBody, nationalId, phone, type CreatedListingBody, type ErrorBody } from '../helpers/fixtures.js';
+import { deviceId, email, json, listingBody, nationalId, paymentAccount, phone, type CreatedListingBody, type ErrorBody } from '../helpers/fixtures.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
 let t: TestNode;
@@ -136,6 +136,15 @@ describe('events about watched accounts', () => {
     // A listing that matches no watched token records nothing.
     await t.request('POST', '/v1/listings', { key: write, body: listingBody({ identifiers: [nationalId()] }) });
     expect((await events(write)).events).toHaveLength(4);
+
+    // This node's listing of the very account it watches records nothing (the platform banned it)…
+    expect((await put(write, [{ reference: 'self-acct', identifiers: [deviceId()] }])).status).toBe(200);
+    expect((await t.request('POST', '/v1/listings', { key: write, body: listingBody({ identifiers: [deviceId()], reference: 'self-acct' }) })).status).toBe(201);
+    expect((await events(write)).events).toHaveLength(4);
+    // …nor does watching an account this node has already listed under the same reference; another account of the person does.
+    expect((await t.request('POST', '/v1/listings', { key: write, body: listingBody({ identifiers: [paymentAccount()], reference: 'banned-acct' }) })).status).toBe(201);
+    expect((await json<{ events: number }>(await put(write, [{ reference: 'banned-acct', identifiers: [paymentAccount()] }]))).events).toBe(0);
+    expect((await json<{ events: number }>(await put(write, [{ reference: 'second-acct', identifiers: [paymentAccount()] }]))).events).toBe(1);
   });
 
   it('pages by cursor, oldest first, and rejects a bad cursor or limit', async () => {
