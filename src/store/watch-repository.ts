@@ -51,6 +51,7 @@ type EventSelect = Omit<WatchEventTable, 'id'> & { id: number | bigint };
 
 // Bound parameters per statement stay far under SQLite's and PostgreSQL's limits.
 const ID_CHUNK = 500;
+const EVENT_CHUNK = 100;
 const TOKEN_ROW_CHUNK = 250;
 
 function toEvent(r: EventSelect): EventRow {
@@ -108,13 +109,13 @@ async function activeMatchesOf(db: Db, references: readonly string[], nowIso: st
       const key = `${r.id}/${r.type}`;
       if (seen.has(key)) continue;
       seen.set(key, {
-      listingId: r.id,
-      origin: r.origin,
-      category: r.category,
-      identifierType: r.type as IdentifierType,
-      listedAt: r.listed_at,
-      bannedAt: r.banned_at,
-      banUntil: r.ban_until,
+        listingId: r.id,
+        origin: r.origin,
+        category: r.category,
+        identifierType: r.type as IdentifierType,
+        listedAt: r.listed_at,
+        bannedAt: r.banned_at,
+        banUntil: r.ban_until,
         expiresAt: r.expires_at,
       });
     }
@@ -152,7 +153,7 @@ async function insertEvents(trx: Transaction<Database>, events: readonly NewEven
     delivered_at: null,
     last_error: null,
   }));
-  for (let i = 0; i < rows.length; i += ID_CHUNK) await trx.insertInto('watch_events').values(rows.slice(i, i + ID_CHUNK)).execute();
+  for (let i = 0; i < rows.length; i += EVENT_CHUNK) await trx.insertInto('watch_events').values(rows.slice(i, i + EVENT_CHUNK)).execute();
 }
 
 /**

@@ -174,6 +174,20 @@ describe('events about watched accounts', () => {
   });
 });
 
+describe('a listing that matches many watched accounts', () => {
+  it('records one event per account, all in the listing’s transaction', async () => {
+    const { write } = await setup();
+    const watch = Array.from({ length: 250 }, (_, i) => ({ reference: `shared-${String(i).padStart(3, '0')}`, identifiers: [phone(), email()] }));
+    expect((await put(write, watch)).status).toBe(200);
+    const listed = await json<CreatedListingBody>(await t.request('POST', '/v1/listings', { key: write, body: listingBody({ identifiers: [phone(), email()] }) }));
+    const got = await events(write, '?limit=1000');
+    expect(got.events).toHaveLength(250);
+    expect(new Set(got.events.map((e) => e.reference)).size).toBe(250);
+    expect(got.events.every((e) => e.listingId === listed.id && e.identifierTypes.join() === 'email,phone' && e.registration.decision === 'deny')).toBe(true);
+    expect(got.next).toBe('250');
+  });
+});
+
 describe('retention', () => {
   it('prunes events older than events.retentionDays, and keeps the cursor moving forward', async () => {
     let offset = 0;
