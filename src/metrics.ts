@@ -6,14 +6,16 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FederationStatus } from './federation/federation.js';
+import type { EventsStatus } from './service/watch.js';
+import type { WebhookMetrics } from './service/webhook.js';
 
-export interface Metrics {
+export interface Metrics extends WebhookMetrics {
   readonly registry: Registry;
   observeCheck(purpose: string, decision: string, seconds: number): void;
   countListing(kind: 'listing' | 'retraction', count?: number): void;
 }
 
-export function createMetrics(status: () => Promise<FederationStatus>): Metrics {
+export function createMetrics(status: () => Promise<FederationStatus>, events?: () => Promise<EventsStatus>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jointban_' });
 
@@ -75,6 +77,65 @@ export function createMetrics(status: () => Promise<FederationStatus>): Metrics 
     },
   });
 
+  // Watch events and webhook delivery (docs/EVENTS.md): stored counts read at scrape time.
+  if (events) {
+    let pendingEvents: Promise<EventsStatus | undefined> | undefined;
+    const eventsSnapshot = (): Promise<EventsStatus | undefined> => {
+      pendingEvents ??= events()
+        .catch(() => undefined)
+        .finally(() => setImmediate(() => (pendingEvents = undefined)));
+      return pendingEvents;
+    };
+    new Gauge({
+      name: 'jointban_watch_events',
+      help: 'Watch events stored, by delivery state (pending, delivered, dead).',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        const s = await eventsSnapshot();
+        this.reset();
+        if (!s) return;
+        this.set({ state: 'pending' }, s.pending);
+        this.set({ state: 'delivered' }, s.delivered);
+        this.set({ state: 'dead' }, s.deadLetters);
+      },
+    });
+    new Gauge({
+      name: 'jointban_webhook_dead_letters',
+      help: 'Events dead-lettered after maxAttempts failed deliveries, awaiting a redrive.',
+      registers: [registry],
+      async collect() {
+        this.set((await eventsSnapshot())?.deadLetters ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'jointban_webhook_delivery_lag_seconds',
+      help: 'Age of the oldest event not yet delivered (0 when none is pending).',
+      registers: [registry],
+      async collect() {
+        this.set((await eventsSnapshot())?.lagSeconds ?? 0);
+      },
+    });
+  }
+  const webhookDeliveries = new Counter({
+    name: 'jointban_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, failed (will retry), dead_lettered.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const webhookFailures = new Counter({
+    name: 'jointban_webhook_failures_total',
+    help: 'Failed webhook delivery attempts by reason: http_status, timeout, network.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const webhookLatency = new Histogram({
+    name: 'jointban_webhook_delivered_after_seconds',
+    help: 'Time from an event being recorded to its successful delivery.',
+    buckets: [0.05, 0.25, 1, 5, 30, 120, 600, 3600, 21600, 86400],
+    registers: [registry],
+  });
+
   const checkSeconds = new Histogram({
     name: 'jointban_check_duration_seconds',
     help: 'Time to answer a check (normalise, tokens, lookup, policy), by purpose and decision.',
@@ -94,6 +155,11 @@ export function createMetrics(status: () => Promise<FederationStatus>): Metrics 
     },
     countListing(kind, count = 1) {
       appended.inc({ kind }, count);
+    },
+    countWebhook(outcome, failure, lagSeconds) {
+      webhookDeliveries.inc({ outcome });
+      if (failure) webhookFailures.inc({ reason: failure });
+      if (lagSeconds !== undefined) webhookLatency.observe(lagSeconds);
     },
   };
 }

@@ -11,6 +11,7 @@ import { auditRoutes } from './api/audit-routes.js';
 import { AuditService } from './audit/audit-service.js';
 import { dashboardRoutes } from './audit/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
+import { watchRoutes } from './api/watch-routes.js';
 import { Federation } from './federation/federation.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
@@ -24,10 +25,12 @@ import { CheckService } from './service/checks.js';
 import { Tokenizer } from './service/identifiers.js';
 import { ListingService } from './service/listings.js';
 import { RateLimiter } from './service/rate-limiter.js';
+import { WatchService } from './service/watch.js';
+import { EventWorker } from './service/webhook.js';
 import { ApiKeyRepository } from './store/api-key-repository.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import { openDatabase, type DatabaseHandle } from './store/database.js';
-import { readKeyFile } from './store/key-file.js';
+import { readKeyFile, readSecretFile } from './store/key-file.js';
 import { assertNoPendingRestore } from './store/restore.js';
 import { VERSION } from './version.js';
 
@@ -48,6 +51,10 @@ export interface JointbanNode {
   /** Counts the checks served in memory; written every few seconds, before each report and on stop. */
   readonly checkCounter: CheckCounter;
   readonly federation: Federation;
+  /** The watchlist of existing accounts and its events (docs/EVENTS.md). */
+  readonly watch: WatchService;
+  /** Delivers watch events to the webhook, and prunes old events. */
+  readonly events: EventWorker;
   readonly app: ReturnType<typeof createApp>;
   /** Listens on the configured host and port (0 = any free port); returns the URL. */
   listen(): Promise<string>;
@@ -78,6 +85,10 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),
   });
+  const listingInForce = (origin: string, listedAt: string): boolean => {
+    const roster = federation.roster.current();
+    return origin === config.member || !roster || entryAllowed(roster, origin, listedAt).ok;
+  };
   const checkCounter = new CheckCounter({ repo: new CheckCountRepository(db), now, logger });
   const checks = new CheckService({
     db,
@@ -86,10 +97,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     tokenizer,
     now,
     counter: checkCounter,
-    listingInForce: (origin, listedAt) => {
-      const roster = federation.roster.current();
-      return origin === config.member || !roster || entryAllowed(roster, origin, listedAt).ok;
-    },
+    listingInForce,
   });
   const audit = new AuditService({
     db,
@@ -101,8 +109,17 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     counter: checkCounter,
   });
 
+  const webhookConfig = config.events.webhook;
+  const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url });
+  // Read once at start; the secret itself is never logged (docs/EVENTS.md).
+  const webhook =
+    webhookConfig.url !== undefined && webhookConfig.secretFile !== undefined
+      ? { ...webhookConfig, url: webhookConfig.url, secret: readSecretFile(webhookConfig.secretFile, 'webhook secret file') }
+      : undefined;
+
   let ready = false;
-  const metrics = createMetrics(() => federation.status());
+  const metrics = createMetrics(() => federation.status(), () => watch.status());
+  const events = new EventWorker({ db, watch, webhook, retentionDays: config.events.retentionDays, now, logger, metrics });
   const app = createApp({
     metrics,
     logger,
@@ -121,7 +138,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     // The status route is registered before the federation routes: both live under
     // /v1/federation, and only the status route takes an API key rather than a peer signature.
     mount: [
-      (a) => a.route('/', statusRoutes(keys, () => federation.status(), metrics)),
+      (a) => a.route('/', statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics)),
+      (a) => a.route('/', watchRoutes({ keys, watch, maxBodyBytes: config.http.maxBodyBytes, maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest })),
       (a) => a.route('/', auditRoutes(keys, audit)),
       (a) => a.route('/', federation.routes),
       (a) =>
@@ -156,6 +174,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     audit,
     checkCounter,
     federation,
+    watch,
+    events,
     app,
     get url() {
       return url;
@@ -171,6 +191,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       url = `http://${host}:${address.port}`;
       await federation.start();
       checkCounter.start();
+      events.start();
       ready = true;
       logger.info({ url, member: config.member, version: VERSION }, 'node listening');
       return url;
@@ -195,6 +216,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         server = undefined;
       }
       await federation.stop();
+      await events.stop();
       // After the last request has finished, so every check served is counted.
       await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
       await database.close();

@@ -24,6 +24,9 @@ export const identifierSchema = z
   })
   .openapi('Identifier');
 
+/** The platform's own account id, on a listing or a watched account: kept locally, never shared. */
+export const referenceSchema = z.string().min(1).max(128);
+
 export function createListingSchema(maxIdentifiers: number) {
   return z
     .strictObject({
@@ -33,7 +36,7 @@ export function createListingSchema(maxIdentifiers: number) {
       bannedAt: dateTime.optional().openapi({ description: 'When the ban took effect; defaults to now.' }),
       banUntil: dateTime.nullable().openapi({ description: 'When the ban ends; null for a permanent ban.' }),
       expiresAt: dateTime.optional().openapi({ description: 'When the listing stops being shared; defaults to the end of the longest penalty that can depend on it.' }),
-      reference: z.string().min(1).max(128).optional().openapi({ description: "The platform's own account id; kept locally, never shared." }),
+      reference: referenceSchema.optional().openapi({ description: "The platform's own account id; kept locally, never shared." }),
       evidenceDigest: z
         .string()
         .regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" followed by 64 lower-case hex characters')

@@ -34,6 +34,8 @@ export interface NodeConfig {
   sync: ParsedConfigFile['sync'];
   checkpoints: ParsedConfigFile['checkpoints'];
   limits: ParsedConfigFile['limits'];
+  /** `webhook.secretFile` resolved against the data directory; the secret is read at start. */
+  events: ParsedConfigFile['events'];
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -161,5 +163,6 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
     sync: parsed.sync,
     checkpoints: parsed.checkpoints,
     limits: parsed.limits,
+    events: { ...parsed.events, webhook: { ...parsed.events.webhook, ...(parsed.events.webhook.secretFile ? { secretFile: inDataDir(parsed.events.webhook.secretFile) } : {}) } },
   };
 }

@@ -100,6 +100,26 @@ export const configFileSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .strict()
       .prefault({}),
+    // Watchlist events and their webhook (docs/EVENTS.md).
+    events: z
+      .object({
+        retentionDays: z.number().int().min(1).max(3650).default(90),
+        webhook: z
+          .object({
+            url: z.url().optional(),
+            secretFile: z.string().min(1).optional(),
+            timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+            maxAttempts: z.number().int().min(1).max(100).default(18),
+            backoffBaseMs: z.number().int().min(10).max(3_600_000).default(1_000),
+            backoffMaxMs: z.number().int().min(100).max(86_400_000).default(3_600_000),
+            pollIntervalMs: z.number().int().min(10).max(600_000).default(1_000),
+          })
+          .strict()
+          .refine((w) => w.url === undefined || w.secretFile !== undefined, { message: 'secretFile is required when a webhook url is set', path: ['secretFile'] })
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     // Abuse limits (docs/SECURITY.md, "Limits"); the older ones live in http and sync.
     limits: z
       .object({

@@ -252,7 +252,7 @@ export class Ingestor {
     const { deps } = this;
     await deps.db.transaction().execute(async (trx) => {
       const log = new LogWriter(trx);
-      const listings = new ListingWriter(trx);
+      const listings = new ListingWriter(trx, deps.now());
       const entries = page.map((bytes) => {
         const decoded = decodeEntry(bytes);
         if (!decoded.ok) throw new Error('validated entry no longer decodes');

@@ -184,7 +184,7 @@ export class ListingService {
         deps.member,
         entries.map((entry) => ({ seq: entry.seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) })),
       );
-      await new ListingWriter(trx).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
+      await new ListingWriter(trx, deps.now()).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
       return { entries, size: first + entries.length - 1 };
     });
     deps.onAppend?.(deps.member, size);
@@ -202,7 +202,7 @@ export class ListingService {
     if (!parseListingId(id).ok) throw new AppError('not_found', `no listing ${id}`);
     const now = deps.now();
     const size = await deps.db.transaction().execute(async (trx) => {
-      const listings = new ListingWriter(trx);
+      const listings = new ListingWriter(trx, now);
       const row = await listings.byId(id);
       if (!row) throw new AppError('not_found', `no listing ${id}`);
       if (row.origin !== deps.member) throw new AppError('forbidden', `listing ${id} belongs to ${row.origin}: only its origin can retract it`);

@@ -29,3 +29,20 @@ export function readKeyFile(file: string): Ed25519KeyPair {
   if (!secretKey || secretKey.length !== 32) throw new AppError('invalid_input', `key file ${file}: expected 64 hex characters (an Ed25519 seed)`);
   return { secretKey, publicKey: ed25519PublicKey(secretKey) };
 }
+
+/**
+ * A shared secret on disk (the webhook signing secret): the file's text, trimmed, used as UTF-8
+ * bytes. Refused when readable by other users or shorter than 32 characters; never echoed.
+ */
+export function readSecretFile(file: string, what: string): Uint8Array {
+  let text: string;
+  try {
+    if ((statSync(file).mode & 0o077) !== 0) throw new AppError('invalid_input', `${what} ${file} is readable by other users: run chmod 600 on it`);
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('invalid_input', `cannot read ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text.length < 32) throw new AppError('invalid_input', `${what} ${file}: must hold at least 32 characters`);
+  return new TextEncoder().encode(text);
+}

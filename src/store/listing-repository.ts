@@ -8,6 +8,7 @@ import type { IdentifierType } from '../identifiers/types.js';
 import type { ListingEntry, RetractionEntry } from '../log/entry.js';
 import { listingId } from '../log/entry.js';
 import type { Database, ListingTable } from './tables.js';
+import { recordWatchEvents } from './watch-repository.js';
 
 export type ListingRow = ListingTable;
 
@@ -107,7 +108,11 @@ export class ListingReader {
 }
 
 export class ListingWriter extends ListingReader {
-  constructor(private readonly trx: Transaction<Database>) {
+  /** `now` stamps the watch events this change records (docs/EVENTS.md); the system clock by default. */
+  constructor(
+    private readonly trx: Transaction<Database>,
+    private readonly now: Date = new Date(),
+  ) {
     super(trx);
   }
 
@@ -147,6 +152,7 @@ export class ListingWriter extends ListingReader {
     );
     for (let i = 0; i < rows.length; i += LISTING_CHUNK) await this.trx.insertInto('listings').values(rows.slice(i, i + LISTING_CHUNK)).execute();
     for (let i = 0; i < tokens.length; i += TOKEN_CHUNK) await this.trx.insertInto('listing_tokens').values(tokens.slice(i, i + TOKEN_CHUNK)).execute();
+    await recordWatchEvents(this.trx, 'match', rows.map((r) => r.id), this.now);
   }
 
   /** Marks the target listing retracted; returns false when there is no active listing to retract. */
@@ -157,6 +163,8 @@ export class ListingWriter extends ListingReader {
       .where('id', '=', listingId(entry.origin, entry.target))
       .where('status', '=', 'active')
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const retracted = Number(result.numUpdatedRows) === 1;
+    if (retracted) await recordWatchEvents(this.trx, 'lift', [listingId(entry.origin, entry.target)], this.now);
+    return retracted;
   }
 }

@@ -110,6 +110,43 @@ export interface CheckCountTable {
   hits: number;
 }
 
+/** A watched account: the platform's own reference; its identifiers are kept only as tokens. */
+export interface WatchReferenceTable {
+  reference: string;
+  updated_at: string;
+}
+
+/** The tokens of a watched reference, under every configured epoch; keyed by token for matching. */
+export interface WatchTokenTable {
+  token: Uint8Array;
+  type: string;
+  epoch: number;
+  reference: string;
+}
+
+/**
+ * Events about watched references (docs/EVENTS.md), recorded in the transaction that changed the
+ * listings projection, with their webhook delivery state. `matches` is the JSON snapshot of the
+ * reference's active matches at `time`, from which the decision is evaluated.
+ */
+export interface WatchEventTable {
+  id: Generated<number>;
+  kind: 'match' | 'lift';
+  reference: string;
+  listing_id: string;
+  origin: string;
+  category: string;
+  /** JSON array of the identifier types through which the listing matched the reference. */
+  identifier_types: string;
+  matches: string;
+  time: string;
+  state: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  next_attempt_at: string;
+  delivered_at: string | null;
+  last_error: string | null;
+}
+
 export interface Database {
   rosters: RosterTable;
   misbehaviour: MisbehaviourTable;
@@ -121,6 +158,9 @@ export interface Database {
   api_keys: ApiKeyTable;
   node_meta: NodeMetaTable;
   check_counts: CheckCountTable;
+  watch_references: WatchReferenceTable;
+  watch_tokens: WatchTokenTable;
+  watch_events: WatchEventTable;
 }
 
 // Re-exported so repositories need not import kysely's helpers separately.

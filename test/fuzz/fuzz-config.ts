@@ -39,6 +39,7 @@ export const FUZZ_BUDGET = {
   'http.platform': 1_000,
   'http.federation': 800,
   'http.federation-headers': 500,
+  'http.watch': 400,
   // A hostile peer over real sockets (test/integration/hostile-peer-responses.test.ts).
   'hostile-peer.wrong-types': 100,
 } as const satisfies Record<string, number>;

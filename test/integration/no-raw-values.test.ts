@@ -1,6 +1,6 @@
 /**
- * No raw identifier is kept: after listing and checking distinctive values of every type (in
- * several spellings, one of them rejected), through the API and the CLI, none of them, and none of
+ * No raw identifier is kept: after listing, checking and watching distinctive values of every type
+ * (in several spellings, one of them rejected), through the API and the CLI, none of them, nor any of
  * their normalised forms, appears in any file of the data directory (the SQLite database with its
  * -wal and -shm files, the config, the key) in UTF-8 or UTF-16LE, nor in the captured logs.
  */
@@ -86,7 +86,7 @@ let t: TestNode;
 afterEach(() => t.stop());
 
 describe('raw identifiers are never stored or logged', () => {
-  it('after listing and checking through the API and the CLI', async () => {
+  it('after listing, checking and watching through the API and the CLI', async () => {
     t = await createTestNode();
     const write = await t.key('write');
     const checker = await t.key('check');
@@ -112,7 +112,22 @@ describe('raw identifiers are never stored or logged', () => {
     }
     expect((await json<CheckBody>(await post('/v1/check', checker, { tokens }))).decision).toBe('deny');
     for (const bad of REJECTED) expect((await post('/v1/check', checker, { identifiers: [bad] })).status).toBe(400);
+    // Watching existing accounts: every spelling, then a batch with a rejected value (written nowhere).
+    const watch = [...LISTED, ...CHECKED].map((id, i) => ({ reference: `acct-${i}`, identifiers: [id] }));
+    const put = await t.request('PUT', '/v1/watch', { key: write, body: { watch } });
+    expect(put.status).toBe(200);
+    expect((await json<{ events: number }>(put)).events).toBeGreaterThan(0);
+    for (const bad of REJECTED) {
+      const res = await t.request('PUT', '/v1/watch', { key: write, body: { watch: [{ reference: 'acct-x', identifiers: [LISTED[0]!, bad] }] } });
+      expect(res.status).toBe(400);
+      expect(await res.text()).not.toContain(bad.value);
+    }
     expect((await post('/v1/listings/alpha:1/retract', write, { reason: 'appeal_upheld' })).status).toBe(200);
+    const events = await t.request('GET', '/v1/events?limit=1000', { key: write });
+    expect(events.status).toBe(200);
+    const eventsText = await events.text();
+    expect(eventsText).toContain('"kind":"lift"');
+    expect(scanBytes('events feed', Buffer.from(eventsText))).toEqual([]);
 
     // While the node runs, the write-ahead log holds the latest pages: scan it too.
     const running = scanDir(t.dataDir);

@@ -129,6 +129,10 @@ describe('each bad value is an error naming its key', () => {
     ['zero concurrent peer requests', { limits: { peerConcurrency: 0 } }, /: limits\.peerConcurrency: /],
     ['a peer rate as a string', { limits: { peerRatePerSecond: '100' } }, /: limits\.peerRatePerSecond: /],
     ['an unknown limits key', { limits: { checks: {} } }, /: limits: .*"checks"/],
+    ['a webhook url without a secret file', { events: { webhook: { url: 'https://platform.example/hooks' } } }, /: events\.webhook\.secretFile: secretFile is required/],
+    ['a webhook url that is not a URL', { events: { webhook: { url: 'platform hooks', secretFile: 'w.secret' } } }, /: events\.webhook\.url: /],
+    ['zero webhook attempts', { events: { webhook: { maxAttempts: 0 } } }, /: events\.webhook\.maxAttempts: /],
+    ['zero event retention days', { events: { retentionDays: 0 } }, /: events\.retentionDays: /],
     ['a policy file that does not exist', { policy: { file: 'no-such-policy.json' } }, /no-such-policy\.json: file not found/],
     ['a categories file that does not exist', { categories: { file: 'cats.json' } }, /cats\.json: file not found/],
   ];
