@@ -12,6 +12,7 @@ import { AuditService } from './audit/audit-service.js';
 import { dashboardRoutes } from './audit/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
 import { Federation } from './federation/federation.js';
+import { SigningKeys } from './federation/signing-keys.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
@@ -67,7 +68,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
 
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
   const keys = new ApiKeyService(new ApiKeyRepository(db), now);
-  const federation = new Federation({ config, db, secretKey: identity.secretKey, logger, now });
+  const signingKeys = new SigningKeys(config.signingKeyFile, identity, logger);
+  const federation = new Federation({ config, db, signingKeys, logger, now });
   const listings = new ListingService({
     db,
     member: config.member,
