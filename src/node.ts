@@ -42,6 +42,7 @@ export interface JointbanNode {
   readonly logger: Logger;
   readonly database: DatabaseHandle;
   readonly identity: Ed25519KeyPair;
+  readonly tokenizer: Tokenizer;
   readonly keys: ApiKeyService;
   readonly listings: ListingService;
   readonly checks: CheckService;
@@ -152,6 +153,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     logger,
     database,
     identity,
+    tokenizer,
     keys,
     listings,
     checks,
