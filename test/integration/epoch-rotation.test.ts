@@ -79,6 +79,9 @@ describe('a token epoch rotation with import --relist', () => {
         `user-4,fraud,,${number(5)}`,
       ].join('\n') + '\n',
     );
+    // As if a relist run had crashed after listing user-2 again and before retracting the old one.
+    const two = await alpha.node.listings.get('alpha:2');
+    await f.list('alpha', id(2), { reference: 'user-2', category: two.category, bannedAt: two.bannedAt, banUntil: two.banUntil, expiresAt: two.expiresAt, evidenceDigest });
     await f.stopNode('alpha');
     const first = await runCliJson<Record<string, number>>(['import', '--relist', '--data-dir', alpha.dataDir, csv]);
     expect(first).toMatchObject({ rows: 5, relisted: 2, current: 1, skipped: 1, rejected: 1 });
@@ -100,6 +103,12 @@ describe('a token epoch rotation with import --relist', () => {
     const now = await alpha.node.listings.get(relisted[0]!);
     expect(now).toMatchObject({ category: before.category, bannedAt: before.bannedAt, banUntil: before.banUntil, expiresAt: before.expiresAt, evidenceDigest });
     expect(now.tokens.map((t) => t.epoch)).toEqual([2]);
+    // The interrupted one was completed, not listed a third time.
+    const userTwo = await alpha.node.database.db.selectFrom('listings').select(['id', 'status', 'retraction_reason']).where('reference', '=', 'user-2').orderBy('seq').execute();
+    expect(userTwo.map((r) => [r.id, r.status, r.retraction_reason])).toEqual([
+      ['alpha:2', 'retracted', 'relisted'],
+      [expect.any(String), 'active', null],
+    ]);
 
     // The retractions propagate; the bans keep denying through the new listings.
     await waitFor(async () => (await f.get('beta').node.listings.get('alpha:1')).status === 'retracted', { timeoutMs: 15_000, message: 'beta to see the retraction' });

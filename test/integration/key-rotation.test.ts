@@ -7,7 +7,7 @@
  * rotation still verify, and once the old key is retired a checkpoint it signs over a later entry
  * is refused and recorded as bad_signature.
  */
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyStore } from '../../src/audit/verify.js';
 import { fromHex, toBase64 } from '../../src/crypto/encoding.js';
@@ -84,6 +84,13 @@ describe('a member rotating its signing key while running', () => {
     });
     expect(findMember(rosterOf(f, 'beta'), 'alpha')?.previousKeys).toEqual([expect.objectContaining({ publicKey: oldKey, validUntil: retireAt })]);
 
+    // Requests: during the overlap beta accepts either key as alpha's.
+    const oldSecret = alpha.node.identity.secretKey;
+    const newSecret = fromHex(readFileSync(rotated.file, 'utf8').trim())!;
+    const asAlpha = (secretKey: Uint8Array) => f.signedFetch('beta', '/v1/federation/checkpoints', { keyId: 'alpha', secretKey });
+    expect((await asAlpha(oldSecret)).status).toBe(200);
+    expect((await asAlpha(newSecret)).status).toBe(200);
+
     // A node starting fresh now takes alpha's log from its checkpoint signed by the old key.
     await f.startNode('gamma');
     await f.waitForDecision('gamma', id(1), 'deny');
@@ -116,6 +123,10 @@ describe('a member rotating its signing key while running', () => {
       if (!r.ok) throw new Error(r.error);
       return r.draft;
     });
+    const retired = await asAlpha(oldSecret);
+    expect(retired.status).toBe(401);
+    expect(((await retired.json()) as { error: { code: string } }).error.code).toBe('bad_signature');
+    expect((await asAlpha(newSecret)).status).toBe(200);
     await f.stopNode('alpha');
     renameSync(rotated.file, `${rotated.file}.lost`);
     await f.startNode('alpha');
