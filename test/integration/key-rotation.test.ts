@@ -7,7 +7,8 @@
  * rotation still verify, and once the old key is retired a checkpoint it signs over a later entry
  * is refused and recorded as bad_signature.
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyStore } from '../../src/audit/verify.js';
 import { fromHex, toBase64 } from '../../src/crypto/encoding.js';
@@ -141,5 +142,15 @@ describe('a member rotating its signing key while running', () => {
     expect(await f.logSize('beta', 'alpha')).toBe(2);
     // What beta holds still verifies in full.
     expect((await audit(f, 'beta')).every((r) => r.ok)).toBe(true);
+
+    // The same through the commands an auditor runs on beta's data directory.
+    await f.stopNode('beta');
+    const verified = await runCliJson<{ ok: boolean; origins: { origin: string; ok: boolean; checkpoints: number }[] }>(['verify', '--data-dir', f.get('beta').dataDir, '--json']);
+    expect(verified.ok).toBe(true);
+    expect(verified.origins.find((o) => o.origin === 'alpha')?.checkpoints).toBeGreaterThanOrEqual(2);
+    const receiptFile = join(f.dir, 'old-receipt.json');
+    writeFileSync(receiptFile, JSON.stringify(oldReceipt));
+    const checked = await runCliJson<{ receipts: { valid: boolean }[] }>(['receipt', 'verify', receiptFile, '--data-dir', f.get('beta').dataDir]);
+    expect(checked.receipts).toEqual([expect.objectContaining({ valid: true, listingId: 'alpha:1' })]);
   }, 120_000);
 });
