@@ -24,7 +24,7 @@ export function nextKeyFile(file: string): string {
 
 export class SigningKeys {
   private held: Ed25519KeyPair[];
-  private warned = new Set<string>();
+  private readonly warned = new Set<number>();
 
   constructor(
     private readonly file: string,
@@ -57,10 +57,10 @@ export class SigningKeys {
       const pair = this.held.find((k) => bytesEqual(k.publicKey, key.publicKey));
       if (pair) return pair;
     }
-    const reason = `roster ${roster.version} lists none of this node's keys as valid at ${time ?? 'the start of its log'}`;
-    if (!this.warned.has(reason)) {
-      this.warned.add(reason);
-      this.logger.error({ member }, `${reason}: signing with the key file; peers will refuse it`);
+    // Once per roster version, not per signature: the set stays as small as the roster history.
+    if (!this.warned.has(roster.version)) {
+      this.warned.add(roster.version);
+      this.logger.error({ member, rosterVersion: roster.version, time }, "the roster lists none of this node's keys as valid: signing with the key file; peers will refuse it");
     }
     return primary;
   }

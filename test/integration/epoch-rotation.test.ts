@@ -110,6 +110,10 @@ describe('a token epoch rotation with import --relist', () => {
       [expect.any(String), 'active', null],
     ]);
 
+    // Relisting withdrew no ban: the audit's retraction rate does not count it.
+    const report = await alpha.node.audit.report({ from: '2020-01-01T00:00:00.000Z', to: new Date(Date.now() + 60_000).toISOString() });
+    expect(report.members.find((m) => m.member === 'alpha')?.retractionRate).toBe(0);
+
     // The retractions propagate; the bans keep denying through the new listings.
     await waitFor(async () => (await f.get('beta').node.listings.get('alpha:1')).status === 'retracted', { timeoutMs: 15_000, message: 'beta to see the retraction' });
     await waitFor(async () => (await f.get('beta').node.listings.get(relisted[0]!).catch(() => undefined))?.status === 'active', { timeoutMs: 15_000, message: 'beta to hold the new listing' });
