@@ -1,8 +1,9 @@
 /**
  * Ingesting one origin's log from one peer: the only way peer data reaches the store.
  *
- * Before anything is stored: the checkpoint's signature verifies against the origin's roster key
- * (C2SP signed note), and each page of entries, appended to the tree this node already holds,
+ * Before anything is stored: the checkpoint's signature verifies against one of the origin's roster
+ * keys (C2SP signed note) whose period contains the time of the checkpoint's last entry
+ * (docs/PROTOCOL.md, "Key history"), and each page of entries, appended to the tree this node already holds,
  * yields a root that the peer proves consistent (RFC 9162 §2.1.4) with the signed root. A page is
  * therefore proven to be exactly the next leaves of the signed tree before it is committed, so
  * memory stays bounded by the page size however far behind this node is, and a restart resumes

@@ -15,16 +15,16 @@
  * (it finds the new listing and retracts the old ones). Rows are handled one at a time: relisting
  * runs once per epoch, and its writes are each one transaction of the listing service.
  */
+import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import { ListingReader } from '../store/listing-repository.js';
+import type { Database } from '../store/tables.js';
 import type { RejectsFile } from './import-output.js';
 import type { Progress, ProgressSnapshot } from './import-progress.js';
 import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
 import { eachRow, type RowSource, type SourceRow } from './import-source.js';
 import type { Tokenizer } from './identifiers.js';
 import { statusOf, type ListingService } from './listings.js';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/tables.js';
 
 export interface RelistTotals {
   rows: number;
