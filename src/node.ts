@@ -13,6 +13,7 @@ import { dashboardRoutes } from './audit/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
 import { watchRoutes } from './api/watch-routes.js';
 import { Federation } from './federation/federation.js';
+import { SigningKeys } from './federation/signing-keys.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
@@ -44,6 +45,7 @@ export interface JointbanNode {
   readonly logger: Logger;
   readonly database: DatabaseHandle;
   readonly identity: Ed25519KeyPair;
+  readonly tokenizer: Tokenizer;
   readonly keys: ApiKeyService;
   readonly listings: ListingService;
   readonly checks: CheckService;
@@ -74,7 +76,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
 
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
   const keys = new ApiKeyService(new ApiKeyRepository(db), now);
-  const federation = new Federation({ config, db, secretKey: identity.secretKey, logger, now });
+  const signingKeys = new SigningKeys(config.signingKeyFile, identity, logger);
+  const federation = new Federation({ config, db, signingKeys, logger, now });
   const listings = new ListingService({
     db,
     member: config.member,
@@ -168,6 +171,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     logger,
     database,
     identity,
+    tokenizer,
     keys,
     listings,
     checks,

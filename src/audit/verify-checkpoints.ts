@@ -1,7 +1,8 @@
 /**
  * Checks an origin's stored checkpoints (C2SP tlog-checkpoint notes) as the walk over its entries
- * reaches each checkpoint's size: the note verifies with the origin's roster key under the key name
- * `<federation>/<origin>`, the stored size and root columns are the signed ones, and the signed
+ * reaches each checkpoint's size: the note verifies with one of the origin's roster keys under the
+ * key name `<federation>/<origin>`, that key's period contains the checkpoint's time (the time of the
+ * last entry it covers; PROTOCOL.md, "Key history"), the stored size and root columns are the signed ones, and the signed
  * root is the RFC 9162 root recomputed from the entries. Witness cosignatures (C2SP
  * tlog-cosignature) are verified and counted.
  *
@@ -10,9 +11,10 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import { bytesEqual } from '../crypto/encoding.js';
-import { openCheckpoint } from '../log/checkpoint.js';
+import { openCheckpoint, type OpenedCheckpoint } from '../log/checkpoint.js';
 import { verifyCosignatures } from '../log/cosignature.js';
-import type { NoteVerifier } from '../log/note.js';
+import { checkpointKeyError, keyValidAt, type MemberKey } from '../roster/index.js';
+import type { Witness } from '../federation/witness.js';
 import type { Database } from '../store/tables.js';
 import type { OriginReport } from './verify-report.js';
 
@@ -25,9 +27,9 @@ interface CheckpointRow {
 }
 
 export interface CheckpointCheckOptions {
-  /** The origin's log key; undefined when the origin is unknown (its notes cannot be verified). */
-  key: NoteVerifier | undefined;
-  witness: NoteVerifier | undefined;
+  /** The origin's log keys and their key name; undefined when the origin is unknown (its notes cannot be verified). */
+  keys: { name: string; keys: MemberKey[] } | undefined;
+  witness: Witness | undefined;
   /** Whether a checkpoint without a witness cosignature is a failure rather than a warning. */
   requireCosignatures: boolean;
 }
@@ -64,13 +66,16 @@ export class CheckpointCheck {
     return this.#queue[this.#next]?.size;
   }
 
-  /** Checks the loaded checkpoint of `size` against the root recomputed from the entries. */
-  check(size: number, root: Uint8Array): void {
+  /**
+   * Checks the loaded checkpoint of `size` against the root recomputed from the entries and the
+   * time of the last of them (undefined for size 0).
+   */
+  check(size: number, root: Uint8Array, lastEntryTime: string | undefined): void {
     const row = this.#queue[this.#next];
     if (row === undefined || row.size !== size) return;
     this.#next++;
     this.report.checkpoints++;
-    this.checkNote(row, root);
+    this.checkNote(row, root, lastEntryTime);
     this.checkCosignature(row);
   }
 
@@ -94,16 +99,28 @@ export class CheckpointCheck {
     }
   }
 
-  private checkNote(row: CheckpointRow, root: Uint8Array): void {
-    const { key } = this.options;
+  private checkNote(row: CheckpointRow, root: Uint8Array, lastEntryTime: string | undefined): void {
+    const { keys } = this.options;
     const at = { size: row.size };
-    if (key === undefined) return;
-    const opened = openCheckpoint(row.note, key);
-    if (!opened.ok) {
-      this.report.fail('bad_signature', `checkpoint of ${this.origin} at size ${row.size} does not verify with ${key.name}: ${opened.error}`, at);
+    if (keys === undefined) return;
+    let cp: OpenedCheckpoint | undefined;
+    let key: MemberKey | undefined;
+    let error = 'no key of the member verifies it';
+    for (const candidate of [...keys.keys].reverse()) {
+      const opened = openCheckpoint(row.note, { name: keys.name, publicKey: candidate.publicKey });
+      if (opened.ok) {
+        cp = opened.checkpoint;
+        key = candidate;
+        break;
+      }
+      error = opened.error;
+    }
+    if (cp === undefined || key === undefined) {
+      this.report.fail('bad_signature', `checkpoint of ${this.origin} at size ${row.size} does not verify with ${keys.name}: ${error}`, at);
       return;
     }
-    const cp = opened.checkpoint;
+    const period = checkpointKeyError(key, lastEntryTime);
+    if (period !== undefined) this.report.fail('bad_signature', `checkpoint of ${this.origin} at size ${row.size}: ${period}`, at);
     if (cp.size !== row.size || !bytesEqual(cp.root, row.root)) {
       this.report.fail('checkpoint_mismatch', `checkpoint of ${this.origin} at size ${row.size}: the stored size or root differs from the signed note (size ${cp.size})`, at);
     }
@@ -116,12 +133,21 @@ export class CheckpointCheck {
   private checkCosignature(row: CheckpointRow): void {
     const { witness } = this.options;
     if (witness === undefined) return;
-    const result = verifyCosignatures(row.note, [witness]);
-    if (!result.ok) {
-      this.report.fail('bad_cosignature', `checkpoint of ${this.origin} at size ${row.size}: ${result.error}`, { size: row.size });
-      return;
+    // One check per witness key (they share a name): each cosignature's timestamp must fall in the
+    // period of the key that made it.
+    let cosigned = false;
+    for (const key of witness.keys) {
+      const result = verifyCosignatures(row.note, [{ name: witness.name, publicKey: key.publicKey }]);
+      if (!result.ok) {
+        this.report.fail('bad_cosignature', `checkpoint of ${this.origin} at size ${row.size}: ${result.error}`, { size: row.size });
+        return;
+      }
+      for (const c of result.cosignatures) {
+        if (keyValidAt(key, new Date(c.timestamp * 1000).toISOString())) cosigned = true;
+        else this.report.fail('bad_cosignature', `checkpoint of ${this.origin} at size ${row.size}: cosigned at ${c.timestamp} by a witness key outside its period`, { size: row.size });
+      }
     }
-    if (result.cosignatures.length > 0) {
+    if (cosigned) {
       this.report.cosignedCheckpoints++;
       return;
     }

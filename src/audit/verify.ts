@@ -20,7 +20,8 @@ import { bytesEqual } from '../crypto/encoding.js';
 import { logOrigin } from '../log/checkpoint.js';
 import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/entry.js';
 import type { NoteVerifier } from '../log/note.js';
-import { entryAllowed, findMember, memberKey, type Roster } from '../roster/index.js';
+import type { Witness } from '../federation/witness.js';
+import { entryAllowed, findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { Database } from '../store/tables.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
 import { IndexSet, ProjectionCheck } from './verify-projection.js';
@@ -37,8 +38,8 @@ export interface VerifyStoreOptions {
   roster: Roster | undefined;
   /** Without a roster: the node's own member id and key, so that at least its own log is verified. */
   self?: { member: string; publicKey: Uint8Array };
-  /** The witness whose C2SP cosignatures are verified and counted. */
-  witness?: NoteVerifier;
+  /** The witness whose C2SP cosignatures are verified and counted: its key history, or one key. */
+  witness?: Witness | NoteVerifier;
   /** A checkpoint without a witness cosignature is a failure, not a warning. */
   requireCosignatures?: boolean;
   /** Entries per batch (default 5000). */
@@ -83,9 +84,17 @@ export async function verifyStore(db: Kysely<Database>, options: VerifyStoreOpti
   });
 }
 
-function keyOf(origin: string, options: VerifyStoreOptions): Uint8Array | undefined {
-  if (options.roster !== undefined) return memberKey(options.roster, origin);
-  return options.self?.member === origin ? options.self.publicKey : undefined;
+function keysOf(origin: string, options: VerifyStoreOptions): MemberKey[] | undefined {
+  if (options.roster !== undefined) {
+    const keys = memberKeys(findMember(options.roster, origin));
+    return keys.length > 0 ? keys : undefined;
+  }
+  return options.self?.member === origin ? [{ publicKey: options.self.publicKey }] : undefined;
+}
+
+function witnessKeys(witness: Witness | NoteVerifier | undefined): Witness | undefined {
+  if (witness === undefined || 'keys' in witness) return witness;
+  return { name: witness.name, keys: [{ publicKey: witness.publicKey }] };
 }
 
 interface EntryRow {
@@ -145,14 +154,14 @@ async function verifyLog(
 ): Promise<OriginVerification> {
   const { origin, size } = held;
   const report = new OriginReport(origin);
-  const key = keyOf(origin, options);
-  if (key === undefined) {
+  const keys = keysOf(origin, options);
+  if (keys === undefined) {
     report.fail('unknown_member', options.roster ? `${origin} is not in the roster: nothing of its log can be trusted` : `${origin} is not this node's own log, and without a roster there is no key to verify it with`);
   }
   if (held.rows > size) report.fail('bad_entry', `${held.rows - size} stored entries of ${origin} have a seq outside 1…${size}`);
   const checkpoints = new CheckpointCheck(db, origin, {
-    key: key ? { name: logOrigin(options.federation, origin), publicKey: key } : undefined,
-    witness: options.witness,
+    keys: keys ? { name: logOrigin(options.federation, origin), keys } : undefined,
+    witness: witnessKeys(options.witness),
     requireCosignatures: options.requireCosignatures ?? false,
   }, report);
   const tree = new TreeCheck(db, origin, report);
@@ -162,7 +171,7 @@ async function verifyLog(
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
 
   await checkpoints.load(-1, 0);
-  checkpoints.check(0, tree.root());
+  checkpoints.check(0, tree.root(), undefined);
   for (let first = 1; first <= size; first += batchSize) {
     const last = Math.min(size, first + batchSize - 1);
     const rows = await db
@@ -179,7 +188,8 @@ async function verifyLog(
     for (const row of rows) {
       if (Number(row.seq) !== tree.size + 1) break;
       tree.append(checkEntry(walk, tree.size, row));
-      if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root());
+      // The stored time column: checkEntry reports it if it differs from the signed bytes.
+      if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root(), row.time);
     }
     report.entries = tree.size;
     await tree.flush();

@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import { createLogger } from '../logging.js';
 import { createNode, type JointbanNode } from '../node.js';
 import { DEFAULT_BATCH_SIZE, runImport, type ImportResult } from '../service/import.js';
+import { runRelist } from '../service/relist.js';
 import { defaultRejectsPath, RejectsFile } from '../service/import-output.js';
 import { createProgress, type Progress } from '../service/import-progress.js';
 import type { RowRules } from '../service/import-rows.js';
@@ -129,6 +130,32 @@ export function addBulkOptions(command: Command): Command {
     .option('--progress-interval <seconds>', 'seconds between progress lines when stderr is not a terminal (0: at every batch)', parseSeconds, 10);
 }
 
+async function relist(file: string, opts: BulkOptions): Promise<void> {
+  const run = await openBulkRun('relist', file, opts, LISTING_COLUMNS);
+  let result: Awaited<ReturnType<typeof runRelist>>;
+  try {
+    const { node } = run;
+    result = await runRelist({
+      db: node.database.db,
+      member: node.config.member,
+      source: run.source,
+      listings: node.listings,
+      tokenizer: node.tokenizer,
+      rules: run.rules,
+      rejects: run.rejects,
+      now: () => new Date(),
+      progress: run.progress,
+      signal: run.signal,
+    });
+  } finally {
+    await run.close();
+  }
+  const { rows, relisted, current, skipped, rejected } = result;
+  printJson({ rows, relisted, current, skipped, rejected, seconds: run.seconds(), rejectsFile: run.rejects.path, maxRssMb: maxRssMb() });
+  const stop = stopReason(result);
+  if (stop) throw stop;
+}
+
 export function registerImportCommand(program: Command): void {
   addBulkOptions(
     program
@@ -137,7 +164,9 @@ export function registerImportCommand(program: Command): void {
       .argument('<file>', 'the file, or - for standard input'),
   )
     .option('--batch-size <n>', `rows per transaction (at most ${MAX_BATCH_SIZE})`, parseBatchSize, DEFAULT_BATCH_SIZE)
-    .action(async (file: string, opts: BulkOptions & { batchSize: number }) => {
+    .option('--relist', 'list again under the newest token epoch every ban listed under an older one, retracting the old listing (docs/OPERATIONS.md, "Key and epoch rotation")')
+    .action(async (file: string, opts: BulkOptions & { batchSize: number; relist?: boolean }) => {
+      if (opts.relist) return relist(file, opts);
       const run = await openBulkRun('import', file, opts, LISTING_COLUMNS);
       let result: ImportResult;
       try {

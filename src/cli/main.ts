@@ -14,6 +14,7 @@ import { registerEvidenceCommands } from './evidence.js';
 import { registerReceiptCommands } from './receipt.js';
 import { registerImportCommand } from './import.js';
 import { registerInitCommand } from './init.js';
+import { registerKeysCommands } from './keys.js';
 import { registerMigrateCommand } from './migrate.js';
 import { registerReportCommand } from './report.js';
 import { registerRestoreCommand } from './restore.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerRescanCommand(program);
   registerRosterCommands(program);
+  registerKeysCommands(program);
   registerDemoCommand(program);
   registerReceiptCommands(program);
   registerReportCommand(program);

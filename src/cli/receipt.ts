@@ -7,11 +7,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { fromBase64 } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import { parseTrustRootKey } from '../federation/federation.js';
 import { verifyReceipt } from '../log/receipt.js';
-import { findMember, openRoster, type Roster } from '../roster/index.js';
+import { findMember, memberKeys, openRoster, type Roster } from '../roster/index.js';
 import { openDatabase } from '../store/database.js';
 import { printJson } from './options.js';
 
@@ -76,10 +75,7 @@ export function registerReceiptCommands(program: Command): void {
       const list = receiptsIn(parsed);
       if (list.length === 0) throw new AppError('invalid_input', `${file} holds no receipt`);
       const results = list.map((r, i) => {
-        const verified = verifyReceipt(r, (member) => {
-          const m = findMember(roster, member);
-          return m ? fromBase64(m.publicKey) : undefined;
-        });
+        const verified = verifyReceipt(r, (member) => memberKeys(findMember(roster, member)));
         const id = (r as { listingId?: unknown } | null)?.listingId;
         return verified.ok
           ? { index: i, valid: true, listingId: id, origin: verified.entry.origin, kind: verified.entry.kind, time: verified.entry.time }

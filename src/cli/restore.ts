@@ -20,7 +20,7 @@ import type { OriginVerification } from '../audit/verify.js';
 import { loadConfig, type NodeConfig } from '../config/load.js';
 import { bytesEqual } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
-import { memberKey } from '../roster/index.js';
+import { findMember, memberKeys } from '../roster/index.js';
 import { readManifest, type BackupManifest } from '../store/backup.js';
 import { openDatabase } from '../store/database.js';
 import { readKeyFile } from '../store/key-file.js';
@@ -86,8 +86,10 @@ function problemsOf(manifest: BackupManifest, config: NodeConfig, verified: Data
     if (!manifest.logs.some((l) => l.origin === r.origin)) problems.push(`the database holds a log of ${r.origin} that the manifest does not list`);
   }
   const roster = verified.keys.options.roster;
-  const rosterKey = roster ? memberKey(roster, config.member) : undefined;
-  if (rosterKey && !bytesEqual(rosterKey, readKeyFile(config.signingKeyFile).publicKey)) {
+  // Any key of the node's history will do: during a rotation the key file may hold the old one.
+  const rosterKeys = roster ? memberKeys(findMember(roster, config.member)) : [];
+  const own = readKeyFile(config.signingKeyFile).publicKey;
+  if (rosterKeys.length > 0 && !rosterKeys.some((k) => bytesEqual(k.publicKey, own))) {
     problems.push(`${config.signingKeyFile} is not the key the roster holds for ${config.member}: restore the node's own keys/ too`);
   }
   return problems;

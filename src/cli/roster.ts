@@ -1,5 +1,5 @@
 /**
- * `jointban roster init|add|suspend|remove|sign|show`: the association manages the federation's
+ * `jointban roster init|add|suspend|remove|rotate-key|retire-key|sign|show`: the association manages the federation's
  * member roster (docs/PROTOCOL.md, "Managing the roster").
  *
  * The association keeps two files in its data directory: `roster.json`, the unsigned working copy
@@ -25,6 +25,8 @@ import {
   openRoster,
   parsePublicKeyInput,
   removeMember,
+  retireKey,
+  rotateKey,
   rosterFromDraft,
   rosterKeyName,
   signRoster,
@@ -165,6 +167,44 @@ function rosterRemove(opts: DirOpts & { id: string }): void {
   printJson({ removed: opts.id, members: memberSummary(draft), note: 'run jointban roster sign to publish the change' });
 }
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function publicKeyOption(text: string): string {
+  const publicKey = parsePublicKeyInput(text);
+  if (publicKey === undefined) throw new AppError('invalid_input', '--public-key: must be 64 hex digits or base64 of a 32-byte Ed25519 key');
+  return publicKey;
+}
+
+/**
+ * A member's new key, valid from `--at`; its current key stays valid until `--retire-at` (default
+ * one day after `--at`), the overlap in which both keys sign. Choose `--at` late enough for every
+ * node to have fetched the new roster (roster.refreshIntervalMs), since the member's node signs
+ * with the new key from then on.
+ */
+function rosterRotateKey(opts: DirOpts & { id: string; publicKey: string; at?: string; retireAt?: string }): void {
+  const a = association(opts.dataDir);
+  const draft = readDraft(a);
+  if (draft.members.find((m) => m.id === opts.id)?.role === 'association') {
+    throw new AppError('invalid_input', "the association's key is the federation's trust root: rotating it means a new roster.trustRoot on every node, which this command does not do");
+  }
+  const publicKey = publicKeyOption(opts.publicKey);
+  const at = opts.at === undefined ? nowIso() : parseUtcTime('--at', opts.at);
+  const retireAt = opts.retireAt === undefined ? new Date(Date.parse(at) + DAY_MS).toISOString() : parseUtcTime('--retire-at', opts.retireAt);
+  const result = writeDraft(a, rotateKey(draft, opts.id, publicKey, at, retireAt));
+  const member = result.members.find((m) => m.id === opts.id);
+  printJson({ rotated: opts.id, publicKey, keyValidFrom: at, previousKeys: member?.previousKeys ?? [], note: 'run jointban roster sign to publish the change' });
+}
+
+/** Ends a previous key's period at `--at` (default now): to end an overlap early, or cut off a leaked key. */
+function rosterRetireKey(opts: DirOpts & { id: string; publicKey: string; at?: string }): void {
+  const a = association(opts.dataDir);
+  const publicKey = publicKeyOption(opts.publicKey);
+  const at = opts.at === undefined ? nowIso() : parseUtcTime('--at', opts.at);
+  const result = writeDraft(a, retireKey(readDraft(a), opts.id, publicKey, at));
+  const member = result.members.find((m) => m.id === opts.id);
+  printJson({ retired: opts.id, publicKey, validUntil: at, previousKeys: member?.previousKeys ?? [], note: 'run jointban roster sign to publish the change' });
+}
+
 function rosterSign(opts: DirOpts): void {
   const a = association(opts.dataDir);
   const draft = readDraft(a);
@@ -232,6 +272,23 @@ export function registerRosterCommands(program: Command): void {
     .requiredOption(...dataDir)
     .requiredOption('--id <id>', 'member id')
     .action(rosterRemove);
+  roster
+    .command('rotate-key')
+    .description("give a member a new signing key; its current key stays valid until --retire-at")
+    .requiredOption(...dataDir)
+    .requiredOption('--id <id>', 'member id')
+    .requiredOption('--public-key <key>', 'the new Ed25519 public key, as `jointban keys rotate` prints it')
+    .option('--at <time>', 'UTC time from which the new key signs, e.g. 2025-06-01T12:00:00Z (default: now)')
+    .option('--retire-at <time>', 'UTC time from which the old key no longer verifies (default: one day after --at)')
+    .action(rosterRotateKey);
+  roster
+    .command('retire-key')
+    .description("end a member's previous key at --at: checkpoints it signs whose last entry is dated from then on are refused")
+    .requiredOption(...dataDir)
+    .requiredOption('--id <id>', 'member id')
+    .requiredOption('--public-key <key>', 'the previous key to retire')
+    .option('--at <time>', 'UTC time (default: now)')
+    .action(rosterRetireKey);
   roster
     .command('sign')
     .description('sign the working copy as the next roster version and write roster.note')

@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { logOrigin, signCheckpoint } from '../log/checkpoint.js';
+import { decodeEntry } from '../log/entry.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
 import { rootAt } from '../store/proofs.js';
@@ -23,7 +24,8 @@ export interface CheckpointSignerDeps {
   db: Kysely<Database>;
   member: string;
   federation: string;
-  secretKey: Uint8Array;
+  /** The key to sign a checkpoint whose last entry is dated `time` with (signing-keys.ts). */
+  keyFor: (time: string | undefined) => Uint8Array;
   intervalMs: number;
   maxEntries: number;
   now: () => Date;
@@ -88,7 +90,11 @@ export class CheckpointSigner {
     if (size <= this.signedSize) return;
     const origin = logOrigin(deps.federation, deps.member);
     const root = await rootAt(log, deps.member, size);
-    const signed = signCheckpoint({ origin, size, root }, { name: origin, secretKey: deps.secretKey });
+    // The checkpoint's time is its last entry's (PROTOCOL.md, "Key history"): it picks the key.
+    const last = size > 0 ? await log.entry(deps.member, size) : undefined;
+    const decoded = last ? decodeEntry(last.bytes) : undefined;
+    const time = decoded?.ok ? decoded.entry.time : undefined;
+    const signed = signCheckpoint({ origin, size, root }, { name: origin, secretKey: deps.keyFor(time) });
     const note = deps.cosign ? deps.cosign(signed) : signed;
     await new CheckpointRepository(deps.db).insert({ origin: deps.member, size, root, note }, deps.now().toISOString());
     this.signedSize = size;

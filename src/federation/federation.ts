@@ -6,8 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/load.js';
-import { fromBase64 } from '../crypto/encoding.js';
-import { activePeers, memberStatusAt, parseTrustRoot, type Roster } from '../roster/index.js';
+import { activePeers, memberStatusAt, parseTrustRoot, requestKeys, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
 import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour-repository.js';
@@ -19,6 +18,7 @@ import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { ReplayCache } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
+import type { SigningKeys } from './signing-keys.js';
 import { federationRoutes } from './routes.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
@@ -26,7 +26,8 @@ import { Synchronizer, type PeerStatus } from './sync.js';
 export interface FederationDeps {
   config: NodeConfig;
   db: Kysely<Database>;
-  secretKey: Uint8Array;
+  /** The node's keys: its key file, and the next one during a rotation. */
+  signingKeys: SigningKeys;
   logger: Logger;
   now: () => Date;
 }
@@ -71,14 +72,16 @@ export class Federation {
     const { config, db, logger, now } = deps;
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
     // The association's node is the federation's witness: it cosigns what it has verified.
-    const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, deps.secretKey, now()) : undefined;
-    this.client = new PeerClient({ self: config.member, secretKey: deps.secretKey, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
+    const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time).secretKey;
+    const keyNow = () => keyAt(now().toISOString());
+    const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
+    this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
     this.misbehaviour = new MisbehaviourRepository(db);
     this.signer = new CheckpointSigner({
       db,
       member: config.member,
       federation: config.federation,
-      secretKey: deps.secretKey,
+      keyFor: keyAt,
       intervalMs: config.checkpoints.intervalMs,
       maxEntries: config.checkpoints.maxEntries,
       cosign: witnessCosign,
@@ -107,7 +110,11 @@ export class Federation {
       client: this.client,
       logger,
       now,
-      onChange: (roster) => this.sync.setRoster(roster),
+      onChange: (roster) => {
+        // A key written by `jointban keys rotate` since the start is picked up with the roster that lists it.
+        deps.signingKeys.reload();
+        this.sync.setRoster(roster);
+      },
     });
     this.routes = federationRoutes({
       db,
@@ -125,12 +132,12 @@ export class Federation {
     });
   }
 
-  private activeMemberKey(id: string): Uint8Array | undefined {
+  private activeMemberKey(id: string): Uint8Array[] | undefined {
     const roster = this.roster.current();
     if (!roster || id === this.deps.config.member) return undefined;
-    if (memberStatusAt(roster, id, this.deps.now().toISOString()) !== 'active') return undefined;
-    const member = roster.members.find((m) => m.id === id);
-    return member ? fromBase64(member.publicKey) : undefined;
+    const now = this.deps.now().toISOString();
+    if (memberStatusAt(roster, id, now) !== 'active') return undefined;
+    return requestKeys(roster, id, now);
   }
 
   async start(): Promise<void> {

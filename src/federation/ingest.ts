@@ -1,8 +1,9 @@
 /**
  * Ingesting one origin's log from one peer: the only way peer data reaches the store.
  *
- * Before anything is stored: the checkpoint's signature verifies against the origin's roster key
- * (C2SP signed note), and each page of entries, appended to the tree this node already holds,
+ * Before anything is stored: the checkpoint's signature verifies against one of the origin's roster
+ * keys (C2SP signed note) whose period contains the time of the checkpoint's last entry
+ * (docs/PROTOCOL.md, "Key history"), and each page of entries, appended to the tree this node already holds,
  * yields a root that the peer proves consistent (RFC 9162 §2.1.4) with the signed root. A page is
  * therefore proven to be exactly the next leaves of the signed tree before it is committed, so
  * memory stays bounded by the page size however far behind this node is, and a restart resumes
@@ -12,11 +13,11 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
-import { logOrigin, openCheckpoint, type OpenedCheckpoint } from '../log/checkpoint.js';
+import type { OpenedCheckpoint } from '../log/checkpoint.js';
 import { CompactRange } from '../log/compact-range.js';
 import { decodeEntry, type LogEntry } from '../log/entry.js';
-import { leafHash, verifyConsistency } from '../log/merkle.js';
-import { entryAllowed, memberKey, type Roster } from '../roster/index.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
+import { checkpointKeyError, entryAllowed, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { ListingWriter } from '../store/listing-repository.js';
 import { LogReader, LogWriter } from '../store/log-repository.js';
@@ -111,10 +112,8 @@ export class Ingestor {
   async ingest(peer: Peer, advertised: AdvertisedCheckpoint): Promise<IngestOutcome> {
     const { deps } = this;
     const origin = advertised.origin;
-    const key = memberKey(deps.roster, origin);
-    if (!key) return { status: 'skipped', reason: `${origin} is not in the roster` };
-    const name = logOrigin(deps.federation, origin);
-    const opened = openCheckpoint(advertised.note, { name, publicKey: key });
+    if (!findMember(deps.roster, origin)) return { status: 'skipped', reason: `${origin} is not in the roster` };
+    const opened = openMemberCheckpoint(deps.roster, origin, advertised.note);
     if (!opened.ok) {
       return this.reject(peer, origin, 'bad_signature', `checkpoint of ${origin} served by ${peer.id} does not verify: ${opened.error}`, { checkpoint: advertised.note });
     }
@@ -122,10 +121,11 @@ export class Ingestor {
     const cp = opened.checkpoint;
     const reader = new LogReader(deps.db);
     const local = await reader.size(origin);
-
     if (cp.size <= local) {
       const ours = await rootAt(reader, origin, cp.size);
       if (bytesEqual(ours, cp.root)) {
+        const refused = await this.checkKeyPeriod(peer, origin, cp, local, opened.key);
+        if (refused) return refused;
         if (cp.size === local) await this.keepBestNote(origin, cp, witness);
         return { status: 'up_to_date', size: local };
       }
@@ -144,6 +144,8 @@ export class Ingestor {
     if (deps.requireCosignature && !deps.cosign && (!witness || !isCosigned(cp.note, witness))) {
       return { status: 'skipped', reason: `checkpoint of ${origin} at size ${cp.size} is not cosigned by the witness` };
     }
+    const refused = await this.checkKeyPeriod(peer, origin, cp, local, opened.key);
+    if (refused) return refused;
     try {
       return await this.extend(peer, origin, cp, local);
     } catch (err) {
@@ -153,6 +155,52 @@ export class Ingestor {
       const evidence = nonConformingEvidence(err);
       return this.reject(peer, origin, 'bad_response', `${peer.id} served ${origin}'s log with a response no node sends: ${evidence.problem}`, { ...evidence, checkpointSize: cp.size });
     }
+  }
+
+  /**
+   * Before anything of the checkpoint is stored or acted on: its key must be valid at its time
+   * (PROTOCOL.md, "Key history"). A key without a period (a member that never rotated) needs no
+   * lookup. A refusal is recorded like a bad signature.
+   */
+  private async checkKeyPeriod(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, key: MemberKey): Promise<IngestOutcome | undefined> {
+    if (cp.size === 0 || (key.validFrom === undefined && key.validUntil === undefined)) return undefined;
+    let keyError: string | undefined;
+    try {
+      keyError = await this.keyPeriodError(peer, origin, cp, local, key);
+    } catch (err) {
+      if (!isNonConforming(err)) throw err;
+      const evidence = nonConformingEvidence(err);
+      return this.reject(peer, origin, 'bad_response', `${peer.id} served ${origin}'s log with a response no node sends: ${evidence.problem}`, { ...evidence, checkpointSize: cp.size });
+    }
+    if (keyError === undefined) return undefined;
+    return this.reject(peer, origin, 'bad_signature', `checkpoint of ${origin} at size ${cp.size} served by ${peer.id}: ${keyError}`, { checkpoint: cp.note });
+  }
+
+  /**
+   * Checks the signing key's period against the time of the checkpoint's last entry: this node's
+   * own copy when it holds it, else the entry fetched from the peer and proven included in the
+   * signed root (peer data: an entry that is not, or does not decode, is a bad response).
+   */
+  private async keyPeriodError(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, key: MemberKey): Promise<string | undefined> {
+    const index = cp.size - 1;
+    let bytes: Uint8Array;
+    if (cp.size <= local) {
+      const held = await new LogReader(this.deps.db).entry(origin, index + 1);
+      if (!held) throw new Error(`entry ${index} of ${origin} is missing from the store`);
+      bytes = held.bytes;
+    } else {
+      const [fetched] = await this.fetchPage(peer, origin, index, cp.size);
+      const path = federationPaths.inclusion(origin, index, cp.size);
+      const body = (await this.deps.client.get(peer.endpoint, path)) as { proof?: unknown } | undefined;
+      const proof = decodeHashList(body?.proof);
+      if (!fetched || !proof || !verifyInclusion(leafHash(fetched), index, cp.size, proof, cp.root)) {
+        throw new PeerError('bad_response', `GET ${path}: the last entry is not proven included in the signed root`, undefined, `GET ${path}`);
+      }
+      bytes = fetched;
+    }
+    const decoded = decodeEntry(bytes);
+    if (!decoded.ok) throw new PeerError('bad_response', `entry ${index} of ${origin} is malformed`, undefined, `GET ${federationPaths.entries(origin, index, cp.size)}`);
+    return checkpointKeyError(key, decoded.entry.time);
   }
 
   private async extend(peer: Peer, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {

@@ -16,8 +16,8 @@ import { verifyRequest, type ReplayCache } from './request-signature.js';
 export type PeerAuthEnv = { Variables: { peer: string; rawBody: Uint8Array } };
 
 export interface PeerAuthOptions {
-  /** The member's Ed25519 public key; undefined for an unknown or suspended member. */
-  lookupKey(memberId: string): Uint8Array | undefined;
+  /** The member's Ed25519 public keys valid now (PROTOCOL.md, "Key history"); none for an unknown or suspended member. */
+  lookupKey(memberId: string): Uint8Array | readonly Uint8Array[] | undefined;
   /** Unix seconds. */
   now(): number;
   maxSkewSeconds: number;

@@ -39,7 +39,8 @@ export function nonConformingEvidence(err: PeerError): { request: string | null;
 
 export interface PeerClientOptions {
   self: string;
-  secretKey: Uint8Array;
+  /** The key to sign the next request with: it changes when the node rotates its key. */
+  secretKey: () => Uint8Array;
   timeoutMs: number;
   maxResponseBytes: number;
   /** Unix seconds, for the signature's `created`. */
@@ -117,7 +118,7 @@ export class PeerClient {
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, String(v));
     const bodyBytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     const headers: Record<string, string> = {
-      ...signRequest({ method, path: url.pathname, body: bodyBytes, keyId: this.opts.self, secretKey: this.opts.secretKey, created: this.opts.nowSeconds() }),
+      ...signRequest({ method, path: url.pathname, body: bodyBytes, keyId: this.opts.self, secretKey: this.opts.secretKey(), created: this.opts.nowSeconds() }),
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -63,8 +63,8 @@ export interface VerifyRequestInput {
   /** Unix seconds. */
   now: number;
   maxSkewSeconds: number;
-  /** The member's Ed25519 public key; undefined for an unknown or suspended member. */
-  lookupKey(keyId: string): Uint8Array | undefined;
+  /** The member's Ed25519 public keys valid now; none for an unknown or suspended member. */
+  lookupKey(keyId: string): Uint8Array | readonly Uint8Array[] | undefined;
 }
 
 export type VerifyFailureCode =
@@ -272,8 +272,10 @@ export function verifyRequest(input: VerifyRequestInput): VerifyResult {
   if (created > input.now + input.maxSkewSeconds) return fail('stale', 'created is in the future');
   if (created < input.now - input.maxSkewSeconds) return fail('stale', 'created is too old');
 
-  const publicKey = input.lookupKey(keyId);
-  if (publicKey === undefined) return fail('unknown_key', 'unknown or suspended member');
+  const found = input.lookupKey(keyId);
+  // A member rotating its key has two valid keys for a while (PROTOCOL.md, "Key history").
+  const publicKeys = found === undefined ? [] : found instanceof Uint8Array ? [found] : found;
+  if (publicKeys.length === 0) return fail('unknown_key', 'unknown or suspended member');
 
   const digestFailure = checkDigest(input.headers, input.body);
   if (digestFailure !== undefined) return digestFailure;
@@ -284,6 +286,8 @@ export function verifyRequest(input: VerifyRequestInput): VerifyResult {
     field: (name) => headerValue(input.headers, name),
   });
   if (!base.ok) return fail(base.kind === 'unsupported' ? 'unsupported' : 'malformed_signature', base.error);
-  if (!ed25519Verify(publicKey, utf8(base.base), sig.value.value)) return fail('bad_signature', 'signature does not verify');
+  const message = utf8(base.base);
+  const signature = sig.value.value;
+  if (!publicKeys.some((publicKey) => ed25519Verify(publicKey, message, signature))) return fail('bad_signature', 'signature does not verify');
   return { ok: true, keyId, nonce, created };
 }

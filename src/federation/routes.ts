@@ -18,7 +18,7 @@ import type { ReplayCache } from './request-signature.js';
 
 export interface FederationRoutesDeps {
   db: Kysely<Database>;
-  lookupKey: (memberId: string) => Uint8Array | undefined;
+  lookupKey: (memberId: string) => Uint8Array | readonly Uint8Array[] | undefined;
   replay: ReplayCache;
   maxSkewSeconds: number;
   pageLimit: number;

@@ -4,22 +4,35 @@
  * before. Members that require the witness's cosignature act only on cosigned checkpoints, so a
  * member showing different histories to different peers cannot get both cosigned, and the forked
  * one never reaches anyone's check index.
+ *
+ * The witness key is the association's member key, so it rotates with it (PROTOCOL.md, "Key
+ * history"): a cosignature counts when one of the association's keys made it and the key's period
+ * contains the cosignature's own timestamp.
  */
 import { cosignCheckpoint, verifyCosignature } from '../log/cosignature.js';
 import type { NoteVerifier } from '../log/note.js';
-import type { Roster } from '../roster/index.js';
-import { fromBase64 } from '../crypto/encoding.js';
+import { keyValidAt, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
+
+/** The witness of a roster: the association's keys under the witness name, with their periods. */
+export interface Witness {
+  name: string;
+  keys: MemberKey[];
+}
 
 /** The cosigner key name of a federation's witness. */
 export function witnessName(federation: string): string {
   return `${federation}/witness`;
 }
 
-/** The witness of a roster: its association member's key under the witness name. */
-export function witnessOf(roster: Roster): NoteVerifier | undefined {
-  const association = roster.members.find((m) => m.role === 'association');
-  const publicKey = association ? fromBase64(association.publicKey) : undefined;
-  return publicKey ? { name: witnessName(roster.federation), publicKey } : undefined;
+export function witnessOf(roster: Roster): Witness | undefined {
+  const keys = memberKeys(roster.members.find((m) => m.role === 'association'));
+  return keys.length > 0 ? { name: witnessName(roster.federation), keys } : undefined;
+}
+
+/** The witness's current key as a plain verifier (for tools that only need today's key). */
+export function currentWitnessVerifier(witness: Witness): NoteVerifier | undefined {
+  const key = witness.keys.at(-1);
+  return key ? { name: witness.name, publicKey: key.publicKey } : undefined;
 }
 
 /** Appends the witness cosignature to a checkpoint note the caller has verified. */
@@ -27,6 +40,9 @@ export function cosign(note: string, federation: string, secretKey: Uint8Array, 
   return note + cosignCheckpoint(note, { name: witnessName(federation), secretKey }, Math.floor(now.getTime() / 1000));
 }
 
-export function isCosigned(note: string, witness: NoteVerifier): boolean {
-  return verifyCosignature(note, witness).ok;
+export function isCosigned(note: string, witness: Witness): boolean {
+  return witness.keys.some((key) => {
+    const verified = verifyCosignature(note, { name: witness.name, publicKey: key.publicKey });
+    return verified.ok && keyValidAt(key, new Date(verified.timestamp * 1000).toISOString());
+  });
 }

@@ -13,7 +13,8 @@ export const MAX_TOKENS = 32;
 const MIN_EPOCH = 1;
 const MAX_EPOCH = 0xffff_ffff;
 
-export const RETRACTION_REASONS = ['appeal_upheld', 'mistaken_identity', 'data_error', 'duplicate', 'other'] as const;
+/** `relisted`: the ban was listed again under a newer token epoch (`jointban import --relist`). */
+export const RETRACTION_REASONS = ['appeal_upheld', 'mistaken_identity', 'data_error', 'duplicate', 'relisted', 'other'] as const;
 export type RetractionReason = (typeof RETRACTION_REASONS)[number];
 
 export interface TokenRef {

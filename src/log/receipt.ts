@@ -5,7 +5,7 @@
  * Receipts arrive from elsewhere: `verifyReceipt` validates every field and never throws.
  */
 import { fromBase64, toBase64 } from '../crypto/encoding.js';
-import { logOrigin, openCheckpoint } from './checkpoint.js';
+import { logOrigin, openCheckpoint, type OpenCheckpointResult } from './checkpoint.js';
 import { decodeEntry, listingId, type LogEntry } from './entry.js';
 import { leafHash, MAX_PROOF_LENGTH, verifyInclusion } from './merkle.js';
 
@@ -25,6 +25,17 @@ export interface Receipt {
   checkpoint: string;
 }
 
+/**
+ * One of the origin's keys with the end of its period (PROTOCOL.md, "Key history"). A receipt
+ * carries one entry, not the tree's last, so its time is only a lower bound of the checkpoint's
+ * time: a key is refused when that bound is at or after its validUntil (the key was retired before
+ * the tree was signed); its start cannot be checked, since a later checkpoint may prove an old entry.
+ */
+export interface ReceiptKey {
+  publicKey: Uint8Array;
+  validUntil?: string | undefined;
+}
+
 export type VerifyReceiptResult = { ok: true; entry: LogEntry } | { ok: false; error: string };
 
 export function buildReceipt(input: { federation: string; origin: string; leafIndex: number; treeSize: number; entry: Uint8Array; proof: Uint8Array[]; checkpoint: string }): Receipt {
@@ -42,10 +53,10 @@ export function buildReceipt(input: { federation: string; origin: string; leafIn
 }
 
 /**
- * Verifies a receipt against the origin's public key. `publicKeyOf` returns undefined for a member
- * the verifier does not know, which fails the receipt.
+ * Verifies a receipt against the origin's public key, or its keys with their periods.
+ * `publicKeyOf` returns undefined for a member the verifier does not know, which fails the receipt.
  */
-export function verifyReceipt(value: unknown, publicKeyOf: (member: string) => Uint8Array | undefined): VerifyReceiptResult {
+export function verifyReceipt(value: unknown, publicKeyOf: (member: string) => Uint8Array | readonly ReceiptKey[] | undefined): VerifyReceiptResult {
   if (typeof value !== 'object' || value === null) return { ok: false, error: 'receipt is not an object' };
   const r = value as Record<string, unknown>;
   if (r.format !== RECEIPT_FORMAT) return { ok: false, error: `receipt format must be ${RECEIPT_FORMAT}` };
@@ -65,19 +76,32 @@ export function verifyReceipt(value: unknown, publicKeyOf: (member: string) => U
   }
   const entryBytes = fromBase64(entry);
   if (!entryBytes) return { ok: false, error: 'receipt entry is not base64' };
-  const key = publicKeyOf(origin);
-  if (!key) return { ok: false, error: `origin ${origin} is not a member known to the verifier` };
+  const found = publicKeyOf(origin);
+  const keys: readonly ReceiptKey[] = found === undefined ? [] : found instanceof Uint8Array ? [{ publicKey: found }] : found;
+  if (keys.length === 0) return { ok: false, error: `origin ${origin} is not a member known to the verifier` };
   let name: string;
   try {
     name = logOrigin(federation, origin);
   } catch {
     return { ok: false, error: 'receipt federation or origin is malformed' };
   }
-  const opened = openCheckpoint(checkpoint, { name, publicKey: key });
+  const decoded = decodeEntry(entryBytes);
+  let opened: OpenCheckpointResult = { ok: false, error: 'no key of the origin verifies it' };
+  let signer: ReceiptKey | undefined;
+  for (const key of [...keys].reverse()) {
+    opened = openCheckpoint(checkpoint, { name, publicKey: key.publicKey });
+    if (opened.ok) {
+      signer = key;
+      break;
+    }
+  }
   if (!opened.ok) return { ok: false, error: `checkpoint does not verify: ${opened.error}` };
   if (opened.checkpoint.size !== treeSize) return { ok: false, error: 'checkpoint size differs from the receipt treeSize' };
-  const decoded = decodeEntry(entryBytes);
   if (!decoded.ok) return { ok: false, error: `entry is malformed: ${decoded.error}` };
+  const until = signer?.validUntil;
+  if (until !== undefined && !(Date.parse(decoded.entry.time) < Date.parse(until))) {
+    return { ok: false, error: `checkpoint is signed with a key retired at ${until}, before the entry's time ${decoded.entry.time}` };
+  }
   if (decoded.entry.origin !== origin || decoded.entry.seq !== leafIndex + 1) return { ok: false, error: 'entry origin or seq does not match the receipt' };
   if (r.listingId !== listingId(origin, leafIndex + 1)) return { ok: false, error: 'listingId does not match the entry' };
   if (!verifyInclusion(leafHash(entryBytes), leafIndex, treeSize, proof, opened.checkpoint.root)) {

@@ -9,7 +9,7 @@
 import canonicalize from 'canonicalize';
 import { fromBase64, fromHex, toBase64 } from '../crypto/encoding.js';
 import { ED25519_PUBLIC_KEY_LENGTH } from '../crypto/index.js';
-import { checkRoster, checkRosterDraft, isEndpoint, plainMember, type CheckRosterResult, type Roster, type RosterDraft, type RosterMember } from './schema.js';
+import { checkRoster, checkRosterDraft, isEndpoint, MAX_PREVIOUS_KEYS, plainMember, type CheckRosterResult, type Roster, type RosterDraft, type RosterMember } from './schema.js';
 
 export type EditFailureCode = 'invalid_input' | 'conflict' | 'not_found';
 export type EditResult = { ok: true; draft: RosterDraft } | { ok: false; code: EditFailureCode; error: string };
@@ -45,9 +45,45 @@ export function createDraft(federation: string, association: NewMember, now: str
 
 export function addMember(draft: RosterDraft, member: NewMember, now: string): EditResult {
   if (draft.members.some((m) => m.id === member.id)) return fail('conflict', `member ${member.id} is already in the roster`);
-  const holder = draft.members.find((m) => m.publicKey === member.publicKey);
+  const holder = keyHolder(draft, member.publicKey);
   if (holder) return fail('conflict', `that public key already belongs to member ${holder.id}`);
   return finish(draft.federation, [...draft.members, newMember(member, 'member', now)]);
+}
+
+function keyHolder(draft: RosterDraft, publicKey: string): RosterMember | undefined {
+  return draft.members.find((m) => m.publicKey === publicKey || (m.previousKeys ?? []).some((k) => k.publicKey === publicKey));
+}
+
+/**
+ * Gives a member a new signing key valid from `at`; its current key becomes a previous key valid
+ * until `retireAt` (≥ `at`: the overlap in which both keys sign, while the member's node switches).
+ * The oldest previous keys are dropped beyond MAX_PREVIOUS_KEYS: their checkpoints stop verifying.
+ */
+export function rotateKey(draft: RosterDraft, id: string, publicKey: string, at: string, retireAt: string): EditResult {
+  const member = draft.members.find((m) => m.id === id);
+  if (!member) return fail('not_found', `no member ${id} in the roster`);
+  const holder = keyHolder(draft, publicKey);
+  if (holder) return fail('conflict', `that public key already belongs to member ${holder.id}`);
+  const currentFrom = member.keyValidFrom ?? member.since;
+  if (at <= currentFrom) return fail('invalid_input', `the new key must become valid after the current key did (${currentFrom})`);
+  if (retireAt < at) return fail('invalid_input', 'the old key must not be retired before the new key becomes valid');
+  const previous = [...(member.previousKeys ?? []), { publicKey: member.publicKey, validFrom: currentFrom, validUntil: retireAt }].slice(-MAX_PREVIOUS_KEYS);
+  const rotated: RosterMember = { ...plainMember(member), publicKey, keyValidFrom: at, previousKeys: previous };
+  return finish(draft.federation, draft.members.map((m) => (m.id === id ? rotated : m)));
+}
+
+/**
+ * Moves a previous key's end to `at`, e.g. to end an overlap early or to cut off a compromised key
+ * from the time it leaked: checkpoints whose last entry is dated from then on stop verifying.
+ */
+export function retireKey(draft: RosterDraft, id: string, publicKey: string, at: string): EditResult {
+  const member = draft.members.find((m) => m.id === id);
+  if (!member) return fail('not_found', `no member ${id} in the roster`);
+  if (member.publicKey === publicKey) return fail('invalid_input', `that is ${id}'s current key: rotate to a new key first`);
+  const previous = member.previousKeys ?? [];
+  if (!previous.some((k) => k.publicKey === publicKey)) return fail('not_found', `${id} has no previous key ${publicKey}`);
+  const updated: RosterMember = { ...plainMember(member), previousKeys: previous.map((k) => (k.publicKey === publicKey ? { ...k, validUntil: at } : k)) };
+  return finish(draft.federation, draft.members.map((m) => (m.id === id ? updated : m)));
 }
 
 /** Suspends a member from `at` on: its entries dated at or after `at` are refused by every node. */

@@ -8,3 +8,4 @@ export * from './note.js';
 export * from './accept.js';
 export * from './lookup.js';
 export * from './edit.js';
+export * from './keys.js';

@@ -19,9 +19,21 @@ export const RESERVED_MEMBER_IDS: readonly string[] = ['roster'];
 export const MAX_MEMBERS = 1000;
 export const MAX_MEMBER_NAME_CODE_POINTS = 100;
 export const MAX_ENDPOINT_LENGTH = 2048;
+/** A member keeps at most this many earlier keys; older ones are dropped from the roster. */
+export const MAX_PREVIOUS_KEYS = 16;
 
 export type MemberRole = 'member' | 'association';
 export type MemberStatus = 'active' | 'suspended';
+
+/**
+ * An earlier signing key of a member (docs/PROTOCOL.md, "Key history"). It verifies the member's
+ * checkpoints whose time (the time of the last entry they cover) is in [validFrom, validUntil).
+ */
+export interface PreviousKey {
+  publicKey: string;
+  validFrom: string;
+  validUntil: string;
+}
 
 export interface RosterMember {
   /** The member id; also the origin of its log entries and its request-signature key id. */
@@ -29,8 +41,12 @@ export interface RosterMember {
   /** Display name, 1 to 100 printable code points. */
   name: string;
   role: MemberRole;
-  /** Base64 (padded, canonical) of the member's 32-byte Ed25519 public key. */
+  /** Base64 (padded, canonical) of the member's current 32-byte Ed25519 public key. */
   publicKey: string;
+  /** From when `publicKey` signs checkpoints; absent means from `since` (a roster before rotation). */
+  keyValidFrom?: string;
+  /** The member's earlier keys, oldest first; absent when the member never rotated its key. */
+  previousKeys?: PreviousKey[];
   /** Base URL of the member's node: http(s), no credentials, query, fragment or trailing slash. */
   endpoint: string;
   status: MemberStatus;
@@ -102,6 +118,12 @@ export function isEndpoint(value: unknown): value is string {
 
 const TIME_MESSAGE = 'must be a UTC time in the form YYYY-MM-DDTHH:MM:SS.sssZ';
 
+const previousKeySchema = z.strictObject({
+  publicKey: z.string().refine(isPublicKeyText, 'must be base64 of a 32-byte Ed25519 public key'),
+  validFrom: z.string().refine(isEntryTime, TIME_MESSAGE),
+  validUntil: z.string().refine(isEntryTime, TIME_MESSAGE),
+});
+
 const memberSchema = z.strictObject({
   id: z
     .string()
@@ -110,6 +132,8 @@ const memberSchema = z.strictObject({
   name: z.string().refine(isMemberName, `must be 1-${MAX_MEMBER_NAME_CODE_POINTS} printable characters without white space at the ends`),
   role: z.enum(['member', 'association']),
   publicKey: z.string().refine(isPublicKeyText, 'must be base64 of a 32-byte Ed25519 public key'),
+  keyValidFrom: z.string().refine(isEntryTime, TIME_MESSAGE).optional(),
+  previousKeys: z.array(previousKeySchema).min(1, 'must be absent rather than empty').max(MAX_PREVIOUS_KEYS, `must list at most ${MAX_PREVIOUS_KEYS} keys`).optional(),
   endpoint: z.string().refine(isEndpoint, 'must be an http(s) URL without credentials, query, fragment or trailing slash'),
   status: z.enum(['active', 'suspended']),
   since: z.string().refine(isEntryTime, TIME_MESSAGE),
@@ -133,7 +157,7 @@ function firstIssue(error: z.ZodError): string {
   return `${path || 'roster'}: ${issue.message}`;
 }
 
-/** Copies only the fields of the format, in one order, with `suspendedAt` only when present. */
+/** Copies only the fields of the format, in one order, with the optional ones only when present. */
 export function plainMember(m: RosterMember): RosterMember {
   const out: RosterMember = {
     id: m.id,
@@ -144,8 +168,33 @@ export function plainMember(m: RosterMember): RosterMember {
     status: m.status,
     since: m.since,
   };
+  if (m.keyValidFrom !== undefined) out.keyValidFrom = m.keyValidFrom;
+  if (m.previousKeys !== undefined) {
+    out.previousKeys = m.previousKeys.map((k) => ({ publicKey: k.publicKey, validFrom: k.validFrom, validUntil: k.validUntil }));
+  }
   if (m.suspendedAt !== undefined) out.suspendedAt = m.suspendedAt;
   return out;
+}
+
+/**
+ * The key history rules: every period starts at or after `since` and ends after it starts,
+ * periods are in start order, and the current key starts after every earlier one. Periods may
+ * overlap (both keys sign during a rotation) or leave a gap (a compromised key cut short).
+ */
+function keyHistoryError(m: RosterMember, at: string): string | undefined {
+  const previous = m.previousKeys ?? [];
+  if (m.keyValidFrom !== undefined && m.keyValidFrom < m.since) return `${at}.keyValidFrom: must not be before since`;
+  if (previous.length > 0 && m.keyValidFrom === undefined) return `${at}.keyValidFrom: required when previousKeys is present`;
+  for (let k = 0; k < previous.length; k++) {
+    const key = previous[k] as PreviousKey;
+    const kat = `${at}.previousKeys[${k}]`;
+    if (key.validFrom < m.since) return `${kat}.validFrom: must not be before since`;
+    if (key.validUntil <= key.validFrom) return `${kat}.validUntil: must be after validFrom`;
+    const prev = previous[k - 1];
+    if (prev !== undefined && prev.validFrom >= key.validFrom) return `${kat}.validFrom: keys must be in order of validFrom`;
+    if (m.keyValidFrom !== undefined && key.validFrom >= m.keyValidFrom) return `${kat}.validFrom: must be before the current key's keyValidFrom`;
+  }
+  return undefined;
 }
 
 /** The rules across members. Times in `toISOString` form compare correctly as strings. */
@@ -158,8 +207,16 @@ function membersError(members: readonly RosterMember[], issuedAt: string | undef
     const prev = members[i - 1];
     if (prev !== undefined && prev.id === m.id) return `${at}.id: duplicate member id ${m.id}`;
     if (prev !== undefined && prev.id > m.id) return `${at}.id: members must be sorted by id`;
+    // A key belongs to one member for ever, so a retired key can never speak for someone else.
     if (keys.has(m.publicKey)) return `${at}.publicKey: duplicate public key`;
     keys.add(m.publicKey);
+    for (let k = 0; k < (m.previousKeys ?? []).length; k++) {
+      const old = (m.previousKeys as PreviousKey[])[k] as PreviousKey;
+      if (keys.has(old.publicKey)) return `${at}.previousKeys[${k}].publicKey: duplicate public key`;
+      keys.add(old.publicKey);
+    }
+    const historyError = keyHistoryError(m, at);
+    if (historyError !== undefined) return historyError;
     if (m.role === 'association') {
       associations++;
       if (m.status !== 'active') return `${at}.status: the association cannot be suspended`;

@@ -141,7 +141,7 @@ export class ListingService {
     if (banUntil !== null && banUntil <= bannedAt) throw new AppError('invalid_input', 'banUntil: must be after bannedAt');
     const expiresAt = input.expiresAt !== undefined ? iso(input.expiresAt, 'expiresAt') : this.defaultExpiry(bannedAt, banUntil);
     if (expiresAt <= now.toISOString()) throw new AppError('invalid_input', 'expiresAt: must be in the future');
-    const tokens = deps.tokenizer.tokensFor(input.identifiers);
+    const tokens = deps.tokenizer.tokensForListing(input.identifiers);
     return {
       v: 1,
       kind: 'listing',

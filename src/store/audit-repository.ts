@@ -86,6 +86,8 @@ export class AuditRepository {
     const rows = await this.listedIn(w)
       .where('status', '=', 'retracted')
       .where('retracted_at', '<', w.to)
+      // A ban listed again under a new token epoch was not withdrawn: it is still listed.
+      .where('retraction_reason', '!=', 'relisted')
       .select((eb) => ['origin', eb.fn.countAll<number>().as('n')])
       .groupBy('origin')
       .execute();
@@ -97,6 +99,7 @@ export class AuditRepository {
     const rows = await this.listedIn(w)
       .where('status', '=', 'retracted')
       .where('retracted_at', '<', w.to)
+      .where('retraction_reason', '!=', 'relisted')
       .select(['origin', 'listed_at', 'retracted_at'])
       .execute();
     return rows.map((r) => ({ origin: r.origin, listedAt: r.listed_at, retractedAt: r.retracted_at ?? r.listed_at }));

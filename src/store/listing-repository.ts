@@ -48,6 +48,12 @@ export class ListingReader {
     return row ? toRow(row) : undefined;
   }
 
+  /** The listings of `origin` carrying a platform reference, whatever their status, oldest first. */
+  async byReference(origin: string, reference: string): Promise<ListingRow[]> {
+    const rows = await this.db.selectFrom('listings').selectAll().where('origin', '=', origin).where('reference', '=', reference).orderBy('seq').execute();
+    return rows.map(toRow);
+  }
+
   async tokensOf(id: string): Promise<{ type: IdentifierType; epoch: number; token: Uint8Array }[]> {
     const rows = await this.db.selectFrom('listing_tokens').select(['type', 'epoch', 'token']).where('listing_id', '=', id).execute();
     return rows.map((r) => ({ type: r.type as IdentifierType, epoch: r.epoch, token: new Uint8Array(r.token) }));

@@ -91,7 +91,8 @@ const endpoint = fc.oneof(
 /**
  * A valid roster of the federation `jointban.example`: 1 to 8 members with distinct ids and keys
  * from KEYS (index 0 is the trust root, kept out of the members), exactly one association, members
- * sorted by id, times consistent with issuedAt.
+ * sorted by id, times consistent with issuedAt; up to three members carry a key history (an
+ * earlier key from the KEYS no member uses, rotated half-way between since and issuedAt).
  */
 export const roster: fc.Arbitrary<Roster> = fc
   .record({
@@ -101,6 +102,7 @@ export const roster: fc.Arbitrary<Roster> = fc
     endpoints: fc.array(endpoint, { minLength: 8, maxLength: 8 }),
     association: fc.nat(),
     suspended: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+    rotated: fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
     version: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
     issuedAt: fc.integer({ min: Date.UTC(2001, 0, 1), max: Date.UTC(2100, 0, 1) }),
     ages: fc.array(fc.integer({ min: 0, max: 1_000_000_000_000 }), { minLength: 16, maxLength: 16 }),
@@ -108,6 +110,7 @@ export const roster: fc.Arbitrary<Roster> = fc
   .map((r) => {
     const ids = [...r.ids].sort();
     const association = r.association % ids.length;
+    let spare = 8;
     const members = ids.map((id, i): RosterMember => {
       const since = r.issuedAt - r.ages[i]!;
       const member: RosterMember = {
@@ -119,6 +122,11 @@ export const roster: fc.Arbitrary<Roster> = fc
         status: 'active',
         since: new Date(since).toISOString(),
       };
+      const rotatedAt = since + Math.floor((r.issuedAt - since) / 2);
+      if (r.rotated[i] && spare < KEYS.length - 1 && rotatedAt > since) {
+        member.keyValidFrom = new Date(rotatedAt).toISOString();
+        member.previousKeys = [{ publicKey: toBase64(KEYS[r.keyOrder[spare++]!]!.publicKey), validFrom: member.since, validUntil: new Date(rotatedAt + 86_400_000).toISOString() }];
+      }
       if (i !== association && r.suspended[i]) {
         member.status = 'suspended';
         member.suspendedAt = new Date(since + Math.floor((r.issuedAt - since) / 2)).toISOString();

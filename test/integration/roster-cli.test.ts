@@ -199,10 +199,38 @@ describe('jointban roster (association workflow)', () => {
     });
   });
 
-  it('remove and sign: version 3 without the member', () => {
-    ok('roster', 'remove', '--data-dir', assoc, '--id', 'alpha');
+  it('keys rotate, rotate-key, retire-key, sign: version 3 lists the key history; keys finish swaps the files', () => {
+    const alphaDir = join(base, 'alpha');
+    const rotated = ok('keys', 'rotate', '--data-dir', alphaDir);
+    expect(rotated['previousPublicKey']).toBe(keys['alpha']);
+    expect(statSync(String(rotated['file'])).mode & 0o777).toBe(0o600);
+    const second = jointban('keys', 'rotate', '--data-dir', alphaDir);
+    expect(second.status).toBe(1);
+    expect(second.stderr).toMatch(/^jointban: [^\n]*already exists[^\n]*\n$/);
+    const newKey = String(rotated['publicKey']);
+    refused(/trust root/, 'roster', 'rotate-key', '--data-dir', assoc, '--id', 'assoc', '--public-key', newKey);
+    refused(/already belongs to member beta/, 'roster', 'rotate-key', '--data-dir', assoc, '--id', 'alpha', '--public-key', keys['beta'] ?? '');
+    refused(/--retire-at/, 'roster', 'rotate-key', '--data-dir', assoc, '--id', 'alpha', '--public-key', newKey, '--retire-at', 'soon');
+    ok('roster', 'rotate-key', '--data-dir', assoc, '--id', 'alpha', '--public-key', newKey, '--at', '2999-01-01T00:00Z', '--retire-at', '2999-01-08T00:00Z');
+    refused(/current key/, 'roster', 'retire-key', '--data-dir', assoc, '--id', 'alpha', '--public-key', newKey);
+    ok('roster', 'retire-key', '--data-dir', assoc, '--id', 'alpha', '--public-key', keys['alpha'] ?? '', '--at', '2999-01-02T00:00Z');
     const signed = sign();
     expect(signed.version).toBe(3);
+    expect(signed.roster.members.find((m) => m.id === 'alpha')).toMatchObject({
+      publicKey: toBase64(fromHex(newKey)!),
+      keyValidFrom: '2999-01-01T00:00:00.000Z',
+      previousKeys: [{ publicKey: base64Key('alpha'), validUntil: '2999-01-02T00:00:00.000Z' }],
+    });
+    const finished = ok('keys', 'finish', '--data-dir', alphaDir);
+    expect(finished).toMatchObject({ publicKey: newKey, retiredPublicKey: keys['alpha'] });
+    expect(existsSync(String(rotated['file']))).toBe(false);
+    expect(jointban('keys', 'finish', '--data-dir', alphaDir).status).toBe(1);
+  });
+
+  it('remove and sign: version 4 without the member', () => {
+    ok('roster', 'remove', '--data-dir', assoc, '--id', 'alpha');
+    const signed = sign();
+    expect(signed.version).toBe(4);
     expect(signed.roster.members.map((m) => m.id)).toEqual(['assoc', 'beta']);
     expect(acceptRoster(v2, signed.roster)).toEqual({ ok: true, changed: true });
   });

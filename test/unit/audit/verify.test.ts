@@ -5,7 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_REPORTED_FAILURES, type VerifyProgress } from '../../../src/audit/verify.js';
 import { encodeEntry } from '../../../src/log/entry.js';
-import { rosterFromDraft, suspendMember } from '../../../src/roster/index.js';
+import { rosterFromDraft, rotateKey, suspendMember } from '../../../src/roster/index.js';
+import { toBase64 } from '../../../src/crypto/encoding.js';
+import { generateEd25519KeyPair } from '../../../src/crypto/index.js';
 import { LogWriter } from '../../../src/store/log-repository.js';
 import { createStore, failuresOf, listing, listings, retraction, timeOf, type TestStore } from './verify-fixtures.js';
 
@@ -241,5 +243,37 @@ describe('the report', () => {
     expect(alpha!.failureCount).toBe(MAX_REPORTED_FAILURES + 20);
     expect(alpha!.failures).toHaveLength(MAX_REPORTED_FAILURES);
     expect(alpha!.failures[0]).toMatchObject({ kind: 'leaf_hash_mismatch', index: 0 });
+  });
+});
+
+describe('a member that rotated its key (PROTOCOL.md, "Key history")', () => {
+  const next = generateEd25519KeyPair();
+  function rotatedRoster(retireAt: string) {
+    const rotated = rotateKey(store.draft, 'alpha', toBase64(next.publicKey), timeOf(3), retireAt);
+    if (!rotated.ok) throw new Error(rotated.error);
+    const built = rosterFromDraft(rotated.draft, 2, timeOf(10));
+    if (!built.ok) throw new Error(built.error);
+    return built.roster;
+  }
+
+  it('verifies checkpoints by the old key before the rotation and by the new key after', async () => {
+    await store.append('alpha', listings('alpha', 1, 2));
+    const old = store.keys['alpha']!;
+    store.keys['alpha'] = next;
+    await store.append('alpha', listings('alpha', 3, 2));
+    store.keys['alpha'] = old;
+    const results = await store.verify({ roster: rotatedRoster(timeOf(3)) });
+    expect(failuresOf(results, 'alpha')).toEqual([]);
+    // With the roster from before the rotation, the new key's checkpoint is not the member's.
+    expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'bad_signature', size: 4 }]);
+  });
+
+  it('fails a checkpoint by the old key whose last entry is dated at or after its validUntil', async () => {
+    await store.append('alpha', listings('alpha', 1, 2));
+    await store.append('alpha', listings('alpha', 3, 1));
+    const results = await store.verify({ roster: rotatedRoster(timeOf(3)) });
+    expect(failuresOf(results, 'alpha')).toEqual([{ kind: 'bad_signature', size: 3 }]);
+    // During an overlap that still covers entry 3 it verifies.
+    expect(failuresOf(await store.verify({ roster: rotatedRoster(timeOf(4)) }), 'alpha')).toEqual([]);
   });
 });

@@ -191,6 +191,16 @@ describe('unknown key', () => {
   });
 });
 
+describe('a member with several keys (a key rotation overlap)', () => {
+  it('verifies under any of the keys given, and fails under none of them', () => {
+    const next = generateEd25519KeyPair();
+    expect(code(verify(signed(), { lookupKey: () => [next.publicKey, alpha.publicKey] }))).toBe('ok');
+    expect(code(verify(signed({ secretKey: next.secretKey }), { lookupKey: () => [alpha.publicKey, next.publicKey] }))).toBe('ok');
+    expect(code(verify(signed({ secretKey: next.secretKey }), { lookupKey: () => [alpha.publicKey] }))).toBe('bad_signature');
+    expect(code(verify(signed(), { lookupKey: () => [] }))).toBe('unknown_key');
+  });
+});
+
 describe('stale', () => {
   it('accepts created exactly at the edges of the window', () => {
     expect(verify(signed({ created: NOW - SKEW })).ok).toBe(true);

@@ -91,3 +91,22 @@ describe('a tampered receipt', () => {
     expect(verifyReceipt(value, keys).ok).toBe(false);
   });
 });
+
+describe('a receipt under a key history (PROTOCOL.md, "Key history")', () => {
+  const rotated = generateEd25519KeyPair();
+  const history = (validUntil: string) => (member: string) =>
+    member === 'alpha' ? [{ publicKey: alpha.publicKey, validUntil }, { publicKey: rotated.publicKey }] : undefined;
+
+  it('verifies with the retired key while its entry is dated before the key was retired', () => {
+    expect(verifyReceipt(makeReceipt(2), history('2026-12-01T00:00:00.000Z'))).toMatchObject({ ok: true });
+  });
+
+  it('fails when the entry is dated at or after the validUntil of the key that signed the checkpoint', () => {
+    expect(verifyReceipt(makeReceipt(2), history('2026-11-01T00:00:00.000Z'))).toMatchObject({ ok: false, error: expect.stringContaining('retired') });
+  });
+
+  it('fails when no key of the history signed it', () => {
+    const none = (member: string) => (member === 'alpha' ? [{ publicKey: other.publicKey, validUntil: '2030-01-01T00:00:00.000Z' }, { publicKey: rotated.publicKey }] : undefined);
+    expect(verifyReceipt(makeReceipt(2), none).ok).toBe(false);
+  });
+});

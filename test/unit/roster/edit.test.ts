@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64, toHex } from '../../../src/crypto/encoding.js';
 import { ed25519PublicKey } from '../../../src/crypto/index.js';
+import { logOrigin, signCheckpoint } from '../../../src/log/checkpoint.js';
 import {
   addMember,
   createDraft,
   draftMatchesRoster,
   normaliseEndpointInput,
   parsePublicKeyInput,
+  memberKeys,
+  openMemberCheckpoint,
+  checkpointKeyError,
   removeMember,
+  retireKey,
+  rotateKey,
   rosterFromDraft,
   suspendMember,
   type EditResult,
@@ -118,5 +124,64 @@ describe('operator input', () => {
     for (const bad of ['https://u:p@alpha.example', 'https://alpha.example?x=1', 'https://alpha.example/#top', 'ftp://alpha.example', 'alpha.example', 'http://alpha.example:0']) {
       expect(normaliseEndpointInput(bad), bad).toBeUndefined();
     }
+  });
+});
+
+describe('rotating a key', () => {
+  const T3 = '2025-03-08T00:00:00.000Z';
+  it('moves the current key to the history with its period and accepts the draft as a roster', () => {
+    const d = draftOf(rotateKey(twoMembers(), 'alpha', key(6), T2, T3));
+    const alpha = d.members.find((m) => m.id === 'alpha')!;
+    expect(alpha.publicKey).toBe(key(6));
+    expect(alpha.keyValidFrom).toBe(T2);
+    expect(alpha.previousKeys).toEqual([{ publicKey: key(4), validFrom: T0, validUntil: T3 }]);
+    expect(rosterFromDraft(d, 2, T2).ok).toBe(true);
+  });
+
+  it('refuses a key someone holds or held, a start not after the current one, a retirement before the start', () => {
+    const d = draftOf(rotateKey(twoMembers(), 'alpha', key(6), T2, T3));
+    expect(rotateKey(d, 'zeta', key(4), T3, T3)).toMatchObject({ ok: false, code: 'conflict' });
+    expect(rotateKey(d, 'alpha', key(7), T1, T3)).toMatchObject({ ok: false, code: 'invalid_input' });
+    expect(rotateKey(d, 'zeta', key(7), T2, T1)).toMatchObject({ ok: false, code: 'invalid_input' });
+    expect(rotateKey(d, 'nobody', key(7), T2, T3)).toMatchObject({ ok: false, code: 'not_found' });
+  });
+
+  it('retires a previous key early, never the current one', () => {
+    const d = draftOf(rotateKey(twoMembers(), 'alpha', key(6), T2, T3));
+    const cut = draftOf(retireKey(d, 'alpha', key(4), T1));
+    expect(cut.members.find((m) => m.id === 'alpha')!.previousKeys).toEqual([{ publicKey: key(4), validFrom: T0, validUntil: T1 }]);
+    expect(retireKey(d, 'alpha', key(6), T3)).toMatchObject({ ok: false, code: 'invalid_input' });
+    expect(retireKey(d, 'alpha', key(9), T3)).toMatchObject({ ok: false, code: 'not_found' });
+    expect(retireKey(d, 'alpha', key(4), '2024-01-01T00:00:00.000Z')).toMatchObject({ ok: false, code: 'invalid_input' });
+  });
+});
+
+describe('checkpoints under a key history', () => {
+  const T3 = '2025-03-08T00:00:00.000Z';
+  const checked = rosterFromDraft(draftOf(rotateKey(twoMembers(), 'alpha', key(6), T2, T3)), 2, T2);
+  if (!checked.ok) throw new Error(checked.error);
+  const roster = checked.roster;
+  const origin = logOrigin(FEDERATION, 'alpha');
+  const root = new Uint8Array(32).fill(7);
+  const signed = (n: number) => signCheckpoint({ origin, size: 3, root }, { name: origin, secretKey: seed(n) });
+
+  it('opens a checkpoint with whichever key signed it and says which', () => {
+    const old = openMemberCheckpoint(roster, 'alpha', signed(4));
+    const now = openMemberCheckpoint(roster, 'alpha', signed(6));
+    expect(old.ok && toBase64(old.key.publicKey)).toBe(key(4));
+    expect(now.ok && toBase64(now.key.publicKey)).toBe(key(6));
+    expect(memberKeys(roster.members.find((m) => m.id === 'alpha')).length).toBe(2);
+  });
+
+  it('refuses a key of another member and an unknown member', () => {
+    expect(openMemberCheckpoint(roster, 'alpha', signed(5)).ok).toBe(false);
+    expect(openMemberCheckpoint(roster, 'nobody', signed(4)).ok).toBe(false);
+  });
+
+  it('rejects the old key for a tree whose last entry is dated at or after its validUntil', () => {
+    const old = openMemberCheckpoint(roster, 'alpha', signed(4));
+    if (!old.ok) throw new Error(old.error);
+    expect(checkpointKeyError(old.key, T1)).toBeUndefined();
+    expect(checkpointKeyError(old.key, T3)).toMatch(/valid from .* to 2025-03-08/);
   });
 });

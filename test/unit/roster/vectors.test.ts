@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fromHex, toHex } from '../../../src/crypto/encoding.js';
+import { fromBase64, fromHex, toBase64, toHex } from '../../../src/crypto/encoding.js';
 import { ed25519PublicKey } from '../../../src/crypto/index.js';
 import { keyId } from '../../../src/log/note.js';
 import {
   entryAllowed,
+  findMember,
+  keyValidAt,
+  memberKeys,
+  requestKeys,
   formatRosterText,
   openRoster,
   parseTrustRoot,
@@ -33,6 +37,10 @@ interface VectorFile {
   valid: ValidVector[];
   invalid: NoteVector[];
   entries: { comment: string; origin: string; time: string; expected: 'ok' | 'unknown_member' | 'suspended' }[];
+  checkpointKeys: {
+    cases: { comment: string; publicKey: string; lastEntryTime: string | null; expected: 'valid' | 'invalid' }[];
+    requestKeysAt: { comment: string; time: string; keys: string[] }[];
+  };
 }
 
 const vectors = JSON.parse(readFileSync(new URL('../../vectors/roster.json', import.meta.url), 'utf8')) as VectorFile;
@@ -90,6 +98,25 @@ describe('roster vectors: entries and suspensions', () => {
       if (!latest) throw new Error('no roster in the vector file');
       const result = entryAllowed(latest, e.origin, e.time);
       expect(result.ok ? 'ok' : result.reason).toBe(e.expected);
+    });
+  }
+});
+
+describe('roster vectors: key history (checkpoint periods and request keys)', () => {
+  const latest = vectors.valid.at(-1)?.roster;
+  if (!latest) throw new Error('no roster in the vector file');
+  const keys = memberKeys(findMember(latest, 'alpha'));
+  for (const c of vectors.checkpointKeys.cases) {
+    it(c.comment, () => {
+      const key = keys.find((k) => toBase64(k.publicKey) === c.publicKey);
+      expect(key).toBeDefined();
+      expect(keyValidAt(key!, c.lastEntryTime ?? undefined) ? 'valid' : 'invalid').toBe(c.expected);
+    });
+  }
+  for (const c of vectors.checkpointKeys.requestKeysAt) {
+    it(`request keys: ${c.comment}`, () => {
+      expect(requestKeys(latest, 'alpha', c.time).map(toBase64)).toEqual(c.keys);
+      expect(c.keys.every((k) => fromBase64(k)?.length === 32)).toBe(true);
     });
   }
 });
