@@ -21,6 +21,7 @@ import { logOrigin } from '../log/checkpoint.js';
 import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/entry.js';
 import type { NoteVerifier } from '../log/note.js';
 import { entryAllowed, findMember, memberKey, type Roster } from '../roster/index.js';
+import type { DatabaseHandle } from '../store/database.js';
 import type { Database } from '../store/tables.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
 import { IndexSet, ProjectionCheck } from './verify-projection.js';
@@ -75,8 +76,8 @@ async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows
  * Verifies every log in the store and returns one result per origin, in origin order. Never throws
  * for bad data (that is what it reports); a database error propagates.
  */
-export async function verifyStore(db: Kysely<Database>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
-  return db.transaction().execute(async (trx) => {
+export async function verifyStore(handle: Pick<DatabaseHandle, 'db' | 'sqlite'>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
+  return handle.db.transaction().execute(async (trx) => {
     const results: OriginVerification[] = [];
     for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, held, options, onProgress));
     return results;
