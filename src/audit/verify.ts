@@ -15,6 +15,7 @@
  * checkpoint's signed root is recomputed from one and the same leaf sequence, so if each matches,
  * each tree is a prefix of the next, which is exactly what a consistency proof would show.
  */
+import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { bytesEqual } from '../crypto/encoding.js';
 import { logOrigin } from '../log/checkpoint.js';
@@ -79,7 +80,8 @@ async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows
 export async function verifyStore(handle: Pick<DatabaseHandle, 'db' | 'sqlite'>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
   return handle.db.transaction().execute(async (trx) => {
     const results: OriginVerification[] = [];
-    for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, held, options, onProgress));
+    // The raw connection is the transaction's: Kysely's SQLite driver runs on that one connection.
+    for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, handle.sqlite, held, options, onProgress));
     return results;
   });
 }
@@ -89,12 +91,8 @@ function keyOf(origin: string, options: VerifyStoreOptions): Uint8Array | undefi
   return options.self?.member === origin ? options.self.publicKey : undefined;
 }
 
-interface EntryRow {
-  kind: string;
-  time: string;
-  bytes: Uint8Array;
-  leaf_hash: Uint8Array;
-}
+/** seq, kind, time, bytes, leaf_hash: a raw row, as the prepared statement returns it. */
+type EntryRow = [number, string, string, Uint8Array, Uint8Array];
 
 /** What one origin's walk carries from entry to entry. */
 interface Walk {
@@ -116,7 +114,8 @@ interface Walk {
 function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
   const { origin, report } = walk;
   const at = { index };
-  const decoded = decodeEntry(row.bytes);
+  const [, kind, time, bytes, storedLeafHash] = row;
+  const decoded = decodeEntry(bytes);
   if (!decoded.ok) report.fail('bad_entry', `entry ${index} of ${origin} does not decode: ${decoded.error}`, at);
   else {
     const entry = decoded.entry;
@@ -128,18 +127,19 @@ function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
     } else if (!walk.listingIndices.has(entry.target - 1)) {
       report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, at);
     } else walk.retractions.push(entry);
-    if (row.kind !== entry.kind || row.time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, at);
+    if (kind !== entry.kind || time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, at);
     if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
       report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, at);
     }
   }
-  const hash = leafHashNative(row.bytes);
-  if (!bytesEqual(hash, row.leaf_hash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, at);
+  const hash = leafHashNative(bytes);
+  if (!bytesEqual(hash, storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, at);
   return hash;
 }
 
 async function verifyLog(
   db: Db,
+  sqlite: SQLite.Database,
   held: { origin: string; size: number; rows: number },
   options: VerifyStoreOptions,
   onProgress: ((p: VerifyProgress) => void) | undefined,
@@ -156,34 +156,30 @@ async function verifyLog(
     witness: options.witness,
     requireCosignatures: options.requireCosignatures ?? false,
   }, report);
-  const tree = new TreeCheck(db, origin, report);
+  const tree = new TreeCheck(sqlite, origin, report);
   const projection = new ProjectionCheck(db, origin, report);
   const known = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
   const walk: Walk = { origin, roster: known ? options.roster : undefined, report, listingIndices: new IndexSet(), listings: [], retractions: [] };
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const readEntries = sqlite
+    .prepare<[string, number, number], EntryRow>('SELECT seq, kind, time, bytes, leaf_hash FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq')
+    .raw();
 
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root());
   for (let first = 1; first <= size; first += batchSize) {
     const last = Math.min(size, first + batchSize - 1);
-    const rows = await db
-      .selectFrom('log_entries')
-      .select(['seq', 'kind', 'time', 'bytes', 'leaf_hash'])
-      .where('origin', '=', origin)
-      .where('seq', '>=', first)
-      .where('seq', '<=', last)
-      .orderBy('seq')
-      .execute();
+    const rows = readEntries.all(origin, first, last);
     await checkpoints.load(first - 1, last);
     walk.listings = [];
     walk.retractions = [];
     for (const row of rows) {
-      if (Number(row.seq) !== tree.size + 1) break;
+      if (row[0] !== tree.size + 1) break;
       tree.append(checkEntry(walk, tree.size, row));
       if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root());
     }
     report.entries = tree.size;
-    await tree.flush();
+    tree.flush();
     await projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
     onProgress?.({ origin, verified: tree.size, total: size });
     if (tree.size !== last) {
@@ -192,7 +188,7 @@ async function verifyLog(
       return report.result();
     }
   }
-  await tree.finish();
+  tree.finish();
   await checkpoints.finish(size);
   await projection.finish(size);
   return report.result();
