@@ -157,7 +157,7 @@ async function verifyLog(
     requireCosignatures: options.requireCosignatures ?? false,
   }, report);
   const tree = new TreeCheck(sqlite, origin, report);
-  const projection = new ProjectionCheck(db, origin, report);
+  const projection = new ProjectionCheck(db, sqlite, origin, report);
   const known = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
   const walk: Walk = { origin, roster: known ? options.roster : undefined, report, listingIndices: new IndexSet(), listings: [], retractions: [] };
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -180,7 +180,7 @@ async function verifyLog(
     }
     report.entries = tree.size;
     tree.flush();
-    await projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
+    projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
     onProgress?.({ origin, verified: tree.size, total: size });
     if (tree.size !== last) {
       // Without the missing leaf no later root can be computed: stop here rather than report noise.
