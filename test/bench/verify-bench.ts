@@ -53,6 +53,8 @@ export interface VerifyBenchOptions {
   quick?: boolean;
   /** Write a V8 CPU profile of one extra verify pass (not timed) to this file and summarise it. */
   profile?: string;
+  /** Generate the store in this directory and keep it (default: a temp directory, removed). */
+  keep?: string;
   /** Progress lines go here (default: stderr). */
   log?: (line: string) => void;
 }
@@ -226,7 +228,7 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
   const origins = Array.from({ length: originCount }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
   const keys: Record<string, Ed25519KeyPair> = Object.fromEntries(origins.map((o) => [o, generateEd25519KeyPair()]));
   const association = generateEd25519KeyPair();
-  const dir = mkdtempSync(join(tmpdir(), 'jointban-verify-bench-'));
+  const dir = options.keep ?? mkdtempSync(join(tmpdir(), 'jointban-verify-bench-'));
   const file = join(dir, 'bench.db');
   const handle = await openDatabase({ driver: 'sqlite', file });
   try {
@@ -283,7 +285,7 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
     };
   } finally {
     await handle.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (options.keep === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -319,9 +321,10 @@ function parseArgs(argv: readonly string[]): VerifyBenchOptions {
     const arg = argv[i]!;
     if (arg === '--quick') options.quick = true;
     else if (arg === '--origins') options.origins = Number(argv[++i]);
+    else if (arg === '--keep') options.keep = argv[++i];
     else if (arg === '--profile') options.profile = argv[++i] ?? 'verify.cpuprofile';
     else if (/^\d+$/.test(arg)) positional.push(Number(arg));
-    else throw new Error(`usage: verify-bench.js [entries] [entries per checkpoint] [--origins N] [--quick] [--profile FILE] (unknown argument ${arg})`);
+    else throw new Error(`usage: verify-bench.js [entries] [entries per checkpoint] [--origins N] [--quick] [--profile FILE] [--keep DIR] (unknown argument ${arg})`);
   }
   if (positional[0] !== undefined) options.entries = positional[0];
   if (positional[1] !== undefined) options.perCheckpoint = positional[1];

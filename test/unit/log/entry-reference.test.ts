@@ -57,6 +57,15 @@ const edits: Record<string, (text: string, at: number, pick: number) => string> 
   'byte order mark': (t) => `\ufeff${t}`,
   'trailing newline': (t) => `${t}\n`,
   'upper-case hex': (t) => t.replace(/"token":"([0-9a-f]+)"/, (_m, h: string) => `"token":"${h.toUpperCase()}"`),
+  'missing key': (t, _at, pick) => {
+    const members = [...t.matchAll(/"(\w+)":/g)].filter((m) => !['epoch', 'token', 'type', 'evidenceDigest'].includes(m[1]!));
+    const name = members[pick % members.length]![1]!;
+    const obj = JSON.parse(t) as Record<string, unknown>;
+    delete obj[name];
+    return JSON.stringify(obj);
+  },
+  'missing token key': (t, _at, pick) => t.replace(['"epoch":1,', ',"type":"', '"token":"'][pick % 3]!, (m) => (m.startsWith(',') ? ',"typo":"' : '')),
+  'duplicate token': (t) => t.replace(/"tokens":\[(\{[^}]*\})/, '"tokens":[$1,$1'),
   'null evidence': (t) => t.replace('"expiresAt"', '"evidenceDigest":null,"expiresAt"'),
 };
 
