@@ -7,6 +7,7 @@
  * Rows are compared a batch of entries at a time. Across batches only the retractions are
  * remembered (a bit per entry, and the rows whose retraction comes later in the log).
  */
+import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { listingId, type ListingEntry, type RetractionEntry } from '../log/entry.js';
 import type { Database, ListingTable } from '../store/tables.js';
@@ -72,39 +73,42 @@ export class ProjectionCheck {
   /** Retraction seq → the row that says that retraction retracted it, until the walk reaches it. */
   readonly #claims = new Map<number, RetractionClaim>();
 
+  readonly #rows: SQLite.Statement<[string, number, number], Row>;
+  /** listing_id, type, epoch, token. */
+  readonly #tokens: SQLite.Statement<[string, number, number], [string, string, number, Uint8Array]>;
+
+  /** `sqlite` must be the connection of `db`'s read transaction, which the whole verification runs in. */
   constructor(
     private readonly db: Db,
+    sqlite: SQLite.Database,
     private readonly origin: string,
     private readonly report: OriginReport,
-  ) {}
+  ) {
+    this.#rows = sqlite.prepare<[string, number, number], Row>(
+      `SELECT id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq
+       FROM listings WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq`,
+    );
+    this.#tokens = sqlite
+      .prepare<[string, number, number], [string, string, number, Uint8Array]>(
+        `SELECT t.listing_id, t.type, t.epoch, t.token FROM listing_tokens AS t INNER JOIN listings AS l ON l.id = t.listing_id
+         WHERE l.origin = ? AND l.seq >= ? AND l.seq <= ?`,
+      )
+      .raw();
+  }
 
   /**
    * Compares the rows of seqs first…last with the batch's decoded listing and retraction entries
    * (in log order). Entries that failed to decode are absent from both lists.
    */
-  async checkBatch(first: number, last: number, listings: readonly ListingEntry[], retractions: readonly RetractionEntry[]): Promise<void> {
+  checkBatch(first: number, last: number, listings: readonly ListingEntry[], retractions: readonly RetractionEntry[]): void {
     const { origin } = this;
-    const rows: Row[] = await this.db
-      .selectFrom('listings')
-      .select(['id', 'seq', 'category', 'severity', 'listed_at', 'banned_at', 'ban_until', 'expires_at', 'evidence_digest', 'status', 'retracted_at', 'retraction_reason', 'retraction_seq'])
-      .where('origin', '=', origin)
-      .where('seq', '>=', first)
-      .where('seq', '<=', last)
-      .orderBy('seq')
-      .execute();
-    const tokenRows = await this.db
-      .selectFrom('listing_tokens as t')
-      .innerJoin('listings as l', 'l.id', 't.listing_id')
-      .select(['t.listing_id', 't.type', 't.epoch', 't.token'])
-      .where('l.origin', '=', origin)
-      .where('l.seq', '>=', first)
-      .where('l.seq', '<=', last)
-      .execute();
+    const rows = this.#rows.all(origin, first, last);
+    const tokenRows = this.#tokens.all(origin, first, last);
     const tokens = new Map<string, string[]>();
-    for (const t of tokenRows) {
-      const key = tokenKey({ type: t.type, epoch: Number(t.epoch), token: Buffer.from(t.token.buffer, t.token.byteOffset, t.token.byteLength).toString('hex') });
-      const list = tokens.get(t.listing_id);
-      if (list === undefined) tokens.set(t.listing_id, [key]);
+    for (const [listing, type, epoch, token] of tokenRows) {
+      const key = tokenKey({ type, epoch: Number(epoch), token: Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString('hex') });
+      const list = tokens.get(listing);
+      if (list === undefined) tokens.set(listing, [key]);
       else list.push(key);
     }
 

@@ -9,12 +9,15 @@
  * and every stored Merkle node compared with it (verify-tree.ts). Each stored checkpoint is checked
  * when the walk reaches its size (verify-checkpoints.ts), and the listings projection compared with
  * the entries (verify-projection.ts). Everything happens in one read transaction, so a running node
- * appending meanwhile cannot make a consistent store look broken.
+ * appending meanwhile cannot make a consistent store look broken. The per-batch reads are prepared
+ * better-sqlite3 statements on that transaction's connection: a Kysely query per batch was an
+ * eighth of the time of a whole-store verification (docs/BENCHMARKS.md, "Verification").
  *
  * Consistency between successive checkpoints needs no RFC 9162 consistency proof here: every
  * checkpoint's signed root is recomputed from one and the same leaf sequence, so if each matches,
  * each tree is a prefix of the next, which is exactly what a consistency proof would show.
  */
+import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { bytesEqual } from '../crypto/encoding.js';
 import { logOrigin } from '../log/checkpoint.js';
@@ -22,6 +25,7 @@ import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/ent
 import type { NoteVerifier } from '../log/note.js';
 import type { Witness } from '../federation/witness.js';
 import { entryAllowed, findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
+import type { DatabaseHandle } from '../store/database.js';
 import type { Database } from '../store/tables.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
 import { IndexSet, ProjectionCheck } from './verify-projection.js';
@@ -76,10 +80,11 @@ async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows
  * Verifies every log in the store and returns one result per origin, in origin order. Never throws
  * for bad data (that is what it reports); a database error propagates.
  */
-export async function verifyStore(db: Kysely<Database>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
-  return db.transaction().execute(async (trx) => {
+export async function verifyStore(handle: Pick<DatabaseHandle, 'db' | 'sqlite'>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
+  return handle.db.transaction().execute(async (trx) => {
     const results: OriginVerification[] = [];
-    for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, held, options, onProgress));
+    // The raw connection is the transaction's: Kysely's SQLite driver runs on that one connection.
+    for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, handle.sqlite, held, options, onProgress));
     return results;
   });
 }
@@ -97,12 +102,8 @@ function witnessKeys(witness: Witness | NoteVerifier | undefined): Witness | und
   return { name: witness.name, keys: [{ publicKey: witness.publicKey }] };
 }
 
-interface EntryRow {
-  kind: string;
-  time: string;
-  bytes: Uint8Array;
-  leaf_hash: Uint8Array;
-}
+/** seq, kind, time, bytes, leaf_hash: a raw row, as the prepared statement returns it. */
+type EntryRow = [number, string, string, Uint8Array, Uint8Array];
 
 /** What one origin's walk carries from entry to entry. */
 interface Walk {
@@ -124,7 +125,8 @@ interface Walk {
 function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
   const { origin, report } = walk;
   const at = { index };
-  const decoded = decodeEntry(row.bytes);
+  const [, kind, time, bytes, storedLeafHash] = row;
+  const decoded = decodeEntry(bytes);
   if (!decoded.ok) report.fail('bad_entry', `entry ${index} of ${origin} does not decode: ${decoded.error}`, at);
   else {
     const entry = decoded.entry;
@@ -136,18 +138,19 @@ function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
     } else if (!walk.listingIndices.has(entry.target - 1)) {
       report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, at);
     } else walk.retractions.push(entry);
-    if (row.kind !== entry.kind || row.time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, at);
+    if (kind !== entry.kind || time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, at);
     if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
       report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, at);
     }
   }
-  const hash = leafHashNative(row.bytes);
-  if (!bytesEqual(hash, row.leaf_hash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, at);
+  const hash = leafHashNative(bytes);
+  if (!bytesEqual(hash, storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, at);
   return hash;
 }
 
 async function verifyLog(
   db: Db,
+  sqlite: SQLite.Database,
   held: { origin: string; size: number; rows: number },
   options: VerifyStoreOptions,
   onProgress: ((p: VerifyProgress) => void) | undefined,
@@ -164,36 +167,32 @@ async function verifyLog(
     witness: witnessKeys(options.witness),
     requireCosignatures: options.requireCosignatures ?? false,
   }, report);
-  const tree = new TreeCheck(db, origin, report);
-  const projection = new ProjectionCheck(db, origin, report);
+  const tree = new TreeCheck(sqlite, origin, report);
+  const projection = new ProjectionCheck(db, sqlite, origin, report);
   const known = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
   const walk: Walk = { origin, roster: known ? options.roster : undefined, report, listingIndices: new IndexSet(), listings: [], retractions: [] };
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const readEntries = sqlite
+    .prepare<[string, number, number], EntryRow>('SELECT seq, kind, time, bytes, leaf_hash FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq')
+    .raw();
 
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root(), undefined);
   for (let first = 1; first <= size; first += batchSize) {
     const last = Math.min(size, first + batchSize - 1);
-    const rows = await db
-      .selectFrom('log_entries')
-      .select(['seq', 'kind', 'time', 'bytes', 'leaf_hash'])
-      .where('origin', '=', origin)
-      .where('seq', '>=', first)
-      .where('seq', '<=', last)
-      .orderBy('seq')
-      .execute();
+    const rows = readEntries.all(origin, first, last);
     await checkpoints.load(first - 1, last);
     walk.listings = [];
     walk.retractions = [];
     for (const row of rows) {
-      if (Number(row.seq) !== tree.size + 1) break;
+      if (row[0] !== tree.size + 1) break;
       tree.append(checkEntry(walk, tree.size, row));
       // The stored time column: checkEntry reports it if it differs from the signed bytes.
-      if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root(), row.time);
+      if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root(), row[2]);
     }
     report.entries = tree.size;
-    await tree.flush();
-    await projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
+    tree.flush();
+    projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
     onProgress?.({ origin, verified: tree.size, total: size });
     if (tree.size !== last) {
       // Without the missing leaf no later root can be computed: stop here rather than report noise.
@@ -201,7 +200,7 @@ async function verifyLog(
       return report.result();
     }
   }
-  await tree.finish();
+  tree.finish();
   await checkpoints.finish(size);
   await projection.finish(size);
   return report.result();

@@ -114,7 +114,7 @@ export async function verifyDataDir(dataDir: string, options: { requireCosignatu
     const keys = await keysFor(config, handle, options.requireCosignatures === true);
     const progress = progressReporter();
     try {
-      const results = await verifyStore(handle.db, keys.options, (p) => progress.update(p.origin, p.verified, p.total));
+      const results = await verifyStore(handle, keys.options, (p) => progress.update(p.origin, p.verified, p.total));
       return { config, keys, results, seconds: (performance.now() - started) / 1000 };
     } finally {
       progress.done();

@@ -22,8 +22,14 @@ export class CompactRange {
    * @param size the number of leaves already in the tree.
    * @param subtreeHashes the stored hashes of `perfectSubtrees(0, size)`, left to right.
    * Throws a RangeError when they do not fit together (local data, not peer input).
+   * @param hashNodes the RFC 9162 node hash to combine subtrees with: `nodeHash`, or the same
+   * function on another SHA-256 implementation (a bulk verifier passes a native one).
    */
-  constructor(size = 0, subtreeHashes: readonly Uint8Array[] = []) {
+  constructor(
+    size = 0,
+    subtreeHashes: readonly Uint8Array[] = [],
+    private readonly hashNodes: (left: Uint8Array, right: Uint8Array) => Uint8Array = nodeHash,
+  ) {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid tree size ${size}`);
     const expected = perfectSubtrees(0, size).length;
     if (subtreeHashes.length !== expected) {
@@ -66,7 +72,7 @@ export class CompactRange {
     // A right child (odd index) completes its parent with the left sibling on the right edge.
     while (index % 2 === 1) {
       const left = this.#hashes.pop() as Uint8Array;
-      hash = nodeHash(left, hash);
+      hash = this.hashNodes(left, hash);
       level++;
       index = (index - 1) / 2;
       completed.push({ level, index, hash });

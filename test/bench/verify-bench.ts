@@ -1,164 +1,347 @@
 /**
- * How fast `jointban verify` re-verifies a log (target: ≥ 100k entries/s). Not part of the test
- * suite: build, then `node dist/test/bench/verify-bench.js [entries] [entries per checkpoint]`
- * (defaults 200,000 and 1000).
+ * How fast `jointban verify` re-verifies a store (target: ≥ 100k entries/s). Not part of the test
+ * suite: build, then
  *
- * Seeds one member's log with synthetic valid entries written straight through LogWriter and
- * ListingWriter in large transactions (a listing per entry, a retraction every 50th, a signed and
- * witness-cosigned checkpoint every 1000 entries by default, as a node's signer batches a busy
- * log; a quiet log has far more checkpoints per entry, each costing two Ed25519 verifications),
- * then times, in
- * the same run and on the same file:
- *   - read:   the same batched queries of the entry rows, doing nothing with them (the baseline);
- *   - decode: reading plus strict `decodeEntry` of every entry;
- *   - verify: `verifyStore` (which must report the log intact).
- * and prints entries/s and each time as a multiple of the baseline, by wall time and by the
- * process's CPU time (the steadier figure when other work shares the machine).
+ *   node dist/test/bench/verify-bench.js [entries] [entries per checkpoint] [--origins N] [--quick]
+ *     [--profile FILE] [--keep DIR]
+ *
+ * (defaults: 1,000,000 entries over 4 origins, a checkpoint every ~1000 entries; `--quick`:
+ * 50,000 entries, under 30 s even on the shared machine). `runVerifyBench(options)` does the same
+ * for the combined `npm run bench` and returns the figures; `formatVerifyBench` prints them.
+ *
+ * The store is generated directly, not through a node: for each origin, synthetic valid entries
+ * (a listing per entry with 1-3 tokens, a quarter with an evidence digest, a retraction every 50th)
+ * with their leaf hashes and every Merkle node, signed checkpoints cosigned by the association's
+ * witness at irregular intervals (uniform between half and one and a half times the batch size, as
+ * a node's signer batches a busy log), the listings projection and its token index, all written
+ * with prepared statements in one transaction per origin. Real keys, real signatures, real nodes:
+ * the verifier must report every log intact, or the bench fails.
+ *
+ * Then, in the same run and on the same file, after one warm-up pass of each:
+ *   - baseline: every entry row read with one bare prepared statement, its bytes hashed with the
+ *     native SHA-256 (the least any re-verification must do);
+ *   - verify: `verifyStore`, as `jointban verify` runs it.
+ * Each is reported by wall time and by the process's CPU time (steadier on a shared machine),
+ * with verify as a multiple of the baseline: compare ratios, not absolute rates, across machines.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_BATCH_SIZE, verifyStore } from '../../src/audit/verify.js';
-import { toBase64 } from '../../src/crypto/encoding.js';
-import { generateEd25519KeyPair, randomBytes } from '../../src/crypto/index.js';
+import { pathToFileURL } from 'node:url';
+import { verifyStore } from '../../src/audit/verify.js';
+import { concatBytes, toBase64 } from '../../src/crypto/encoding.js';
+import { generateEd25519KeyPair, sha256Native, type Ed25519KeyPair } from '../../src/crypto/index.js';
 import { witnessName } from '../../src/federation/witness.js';
-import { cosignCheckpoint, decodeEntry, encodeEntry, logOrigin, signCheckpoint, type ListingEntry, type RetractionEntry } from '../../src/log/index.js';
+import { cosignCheckpoint, encodeEntry, listingId, logOrigin, signCheckpoint, type ListingEntry, type LogEntry } from '../../src/log/index.js';
 import { addMember, createDraft, rosterFromDraft, type Roster } from '../../src/roster/index.js';
-import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
-import { ListingWriter } from '../../src/store/listing-repository.js';
-import { LogWriter } from '../../src/store/log-repository.js';
+import { summariseProfile, type CpuProfile, type ProfileSummary } from './profile-summary.js';
 
 const FEDERATION = 'bench.jointban.example';
-const ORIGIN = 'alpha';
 const RETRACT_EVERY = 50;
 const TYPES = ['phone', 'email', 'national_id', 'device_id'] as const;
 const CATEGORIES = ['fraud', 'rumor', 'impersonation', 'illegal_profit'];
+const START = Date.parse('2025-01-01T00:00:00.000Z');
 
-const member = generateEd25519KeyPair();
-const association = generateEd25519KeyPair();
-
-function unwrap<T>(r: { ok: true } & T | { ok: false; error: string }): T {
-  if (!r.ok) throw new Error(r.error);
-  return r;
+export interface VerifyBenchOptions {
+  /** Entries in the whole store (default 1,000,000; 50,000 with `quick`). */
+  entries?: number;
+  /** Mean entries per checkpoint (default 1000). */
+  perCheckpoint?: number;
+  /** Number of member logs the entries are spread over (default 4). */
+  origins?: number;
+  quick?: boolean;
+  /** Write a V8 CPU profile of one extra verify pass (not timed) to this file and summarise it. */
+  profile?: string;
+  /** Generate the store in this directory and keep it (default: a temp directory, removed). */
+  keep?: string;
+  /** Progress lines go here (default: stderr). */
+  log?: (line: string) => void;
 }
 
-function benchRoster(since: string): Roster {
-  const endpoint = (id: string) => `https://${id}.bench.example`;
-  let { draft } = unwrap(createDraft(FEDERATION, { id: 'assoc', name: 'Association', publicKey: toBase64(association.publicKey), endpoint: endpoint('assoc') }, since));
-  ({ draft } = unwrap(addMember(draft, { id: ORIGIN, name: 'Alpha', publicKey: toBase64(member.publicKey), endpoint: endpoint(ORIGIN) }, since)));
-  return unwrap(rosterFromDraft(draft, 1, since)).roster;
+export interface TimedFigure {
+  wallSeconds: number;
+  cpuSeconds: number;
+  entriesPerSecond: number;
+  entriesPerCpuSecond: number;
 }
 
-function entryAt(seq: number, start: number): ListingEntry | RetractionEntry {
-  const time = new Date(start + seq * 1000).toISOString();
-  if (seq % RETRACT_EVERY === 0) return { v: 1, kind: 'retraction', origin: ORIGIN, seq, time, target: seq - 1, reason: 'appeal_upheld' };
-  const tokens = Array.from({ length: 1 + (seq % 3) }, (_, i) => ({ type: TYPES[(seq + i) % TYPES.length]!, epoch: 1, token: Buffer.from(randomBytes(16)).toString('hex') }));
-  return {
+export interface VerifyBenchResult {
+  entries: number;
+  origins: number;
+  checkpoints: number;
+  cosignedCheckpoints: number;
+  seedSeconds: number;
+  databaseBytes: number;
+  baseline: TimedFigure;
+  verify: TimedFigure;
+  /** verify / baseline, CPU time: how many times the bare read-and-hash verification costs. */
+  cpuRatio: number;
+  wallRatio: number;
+  node: string;
+  profile?: ProfileSummary;
+}
+
+/** A small deterministic PRNG (mulberry32), so every run generates the same store. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function entryAt(origin: string, seq: number, random: () => number): LogEntry {
+  const now = START + seq * 1000;
+  const time = iso(now);
+  if (seq % RETRACT_EVERY === 0) return { v: 1, kind: 'retraction', origin, seq, time, target: seq - 1, reason: 'appeal_upheld' };
+  const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+  const tokens = Array.from({ length: 1 + (seq % 3) }, (_, i) => ({ type: TYPES[(seq + i) % TYPES.length]!, epoch: 1, token: hex(32) }));
+  const entry: ListingEntry = {
     v: 1,
     kind: 'listing',
-    origin: ORIGIN,
+    origin,
     seq,
     time,
     category: CATEGORIES[seq % CATEGORIES.length]!,
     severity: 'severe',
-    bannedAt: new Date(start + seq * 1000 - 3_600_000).toISOString(),
-    banUntil: seq % 2 === 0 ? null : new Date(start + seq * 1000 + 90 * 86_400_000).toISOString(),
-    expiresAt: new Date(start + seq * 1000 + 1095 * 86_400_000).toISOString(),
-    ...(seq % 4 === 0 ? { evidenceDigest: `sha256:${Buffer.from(randomBytes(32)).toString('hex')}` } : {}),
+    bannedAt: iso(now - 3_600_000),
+    banUntil: seq % 2 === 0 ? null : iso(now + 90 * 86_400_000),
+    expiresAt: iso(now + 1095 * 86_400_000),
     tokens,
   };
+  if (seq % 4 === 0) entry.evidenceDigest = `sha256:${hex(64)}`;
+  return entry;
 }
 
-/** Appends `count` entries, one transaction per `every` entries, each ending in a cosigned checkpoint. */
-async function seed(handle: DatabaseHandle, count: number, every: number, start: number): Promise<void> {
-  const name = logOrigin(FEDERATION, ORIGIN);
-  for (let first = 1; first <= count; first += every) {
-    const last = Math.min(count, first + every - 1);
-    await handle.db.transaction().execute(async (trx) => {
-      const entries = Array.from({ length: last - first + 1 }, (_, i) => entryAt(first + i, start));
-      const tree = await new LogWriter(trx).append(ORIGIN, entries.map((e) => ({ seq: e.seq, kind: e.kind, time: e.time, bytes: encodeEntry(e) })));
-      const listings = new ListingWriter(trx);
-      for (const e of entries) {
-        if (e.kind === 'listing') await listings.insertListing(e, null);
-        else await listings.applyRetraction(e);
+const LEAF = new Uint8Array([0]);
+const NODE = new Uint8Array([1]);
+
+/** Writes one origin's whole log, tree, checkpoints and projection in one transaction. */
+function seedOrigin(handle: DatabaseHandle, origin: string, count: number, every: number, key: Ed25519KeyPair, witness: Ed25519KeyPair): number {
+  const sqlite = handle.sqlite;
+  const insertEntry = sqlite.prepare('INSERT INTO log_entries (origin, seq, kind, time, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)');
+  const insertNode = sqlite.prepare('INSERT INTO tree_nodes (origin, level, idx, hash) VALUES (?, ?, ?, ?)');
+  const insertCheckpoint = sqlite.prepare('INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES (?, ?, ?, ?, ?)');
+  const insertListing = sqlite.prepare(
+    `INSERT INTO listings (id, origin, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq, reference)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+  );
+  const insertToken = sqlite.prepare('INSERT INTO listing_tokens (token, type, epoch, listing_id) VALUES (?, ?, ?, ?)');
+  const random = prng(origin.length * 7919 + origin.charCodeAt(0));
+  const name = logOrigin(FEDERATION, origin);
+  // The right edge of the tree (RFC 9162), as CompactRange keeps it, with the native SHA-256.
+  const edge: Buffer[] = [];
+  let checkpoints = 0;
+  let nextCheckpoint = Math.max(1, Math.round(every * (0.5 + random())));
+  sqlite.transaction(() => {
+    for (let seq = 1; seq <= count; seq++) {
+      const entry = entryAt(origin, seq, random);
+      const bytes = encodeEntry(entry);
+      const leaf = Buffer.from(sha256Native(concatBytes(LEAF, bytes)));
+      insertEntry.run(origin, seq, entry.kind, entry.time, bytes, leaf);
+      let hash = leaf;
+      let index = seq - 1;
+      let level = 0;
+      insertNode.run(origin, level, index, hash);
+      while (index % 2 === 1) {
+        hash = Buffer.from(sha256Native(concatBytes(NODE, edge.pop()!, hash)));
+        level++;
+        index = (index - 1) / 2;
+        insertNode.run(origin, level, index, hash);
       }
-      const note = signCheckpoint({ origin: name, size: last, root: tree.root() }, { name, secretKey: member.secretKey });
-      const cosigned = note + cosignCheckpoint(note, { name: witnessName(FEDERATION), secretKey: association.secretKey }, Math.floor(start / 1000) + last);
-      await new CheckpointRepository(trx).insert({ origin: ORIGIN, size: last, root: tree.root(), note: cosigned }, new Date().toISOString());
-    });
-  }
+      edge.push(hash);
+      if (entry.kind === 'listing') {
+        const id = listingId(origin, seq);
+        const retractedBy = (seq + 1) % RETRACT_EVERY === 0 && seq + 1 <= count ? seq + 1 : null;
+        insertListing.run(
+          id, origin, seq, entry.category, entry.severity, entry.time, entry.bannedAt, entry.banUntil, entry.expiresAt, entry.evidenceDigest ?? null,
+          retractedBy === null ? 'active' : 'retracted', retractedBy === null ? null : iso(START + retractedBy * 1000), retractedBy === null ? null : 'appeal_upheld', retractedBy,
+        );
+        for (const t of entry.tokens) insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
+      }
+      if (seq === nextCheckpoint || seq === count) {
+        let root = edge[edge.length - 1]!;
+        for (let i = edge.length - 2; i >= 0; i--) root = Buffer.from(sha256Native(concatBytes(NODE, edge[i]!, root)));
+        const note = signCheckpoint({ origin: name, size: seq, root }, { name, secretKey: key.secretKey });
+        const cosigned = note + cosignCheckpoint(note, { name: witnessName(FEDERATION), secretKey: witness.secretKey }, Math.floor(START / 1000) + seq);
+        insertCheckpoint.run(origin, seq, root, cosigned, iso(START + seq * 1000));
+        checkpoints++;
+        nextCheckpoint = seq + Math.max(1, Math.round(every * (0.5 + random())));
+      }
+    }
+  })();
+  return checkpoints;
 }
 
-/** The baseline: the verifier's entry query, batch by batch, optionally decoding each entry. */
-async function readAll(handle: DatabaseHandle, count: number, decode: boolean): Promise<number> {
-  let seen = 0;
-  for (let first = 1; first <= count; first += DEFAULT_BATCH_SIZE) {
-    const rows = await handle.db
-      .selectFrom('log_entries')
-      .select(['seq', 'kind', 'time', 'bytes', 'leaf_hash'])
-      .where('origin', '=', ORIGIN)
-      .where('seq', '>=', first)
-      .where('seq', '<=', first + DEFAULT_BATCH_SIZE - 1)
-      .orderBy('seq')
-      .execute();
-    for (const row of rows) if (!decode || decodeEntry(row.bytes).ok) seen++;
+function benchRoster(origins: readonly string[], keys: Record<string, Ed25519KeyPair>, association: Ed25519KeyPair): Roster {
+  const since = iso(START - 86_400_000);
+  const unwrap = <T,>(r: ({ ok: true } & T) | { ok: false; error: string }): T => {
+    if (!r.ok) throw new Error(r.error);
+    return r;
+  };
+  const endpoint = (id: string) => `https://${id}.bench.example`;
+  let { draft } = unwrap(createDraft(FEDERATION, { id: 'assoc', name: 'Association', publicKey: toBase64(association.publicKey), endpoint: endpoint('assoc') }, since));
+  for (const o of origins) ({ draft } = unwrap(addMember(draft, { id: o, name: o, publicKey: toBase64(keys[o]!.publicKey), endpoint: endpoint(o) }, since)));
+  return unwrap(rosterFromDraft(draft, 1, since)).roster;
+}
+
+/** The baseline: every entry row through one bare prepared statement, each hashed natively. */
+function readAndHash(handle: DatabaseHandle): number {
+  const rows = handle.sqlite.prepare('SELECT bytes FROM log_entries ORDER BY origin, seq').raw().pluck();
+  let n = 0;
+  for (const bytes of rows.iterate() as IterableIterator<Uint8Array>) {
+    if (sha256Native(concatBytes(LEAF, bytes)).length === 32) n++;
   }
-  return seen;
+  return n;
 }
 
 interface Timed<T> {
   value: T;
-  seconds: number;
-  /** CPU time of this process (user + system): steadier than wall time on a shared machine. */
+  wallSeconds: number;
   cpuSeconds: number;
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<Timed<T>> {
+async function timed<T>(fn: () => T | Promise<T>): Promise<Timed<T>> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const value = await fn();
   const cpu = process.cpuUsage(c0);
-  return { value, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { value, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-async function main(): Promise<void> {
-  const count = Number(process.argv[2] ?? 200_000);
-  const every = Number(process.argv[3] ?? 1000);
-  if (![count, every].every((n) => Number.isSafeInteger(n) && n >= 1)) throw new Error('usage: verify-bench.js [entries] [entries per checkpoint]');
-  const dir = mkdtempSync(join(tmpdir(), 'jointban-verify-bench-'));
-  const handle = await openDatabase({ driver: 'sqlite', file: join(dir, 'bench.db') });
-  try {
-    const start = Date.parse('2025-01-01T00:00:00.000Z');
-    const seeded = await timed(() => seed(handle, count, every, start));
-    console.log(`seeded ${count} entries, a checkpoint every ${every}, in ${seeded.seconds.toFixed(1)} s`);
-    const roster = benchRoster(new Date(start).toISOString());
-    const witness = { name: witnessName(FEDERATION), publicKey: association.publicKey };
+function figure(count: number, t: Timed<unknown>): TimedFigure {
+  return { wallSeconds: t.wallSeconds, cpuSeconds: t.cpuSeconds, entriesPerSecond: count / t.wallSeconds, entriesPerCpuSecond: count / t.cpuSeconds };
+}
 
-    // Warm the page cache and the JIT once, so each measurement below sees the same conditions.
-    await readAll(handle, count, true);
-    const read = await timed(() => readAll(handle, count, false));
-    const decode = await timed(() => readAll(handle, count, true));
-    const verify = await timed(() => verifyStore(handle.db, { federation: FEDERATION, roster, witness }));
-    const result = verify.value.find((r) => r.origin === ORIGIN);
-    if (read.value !== count || decode.value !== count || !result?.ok || result.entries !== count) {
-      throw new Error(`the seeded log did not verify: ${JSON.stringify(verify.value, null, 2)}`);
+export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<VerifyBenchResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const count = options.entries ?? (options.quick ? 50_000 : 1_000_000);
+  const every = options.perCheckpoint ?? 1000;
+  const originCount = options.origins ?? 4;
+  if (![count, every, originCount].every((n) => Number.isSafeInteger(n) && n >= 1)) throw new Error('entries, perCheckpoint and origins must be positive integers');
+  const origins = Array.from({ length: originCount }, (_, i) => `member-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? i : ''}`);
+  const keys: Record<string, Ed25519KeyPair> = Object.fromEntries(origins.map((o) => [o, generateEd25519KeyPair()]));
+  const association = generateEd25519KeyPair();
+  const dir = options.keep ?? mkdtempSync(join(tmpdir(), 'jointban-verify-bench-'));
+  const file = join(dir, 'bench.db');
+  const handle = await openDatabase({ driver: 'sqlite', file });
+  try {
+    // Seeding is set-up, not what is measured: no fsync per commit, and a page cache large enough
+    // for the token index, whose random keys otherwise make every insert a cache miss.
+    handle.sqlite.pragma('synchronous = OFF');
+    handle.sqlite.pragma('cache_size = -524288');
+    const seeded = await timed(() =>
+      origins.reduce((n, origin, i) => {
+        const share = Math.floor(count / originCount) + (i < count % originCount ? 1 : 0);
+        return n + seedOrigin(handle, origin, share, every, keys[origin]!, association);
+      }, 0),
+    );
+    handle.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    // Measured with SQLite's default cache, as `jointban verify` opens the database.
+    handle.sqlite.pragma('cache_size = -2000');
+    const databaseBytes = Number(handle.sqlite.prepare('SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()').pluck().get());
+    log(`seeded ${count} entries in ${originCount} logs, ${seeded.value} checkpoints, in ${seeded.wallSeconds.toFixed(1)} s (${(databaseBytes / 1e6).toFixed(0)} MB)`);
+    const roster = benchRoster(origins, keys, association);
+    const witness = { name: witnessName(FEDERATION), publicKey: association.publicKey };
+    const verifyAll = () => verifyStore(handle, { federation: FEDERATION, roster, witness });
+
+    // One pass of each first: the page cache and the JIT are then warm for both measurements.
+    readAndHash(handle);
+    await verifyAll();
+    const baseline = await timed(() => readAndHash(handle));
+    const verify = await timed(verifyAll);
+    const entries = verify.value.reduce((n, r) => n + r.entries, 0);
+    if (baseline.value !== count || entries !== count || !verify.value.every((r) => r.ok)) {
+      throw new Error(`the generated store did not verify: ${JSON.stringify(verify.value.filter((r) => !r.ok), null, 2)}`);
     }
-    const rate = (s: number) => Math.round(count / s).toLocaleString('en-US').padStart(10);
-    const line = (label: string, t: Timed<unknown>) =>
-      console.log(
-        `${label.padEnd(8)} wall ${t.seconds.toFixed(2).padStart(6)} s ${rate(t.seconds)} entries/s ${(t.seconds / read.seconds).toFixed(1).padStart(5)}× read` +
-          ` | cpu ${t.cpuSeconds.toFixed(2).padStart(6)} s ${rate(t.cpuSeconds)} entries/s ${(t.cpuSeconds / read.cpuSeconds).toFixed(1).padStart(5)}× read`,
-      );
-    line('read', read);
-    line('decode', decode);
-    line('verify', verify);
-    console.log(`verified ${result.entries} entries, ${result.checkpoints} checkpoints (${result.cosignedCheckpoints} cosigned) on node ${process.version}`);
+    let profile: ProfileSummary | undefined;
+    if (options.profile !== undefined) {
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 500 });
+      await session.post('Profiler.start');
+      await verifyAll();
+      const { profile: cpuProfile } = await session.post('Profiler.stop');
+      session.disconnect();
+      writeFileSync(options.profile, JSON.stringify(cpuProfile));
+      profile = summariseProfile(cpuProfile as CpuProfile, 25);
+    }
+    return {
+      ...(profile ? { profile } : {}),
+      entries: count,
+      origins: originCount,
+      checkpoints: verify.value.reduce((n, r) => n + r.checkpoints, 0),
+      cosignedCheckpoints: verify.value.reduce((n, r) => n + r.cosignedCheckpoints, 0),
+      seedSeconds: seeded.wallSeconds,
+      databaseBytes,
+      baseline: figure(count, baseline),
+      verify: figure(count, verify),
+      cpuRatio: verify.cpuSeconds / baseline.cpuSeconds,
+      wallRatio: verify.wallSeconds / baseline.wallSeconds,
+      node: process.version,
+    };
   } finally {
     await handle.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (options.keep === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+export function formatVerifyBench(r: VerifyBenchResult): string {
+  const rate = (n: number) => Math.round(n).toLocaleString('en-US').padStart(11);
+  const row = (label: string, f: TimedFigure, ratio: string) =>
+    `${label.padEnd(34)} ${f.wallSeconds.toFixed(2).padStart(7)} ${rate(f.entriesPerSecond)} ${f.cpuSeconds.toFixed(2).padStart(7)} ${rate(f.entriesPerCpuSecond)} ${ratio.padStart(8)}`;
+  return [
+    `jointban verify bench: ${r.entries.toLocaleString('en-US')} entries in ${r.origins} logs, ${r.checkpoints} checkpoints (${r.cosignedCheckpoints} cosigned), Node ${r.node}`,
+    `${''.padEnd(34)} ${'wall s'.padStart(7)} ${'entries/s'.padStart(11)} ${'cpu s'.padStart(7)} ${'entries/cpu-s'.padStart(11)} ${'cpu × base'.padStart(8)}`,
+    row('baseline: prepared read + SHA-256', r.baseline, '1.00×'),
+    row('verifyStore (jointban verify)', r.verify, `${r.cpuRatio.toFixed(2)}×`),
+    `verify / baseline: ${r.cpuRatio.toFixed(2)}× by CPU time, ${r.wallRatio.toFixed(2)}× by wall time`,
+    ...(r.profile ? profileLines(r.profile) : []),
+  ].join('\n');
+}
+
+function profileLines(p: ProfileSummary): string[] {
+  const line = (l: { name: string; selfMs: number; share: number }) => `  ${l.name.slice(0, 70).padEnd(70)} ${l.selfMs.toFixed(0).padStart(6)} ms ${(l.share * 100).toFixed(1).padStart(5)}%`;
+  return [
+    `CPU profile of one more verify pass: busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms`,
+    'self time by area',
+    ...p.areas.slice(0, 12).map(line),
+    'self time by function',
+    ...p.functions.slice(0, 25).map(line),
+  ];
+}
+
+function parseArgs(argv: readonly string[]): VerifyBenchOptions {
+  const options: VerifyBenchOptions = {};
+  const positional: number[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--quick') options.quick = true;
+    else if (arg === '--origins') options.origins = Number(argv[++i]);
+    else if (arg === '--keep') options.keep = argv[++i];
+    else if (arg === '--profile') options.profile = argv[++i] ?? 'verify.cpuprofile';
+    else if (/^\d+$/.test(arg)) positional.push(Number(arg));
+    else throw new Error(`usage: verify-bench.js [entries] [entries per checkpoint] [--origins N] [--quick] [--profile FILE] [--keep DIR] (unknown argument ${arg})`);
+  }
+  if (positional[0] !== undefined) options.entries = positional[0];
+  if (positional[1] !== undefined) options.perCheckpoint = positional[1];
+  return options;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    console.log(formatVerifyBench(await runVerifyBench(parseArgs(process.argv.slice(2)))));
+  } catch (err) {
+    console.error(`verify-bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}

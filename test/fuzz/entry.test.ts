@@ -10,12 +10,15 @@
  *   vector is tried, then random entries at random positions.
  * - Garbage: random bytes, random JSON and entry-shaped objects with wrong types never make the
  *   decoder throw.
+ * - Every input of the mutation and garbage properties is also decoded by the reference decoder the
+ *   fast one replaced (test/helpers/reference-entry.ts): the results must be equal.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, utf8 } from '../../src/crypto/encoding.js';
 import { checkEntry, decodeEntry, encodeEntry, type LogEntry } from '../../src/log/entry.js';
+import { referenceDecodeEntry } from '../helpers/reference-entry.js';
 import { logEntry } from './arbitraries.js';
 import { fuzz, mutationOf, singleByteMutations } from './fuzz-config.js';
 
@@ -32,6 +35,7 @@ function withoutUndefined(entry: LogEntry): LogEntry {
 /** The mutation property: rejected, or the canonical bytes of a different entry. Never a throw. */
 function expectRejectedOrOtherCanonical(original: Uint8Array, mutated: Uint8Array): 'rejected' | 'other' {
   const decoded = decodeEntry(mutated);
+  expect(decoded).toEqual(referenceDecodeEntry(mutated));
   if (!decoded.ok) {
     expect(decoded.error).toEqual(expect.any(String));
     return 'rejected';
@@ -112,6 +116,7 @@ describe('entry garbage', () => {
       'entry.garbage',
       fc.property(input, entryShaped, (bytes, obj) => {
         const decoded = decodeEntry(bytes);
+        expect(decoded).toEqual(referenceDecodeEntry(bytes));
         if (decoded.ok) expect(bytesEqual(encodeEntry(decoded.entry), bytes)).toBe(true);
         else expect(decoded.error).toEqual(expect.any(String));
         const checked = checkEntry(obj);

@@ -51,7 +51,7 @@ function rosterOf(f: TestFederation, member: string): Roster {
 async function audit(f: TestFederation, member: string) {
   const roster = rosterOf(f, member);
   const witness = witnessOf(roster);
-  const results = await verifyStore(f.get(member).node.database.db, { federation: roster.federation, roster, ...(witness ? { witness } : {}) });
+  const results = await verifyStore(f.get(member).node.database, { federation: roster.federation, roster, ...(witness ? { witness } : {}) });
   return results.map((r) => ({ origin: r.origin, ok: r.ok, checkpoints: r.checkpoints }));
 }
 

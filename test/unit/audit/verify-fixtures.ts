@@ -116,7 +116,7 @@ export async function createStore(): Promise<TestStore> {
       handle.sqlite.prepare(statement).run(...params);
     },
     verify(options = {}, onProgress) {
-      return verifyStore(handle.db, { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options }, onProgress);
+      return verifyStore(handle, { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options }, onProgress);
     },
     async close() {
       await handle.close();

@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IndexSet } from '../../../src/audit/verify-projection.js';
-import { leafHashNative, storedNodeCount } from '../../../src/audit/verify-tree.js';
-import { CompactRange, leafHash } from '../../../src/log/index.js';
+import { leafHashNative, nodeHashNative, storedNodeCount } from '../../../src/audit/verify-tree.js';
+import { CompactRange, leafHash, nodeHash } from '../../../src/log/index.js';
 
 describe('leafHashNative', () => {
   it('equals the RFC 9162 leaf hash of the log core on any input', () => {
@@ -16,6 +16,26 @@ describe('leafHashNative', () => {
         expect(leafHashNative(data)).toEqual(leafHash(data));
       }),
     );
+  });
+});
+
+describe('nodeHashNative', () => {
+  it('equals the RFC 9162 node hash of the log core', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (left, right) => {
+        expect(nodeHashNative(left, right)).toEqual(nodeHash(left, right));
+      }),
+    );
+  });
+
+  it('builds the same tree in CompactRange as the default hash', () => {
+    const native = new CompactRange(0, [], nodeHashNative);
+    const noble = new CompactRange();
+    for (let i = 0; i < 300; i++) {
+      const leaf = leafHash(new Uint8Array([i & 255, i >> 8]));
+      expect(native.append(leaf)).toEqual(noble.append(leaf));
+      expect(native.root()).toEqual(noble.root());
+    }
   });
 });
 
