@@ -25,6 +25,7 @@ import { Tokenizer } from './service/identifiers.js';
 import { ListingService } from './service/listings.js';
 import { RateLimiter } from './service/rate-limiter.js';
 import { ApiKeyRepository } from './store/api-key-repository.js';
+import { CheckStore } from './store/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import { openDatabase, type DatabaseHandle } from './store/database.js';
 import { readKeyFile } from './store/key-file.js';
@@ -44,6 +45,8 @@ export interface JointbanNode {
   readonly keys: ApiKeyService;
   readonly listings: ListingService;
   readonly checks: CheckService;
+  /** The check hot path's statements and token set; warm before /readyz reports ready. */
+  readonly checkStore: CheckStore;
   readonly audit: AuditService;
   /** Counts the checks served in memory; written every few seconds, before each report and on stop. */
   readonly checkCounter: CheckCounter;
@@ -64,6 +67,12 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   const identity = readKeyFile(config.signingKeyFile);
   const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   const { db } = database;
+  const checkStore = new CheckStore(database.sqlite);
+  // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
+  const warming = checkStore.warmUp().then(
+    (done) => done && logger.info({ tokens: checkStore.stats.tokens }, 'token set warm'),
+    (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
+  );
 
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
   const keys = new ApiKeyService(new ApiKeyRepository(db), now);
@@ -86,6 +95,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     tokenizer,
     now,
     counter: checkCounter,
+    fastMatch: checkStore,
     listingInForce: (origin, listedAt) => {
       const roster = federation.roster.current();
       return origin === config.member || !roster || entryAllowed(roster, origin, listedAt).ok;
@@ -117,7 +127,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       limiter: new RateLimiter({ ratePerSecond: config.limits.check.ratePerSecond, burst: config.limits.check.burst }, () => now().getTime()),
       exemptScopes: config.limits.check.exemptScopes,
     },
-    ready: () => ready,
+    ready: () => ready && checkStore.warm,
     // The status route is registered before the federation routes: both live under
     // /v1/federation, and only the status route takes an API key rather than a peer signature.
     mount: [
@@ -153,6 +163,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     keys,
     listings,
     checks,
+    checkStore,
     audit,
     checkCounter,
     federation,
@@ -197,6 +208,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       await federation.stop();
       // After the last request has finished, so every check served is counted.
       await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
+      checkStore.close();
+      await warming;
       await database.close();
       logger.info({ member: config.member }, 'node stopped');
     },
