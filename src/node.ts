@@ -75,7 +75,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   );
 
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
-  const keys = new ApiKeyService(new ApiKeyRepository(db), now);
+  const keys = new ApiKeyService(new ApiKeyRepository(db), now, checkStore);
   const federation = new Federation({ config, db, secretKey: identity.secretKey, logger, now });
   const listings = new ListingService({
     db,
