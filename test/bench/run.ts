@@ -157,7 +157,7 @@ async function main(): Promise<number> {
   const loadAverageAtStart = loadavg();
   log(`${mode}: starting the echo server and a node with ${settings.listings} listings (temp dir ${temp})`);
   const dataDir = join(temp, 'node');
-  const seeded = await runToEnd<SeedResult>([script('seed'), JSON.stringify({ dataDir, listings: settings.listings } satisfies SeedArgs)]);
+  const seeded = await runToEnd<SeedResult>([script('seed'), JSON.stringify({ dataDir, listings: settings.listings, pool: settings.bodyPool, seed: settings.seed } satisfies SeedArgs)]);
   log(`seeded ${seeded.listings} listings (${seeded.tokens} tokens) in ${(seeded.seedMs / 1000).toFixed(1)} s; bare read of the tokens ${(seeded.bareTokenReadMs / 1000).toFixed(2)} s`);
   const bareNodeRssBytes = await runToEnd<number>(['-e', 'process.stdout.write(JSON.stringify(process.memoryUsage().rss))']);
   const echo = await ServerChild.start<{ url: string }>('echo server', script('server-echo'), {});
