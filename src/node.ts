@@ -4,6 +4,7 @@
  * or a captured log stream.
  */
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.js';
@@ -17,7 +18,7 @@ import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
 import type { Ed25519KeyPair } from './crypto/index.js';
 import { createHmacTokenDeriver } from './identifiers/tokens.js';
-import { createLogger } from './logging.js';
+import { createLogger, nodeLogDestination } from './logging.js';
 import { ApiKeyService } from './service/api-keys.js';
 import { CheckCounter } from './service/check-counter.js';
 import { CheckService } from './service/checks.js';
@@ -25,7 +26,7 @@ import { Tokenizer } from './service/identifiers.js';
 import { ListingService } from './service/listings.js';
 import { RateLimiter } from './service/rate-limiter.js';
 import { ApiKeyRepository } from './store/api-key-repository.js';
-import { CheckStore } from './store/check-store.js';
+import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import { openDatabase, type DatabaseHandle } from './store/database.js';
 import { readKeyFile } from './store/key-file.js';
@@ -60,17 +61,20 @@ export interface JointbanNode {
 }
 
 export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promise<JointbanNode> {
-  const logger = deps.logger ?? createLogger(config.logLevel);
+  const logger = deps.logger ?? createLogger(config.logLevel, nodeLogDestination());
   const now = deps.now ?? (() => new Date());
   // Before the database is opened: a restore that has not verified leaves data no node may serve.
   assertNoPendingRestore(config.dataDir);
   const identity = readKeyFile(config.signingKeyFile);
   const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   const { db } = database;
-  const checkStore = new CheckStore(database.sqlite);
+  const checkStore = new CheckStore(database.sqlite, {
+    snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
+    onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
+  });
   // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
   const warming = checkStore.warmUp().then(
-    (done) => done && logger.info({ tokens: checkStore.stats.tokens }, 'token set warm'),
+    (done) => done && logger.info({ tokens: checkStore.stats.tokens, from: checkStore.stats.source }, 'token set warm'),
     (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
   );
 
@@ -208,6 +212,9 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       await federation.stop();
       // After the last request has finished, so every check served is counted.
       await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
+      // After the last request, so the snapshot holds every token the database holds; a warm-up
+      // still running is abandoned instead.
+      if (checkStore.warm) await checkStore.saveSnapshot();
       checkStore.close();
       await warming;
       await database.close();

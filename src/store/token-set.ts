@@ -38,6 +38,15 @@ function readU32(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
+/** The whole state of a set, as store/token-snapshot.ts writes it to disk and reads it back. */
+export interface TokenSetState {
+  seed: number;
+  count: number;
+  hasZero: boolean;
+  hi: Uint32Array;
+  lo: Uint32Array;
+}
+
 export class TokenSet {
   private hi: Uint32Array;
   private lo: Uint32Array;
@@ -45,13 +54,32 @@ export class TokenSet {
   private count = 0;
   /** The all-zero fingerprint marks an empty slot, so a token that has it is kept aside. */
   private hasZero = false;
-  private readonly seed = randomBytes(4).readUInt32BE(0);
+  private readonly seed: number;
 
-  constructor(expected = 0) {
+  constructor(expected = 0, state?: TokenSetState) {
+    if (state) {
+      const capacity = state.hi.length;
+      if (capacity < MIN_CAPACITY || (capacity & (capacity - 1)) !== 0 || state.lo.length !== capacity || state.count > capacity * MAX_LOAD) {
+        throw new RangeError('not a token set state');
+      }
+      this.hi = state.hi;
+      this.lo = state.lo;
+      this.mask = capacity - 1;
+      this.count = state.count;
+      this.hasZero = state.hasZero;
+      this.seed = state.seed >>> 0;
+      return;
+    }
     const capacity = capacityFor(expected);
     this.hi = new Uint32Array(capacity);
     this.lo = new Uint32Array(capacity);
     this.mask = capacity - 1;
+    this.seed = randomBytes(4).readUInt32BE(0);
+  }
+
+  /** The arrays themselves, not copies: write them out before adding more. */
+  state(): TokenSetState {
+    return { seed: this.seed, count: this.count, hasZero: this.hasZero, hi: this.hi, lo: this.lo };
   }
 
   get size(): number {

@@ -4,7 +4,7 @@
  * transactions in flight and rolled back. Whatever happened, the in-memory token set with its
  * SQLite confirmation must answer exactly what `ListingReader.matchTokens` answers.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -153,6 +153,99 @@ describe('the token set with SQLite confirmation answers as the Kysely query doe
       store.close();
       expect(store.warm).toBe(false);
       expect(await store.warmUp()).toBe(false);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the token set snapshot', () => {
+  async function listSome(handle: DatabaseHandle, origin: string, from: number, count: number, tokens: (k: number) => Uint8Array): Promise<void> {
+    await handle.db.transaction().execute(async (trx) => {
+      for (let k = from; k < from + count; k++) {
+        const entry = listing(origin, k + 1, START, 600, []);
+        entry.tokens = [{ type: 'phone', epoch: 1, token: hex(tokens(k)) }];
+        await new ListingWriter(trx).insertListing(entry, null);
+      }
+    });
+  }
+  const tokenOf = (k: number, salt = 0) => Uint8Array.from({ length: 16 }, (_, i) => (k * 31 + i * 7 + salt * 101 + (i === 0 ? k >> 8 : 0)) & 0xff);
+  const expectSame = async (store: CheckStore, handle: DatabaseHandle, queries: TokenQuery[]) => {
+    const expected = await new ListingReader(handle.db).matchTokens(queries, iso(START));
+    expect(summary(store.match(queries, iso(START))!)).toEqual(summary(expected));
+    return expected.length;
+  };
+
+  it('is written after a warm-up from SQLite, read by the next start, and caught up past its watermark', async () => {
+    const { own, close } = await openPair();
+    const file = join(dirs.at(-1)!, 'tokens.snapshot');
+    try {
+      await listSome(own, 'own', 0, 300, (k) => tokenOf(k));
+      const first = new CheckStore(own.sqlite, { snapshotFile: file });
+      expect(await first.warmUp()).toBe(true);
+      expect(first.stats.source).toBe('sqlite');
+      await first.saveSnapshot();
+      first.close();
+
+      await listSome(own, 'own', 300, 50, (k) => tokenOf(k));
+      const second = new CheckStore(own.sqlite, { snapshotFile: file });
+      expect(await second.warmUp()).toBe(true);
+      expect(second.stats.source).toBe('snapshot');
+      // Rows before and after the snapshot's watermark, and tokens never listed.
+      const queries: TokenQuery[] = [0, 150, 299, 300, 349, 400, 1000].map((k) => ({ type: 'phone', token: tokenOf(k) }));
+      for (const q of queries) await expectSame(second, own, [q]);
+      expect(await expectSame(second, own, queries)).toBe(5);
+      second.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it('is not used for a database with another history, nor one it is ahead of, nor when damaged', async () => {
+    const { own, close } = await openPair();
+    const dir = dirs.at(-1)!;
+    const file = join(dir, 'tokens.snapshot');
+    try {
+      await listSome(own, 'own', 0, 100, (k) => tokenOf(k));
+      const first = new CheckStore(own.sqlite, { snapshotFile: file });
+      await first.warmUp();
+      await first.saveSnapshot();
+      first.close();
+      const snapshot = readFileSync(file);
+
+      // Another database with as many rows but other tokens (a different history).
+      const other = await openDatabase({ driver: 'sqlite', file: join(dir, 'other.db') });
+      try {
+        await listSome(other, 'own', 0, 100, (k) => tokenOf(k, 1));
+        const store = new CheckStore(other.sqlite, { snapshotFile: file });
+        await store.warmUp();
+        expect(store.stats.source).toBe('sqlite');
+        expect(await expectSame(store, other, [{ type: 'phone', token: tokenOf(5, 1) }])).toBe(1);
+        store.close();
+      } finally {
+        await other.close();
+      }
+
+      // A database with fewer rows than the snapshot's watermark (restored from an older backup).
+      writeFileSync(file, snapshot);
+      const older = await openDatabase({ driver: 'sqlite', file: join(dir, 'older.db') });
+      try {
+        await listSome(older, 'own', 0, 50, (k) => tokenOf(k));
+        const store = new CheckStore(older.sqlite, { snapshotFile: file });
+        await store.warmUp();
+        expect(store.stats.source).toBe('sqlite');
+        store.close();
+      } finally {
+        await older.close();
+      }
+
+      // A truncated file.
+      writeFileSync(file, snapshot.subarray(0, snapshot.length - 8));
+      const store = new CheckStore(own.sqlite, { snapshotFile: file });
+      await store.warmUp();
+      expect(store.stats.source).toBe('sqlite');
+      expect(await expectSame(store, own, [{ type: 'phone', token: tokenOf(7) }])).toBe(1);
+      store.close();
     } finally {
       await close();
     }
