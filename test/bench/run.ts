@@ -14,6 +14,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { TOKEN_SNAPSHOT_FILE } from '../../src/store/check-store.js';
 import { killAll, ServerChild, spawnTracked } from './child-protocol.js';
 import type { OpFigure, OpName } from './in-process.js';
 import type { LoadArgs, LoadFigures } from './load.js';
@@ -33,6 +34,7 @@ const { values: flags } = parseArgs({
     listings: { type: 'string' },
     duration: { type: 'string' },
     rounds: { type: 'string' },
+    store: { type: 'string' },
   },
   strict: true,
 });
@@ -156,14 +158,23 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
   log(`${mode}: starting the echo server and a node with ${settings.listings} listings (temp dir ${temp})`);
-  const dataDir = join(temp, 'node');
-  const seeded = await runToEnd<SeedResult>([script('seed'), JSON.stringify({ dataDir, listings: settings.listings, pool: settings.bodyPool, seed: settings.seed } satisfies SeedArgs)]);
+  // --store DIR: a data directory seeded by an earlier run's seed.js, reused as it is (seeding
+  // 10M tokens takes most of a full run); --listings must then be the count it was seeded with.
+  const dataDir = flags.store ?? join(temp, 'node');
+  const seedArgs: SeedArgs = { dataDir, listings: settings.listings, pool: settings.bodyPool, seed: settings.seed, reuse: flags.store !== undefined };
+  const seeded = await runToEnd<SeedResult>([script('seed'), JSON.stringify(seedArgs)]);
   log(`seeded ${seeded.listings} listings (${seeded.tokens} tokens) in ${(seeded.seedMs / 1000).toFixed(1)} s; bare read of the tokens ${(seeded.bareTokenReadMs / 1000).toFixed(2)} s`);
   const bareNodeRssBytes = await runToEnd<number>(['-e', 'process.stdout.write(JSON.stringify(process.memoryUsage().rss))']);
   const echo = await ServerChild.start<{ url: string }>('echo server', script('server-echo'), {});
   const nodeArgs: NodeChildArgs = { dataDir, listings: settings.listings };
+  // Started twice: first without a token set snapshot (it reads every token row from SQLite and
+  // writes one), then from the snapshot, as every later start of a node would.
+  rmSync(join(dataDir, TOKEN_SNAPSHOT_FILE), { force: true });
+  const cold = await ServerChild.start<NodeChildReady>('node (cold)', script('server-node'), nodeArgs);
+  log(`node (no snapshot) ready ${(cold.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(cold.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(cold.info.tokenSet.source)}`);
+  await cold.stop();
   const node = await ServerChild.start<NodeChildReady>('node', script('server-node'), nodeArgs);
-  log(`node ready at ${node.info.url} ${(node.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(node.info.rssBytes / 1e6).toFixed(0)} MB`);
+  log(`node ready at ${node.info.url} ${(node.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(node.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(node.info.tokenSet.source)}`);
 
   const problems = await sanityCheck(node.info, echo.info.url);
   if (problems.length > 0) throw new Error(problems.join('\n'));
@@ -221,6 +232,7 @@ async function main(): Promise<number> {
       startToReadyMs: node.info.startToReadyMs,
       rssBytes: node.info.rssBytes,
       heapUsedBytes: node.info.heapUsedBytes,
+      cold: { startToReadyMs: cold.info.startToReadyMs, rssBytes: cold.info.rssBytes, source: cold.info.tokenSet.source },
       bareNodeRssBytes,
       tokenSet: node.info.tokenSet,
     },

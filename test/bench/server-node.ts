@@ -11,9 +11,8 @@
  * time origin (its start) to the first 200 from /readyz; RSS is read right then.
  */
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger, nodeLogDestination } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import { cpuMicros, profileCommand, ready, serveCommands, type Command } from './child-protocol.js';
 import { measureInProcess, type InProcessOptions } from './in-process.js';
@@ -34,13 +33,13 @@ export interface NodeChildReady {
   /** Resident set size when ready, in bytes. */
   rssBytes: number;
   heapUsedBytes: number;
-  tokenSet: { tokens: number; bytes: number };
+  tokenSet: { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined };
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as NodeChildArgs;
 
 const config = loadConfig(args.dataDir, {});
-const node = await createNode(config, { logger: createLogger(config.logLevel, pino.destination({ dest: join(args.dataDir, 'node.log') })) });
+const node = await createNode(config, { logger: createLogger(config.logLevel, nodeLogDestination(join(args.dataDir, 'node.log'))) });
 const url = await node.listen();
 for (;;) {
   if ((await fetch(`${url}/readyz`)).status === 200) break;
