@@ -156,6 +156,8 @@ async function sanityCheck(node: NodeChildReady, echoUrl: string): Promise<strin
 
 async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
+  // Read now, when `npm run bench` has just built: the tree may change while a long run goes on.
+  const code = codeVersion();
   const loadAverageAtStart = loadavg();
   log(`${mode}: starting the echo server and a node with ${settings.listings} listings (temp dir ${temp})`);
   // --store DIR: a data directory seeded by an earlier run's seed.js, reused as it is (seeding
@@ -211,7 +213,7 @@ async function main(): Promise<number> {
   const results: BenchResults = {
     mode,
     startedAt,
-    code: codeVersion(),
+    code,
     machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}`, loadAverageAtStart },
     settings: {
       listings: settings.listings,
