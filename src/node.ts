@@ -4,6 +4,7 @@
  * or a captured log stream.
  */
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.js';
@@ -19,7 +20,7 @@ import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
 import type { Ed25519KeyPair } from './crypto/index.js';
 import { createHmacTokenDeriver } from './identifiers/tokens.js';
-import { createLogger } from './logging.js';
+import { createLogger, nodeLogDestination } from './logging.js';
 import { ApiKeyService } from './service/api-keys.js';
 import { CheckCounter } from './service/check-counter.js';
 import { CheckService } from './service/checks.js';
@@ -29,6 +30,7 @@ import { RateLimiter } from './service/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
 import { ApiKeyRepository } from './store/api-key-repository.js';
+import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import { openDatabase, type DatabaseHandle } from './store/database.js';
 import { readKeyFile, readSecretFile } from './store/key-file.js';
@@ -49,6 +51,8 @@ export interface JointbanNode {
   readonly keys: ApiKeyService;
   readonly listings: ListingService;
   readonly checks: CheckService;
+  /** The check hot path's statements and token set; warm before /readyz reports ready. */
+  readonly checkStore: CheckStore;
   readonly audit: AuditService;
   /** Counts the checks served in memory; written every few seconds, before each report and on stop. */
   readonly checkCounter: CheckCounter;
@@ -66,16 +70,25 @@ export interface JointbanNode {
 }
 
 export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promise<JointbanNode> {
-  const logger = deps.logger ?? createLogger(config.logLevel);
+  const logger = deps.logger ?? createLogger(config.logLevel, nodeLogDestination());
   const now = deps.now ?? (() => new Date());
   // Before the database is opened: a restore that has not verified leaves data no node may serve.
   assertNoPendingRestore(config.dataDir);
   const identity = readKeyFile(config.signingKeyFile);
   const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   const { db } = database;
+  const checkStore = new CheckStore(database.sqlite, {
+    snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
+    onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
+  });
+  // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
+  const warming = checkStore.warmUp().then(
+    (done) => done && logger.info({ tokens: checkStore.stats.tokens, from: checkStore.stats.source }, 'token set warm'),
+    (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
+  );
 
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
-  const keys = new ApiKeyService(new ApiKeyRepository(db), now);
+  const keys = new ApiKeyService(new ApiKeyRepository(db), now, checkStore);
   const signingKeys = new SigningKeys(config.signingKeyFile, identity, logger);
   const federation = new Federation({ config, db, signingKeys, logger, now });
   const listings = new ListingService({
@@ -100,6 +113,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     tokenizer,
     now,
     counter: checkCounter,
+    fastMatch: checkStore,
     listingInForce,
   });
   const audit = new AuditService({
@@ -137,7 +151,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       limiter: new RateLimiter({ ratePerSecond: config.limits.check.ratePerSecond, burst: config.limits.check.burst }, () => now().getTime()),
       exemptScopes: config.limits.check.exemptScopes,
     },
-    ready: () => ready,
+    ready: () => ready && checkStore.warm,
     // The status route is registered before the federation routes: both live under
     // /v1/federation, and only the status route takes an API key rather than a peer signature.
     mount: [
@@ -175,6 +189,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     keys,
     listings,
     checks,
+    checkStore,
     audit,
     checkCounter,
     federation,
@@ -223,6 +238,11 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       await events.stop();
       // After the last request has finished, so every check served is counted.
       await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
+      // After the last request, so the snapshot holds every token the database holds; a warm-up
+      // still running is abandoned instead.
+      if (checkStore.warm) await checkStore.saveSnapshot();
+      checkStore.close();
+      await warming;
       await database.close();
       logger.info({ member: config.member }, 'node stopped');
     },

@@ -2,8 +2,9 @@
  * The only module that imports @noble/*. Everything else in jointban hashes, signs and verifies
  * through these functions, so the choice of primitives and of verification rules is made once.
  *
- * - SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869): @noble/hashes; `sha256Native`, the
- *   same SHA-256 from node:crypto, for bulk rehashing.
+ * - SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869): @noble/hashes; `sha256Native` and
+ *   `keyedHmacSha256Native`, the same functions from node:crypto, for bulk rehashing and the check
+ *   hot path.
  * - Ed25519 (RFC 8032): @noble/ed25519, with @noble/hashes' SHA-512 plugged in so signing and
  *   verifying are synchronous.
  *
@@ -23,7 +24,7 @@ import * as ed from '@noble/ed25519';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
-import { createPublicKey, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, createSecretKey, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
 
 ed.hashes.sha512 = sha512;
 
@@ -68,6 +69,19 @@ export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
 export function keyedHmacSha256(key: Uint8Array): (message: Uint8Array) => Uint8Array {
   const base = hmac.create(nobleSha256, key);
   return (message) => base.clone().update(message).digest();
+}
+
+/**
+ * The same keyed HMAC-SHA256 through node:crypto (OpenSSL) with the key imported once: about half
+ * the time of the JavaScript one per short message (4 against 7-8 µs), which shows on the check
+ * hot path (three tokens per check). Tested to agree with `keyedHmacSha256`.
+ */
+export function keyedHmacSha256Native(key: Uint8Array): (message: Uint8Array) => Uint8Array {
+  const keyObject = createSecretKey(key);
+  return (message) => {
+    const digest = createHmac('sha256', keyObject).update(message).digest();
+    return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  };
 }
 
 export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {

@@ -13,7 +13,7 @@
  * the type is bound twice, in the key and the message, so equal bytes of two types never collide.
  * The version names the normalisation rules too: changing a rule means a new scheme version.
  */
-import { hkdfSha256, keyedHmacSha256, sha256 } from '../crypto/index.js';
+import { hkdfSha256, keyedHmacSha256Native, sha256 } from '../crypto/index.js';
 import { concatBytes, utf8 } from '../crypto/encoding.js';
 import { IDENTIFIER_TYPE_CODES, IDENTIFIER_TYPES, type IdentifierType } from './types.js';
 
@@ -55,10 +55,6 @@ function u8(value: number): Uint8Array {
   return Uint8Array.of(value);
 }
 
-function u16be(value: number): Uint8Array {
-  return Uint8Array.of(value >>> 8, value & 0xff);
-}
-
 function u32be(value: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value, false);
@@ -87,7 +83,7 @@ export function createHmacTokenDeriver(epochs: readonly EpochSecret[]): TokenDer
     }
     if (macs.has(epoch)) throw new RangeError(`epoch ${epoch} is given more than once`);
     const perType = new Map<IdentifierType, (message: Uint8Array) => Uint8Array>();
-    for (const type of IDENTIFIER_TYPES) perType.set(type, keyedHmacSha256(deriveTokenKey(secret, epoch, type)));
+    for (const type of IDENTIFIER_TYPES) perType.set(type, keyedHmacSha256Native(deriveTokenKey(secret, epoch, type)));
     macs.set(epoch, perType);
   }
   const epochList = Object.freeze([...macs.keys()].sort((a, b) => a - b));
@@ -100,11 +96,16 @@ export function createHmacTokenDeriver(epochs: readonly EpochSecret[]): TokenDer
       if (mac === undefined) {
         throw new RangeError(macs.has(epoch) ? 'unknown identifier type' : `no secret for epoch ${String(epoch)}`);
       }
-      const value = utf8(normalised);
-      if (value.length === 0 || value.length > MAX_VALUE_BYTES) {
+      // One buffer, written in place: 0x01 ‖ code ‖ u16be(len) ‖ utf8(normalised).
+      const length = Buffer.byteLength(normalised, 'utf8');
+      if (length === 0 || length > MAX_VALUE_BYTES) {
         throw new RangeError('normalised identifier must be 1 to 65535 UTF-8 bytes');
       }
-      const message = concatBytes(u8(HMAC_TOKEN_VERSION), u8(IDENTIFIER_TYPE_CODES[type]), u16be(value.length), value);
+      const message = Buffer.allocUnsafe(4 + length);
+      message[0] = HMAC_TOKEN_VERSION;
+      message[1] = IDENTIFIER_TYPE_CODES[type];
+      message.writeUInt16BE(length, 2);
+      message.write(normalised, 4, 'utf8');
       return mac(message).slice(0, TOKEN_LENGTH);
     },
   };

@@ -5,10 +5,11 @@
  * data and nothing else, so the association's or a regulator's auditor never holds a key that can
  * check identifiers or list bans; admin reads audit data too.
  */
-import { constantTimeEqual, randomBytes, sha256 } from '../crypto/index.js';
+import { constantTimeEqual, randomBytes, sha256, sha256Native } from '../crypto/index.js';
 import { toBase64Url, utf8 } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import type { ApiKeyRepository, ApiKeyRow } from '../store/api-key-repository.js';
+import type { ApiKeyTable } from '../store/tables.js';
 
 export const SCOPES = ['check', 'write', 'admin', 'auditor'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -41,10 +42,29 @@ export function scopeAllows(held: Scope, needed: Scope): boolean {
   return SCOPE_GRANTS[held].includes(needed);
 }
 
+/**
+ * A synchronous source of key rows for the per-request check, with SQLite's data_version, which
+ * changes whenever another connection (the CLI, in another process) commits (store/check-store.ts).
+ */
+export interface ApiKeyLookup {
+  apiKey(id: string): ApiKeyTable | undefined;
+  dataVersion(): number;
+}
+
 export class ApiKeyService {
+  /**
+   * Key rows by id, read once and kept while the database is unchanged: cleared when this service
+   * revokes a key and whenever data_version says another process committed anything, so a key
+   * revoked by `jointban apikey revoke` stops working on the very next request. Unknown ids are not
+   * kept (they would let a caller grow the map at will).
+   */
+  private readonly cache = new Map<string, ApiKeyTable>();
+  private cacheVersion: number | undefined;
+
   constructor(
     private readonly repo: ApiKeyRepository,
     private readonly now: () => Date,
+    private readonly lookup?: ApiKeyLookup,
   ) {}
 
   /** Creates a key and returns it in full: the only time the secret is ever visible. */
@@ -57,11 +77,25 @@ export class ApiKeyService {
 
   async authenticate(key: string): Promise<Principal> {
     const m = KEY_PATTERN.exec(key);
-    const row = m ? await this.repo.findForAuth(m[1]!) : undefined;
-    if (!m || !row || row.revoked_at !== null || !constantTimeEqual(new Uint8Array(row.key_hash), sha256(utf8(m[2]!)))) {
+    const row = m ? (this.lookup ? this.cachedRow(m[1]!, this.lookup) : await this.repo.findForAuth(m[1]!)) : undefined;
+    // node:crypto's SHA-256: the same digest as sha256(), a few µs less on every request.
+    if (!m || !row || row.revoked_at !== null || !constantTimeEqual(new Uint8Array(row.key_hash), sha256Native(utf8(m[2]!)))) {
       throw new AppError('unauthorized', 'unknown or revoked API key');
     }
     return { keyId: row.id, name: row.name, scope: row.scope };
+  }
+
+  private cachedRow(id: string, lookup: ApiKeyLookup): ApiKeyTable | undefined {
+    const version = lookup.dataVersion();
+    if (version !== this.cacheVersion) {
+      this.cache.clear();
+      this.cacheVersion = version;
+    }
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    const row = lookup.apiKey(id);
+    if (row) this.cache.set(id, row);
+    return row;
   }
 
   list(): Promise<ApiKeyRow[]> {
@@ -69,7 +103,9 @@ export class ApiKeyService {
   }
 
   async revoke(id: string): Promise<void> {
-    if (!(await this.repo.revoke(id, this.now().toISOString()))) {
+    const revoked = await this.repo.revoke(id, this.now().toISOString());
+    this.cache.clear();
+    if (!revoked) {
       throw new AppError('not_found', `no active API key with id ${id}`);
     }
   }

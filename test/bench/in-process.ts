@@ -30,13 +30,14 @@ export interface OpFigure {
   calls: number;
 }
 
-export const OPS = ['check', 'tokensFor', 'matchTokens', 'authenticate', 'appCheck', 'appEcho', 'sqlite', 'json'] as const;
+export const OPS = ['check', 'tokensFor', 'fastMatch', 'matchTokens', 'authenticate', 'appCheck', 'appEcho', 'sqlite', 'json'] as const;
 export type OpName = (typeof OPS)[number];
 
 export const OP_LABELS: Record<OpName, string> = {
   check: 'checks.check(), 3 identifiers',
   tokensFor: '  of which Tokenizer.tokensFor() (normalise + HMAC)',
-  matchTokens: '  of which ListingReader.matchTokens() (Kysely + SQLite)',
+  fastMatch: '  of which CheckStore.match() (token set + prepared SQLite)',
+  matchTokens: 'ListingReader.matchTokens() (Kysely, what check() used before)',
   authenticate: 'keys.authenticate() (API key, once per request)',
   appCheck: 'app.request(POST /v1/check), no socket',
   appEcho: 'baseline: echo app.request(POST /echo), no socket',
@@ -72,6 +73,7 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
   const ops: Record<OpName, Op> = {
     check: (i) => node.checks.check({ identifiers: at(bodies, i).identifiers }),
     tokensFor: (i) => tokenizer.tokensFor(at(bodies, i).identifiers),
+    fastMatch: (i) => node.checkStore.match(at(queries, i), new Date().toISOString()),
     matchTokens: (i) => reader.matchTokens(at(queries, i), new Date().toISOString()),
     authenticate: () => node.keys.authenticate(apiKey),
     appCheck: async (i) => {

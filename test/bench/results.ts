@@ -42,7 +42,23 @@ export interface BenchResults {
   code: { commit: string; changedFiles: number };
   machine: { nproc: number; cpu: string; node: string; platform: string; loadAverageAtStart: number[] };
   settings: { listings: number; connections: number; durationS: number; warmupS: number; rounds: number; bodyPool: number; bodyBytes: { min: number; max: number; mean: number }; mix: Record<string, number> };
-  setup: { seedMs: number; seedListingsPerSec: number; databaseBytes: number };
+  setup: {
+    seedMs: number;
+    seedListingsPerSec: number;
+    databaseBytes: number;
+    tokens: number;
+    /** Baseline of the start-up: every token row read with a bare prepared statement. */
+    bareTokenReadMs: number;
+    /** The node's process start to the first 200 from /readyz. */
+    startToReadyMs: number;
+    rssBytes: number;
+    heapUsedBytes: number;
+    /** The first start, without a snapshot: every token read from SQLite. */
+    cold: { startToReadyMs: number; rssBytes: number; source: string | undefined };
+    /** RSS of a bare `node -e` process, the baseline of rssBytes. */
+    bareNodeRssBytes: number;
+    tokenSet: { tokens: number; bytes: number; source: string | undefined };
+  };
   http: {
     echo: TargetFigures;
     check: TargetFigures;
@@ -50,7 +66,15 @@ export interface BenchResults {
   };
   inProcess: {
     ops: Record<OpName, OpFigure>;
-    ratios: { checkVsSqlite: number; checkVsJson: number; appCheckVsAppEcho: number; tokensForShareOfCheck: number; matchTokensShareOfCheck: number; authenticateVsSqlite: number };
+    ratios: {
+      checkVsSqlite: number;
+      checkVsJson: number;
+      appCheckVsAppEcho: number;
+      tokensForShareOfCheck: number;
+      fastMatchShareOfCheck: number;
+      matchTokensVsFastMatch: number;
+      authenticateVsSqlite: number;
+    };
   };
   profile?: { echo: ProfileFigures; check: ProfileFigures };
   ok: boolean;
@@ -96,7 +120,24 @@ export function formatResults(r: BenchResults): string {
   );
   out.push(`code: ${r.code.commit}${r.code.changedFiles > 0 ? ` with ${r.code.changedFiles} changed or new files` : ''}; run started ${r.startedAt}`);
   out.push(`machine: ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
-  out.push(`seeded ${r.settings.listings} listings in ${fixed(r.setup.seedMs / 1000, 1)} s (createMany, batches of 1000); database ${fixed(r.setup.databaseBytes / 1e6, 1)} MB`);
+  const u = r.setup;
+  out.push(
+    `seeded ${s.listings} listings, ${u.tokens} tokens in ${fixed(u.seedMs / 1000, 1)} s (bare statements, seed.ts); database ${fixed(u.databaseBytes / 1e6, 1)} MB`,
+  );
+  out.push('');
+  out.push(`Node start-up on that store (target: ready ≤ 5 s, RSS ≤ 1.5 GB at 10M tokens)`);
+  out.push(
+    table([
+      ['', 'node', 'baseline', 'node/baseline'],
+      [`process start to /readyz 200, s, tokens from ${String(u.cold.source)} (no snapshot yet)`, fixed(u.cold.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.cold.startToReadyMs / u.bareTokenReadMs)],
+      [`process start to /readyz 200, s, tokens from ${String(u.tokenSet.source)}`, fixed(u.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.startToReadyMs / u.bareTokenReadMs)],
+      ['  (baseline: a bare read of every token row)', '', '', ''],
+      ['RSS when ready, MB, no snapshot', fixed(u.cold.rssBytes / 1e6, 0), fixed(u.bareNodeRssBytes / 1e6, 0), ratio(u.cold.rssBytes / u.bareNodeRssBytes)],
+      ['RSS when ready, MB, measured node', fixed(u.rssBytes / 1e6, 0), fixed(u.bareNodeRssBytes / 1e6, 0), ratio(u.rssBytes / u.bareNodeRssBytes)],
+      ['  (baseline: a bare node process)', '', '', ''],
+    ]),
+  );
+  out.push(`JS heap used ${fixed(u.heapUsedBytes / 1e6, 0)} MB; token set ${u.tokenSet.tokens} tokens in ${fixed(u.tokenSet.bytes / 1e6, 0)} MB of typed arrays`);
   out.push('');
   out.push('HTTP: POST /v1/check against a bare hono POST-JSON echo, same stack, same bodies');
   out.push(
@@ -123,7 +164,8 @@ export function formatResults(r: BenchResults): string {
       ['checks.check() / JSON round-trip', ratio(ir.checkVsJson)],
       ['app.request(check) / app.request(echo)', ratio(ir.appCheckVsAppEcho)],
       ['tokensFor() share of check()', share(ir.tokensForShareOfCheck)],
-      ['matchTokens() share of check()', share(ir.matchTokensShareOfCheck)],
+      ['CheckStore.match() share of check()', share(ir.fastMatchShareOfCheck)],
+      ['matchTokens() (Kysely) / CheckStore.match()', ratio(ir.matchTokensVsFastMatch)],
       ['authenticate() / 3 SQLite point lookups', ratio(ir.authenticateVsSqlite)],
     ]),
   );

@@ -1,29 +1,26 @@
 /**
- * The jointban node child: initialises a data directory, seeds it with synthetic listings through
- * ListingService.createMany, creates a check API key, listens on 127.0.0.1 and an ephemeral port
- * and prints `{"url","key",…}` when ready. Then it answers commands on stdin (child-protocol.ts):
- * `cpu`, `inproc` (in-process figures), `profile-start` / `profile-stop` (a V8 CPU profile of
- * whatever load runs in between) and `stop`.
+ * The jointban node child: opens a data directory seeded by seed.ts, creates a check API key,
+ * listens on 127.0.0.1 and an ephemeral port and prints `{"url","key",…}` once /readyz answers
+ * 200 (the token set is warm). Then it answers commands on stdin (child-protocol.ts): `cpu`,
+ * `inproc` (in-process figures), `profile-start` / `profile-stop` (a V8 CPU profile of whatever
+ * load runs in between) and `stop`.
  *
- * The node runs as `npm start` would, with one exception: the check rate limit per API key is
- * raised out of the way (see below). Its log level is the default (info), access logs included,
- * written to node.log in the data directory instead of stdout, which carries this protocol.
+ * The node runs as `npm start` would (the seeder raised the check rate limit of API keys out of the
+ * way). Its log level is the default (info), access logs included, written to node.log in the data
+ * directory instead of stdout, which carries this protocol. Start-up is timed from the process's
+ * time origin (its start) to the first 200 from /readyz; RSS is read right then.
  */
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { initDataDir } from '../../src/init.js';
-import { createLogger } from '../../src/logging.js';
+import { createLogger, nodeLogDestination } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import { cpuMicros, profileCommand, ready, serveCommands, type Command } from './child-protocol.js';
 import { measureInProcess, type InProcessOptions } from './in-process.js';
-import { checkBodies, listingInput } from './synthetic.js';
+import { checkBodies } from './synthetic.js';
 
 export interface NodeChildArgs {
   dataDir: string;
   listings: number;
-  batch: number;
 }
 
 export interface NodeChildReady {
@@ -31,44 +28,27 @@ export interface NodeChildReady {
   key: string;
   pid: number;
   listings: number;
-  seedMs: number;
-  databaseBytes: number;
+  /** From this process's start to the first 200 from /readyz, in ms. */
+  startToReadyMs: number;
+  /** Resident set size when ready, in bytes. */
+  rssBytes: number;
+  heapUsedBytes: number;
+  tokenSet: { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined };
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as NodeChildArgs;
 
-// The default check allowance (50 identifiers per second per key) would measure the limit, not the
-// node: the bench key gets one far above what the node can serve, so the limiter still runs.
-await initDataDir({
-  dataDir: args.dataDir,
-  member: 'bench',
-  host: '127.0.0.1',
-  port: 0,
-  extra: { limits: { check: { ratePerSecond: 1_000_000, burst: 1_000_000 } } },
-});
 const config = loadConfig(args.dataDir, {});
-const node = await createNode(config, { logger: createLogger(config.logLevel, pino.destination({ dest: join(args.dataDir, 'node.log') })) });
-
-const seedStarted = performance.now();
-const now = new Date();
-for (let from = 0; from < args.listings; from += args.batch) {
-  const count = Math.min(args.batch, args.listings - from);
-  await node.listings.createMany(Array.from({ length: count }, (_, i) => listingInput(from + i, now)));
-  if ((from + count) % Math.max(args.batch, Math.floor(args.listings / 4)) === 0) process.stderr.write(`  seeded ${from + count} listings\n`);
-}
-const seedMs = performance.now() - seedStarted;
-
-const key = (await node.keys.create('check', 'bench')).key;
+const node = await createNode(config, { logger: createLogger(config.logLevel, nodeLogDestination(join(args.dataDir, 'node.log'))) });
 const url = await node.listen();
-const fileSize = (file: string) => {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-};
-const databaseBytes = fileSize(config.databaseFile) + fileSize(`${config.databaseFile}-wal`);
-ready({ url, key, pid: process.pid, listings: args.listings, seedMs, databaseBytes } satisfies NodeChildReady);
+for (;;) {
+  if ((await fetch(`${url}/readyz`)).status === 200) break;
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
+const startToReadyMs = performance.now();
+const { rss, heapUsed } = process.memoryUsage();
+const key = (await node.keys.create('check', 'bench')).key;
+ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenSet: node.checkStore.stats } satisfies NodeChildReady);
 
 function int(command: Command, name: string): number {
   const value = command[name];

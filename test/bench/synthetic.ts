@@ -94,6 +94,8 @@ export interface CheckBody {
   json: string;
   identifiers: IdentifierInput[];
   expected: Expected;
+  /** The listed person the body reuses (deny: all identifiers, review: the email); none for allow. */
+  listedPerson?: number;
 }
 
 /** Small fast PRNG (mulberry32): the same seed gives the same pool in every process. */
@@ -121,20 +123,20 @@ export function checkBodies(listed: number, count: number, seed = 1): CheckBody[
   for (let b = 0; b < count; b++) {
     const r = random();
     const fresh = person(listed + b);
-    const known = person(Math.floor(random() * listed));
     let identifiers: IdentifierInput[];
     let expected: Expected;
+    const k = Math.floor(random() * listed);
     if (r < MIX.deny) {
-      identifiers = identifiersOf(known, b);
+      identifiers = identifiersOf(person(k), b);
       expected = 'deny';
     } else if (r < MIX.deny + MIX.review) {
-      identifiers = identifiersOf({ ...fresh, email: known.email }, b);
+      identifiers = identifiersOf({ ...fresh, email: person(k).email }, b);
       expected = 'review';
     } else {
       identifiers = identifiersOf(fresh, b);
       expected = 'allow';
     }
-    out.push({ json: JSON.stringify({ identifiers }), identifiers, expected });
+    out.push({ json: JSON.stringify({ identifiers }), identifiers, expected, ...(expected === 'allow' ? {} : { listedPerson: k }) });
   }
   return out;
 }

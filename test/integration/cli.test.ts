@@ -200,6 +200,9 @@ describe('jointban start', () => {
     const result = await running.done;
     expect(result).toMatchObject({ code: 0, signal: null, stderr: '' });
     expect(result.stdout).toContain('"msg":"node stopped"');
+    // The log is written asynchronously (logging.ts): the access log line of the request and the
+    // last line before exit both arrive.
+    expect(result.stdout).toMatch(/"route":"\/healthz","status":200/);
   });
 
   it('a config value of the wrong type → one-line error naming the key', async () => {

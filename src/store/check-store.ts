@@ -1,0 +1,196 @@
+/**
+ * The check hot path's reads: the one place that owns prepared better-sqlite3 statements for it,
+ * and the in-memory token set (token-set.ts) that answers misses without SQLite. Everything else
+ * reads through Kysely, which builds and prepares each query anew (~25 µs a query): fine for a
+ * listing write, a quarter of a check's budget.
+ *
+ * Keeping the token set in step with the projection, whoever writes it (this node's listings and
+ * retractions, the sync ingest, an import, another process on the same file):
+ * - rows of `listing_tokens` are only ever inserted (nothing deletes or updates them), so their
+ *   rowids only grow: the set remembers the highest rowid it has read, and before each check reads
+ *   the rows past it, if any (one indexed `max(rowid)` per check, ~1 µs);
+ * - it only reads while no transaction is open on this connection, so it sees committed rows only;
+ *   a check that comes while one is open (an async Kysely transaction in flight) takes the Kysely
+ *   path, which waits for the transaction to end;
+ * - the set only answers "certainly not listed". A token it may hold is confirmed by SQLite with
+ *   the same conditions as `ListingReader.matchTokens`: the listing is active (retractions) and
+ *   `expires_at` is after now (expiry). The roster check stays in the check service.
+ * Until `warmUp()` has read every token, `match` returns undefined and checks take the Kysely path;
+ * /readyz reports not ready meanwhile.
+ *
+ * Start-up: reading 10M token rows takes seconds, so the set is also kept in a snapshot file
+ * (token-snapshot.ts), written after a warm-up from SQLite and when the node stops. At start the
+ * snapshot is used only if it fits this database: its watermark is not past the last rowid, the
+ * token at the watermark's rowid is the one it recorded (the same database and the same history:
+ * rows are only appended, so a database restored from an older backup has no such row or another
+ * token there), and sampled rows up to the watermark are in it. Otherwise the set is read from
+ * SQLite. Either way the rows past the watermark are read before the first check.
+ */
+import type SQLite from 'better-sqlite3';
+import type { IdentifierType } from '../identifiers/types.js';
+import type { TokenMatchRow, TokenQuery } from './listing-repository.js';
+import type { ApiKeyTable, ListingTable } from './tables.js';
+import { readTokenSnapshot, writeTokenSnapshot, type TokenSnapshot } from './token-snapshot.js';
+import { TokenSet } from './token-set.js';
+
+/** The snapshot's file name in the data directory. */
+export const TOKEN_SNAPSHOT_FILE = 'token-set.snapshot';
+
+/** Rows read per slice while warming up; between slices the event loop runs (and /readyz answers). */
+const WARM_UP_SLICE = 250_000;
+
+type MatchRow = ListingTable & { t_type: string; t_epoch: number };
+
+export class CheckStore {
+  private readonly maxRowid: SQLite.Statement<[], number | null>;
+  private readonly tokensBetween: SQLite.Statement<[number, number], Buffer>;
+  private readonly matchToken: SQLite.Statement<[Uint8Array, string, string], MatchRow>;
+  private readonly apiKeyById: SQLite.Statement<[string], ApiKeyTable>;
+  private readonly dataVersionStmt: SQLite.Statement<[], number>;
+  private readonly tokenAt: SQLite.Statement<[number], Buffer>;
+  private tokens: TokenSet | undefined;
+  /** The highest rowid of `listing_tokens` the set has read. */
+  private watermark = 0;
+  private closed = false;
+  private source: 'snapshot' | 'sqlite' | undefined;
+  /** The watermark of the snapshot file as last read or written. */
+  private savedWatermark: number | undefined;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    private readonly options: { snapshotFile?: string | undefined; onSnapshotError?: (err: Error) => void } = {},
+  ) {
+    this.maxRowid = sqlite.prepare<[], number | null>('SELECT max(rowid) FROM listing_tokens').pluck();
+    this.tokensBetween = sqlite.prepare<[number, number], Buffer>('SELECT token FROM listing_tokens WHERE rowid > ? AND rowid <= ?').pluck();
+    this.matchToken = sqlite.prepare<[Uint8Array, string, string], MatchRow>(
+      `SELECT l.*, t.type AS t_type, t.epoch AS t_epoch FROM listing_tokens t JOIN listings l ON l.id = t.listing_id
+       WHERE t.token = ? AND t.type = ? AND l.status = 'active' AND l.expires_at > ?`,
+    );
+    this.apiKeyById = sqlite.prepare<[string], ApiKeyTable>('SELECT * FROM api_keys WHERE id = ?');
+    this.dataVersionStmt = sqlite.prepare<[], number>('PRAGMA data_version').pluck();
+    this.tokenAt = sqlite.prepare<[number], Buffer>('SELECT token FROM listing_tokens WHERE rowid = ?').pluck();
+  }
+
+  /** Whether the token set is complete and checks use it. */
+  get warm(): boolean {
+    return this.tokens !== undefined;
+  }
+
+  /** Tokens in the set and the bytes its table takes, for the benchmark and the logs. */
+  get stats(): { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined } {
+    return { tokens: this.tokens?.size ?? 0, bytes: this.tokens?.bytes ?? 0, source: this.source };
+  }
+
+  /**
+   * Fills the set from the snapshot file when it fits the database, else from SQLite a slice at a
+   * time (then writes a snapshot). Resolves false when closed meanwhile.
+   */
+  async warmUp(): Promise<boolean> {
+    const file = this.options.snapshotFile;
+    const snapshot = file === undefined ? undefined : await readTokenSnapshot(file);
+    // The watermark must be a committed rowid (see catchUp): wait out a transaction of this connection.
+    while (this.sqlite.inTransaction && !this.closed) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    if (this.closed) return false;
+    if (snapshot && this.fits(snapshot)) {
+      this.tokens = snapshot.set;
+      this.watermark = snapshot.watermark;
+      this.savedWatermark = snapshot.watermark;
+      this.source = 'snapshot';
+      return true;
+    }
+    if (!(await this.readAll())) return false;
+    this.source = 'sqlite';
+    this.saveSnapshot();
+    return true;
+  }
+
+  /**
+   * Writes the snapshot if the set has read rows since the file was last written; resolves when
+   * this and any earlier write are done. Errors go to `onSnapshotError`: a missing snapshot only
+   * makes the next start slower.
+   */
+  saveSnapshot(): Promise<void> {
+    const file = this.options.snapshotFile;
+    if (file === undefined || this.tokens === undefined || this.watermark === this.savedWatermark) return this.saving;
+    const snapshot: TokenSnapshot = { set: this.tokens, watermark: this.watermark, anchor: this.watermark > 0 ? (this.tokenAt.get(this.watermark) ?? new Uint8Array(16)) : new Uint8Array(16) };
+    this.savedWatermark = this.watermark;
+    this.saving = this.saving.then(() => writeTokenSnapshot(file, snapshot)).catch((err: unknown) => this.options.onSnapshotError?.(err as Error));
+    return this.saving;
+  }
+
+  private fits(snapshot: TokenSnapshot): boolean {
+    const max = this.maxRowid.get() ?? 0;
+    const w = snapshot.watermark;
+    if (!Number.isSafeInteger(w) || w < 0 || w > max) return false;
+    if (w === 0) return true;
+    const anchor = this.tokenAt.get(w);
+    if (!anchor || !anchor.equals(snapshot.anchor)) return false;
+    for (const rowid of [1, Math.ceil(w / 4), Math.ceil(w / 2), Math.ceil((3 * w) / 4), w]) {
+      const token = this.tokenAt.get(rowid);
+      if (token && !snapshot.set.mayContain(token)) return false;
+    }
+    return true;
+  }
+
+  private async readAll(): Promise<boolean> {
+    const target = this.maxRowid.get() ?? 0;
+    const set = new TokenSet(target);
+    for (let from = 0; from < target; from += WARM_UP_SLICE) {
+      if (this.closed) return false;
+      for (const token of this.tokensBetween.iterate(from, Math.min(from + WARM_UP_SLICE, target))) set.add(token);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (this.closed) return false;
+    this.watermark = target;
+    this.tokens = set;
+    return true;
+  }
+
+  /** Stops a warm-up in progress; call before the database closes (after saveSnapshot). */
+  close(): void {
+    this.closed = true;
+    this.tokens = undefined;
+  }
+
+  /**
+   * Active, unexpired listings carrying one of the tokens (under its type, and its epoch when the
+   * query names one), as `ListingReader.matchTokens` returns them; undefined when the caller must
+   * ask Kysely instead (not warm yet, or a transaction is open on this connection).
+   */
+  match(queries: readonly TokenQuery[], now: string): TokenMatchRow[] | undefined {
+    if (this.tokens === undefined || this.sqlite.inTransaction) return undefined;
+    const tokens = this.catchUp();
+    const out: TokenMatchRow[] = [];
+    for (const q of queries) {
+      if (!tokens.mayContain(q.token)) continue;
+      for (const row of this.matchToken.all(q.token, q.type, now)) {
+        if (q.epoch !== undefined && q.epoch !== row.t_epoch) continue;
+        const { t_type, t_epoch, ...listing } = row;
+        out.push({ listing, type: t_type as IdentifierType, epoch: t_epoch, token: q.token });
+      }
+    }
+    return out;
+  }
+
+  /** The API key row, with a prepared statement (see service/api-keys.ts for the cache). */
+  apiKey(id: string): ApiKeyTable | undefined {
+    return this.apiKeyById.get(id);
+  }
+
+  /** SQLite's `PRAGMA data_version`: changes when another connection (process) commits. */
+  dataVersion(): number {
+    return this.dataVersionStmt.get() ?? 0;
+  }
+
+  /** Only while no transaction is open on this connection: rowids past the watermark must be committed. */
+  private catchUp(): TokenSet {
+    const tokens = this.tokens!;
+    const max = this.maxRowid.get() ?? 0;
+    if (max > this.watermark) {
+      for (const token of this.tokensBetween.iterate(this.watermark, max)) tokens.add(token);
+      this.watermark = max;
+    }
+    return tokens;
+  }
+}

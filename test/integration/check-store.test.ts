@@ -1,0 +1,274 @@
+/**
+ * The check hot path (store/check-store.ts) against the Kysely query it replaces, on a real SQLite
+ * file: random listings, retractions, expiry, writes from a second connection (another process),
+ * transactions in flight and rolled back. Whatever happened, the in-memory token set with its
+ * SQLite confirmation must answer exactly what `ListingReader.matchTokens` answers.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { IdentifierType } from '../../src/identifiers/types.js';
+import type { ListingEntry } from '../../src/log/entry.js';
+import { CheckStore } from '../../src/store/check-store.js';
+import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
+import { ListingReader, ListingWriter, type TokenMatchRow, type TokenQuery } from '../../src/store/listing-repository.js';
+import { TokenSet } from '../../src/store/token-set.js';
+import { tempDir } from '../helpers/test-node.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+/**
+ * A small pool, so operations collide: two tokens share their first 8 bytes (one fingerprint in
+ * the set; SQLite must tell them apart) and one has an all-zero fingerprint (the empty-slot mark).
+ */
+const TOKENS: Uint8Array[] = [
+  Uint8Array.from({ length: 16 }, (_, i) => i + 1),
+  Uint8Array.from({ length: 16 }, (_, i) => (i < 8 ? i + 1 : 0xf0 + i - 8)),
+  new Uint8Array(16),
+  Uint8Array.from({ length: 16 }, (_, i) => (i < 8 ? 0 : 1)),
+  Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i),
+  Uint8Array.from({ length: 16 }, (_, i) => 0x30 + 7 * i),
+];
+const TYPES: IdentifierType[] = ['phone', 'email'];
+const START = Date.parse('2025-06-15T12:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const tokenRef = fc.record({ token: fc.nat(TOKENS.length - 1), type: fc.constantFrom(...TYPES), epoch: fc.constantFrom(1, 2) });
+const op = fc.oneof(
+  fc.record({ op: fc.constant('list' as const), via: fc.constantFrom('own', 'other'), tokens: fc.array(tokenRef, { minLength: 1, maxLength: 3 }), ttlMin: fc.integer({ min: 1, max: 60 }) }),
+  fc.record({ op: fc.constant('rollback' as const), tokens: fc.array(tokenRef, { minLength: 1, maxLength: 3 }) }),
+  fc.record({ op: fc.constant('retract' as const), via: fc.constantFrom('own', 'other'), pick: fc.nat() }),
+  fc.record({ op: fc.constant('tick' as const), minutes: fc.integer({ min: 1, max: 20 }) }),
+  fc.record({ op: fc.constant('check' as const), queries: fc.array(fc.record({ token: fc.nat(TOKENS.length - 1), type: fc.constantFrom(...TYPES), epoch: fc.option(fc.constantFrom(1, 2), { nil: undefined }) }), { minLength: 1, maxLength: 4 }) }),
+);
+
+function listing(origin: string, seq: number, now: number, ttlMin: number, tokens: { token: number; type: IdentifierType; epoch: number }[]): ListingEntry {
+  const unique = new Map(tokens.map((t) => [`${t.token}/${t.type}/${t.epoch}`, t]));
+  return {
+    v: 1,
+    kind: 'listing',
+    origin,
+    seq,
+    time: iso(now),
+    category: 'fraud',
+    severity: 'severe',
+    bannedAt: iso(now),
+    banUntil: null,
+    expiresAt: iso(now + ttlMin * 60_000),
+    tokens: [...unique.values()].map((t) => ({ type: t.type, epoch: t.epoch, token: hex(TOKENS[t.token]!) })),
+  };
+}
+
+const summary = (rows: readonly TokenMatchRow[]) =>
+  [...new Set(rows.map((r) => `${r.listing.id}|${r.type}|${r.epoch}|${hex(r.token)}|${r.listing.status}|${r.listing.expires_at}|${r.listing.seq}`))].sort();
+
+async function openPair(): Promise<{ own: DatabaseHandle; other: DatabaseHandle; close(): Promise<void> }> {
+  const dir = tempDir();
+  dirs.push(dir);
+  const file = join(dir, 'node.db');
+  const own = await openDatabase({ driver: 'sqlite', file });
+  const other = await openDatabase({ driver: 'sqlite', file });
+  return { own, other, close: async () => (await own.close(), await other.close()) };
+}
+
+describe('the token set with SQLite confirmation answers as the Kysely query does', () => {
+  it('on random listings, retractions, expiry, writes from another connection and rolled-back transactions', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 6 }), async (ops, warmAfter) => {
+        const { own, other, close } = await openPair();
+        const store = new CheckStore(own.sqlite);
+        const seqs: Record<string, number> = { own: 0, other: 0 };
+        const listed: { origin: string; seq: number; via: 'own' | 'other' }[] = [];
+        let now = START;
+        try {
+          for (const [i, o] of ops.entries()) {
+            // Warm up part-way, so some listings come before the set was built and some after.
+            if (i === warmAfter) expect(await store.warmUp()).toBe(true);
+            if (o.op === 'list') {
+              const handle = o.via === 'own' ? own : other;
+              const seq = ++seqs[o.via]!;
+              await handle.db.transaction().execute((trx) => new ListingWriter(trx).insertListing(listing(o.via, seq, now, o.ttlMin, o.tokens), null));
+              listed.push({ origin: o.via, seq, via: o.via });
+            } else if (o.op === 'rollback') {
+              const seq = seqs['own']! + 1;
+              await expect(
+                own.db.transaction().execute(async (trx) => {
+                  await new ListingWriter(trx).insertListing(listing('own', seq, now, 60, o.tokens), null);
+                  // In flight on this connection: the hot path must step aside, not read uncommitted rows.
+                  expect(store.match([{ type: 'phone', token: TOKENS[0]! }], iso(now))).toBeUndefined();
+                  throw new Error('roll back');
+                }),
+              ).rejects.toThrow('roll back');
+            } else if (o.op === 'retract' && listed.length > 0) {
+              const target = listed[o.pick % listed.length]!;
+              const handle = target.via === 'own' ? own : other;
+              const seq = ++seqs[target.via]!;
+              await handle.db.transaction().execute((trx) =>
+                new ListingWriter(trx).applyRetraction({ v: 1, kind: 'retraction', origin: target.origin, seq, time: iso(now), target: target.seq, reason: 'appeal_upheld' }),
+              );
+            } else if (o.op === 'tick') {
+              now += o.minutes * 60_000;
+            } else if (o.op === 'check') {
+              const queries: TokenQuery[] = o.queries.map((q) => ({ type: q.type, token: TOKENS[q.token]!, ...(q.epoch === undefined ? {} : { epoch: q.epoch }) }));
+              const expected = await new ListingReader(own.db).matchTokens(queries, iso(now));
+              const fast = store.match(queries, iso(now));
+              if (!store.warm) {
+                expect(fast).toBeUndefined();
+              } else {
+                expect(fast).toBeDefined();
+                expect(summary(fast!)).toEqual(summary(expected));
+              }
+            }
+          }
+        } finally {
+          store.close();
+          await close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('waits for a transaction open on its connection before warming up, and stops when closed', async () => {
+    const { own, close } = await openPair();
+    try {
+      const store = new CheckStore(own.sqlite);
+      own.sqlite.exec('BEGIN');
+      const warming = store.warmUp();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(store.warm).toBe(false);
+      expect(store.match([{ type: 'phone', token: TOKENS[0]! }], iso(START))).toBeUndefined();
+      own.sqlite.exec('COMMIT');
+      expect(await warming).toBe(true);
+      expect(store.warm).toBe(true);
+      expect(store.match([{ type: 'phone', token: TOKENS[0]! }], iso(START))).toEqual([]);
+      store.close();
+      expect(store.warm).toBe(false);
+      expect(await store.warmUp()).toBe(false);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('the token set snapshot', () => {
+  async function listSome(handle: DatabaseHandle, origin: string, from: number, count: number, tokens: (k: number) => Uint8Array): Promise<void> {
+    await handle.db.transaction().execute(async (trx) => {
+      for (let k = from; k < from + count; k++) {
+        const entry = listing(origin, k + 1, START, 600, []);
+        entry.tokens = [{ type: 'phone', epoch: 1, token: hex(tokens(k)) }];
+        await new ListingWriter(trx).insertListing(entry, null);
+      }
+    });
+  }
+  const tokenOf = (k: number, salt = 0) => Uint8Array.from({ length: 16 }, (_, i) => (k * 31 + i * 7 + salt * 101 + (i === 0 ? k >> 8 : 0)) & 0xff);
+  const expectSame = async (store: CheckStore, handle: DatabaseHandle, queries: TokenQuery[]) => {
+    const expected = await new ListingReader(handle.db).matchTokens(queries, iso(START));
+    expect(summary(store.match(queries, iso(START))!)).toEqual(summary(expected));
+    return expected.length;
+  };
+
+  it('is written after a warm-up from SQLite, read by the next start, and caught up past its watermark', async () => {
+    const { own, close } = await openPair();
+    const file = join(dirs.at(-1)!, 'tokens.snapshot');
+    try {
+      await listSome(own, 'own', 0, 300, (k) => tokenOf(k));
+      const first = new CheckStore(own.sqlite, { snapshotFile: file });
+      expect(await first.warmUp()).toBe(true);
+      expect(first.stats.source).toBe('sqlite');
+      await first.saveSnapshot();
+      first.close();
+
+      await listSome(own, 'own', 300, 50, (k) => tokenOf(k));
+      const second = new CheckStore(own.sqlite, { snapshotFile: file });
+      expect(await second.warmUp()).toBe(true);
+      expect(second.stats.source).toBe('snapshot');
+      // Rows before and after the snapshot's watermark, and tokens never listed.
+      const queries: TokenQuery[] = [0, 150, 299, 300, 349, 400, 1000].map((k) => ({ type: 'phone', token: tokenOf(k) }));
+      for (const q of queries) await expectSame(second, own, [q]);
+      expect(await expectSame(second, own, queries)).toBe(5);
+      second.close();
+    } finally {
+      await close();
+    }
+  });
+
+  it('is not used for a database with another history, nor one it is ahead of, nor when damaged', async () => {
+    const { own, close } = await openPair();
+    const dir = dirs.at(-1)!;
+    const file = join(dir, 'tokens.snapshot');
+    try {
+      await listSome(own, 'own', 0, 100, (k) => tokenOf(k));
+      const first = new CheckStore(own.sqlite, { snapshotFile: file });
+      await first.warmUp();
+      await first.saveSnapshot();
+      first.close();
+      const snapshot = readFileSync(file);
+
+      // Another database with as many rows but other tokens (a different history).
+      const other = await openDatabase({ driver: 'sqlite', file: join(dir, 'other.db') });
+      try {
+        await listSome(other, 'own', 0, 100, (k) => tokenOf(k, 1));
+        const store = new CheckStore(other.sqlite, { snapshotFile: file });
+        await store.warmUp();
+        expect(store.stats.source).toBe('sqlite');
+        expect(await expectSame(store, other, [{ type: 'phone', token: tokenOf(5, 1) }])).toBe(1);
+        store.close();
+      } finally {
+        await other.close();
+      }
+
+      // A database with fewer rows than the snapshot's watermark (restored from an older backup).
+      writeFileSync(file, snapshot);
+      const older = await openDatabase({ driver: 'sqlite', file: join(dir, 'older.db') });
+      try {
+        await listSome(older, 'own', 0, 50, (k) => tokenOf(k));
+        const store = new CheckStore(older.sqlite, { snapshotFile: file });
+        await store.warmUp();
+        expect(store.stats.source).toBe('sqlite');
+        store.close();
+      } finally {
+        await older.close();
+      }
+
+      // A truncated file.
+      writeFileSync(file, snapshot.subarray(0, snapshot.length - 8));
+      const store = new CheckStore(own.sqlite, { snapshotFile: file });
+      await store.warmUp();
+      expect(store.stats.source).toBe('sqlite');
+      expect(await expectSame(store, own, [{ type: 'phone', token: tokenOf(7) }])).toBe(1);
+      store.close();
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('TokenSet', () => {
+  it('never forgets a token it was given, across growth', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 3000 }), fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 50 }), (added, probes) => {
+        const set = new TokenSet();
+        const model = new Set<string>();
+        for (const t of added) {
+          set.add(t);
+          model.add(hex(t.subarray(0, 8)));
+        }
+        expect(set.size).toBe(model.size);
+        for (const t of added) expect(set.mayContain(t)).toBe(true);
+        // Random 16-byte probes: a fingerprint collision with 3000 entries is a 2^-40 event.
+        for (const p of probes) expect(set.mayContain(p)).toBe(model.has(hex(p.subarray(0, 8))));
+        expect(set.mayContain(new Uint8Array(16))).toBe(model.has('0000000000000000'));
+      }),
+      { numRuns: 50 },
+    );
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * /readyz and the check hot path's token set (store/check-store.ts): ready only once the set is
+ * warm, and checks give the same answers while it is not (they read SQLite through Kysely).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { json, listingBody, phone, type CheckBody } from '../helpers/fixtures.js';
+import { createTestNode, type TestNode } from '../helpers/test-node.js';
+
+let t: TestNode;
+let checker: string;
+beforeEach(async () => {
+  t = await createTestNode();
+  checker = await t.key('check');
+  const res = await t.request('POST', '/v1/listings', { key: await t.key('write'), body: listingBody({ identifiers: [phone()] }) });
+  expect(res.status).toBe(201);
+});
+afterEach(() => t.stop());
+
+const decision = async () => {
+  const res = await t.request('POST', '/v1/check', { key: checker, body: { identifiers: [phone()] } });
+  expect(res.status).toBe(200);
+  return (await json<CheckBody>(res)).decision;
+};
+
+describe('/readyz and the token set', () => {
+  it('is ready once listening with the token set warm, and a listed phone is denied through the set', async () => {
+    expect(t.node.checkStore.warm).toBe(true);
+    expect((await t.request('GET', '/readyz')).status).toBe(200);
+    expect(await decision()).toBe('deny');
+  });
+
+  it('reports 503 while the token set is not warm, and checks still answer from SQLite', async () => {
+    t.node.checkStore.close();
+    const res = await t.request('GET', '/readyz');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'starting' });
+    expect(t.node.checkStore.match([], new Date().toISOString())).toBeUndefined();
+    expect(await decision()).toBe('deny');
+  });
+});
