@@ -47,6 +47,8 @@ export interface BulkBenchOptions {
   /** Listings created for the propagation figure (1,000; quick 50), at `propagationRate` per second (10). */
   propagationListings?: number;
   propagationRate?: number;
+  /** Write V8 CPU profiles of the ingesting node and of the import here (sync-ingest.cpuprofile, import-*.cpuprofile). */
+  profileDir?: string | undefined;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
 }
@@ -167,8 +169,9 @@ async function parseFile(file: string, tokenizer: Tokenizer | undefined, categor
   return { rows, seconds: (performance.now() - started) / 1000 };
 }
 
-async function runImportCli(dataDir: string, file: string): Promise<{ rows: number; listed: number; seconds: number; maxRssMb: number }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'import', '--data-dir', dataDir, file, '--batch-size', '10000', '--progress-interval', '30'], {
+async function runImportCli(dataDir: string, file: string, profileDir: string | undefined): Promise<{ rows: number; listed: number; seconds: number; maxRssMb: number }> {
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=import-${pid}.cpuprofile'] : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'dist/src/cli/main.js'), 'import', '--data-dir', dataDir, file, '--batch-size', '10000', '--progress-interval', '30'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -208,9 +211,11 @@ export async function runBulkBench(options: BulkBenchOptions = {}): Promise<Bulk
     await association.command({ cmd: 'wait-log', origin: 'alpha', size: syncEntries, timeoutMs: 3_600_000 });
     log(`sync ingest: seeded in ${(seeded.ms / 1000).toFixed(1)} s; starting a fresh beta`);
     const beta = await start(betaDir);
+    if (options.profileDir) await beta.command({ cmd: 'profile-start', intervalUs: 1000 });
     const cpuBefore = await beta.command<{ user: number; system: number }>({ cmd: 'cpu' });
     const caughtUp = await beta.command<{ at: number }>({ cmd: 'wait-log', origin: 'alpha', size: syncEntries, timeoutMs: 3_600_000 });
     const cpuAfter = await beta.command<{ user: number; system: number }>({ cmd: 'cpu' });
+    if (options.profileDir) await beta.command({ cmd: 'profile-stop', file: join(options.profileDir, 'sync-ingest.cpuprofile') });
     const syncSeconds = (caughtUp.at - beta.info.startedAt) / 1000;
     const sample = await beta.command<{ checked: number; denied: number; listings: number }>({ cmd: 'sample', origin: 'alpha', count: syncEntries, sampleEvery });
     if (sample.denied !== sample.checked || sample.listings !== syncEntries) {
@@ -238,7 +243,7 @@ export async function runBulkBench(options: BulkBenchOptions = {}): Promise<Bulk
     const tokenizer = new Tokenizer(createHmacTokenDeriver(importConfig.epochs), importConfig.defaultRegion);
     const parseTokenise = await parseFile(importFile, tokenizer, importConfig.categories);
     log(`bulk import: parse ${parseOnly.seconds.toFixed(1)} s, parse + tokenise ${parseTokenise.seconds.toFixed(1)} s; running jointban import`);
-    const imported = await runImportCli(importDir, importFile);
+    const imported = await runImportCli(importDir, importFile, options.profileDir);
     if (imported.listed !== importRows) throw new Error(`bulk import: listed ${imported.listed} of ${importRows} rows`);
 
     const rate = (n: number, s: number) => Math.round(n / s);
@@ -314,14 +319,16 @@ export function formatBulkResults(r: BulkBenchResult): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } }, strict: true });
+  const profileDir = values.profile ? join(ROOT, 'bench-results') : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   const onSignal = () => {
     killAll();
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const result = await runBulkBench({ quick: values.quick });
+  const result = await runBulkBench({ quick: values.quick, profileDir });
   process.stdout.write(`${formatBulkResults(result)}\n`);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench-results', 'bulk.json'), `${JSON.stringify(result, null, 2)}\n`);
