@@ -159,11 +159,20 @@ export class Ingestor {
   private async extend(peer: Peer, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
     const { deps } = this;
     let size = from;
+    const request = (start: number) => {
+      const pending = this.fetchPage(peer, origin, start, Math.min(start + deps.pageSize, cp.size));
+      // Awaited on the next turn of the loop, or dropped when the loop ends early.
+      pending.catch(() => undefined);
+      return pending;
+    };
+    let next = request(size);
     while (size < cp.size) {
       // Every committed page is a proven prefix, so stopping here loses nothing: a restart resumes.
       if (deps.stopping?.()) return size > from ? { status: 'extended', size, from } : { status: 'skipped', reason: 'stopping' };
-      const page = await this.fetchPage(peer, origin, size, Math.min(size + deps.pageSize, cp.size));
+      const page = await next;
       const end = size + page.length;
+      // The next page travels while this one is proven and committed: at most two pages in memory.
+      if (end < cp.size) next = request(end);
       const tree = await new LogReader(deps.db).compactRange(origin, size);
       const before = tree.root();
       const leaves = page.map((bytes) => leafHash(bytes));

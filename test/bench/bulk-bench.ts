@@ -42,6 +42,8 @@ export interface BulkBenchOptions {
   quick?: boolean;
   /** Entries in the log the fresh node pulls (1,000,000; quick 20,000). */
   syncEntries?: number;
+  /** sync.pageSize of every node (the default when absent). */
+  pageSize?: number | undefined;
   /** Rows of the imported file (1,000,000; quick 20,000). */
   importRows?: number;
   /** Listings created for the propagation figure (1,000; quick 50), at `propagationRate` per second (10). */
@@ -198,7 +200,7 @@ export async function runBulkBench(options: BulkBenchOptions = {}): Promise<Bulk
   };
   try {
     // The federation's defaults (sync poll, checkpoint interval, page size), quieter logs.
-    const fed = await initLocalFederation({ dir: join(dir, 'fed'), nodes: 2, extra: { logging: { level: 'warn' } } });
+    const fed = await initLocalFederation({ dir: join(dir, 'fed'), nodes: 2, extra: { logging: { level: 'warn' }, ...(options.pageSize ? { sync: { pageSize: options.pageSize } } : {}) } });
     const [associationDir, alphaDir, betaDir] = fed.dataDirs as [string, string, string];
     const alphaConfig = loadConfig(alphaDir, {});
     const association = await start(associationDir);
@@ -319,7 +321,7 @@ export function formatBulkResults(r: BulkBenchResult): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, 'page-size': { type: 'string' } }, strict: true });
   const profileDir = values.profile ? join(ROOT, 'bench-results') : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const onSignal = () => {
@@ -328,7 +330,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const result = await runBulkBench({ quick: values.quick, profileDir });
+  const result = await runBulkBench({ quick: values.quick, profileDir, pageSize: values['page-size'] ? Number(values['page-size']) : undefined });
   process.stdout.write(`${formatBulkResults(result)}\n`);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench-results', 'bulk.json'), `${JSON.stringify(result, null, 2)}\n`);
