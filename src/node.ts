@@ -12,6 +12,8 @@ import { AuditService } from './audit/audit-service.js';
 import { dashboardRoutes } from './audit/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
 import { Federation } from './federation/federation.js';
+import { readImportStatus } from './service/import-status.js';
+import { NodeMetaRepository } from './store/node-meta-repository.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
@@ -102,7 +104,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   });
 
   let ready = false;
-  const metrics = createMetrics(() => federation.status());
+  const metrics = createMetrics(() => federation.status(), () => readImportStatus(new NodeMetaRepository(db)));
   const app = createApp({
     metrics,
     logger,
