@@ -321,7 +321,22 @@ export function formatBulkResults(r: BulkBenchResult): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, 'page-size': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      'page-size': { type: 'string' },
+      'sync-entries': { type: 'string' },
+      'import-rows': { type: 'string' },
+      listings: { type: 'string' },
+    },
+    strict: true,
+  });
+  const int = (name: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    if (!/^[1-9][0-9]*$/.test(text)) throw new Error(`--${name}: must be a positive whole number`);
+    return Number(text);
+  };
   const profileDir = values.profile ? join(ROOT, 'bench-results') : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const onSignal = () => {
@@ -330,7 +345,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const result = await runBulkBench({ quick: values.quick, profileDir, pageSize: values['page-size'] ? Number(values['page-size']) : undefined });
+  const result = await runBulkBench({
+    quick: values.quick,
+    profileDir,
+    pageSize: int('page-size', values['page-size']),
+    syncEntries: int('sync-entries', values['sync-entries']),
+    importRows: int('import-rows', values['import-rows']),
+    propagationListings: int('listings', values.listings),
+  });
   process.stdout.write(`${formatBulkResults(result)}\n`);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench-results', 'bulk.json'), `${JSON.stringify(result, null, 2)}\n`);
