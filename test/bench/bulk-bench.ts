@@ -1,5 +1,5 @@
 /**
- * The bulk benchmark (docs/BENCHMARKS.md, "Sync ingest", "Bulk import", "Propagation"):
+ * The bulk benchmark (docs/BENCHMARKS.md, "The bulk paths"):
  *
  * - sync ingest: a fresh member pulls a seeded member's log over loopback HTTP, against bare
  *   prepared inserts of the same rows (log entry, listing, tokens) into an empty database;
@@ -15,25 +15,20 @@
  * every sampled person denied, every row listed) make the run fail.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import SQLite from 'better-sqlite3';
 import { loadConfig } from '../../src/config/load.js';
 import { initLocalFederation } from '../../src/demo/local-federation.js';
 import { initDataDir } from '../../src/init.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { decodeEntry, listingId } from '../../src/log/entry.js';
 import { Tokenizer } from '../../src/service/identifiers.js';
-import { listingFromRow, LISTING_COLUMNS } from '../../src/service/import-rows.js';
-import { eachRow, openRowSource } from '../../src/service/import-source.js';
-import { openDatabase } from '../../src/store/database.js';
 import { killAll, ServerChild } from './child-protocol.js';
 import type { BulkNodeArgs, BulkNodeReady } from './bulk-node.js';
-import { person } from './synthetic.js';
+import { bareInserts, parseFile, writeImportFile } from './bulk-baselines.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const script = (name: string) => fileURLToPath(new URL(`./${name}.js`, import.meta.url));
@@ -93,82 +88,6 @@ export interface BulkBenchResult {
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-/** Bare prepared inserts of the rows a sync writes (no hashing, no verification, no HTTP): the ceiling. */
-async function bareInserts(sourceFile: string, origin: string, targetDir: string, pageSize: number): Promise<{ entries: number; seconds: number }> {
-  const source = new SQLite(sourceFile, { readonly: true, fileMustExist: true });
-  const target = await openDatabase({ driver: 'sqlite', file: join(targetDir, 'baseline.db') });
-  const page = source.prepare('SELECT seq, kind, time, bytes, leaf_hash FROM log_entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?');
-  const insertEntry = target.sqlite.prepare('INSERT INTO log_entries (origin, seq, kind, time, bytes, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)');
-  const insertListing = target.sqlite.prepare(
-    "INSERT INTO listings (id, origin, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)",
-  );
-  const insertToken = target.sqlite.prepare('INSERT INTO listing_tokens (token, type, epoch, listing_id) VALUES (?, ?, ?, ?)');
-  let after = 0;
-  let ms = 0;
-  try {
-    for (;;) {
-      const rows = page.all(origin, after, pageSize) as { seq: number; kind: string; time: string; bytes: Buffer; leaf_hash: Buffer }[];
-      if (rows.length === 0) break;
-      // Reading and decoding are not timed: the baseline is the inserts alone.
-      const entries = rows.map((r) => {
-        const decoded = decodeEntry(new Uint8Array(r.bytes));
-        if (!decoded.ok || decoded.entry.kind !== 'listing') throw new Error(`baseline: entry ${r.seq} is not a listing`);
-        return { row: r, entry: decoded.entry };
-      });
-      const started = performance.now();
-      target.sqlite.transaction(() => {
-        for (const { row, entry } of entries) {
-          const id = listingId(origin, entry.seq);
-          insertEntry.run(origin, row.seq, row.kind, row.time, row.bytes, row.leaf_hash);
-          insertListing.run(id, origin, entry.seq, entry.category, entry.severity, entry.time, entry.bannedAt, entry.banUntil, entry.expiresAt, entry.evidenceDigest ?? null);
-          for (const t of entry.tokens) insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
-        }
-      })();
-      ms += performance.now() - started;
-      after = rows[rows.length - 1]!.seq;
-    }
-  } finally {
-    source.close();
-    await target.close();
-  }
-  return { entries: after, seconds: ms / 1000 };
-}
-
-const CSV_HEADER = 'reference,category,banned_at,ban_until,phone,email,national_id\n';
-const CATEGORIES = ['fraud', 'rumor', 'impersonation', 'illegal_profit', 'doxxing'];
-
-async function writeImportFile(file: string, rows: number): Promise<void> {
-  const out = createWriteStream(file);
-  const bannedAt = new Date(Date.now() - 86_400_000).toISOString();
-  out.write(CSV_HEADER);
-  for (let k = 0; k < rows; k++) {
-    const p = person(k);
-    if (!out.write(`acct-${k},${CATEGORIES[k % CATEGORIES.length]},${bannedAt},,${p.phone},${p.email},${p.nationalId}\n`)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
-
-/** Reading the file as the import does, with or without tokenising each row: the import's floor. */
-async function parseFile(file: string, tokenizer: Tokenizer | undefined, categories: readonly string[]): Promise<{ rows: number; seconds: number }> {
-  const started = performance.now();
-  const source = await openRowSource({ file, columns: LISTING_COLUMNS });
-  let rows = 0;
-  const error = await eachRow(
-    source,
-    async (item) => {
-      if (!item.ok) throw new Error(`row ${item.row}: ${item.reason}`);
-      const parsed = listingFromRow(item, { categories, maxIdentifiers: 16 });
-      if (!parsed.ok) throw new Error(`row ${item.row}: ${parsed.reason}`);
-      if (tokenizer) tokenizer.tokensFor(parsed.value.identifiers);
-      rows++;
-    },
-    () => false,
-  );
-  if (error) throw error;
-  return { rows, seconds: (performance.now() - started) / 1000 };
 }
 
 async function runImportCli(dataDir: string, file: string, profileDir: string | undefined): Promise<{ rows: number; listed: number; seconds: number; maxRssMb: number }> {
