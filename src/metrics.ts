@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FederationStatus } from './federation/federation.js';
 import type { EventsStatus } from './service/watch.js';
 import type { WebhookMetrics } from './service/webhook.js';
+import { importRunning, type ImportStatus } from './service/import-status.js';
 
 export interface Metrics extends WebhookMetrics {
   readonly registry: Registry;
@@ -15,7 +16,15 @@ export interface Metrics extends WebhookMetrics {
   countListing(kind: 'listing' | 'retraction', count?: number): void;
 }
 
-export function createMetrics(status: () => Promise<FederationStatus>, events?: () => Promise<EventsStatus>): Metrics {
+/**
+ * @param importStatus the last `jointban import`'s totals, read at scrape time (the import runs in
+ * its own process and writes them to the database: service/import-status.ts).
+ */
+export function createMetrics(
+  status: () => Promise<FederationStatus>,
+  events?: () => Promise<EventsStatus>,
+  importStatus?: () => Promise<ImportStatus | undefined>,
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jointban_' });
 
@@ -135,6 +144,7 @@ export function createMetrics(status: () => Promise<FederationStatus>, events?: 
     buckets: [0.05, 0.25, 1, 5, 30, 120, 600, 3600, 21600, 86400],
     registers: [registry],
   });
+  if (importStatus) registerImportGauges(registry, importStatus);
 
   const checkSeconds = new Histogram({
     name: 'jointban_check_duration_seconds',
@@ -162,4 +172,54 @@ export function createMetrics(status: () => Promise<FederationStatus>, events?: 
       if (lagSeconds !== undefined) webhookLatency.observe(lagSeconds);
     },
   };
+}
+
+/** The last bulk import's totals and times; absent until an import has run on this data directory. */
+function registerImportGauges(registry: Registry, importStatus: () => Promise<ImportStatus | undefined>): void {
+  let pending: Promise<ImportStatus | undefined> | undefined;
+  const read = (): Promise<ImportStatus | undefined> => {
+    pending ??= importStatus()
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (pending = undefined)));
+    return pending;
+  };
+  const seconds = (iso: string) => Date.parse(iso) / 1000;
+  new Gauge({
+    name: 'jointban_import_rows',
+    help: 'Rows of the last (or running) jointban import, by outcome: read, listed, skipped, rejected.',
+    labelNames: ['outcome'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = await read();
+      if (!s) return;
+      this.set({ outcome: 'read' }, s.rows);
+      this.set({ outcome: 'listed' }, s.listed);
+      this.set({ outcome: 'skipped' }, s.skipped);
+      this.set({ outcome: 'rejected' }, s.rejected);
+    },
+  });
+  new Gauge({
+    name: 'jointban_import_running',
+    help: '1 while a jointban import is running on this data directory (it reported within the last 30 s and has not ended).',
+    registers: [registry],
+    async collect() {
+      const s = await read();
+      this.set(s && importRunning(s, new Date()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'jointban_import_timestamp_seconds',
+    help: 'Times of the last jointban import, by event: started, updated (its last report), finished (absent while it runs).',
+    labelNames: ['event'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = await read();
+      if (!s) return;
+      this.set({ event: 'started' }, seconds(s.startedAt));
+      this.set({ event: 'updated' }, seconds(s.updatedAt));
+      if (s.finishedAt !== null) this.set({ event: 'finished' }, seconds(s.finishedAt));
+    },
+  });
 }

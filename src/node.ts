@@ -15,6 +15,8 @@ import { statusRoutes } from './api/status-routes.js';
 import { watchRoutes } from './api/watch-routes.js';
 import { Federation } from './federation/federation.js';
 import { SigningKeys } from './federation/signing-keys.js';
+import { readImportStatus } from './service/import-status.js';
+import { NodeMetaRepository } from './store/node-meta-repository.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
@@ -135,7 +137,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       : undefined;
 
   let ready = false;
-  const metrics = createMetrics(() => federation.status(), () => watch.status());
+  const metrics = createMetrics(() => federation.status(), () => watch.status(), () => readImportStatus(new NodeMetaRepository(db)));
   const events = new EventWorker({ db, watch, webhook, retentionDays: config.events.retentionDays, now, logger, metrics });
   const app = createApp({
     metrics,

@@ -16,6 +16,8 @@ import { DEFAULT_BATCH_SIZE, runImport, type ImportResult } from '../service/imp
 import { runRelist } from '../service/relist.js';
 import { defaultRejectsPath, RejectsFile } from '../service/import-output.js';
 import { createProgress, type Progress } from '../service/import-progress.js';
+import { ImportStatusRecorder } from '../service/import-status.js';
+import { NodeMetaRepository } from '../store/node-meta-repository.js';
 import type { RowRules } from '../service/import-rows.js';
 import { LISTING_COLUMNS } from '../service/import-rows.js';
 import { INPUT_FORMATS, openRowSource, type CsvColumns, type InputFormat, type RowSource } from '../service/import-source.js';
@@ -178,6 +180,7 @@ export function registerImportCommand(program: Command): void {
           batchSize: opts.batchSize,
           progress: run.progress,
           signal: run.signal,
+          status: new ImportStatusRecorder(new NodeMetaRepository(run.node.database.db)),
         });
       } finally {
         await run.close();

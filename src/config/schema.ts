@@ -79,7 +79,7 @@ export const configFileSchema = z
     sync: z
       .object({
         pollIntervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
-        pageSize: z.number().int().min(1).max(10_000).default(1_000),
+        pageSize: z.number().int().min(1).max(10_000).default(5_000),
         backoffBaseMs: z.number().int().min(10).max(600_000).default(500),
         backoffMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),

@@ -38,8 +38,8 @@ export function sha256(data: Uint8Array): Uint8Array {
 
 /**
  * The same SHA-256 through Node's OpenSSL binding: several times faster than the JavaScript one on
- * the few-hundred-byte inputs of a log's leaves. For bulk work where that shows (re-verifying a
- * whole log); everything else keeps `sha256`, which runs wherever JavaScript does.
+ * the few-hundred-byte inputs of a log's leaves. For bulk work where that shows (the Merkle tree's
+ * leaf and node hashes, re-verifying a whole log); everything else keeps `sha256`.
  */
 export function sha256Native(data: Uint8Array): Uint8Array {
   // The one-shot crypto.hash: no Hash object per call, which cost as much as the hashing itself.

@@ -72,7 +72,23 @@ function unwrap<T extends { ok: true } | { ok: false; error: string }>(result: T
   return result as Extract<T, { ok: true }>;
 }
 
-export async function startLocalFederation(options: LocalFederationOptions): Promise<LocalFederation> {
+/** The data directories of a local federation, written and not started. */
+export interface LocalFederationDirs {
+  /** The association first, then the platform members. */
+  members: string[];
+  dataDirs: string[];
+  adminKeys: string[];
+  rosterFile: string;
+  /** Re-signs the roster file after an edit (the nodes pick it up on their next refresh). */
+  editRoster(edit: (draft: RosterDraft, now: string) => RosterDraft): void;
+}
+
+/**
+ * Writes the data directories of an association and `options.nodes` members (keys, one shared
+ * epoch, the signed roster) without starting any node, so each can run in its own process (the
+ * bulk benchmark does).
+ */
+export async function initLocalFederation(options: Omit<LocalFederationOptions, 'logger'>): Promise<LocalFederationDirs> {
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 50) throw new AppError('invalid_input', '--nodes: must be between 1 and 50');
   const count = options.nodes + 1;
   const ports: number[] = [];
@@ -118,6 +134,25 @@ export async function startLocalFederation(options: LocalFederationOptions): Pro
     if (isAssociation) writeRoster(draft);
   }
 
+  return {
+    members: names,
+    dataDirs: names.map((n) => join(options.dir, n)),
+    adminKeys,
+    rosterFile,
+    editRoster(edit) {
+      draft = edit(draft, new Date().toISOString());
+      version += 1;
+      writeRoster(draft);
+    },
+  };
+}
+
+export async function startLocalFederation(options: LocalFederationOptions): Promise<LocalFederation> {
+  const dirs = await initLocalFederation(options);
+  const names = dirs.members;
+  const adminKeys = dirs.adminKeys;
+  const count = names.length;
+  const rosterFile = dirs.rosterFile;
   const running = new Map<string, LocalNode>();
   const start = async (i: number): Promise<LocalNode> => {
     const member = names[i]!;
@@ -138,9 +173,7 @@ export async function startLocalFederation(options: LocalFederationOptions): Pro
     nodes: all.slice(1),
     rosterFile,
     async updateRoster(edit) {
-      draft = edit(draft, new Date().toISOString());
-      version += 1;
-      writeRoster(draft);
+      dirs.editRoster(edit);
       for (const n of running.values()) await n.node.federation.roster.refresh();
     },
     async stopNode(member) {

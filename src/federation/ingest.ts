@@ -15,10 +15,11 @@ import type { Logger } from 'pino';
 import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
 import type { OpenedCheckpoint } from '../log/checkpoint.js';
 import { CompactRange } from '../log/compact-range.js';
-import { decodeEntry, type LogEntry } from '../log/entry.js';
+import { decodeEntry, type ListingEntry, type LogEntry } from '../log/entry.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
 import { checkpointKeyError, entryAllowed, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
+import { sqliteOf } from '../store/database.js';
 import { ListingWriter } from '../store/listing-repository.js';
 import { LogReader, LogWriter } from '../store/log-repository.js';
 import type { MisbehaviourKind, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
@@ -206,20 +207,33 @@ export class Ingestor {
   private async extend(peer: Peer, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
     const { deps } = this;
     let size = from;
+    const request = (start: number) => {
+      const pending = this.fetchPage(peer, origin, start, Math.min(start + deps.pageSize, cp.size));
+      // Awaited on the next turn of the loop, or dropped when the loop ends early.
+      pending.catch(() => undefined);
+      return pending;
+    };
+    let next = request(size);
     while (size < cp.size) {
       // Every committed page is a proven prefix, so stopping here loses nothing: a restart resumes.
       if (deps.stopping?.()) return size > from ? { status: 'extended', size, from } : { status: 'skipped', reason: 'stopping' };
-      const page = await this.fetchPage(peer, origin, size, Math.min(size + deps.pageSize, cp.size));
+      const page = await next;
       const end = size + page.length;
+      // The next page travels while this one is proven and committed: at most two pages in memory.
+      if (end < cp.size) next = request(end);
       const tree = await new LogReader(deps.db).compactRange(origin, size);
       const before = tree.root();
-      for (const bytes of page) tree.append(leafHash(bytes));
+      const leaves = page.map((bytes) => leafHash(bytes));
+      for (const leaf of leaves) tree.append(leaf);
       if (!(await this.proven(peer, origin, tree, end, cp))) {
         return this.diagnose(peer, origin, cp, size, before);
       }
       const decoded = this.validate(origin, size, page);
-      const good = decoded.ok ? page.length : decoded.index - size;
-      if (good > 0) await this.commit(origin, page.slice(0, good), decoded.ok && end === cp.size ? cp : undefined);
+      const good = decoded.entries.length;
+      if (good > 0) {
+        const proven = decoded.entries.map((entry, i) => ({ entry, bytes: page[i]!, leafHash: leaves[i]! }));
+        await this.commit(origin, proven, decoded.ok && end === cp.size ? cp : undefined);
+      }
       if (!decoded.ok) {
         return this.reject(peer, origin, decoded.kind, decoded.message, { checkpoint: cp.note, index: decoded.index, entry: toBase64(page[decoded.index - size]!) });
       }
@@ -273,49 +287,63 @@ export class Ingestor {
     return this.reject(peer, origin, 'root_mismatch', `entries of ${origin} from ${local} served by ${peer.id} do not hash to the signed root`, { checkpoint: cp.note, from: local });
   }
 
-  private validate(origin: string, start: number, page: Uint8Array[]): { ok: true; entries: LogEntry[] } | { ok: false; index: number; kind: MisbehaviourKind; message: string } {
+  /**
+   * Decodes and checks a proven page; on the first bad entry, says why and returns the good entries
+   * before it (they are the proven prefix of the signed tree and are stored).
+   */
+  private validate(
+    origin: string,
+    start: number,
+    page: Uint8Array[],
+  ): { ok: true; entries: LogEntry[] } | { ok: false; entries: LogEntry[]; index: number; kind: MisbehaviourKind; message: string } {
     const entries: LogEntry[] = [];
+    const fail = (index: number, kind: MisbehaviourKind, message: string) => ({ ok: false as const, entries, index, kind, message });
     for (let i = 0; i < page.length; i++) {
       const index = start + i;
       const decoded = decodeEntry(page[i]!);
-      if (!decoded.ok) return { ok: false, index, kind: 'bad_entry', message: `entry ${index} of ${origin} is malformed: ${decoded.error}` };
+      if (!decoded.ok) return fail(index, 'bad_entry', `entry ${index} of ${origin} is malformed: ${decoded.error}`);
       const entry = decoded.entry;
-      if (entry.origin !== origin) return { ok: false, index, kind: 'foreign_origin', message: `entry ${index} of ${origin}'s log claims origin ${entry.origin}` };
-      if (entry.seq !== index + 1) return { ok: false, index, kind: 'bad_entry', message: `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}` };
+      if (entry.origin !== origin) return fail(index, 'foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`);
+      if (entry.seq !== index + 1) return fail(index, 'bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`);
       const allowed = entryAllowed(this.deps.roster, origin, entry.time);
       if (!allowed.ok) {
         return allowed.reason === 'suspended'
-          ? { ok: false, index, kind: 'suspended_member', message: `entry ${index} of ${origin} is dated at or after its suspension` }
-          : { ok: false, index, kind: 'unknown_member', message: `entry ${index} comes from ${origin}, which is not in the roster` };
+          ? fail(index, 'suspended_member', `entry ${index} of ${origin} is dated at or after its suspension`)
+          : fail(index, 'unknown_member', `entry ${index} comes from ${origin}, which is not in the roster`);
       }
       if (entry.kind === 'retraction' && entry.target >= entry.seq) {
-        return { ok: false, index, kind: 'bad_entry', message: `retraction ${index} of ${origin} targets a later entry` };
+        return fail(index, 'bad_entry', `retraction ${index} of ${origin} targets a later entry`);
       }
       entries.push(entry);
     }
     return { ok: true, entries };
   }
 
-  private async commit(origin: string, page: Uint8Array[], cp: OpenedCheckpoint | undefined): Promise<void> {
+  /** Stores a proven, validated page: entries, tree nodes, projection and checkpoint in one transaction. */
+  private async commit(origin: string, page: { entry: LogEntry; bytes: Uint8Array; leafHash: Uint8Array }[], cp: OpenedCheckpoint | undefined): Promise<void> {
     const { deps } = this;
+    const raw = sqliteOf(deps.db);
     await deps.db.transaction().execute(async (trx) => {
-      const log = new LogWriter(trx);
-      const listings = new ListingWriter(trx, deps.now());
-      const entries = page.map((bytes) => {
-        const decoded = decodeEntry(bytes);
-        if (!decoded.ok) throw new Error('validated entry no longer decodes');
-        return { bytes, entry: decoded.entry };
-      });
+      const log = new LogWriter(trx, raw);
+      const listings = new ListingWriter(trx, deps.now(), raw);
       await log.append(
         origin,
-        entries.map(({ bytes, entry }) => ({ seq: entry.seq, kind: entry.kind, time: entry.time, bytes })),
+        page.map(({ bytes, entry, leafHash }) => ({ seq: entry.seq, kind: entry.kind, time: entry.time, bytes, leafHash })),
       );
-      for (const { entry } of entries) {
-        if (entry.kind === 'listing') await listings.insertListing(entry, null);
+      // Consecutive listings go in as one run; a retraction must see the listings before it.
+      let run: { entry: ListingEntry; reference: null }[] = [];
+      for (const { entry } of page) {
+        if (entry.kind === 'listing') {
+          run.push({ entry, reference: null });
+          continue;
+        }
+        await listings.insertListings(run);
+        run = [];
         // A retraction of a listing already retracted or unknown changes nothing in the projection;
         // the entry itself stays in the log as the origin signed it.
-        else await listings.applyRetraction(entry);
+        await listings.applyRetraction(entry);
       }
+      await listings.insertListings(run);
       if (cp) {
         const note = deps.cosign ? deps.cosign(cp.note) : cp.note;
         await new CheckpointRepository(trx).insert({ origin, size: cp.size, root: cp.root, note }, deps.now().toISOString());

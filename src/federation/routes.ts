@@ -33,6 +33,13 @@ export interface FederationRoutesDeps {
 type Fail = { error: { code: string; message: string } };
 const fail = (code: string, message: string): Fail => ({ error: { code, message } });
 
+/**
+ * A page of entries stops growing at this many bytes of base64 (docs/PROTOCOL.md): with pages of
+ * thousands of entries, a log of maximal 16 KiB entries would otherwise exceed what peers accept
+ * (`sync.maxResponseBytes`, 32 MiB by default), and an honest node must never look hostile.
+ */
+export const MAX_PAGE_BODY_BYTES = 8 * 1024 * 1024;
+
 const INDEX = /^(?:0|[1-9][0-9]{0,15})$/;
 
 function parseIndex(text: string): number | undefined {
@@ -68,7 +75,15 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
     if (start >= size) return c.json(fail('not_found', `the log of ${origin} has ${size} entries`), 404);
     const last = Math.min(end, size, start + deps.pageLimit);
     const entries = await log.entries(origin, start + 1, last);
-    return c.json({ origin, start, entries: entries.map((e) => toBase64(e.bytes)) });
+    const encoded: string[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      const b64 = toBase64(e.bytes);
+      bytes += b64.length + 3;
+      if (encoded.length > 0 && bytes > MAX_PAGE_BODY_BYTES) break;
+      encoded.push(b64);
+    }
+    return c.json({ origin, start, entries: encoded });
   });
 
   app.get('/v1/federation/logs/:origin/consistency/:from/:to', async (c) => {

@@ -16,6 +16,7 @@
 import { AppError } from '../errors.js';
 import type { RejectsFile } from './import-output.js';
 import type { Progress, ProgressSnapshot } from './import-progress.js';
+import type { ImportStatusRecorder } from './import-status.js';
 import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
 import { eachRow, type RowSource, type SourceRow } from './import-source.js';
 import type { ListingService, PreparedListing } from './listings.js';
@@ -46,6 +47,8 @@ export interface ImportOptions {
   progress?: Progress | undefined;
   /** Stop after the current row; the rows read so far are still written. */
   signal?: AbortSignal | undefined;
+  /** Shares the totals with the node's metrics (import-status.ts). */
+  status?: ImportStatusRecorder | undefined;
 }
 
 /** A row read and not yet handled: a listing to write, or the reason it was refused. */
@@ -105,6 +108,7 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
     await listings.appendPrepared(ready);
     totals.listed += ready.length;
     progress?.update(snapshot());
+    await options.status?.update(totals);
   };
 
   const handle = async (item: SourceRow) => {
@@ -116,6 +120,8 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
 
   let interrupted = false;
   let error: AppError | undefined;
+  await options.status?.start();
+  let finished = false;
   try {
     error = await eachRow(source, handle, () => {
       interrupted = options.signal?.aborted === true;
@@ -124,8 +130,12 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
     // Rows read before a broken line or an interruption are written too: every row counted in
     // `rows` is then listed, skipped or rejected.
     await flush();
+    finished = true;
+    await options.status?.finish(totals, interrupted || error !== undefined);
   } finally {
     progress?.finish(snapshot());
+    // A failure's own error matters more than a status write that fails after it.
+    if (!finished) await options.status?.finish(totals, true).catch(() => undefined);
   }
   return { ...totals, interrupted, error };
 }

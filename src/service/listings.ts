@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import { encodeEntry, listingId, parseListingId, type ListingEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
 import { monetizationSuspensionEnd, type Policy } from '../policy/index.js';
 import { ListingReader, ListingWriter, type ListingRow } from '../store/listing-repository.js';
+import { sqliteOf } from '../store/database.js';
 import { LogWriter } from '../store/log-repository.js';
 import type { Database } from '../store/tables.js';
 import type { IdentifierType } from '../identifiers/types.js';
@@ -176,15 +177,16 @@ export class ListingService {
   /** Appends prepared listings to the own log and the listings projection in one transaction. */
   private async write(items: readonly PreparedListing[]): Promise<CreatedListing[]> {
     const { deps } = this;
+    const raw = sqliteOf(deps.db);
     const { entries, size } = await deps.db.transaction().execute(async (trx) => {
-      const log = new LogWriter(trx);
+      const log = new LogWriter(trx, raw);
       const first = (await log.size(deps.member)) + 1;
       const entries: ListingEntry[] = items.map((p, i) => ({ ...p.entry, seq: first + i }));
       await log.append(
         deps.member,
         entries.map((entry) => ({ seq: entry.seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) })),
       );
-      await new ListingWriter(trx, deps.now()).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
+      await new ListingWriter(trx, deps.now(), raw).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
       return { entries, size: first + entries.length - 1 };
     });
     deps.onAppend?.(deps.member, size);
@@ -201,13 +203,14 @@ export class ListingService {
     const { deps } = this;
     if (!parseListingId(id).ok) throw new AppError('not_found', `no listing ${id}`);
     const now = deps.now();
+    const raw = sqliteOf(deps.db);
     const size = await deps.db.transaction().execute(async (trx) => {
-      const listings = new ListingWriter(trx, now);
+      const listings = new ListingWriter(trx, now, raw);
       const row = await listings.byId(id);
       if (!row) throw new AppError('not_found', `no listing ${id}`);
       if (row.origin !== deps.member) throw new AppError('forbidden', `listing ${id} belongs to ${row.origin}: only its origin can retract it`);
       if (row.status === 'retracted') throw new AppError('conflict', `listing ${id} is already retracted`);
-      const log = new LogWriter(trx);
+      const log = new LogWriter(trx, raw);
       const seq = (await log.size(deps.member)) + 1;
       const entry: RetractionEntry = { v: 1, kind: 'retraction', origin: deps.member, seq, time: now.toISOString(), target: row.seq, reason };
       await log.append(deps.member, [{ seq, kind: 'retraction', time: entry.time, bytes: encodeEntry(entry) }]);

@@ -31,6 +31,15 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+// The raw connection behind each Kysely instance opened here, for the bulk write paths
+// (store/bulk-statements.ts); a Kysely built elsewhere (another dialect) has none.
+const rawConnections = new WeakMap<Kysely<Database>, SQLite.Database>();
+
+/** The better-sqlite3 connection behind `db`, when `openDatabase` opened it on SQLite. */
+export function sqliteOf(db: Kysely<Database>): SQLite.Database | undefined {
+  return rawConnections.get(db);
+}
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const readonly = options.readonly === true;
   if (!readonly) mkdirSync(dirname(options.file), { recursive: true });
@@ -48,6 +57,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  rawConnections.set(db, sqlite);
   const handle: DatabaseHandle = {
     db,
     sqlite,

@@ -3,10 +3,12 @@
  * entries, inside the transaction that appends those entries (see service/listings.ts and the
  * sync ingest), so the projection never disagrees with the log.
  */
+import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import type { IdentifierType } from '../identifiers/types.js';
 import type { ListingEntry, RetractionEntry } from '../log/entry.js';
 import { listingId } from '../log/entry.js';
+import { bulkStatements } from './bulk-statements.js';
 import type { Database, ListingTable } from './tables.js';
 import { recordWatchEvents } from './watch-repository.js';
 
@@ -114,10 +116,14 @@ export class ListingReader {
 }
 
 export class ListingWriter extends ListingReader {
-  /** `now` stamps the watch events this change records (docs/EVENTS.md); the system clock by default. */
+  /**
+   * `now` stamps the watch events this change records (docs/EVENTS.md); the system clock by default.
+   * `raw` as for LogWriter: the SQLite connection under `trx`, for prepared statements.
+   */
   constructor(
     private readonly trx: Transaction<Database>,
     private readonly now: Date = new Date(),
+    private readonly raw?: SQLite.Database,
   ) {
     super(trx);
   }
@@ -131,6 +137,31 @@ export class ListingWriter extends ListingReader {
    * bound-parameter limit: a batch of a thousand costs a few statements, not two per listing.
    */
   async insertListings(items: readonly { entry: ListingEntry; reference: string | null }[]): Promise<void> {
+    if (this.raw) {
+      const stmts = bulkStatements(this.raw);
+      for (const { entry, reference } of items) {
+        const id = listingId(entry.origin, entry.seq);
+        stmts.insertListing.run(
+          id,
+          entry.origin,
+          entry.seq,
+          entry.category,
+          entry.severity,
+          entry.time,
+          entry.bannedAt,
+          entry.banUntil,
+          entry.expiresAt,
+          entry.evidenceDigest ?? null,
+          'active',
+          null,
+          null,
+          null,
+          reference,
+        );
+        for (const t of entry.tokens) stmts.insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
+      }
+      return;
+    }
     const rows = items.map(({ entry, reference }) => ({
       id: listingId(entry.origin, entry.seq),
       origin: entry.origin,
@@ -163,6 +194,9 @@ export class ListingWriter extends ListingReader {
 
   /** Marks the target listing retracted; returns false when there is no active listing to retract. */
   async applyRetraction(entry: RetractionEntry): Promise<boolean> {
+    if (this.raw) {
+      return bulkStatements(this.raw).retract.run(entry.time, entry.reason, entry.seq, listingId(entry.origin, entry.target)).changes === 1;
+    }
     const result = await this.trx
       .updateTable('listings')
       .set({ status: 'retracted', retracted_at: entry.time, retraction_reason: entry.reason, retraction_seq: entry.seq })

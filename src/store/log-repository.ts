@@ -4,9 +4,11 @@
  * built from a transaction, so an entry and its tree nodes always land together or not at all.
  * There is no update and no delete.
  */
+import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { CompactRange } from '../log/compact-range.js';
 import { leafHash, perfectSubtrees } from '../log/merkle.js';
+import { blob, bulkStatements } from './bulk-statements.js';
 import type { Database } from './tables.js';
 
 export interface StoredEntry {
@@ -19,6 +21,8 @@ export interface NewEntry {
   kind: 'listing' | 'retraction';
   time: string;
   bytes: Uint8Array;
+  /** leafHash(bytes), when the caller already computed it (the sync ingest does, to prove a page). */
+  leafHash?: Uint8Array;
 }
 
 export interface SubtreeRef {
@@ -94,7 +98,14 @@ export class LogReader {
 }
 
 export class LogWriter extends LogReader {
-  constructor(private readonly trx: Transaction<Database>) {
+  /**
+   * @param raw the SQLite connection under `trx` (`sqliteOf`), for the prepared-statement path
+   * (bulk-statements.ts); without it the writer issues Kysely queries.
+   */
+  constructor(
+    private readonly trx: Transaction<Database>,
+    private readonly raw?: SQLite.Database,
+  ) {
     super(trx);
   }
 
@@ -108,10 +119,16 @@ export class LogWriter extends LogReader {
     const nodes: { origin: string; level: number; idx: number; hash: Uint8Array }[] = [];
     const rows = entries.map((e, i) => {
       if (e.seq !== size + i + 1) throw new Error(`log ${origin}: entry seq ${e.seq} does not follow ${size + i}`);
-      const hash = leafHash(e.bytes);
+      const hash = e.leafHash ?? leafHash(e.bytes);
       for (const n of tree.append(hash)) nodes.push({ origin, level: n.level, idx: n.index, hash: n.hash });
       return { origin, seq: e.seq, kind: e.kind, time: e.time, bytes: e.bytes, leaf_hash: hash };
     });
+    if (this.raw) {
+      const stmts = bulkStatements(this.raw);
+      for (const r of rows) stmts.insertEntry.run(origin, r.seq, r.kind, r.time, blob(r.bytes), blob(r.leaf_hash));
+      for (const n of nodes) stmts.insertNode.run(origin, n.level, n.idx, blob(n.hash));
+      return tree;
+    }
     // Chunked so a large sync batch stays under SQLite's bound-parameter limit.
     for (let i = 0; i < rows.length; i += 100) await this.trx.insertInto('log_entries').values(rows.slice(i, i + 100)).execute();
     for (let i = 0; i < nodes.length; i += 200) await this.trx.insertInto('tree_nodes').values(nodes.slice(i, i + 200)).execute();

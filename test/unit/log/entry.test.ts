@@ -272,6 +272,19 @@ describe('round trip', () => {
   });
 });
 
+describe('the hand-written canonical form', () => {
+  it('equals the canonicalize package (RFC 8785) on generated entries', () => {
+    fc.assert(
+      fc.property(fc.oneof(listingArb, retractionArb), (entry) => {
+        const plain: Record<string, unknown> = { ...entry };
+        if (plain['evidenceDigest'] === undefined) delete plain['evidenceDigest'];
+        expect(fromUtf8(encodeEntry(entry))).toBe(canonicalize(plain));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('listing ids', () => {
   it('formats and parses', () => {
     expect(listingId('alpha', 42)).toBe('alpha:42');
