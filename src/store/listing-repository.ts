@@ -160,6 +160,7 @@ export class ListingWriter extends ListingReader {
         );
         for (const t of entry.tokens) stmts.insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
       }
+      await recordWatchEvents(this.trx, 'match', items.map(({ entry }) => listingId(entry.origin, entry.seq)), this.now);
       return;
     }
     const rows = items.map(({ entry, reference }) => ({
@@ -194,17 +195,21 @@ export class ListingWriter extends ListingReader {
 
   /** Marks the target listing retracted; returns false when there is no active listing to retract. */
   async applyRetraction(entry: RetractionEntry): Promise<boolean> {
+    const id = listingId(entry.origin, entry.target);
+    let retracted: boolean;
     if (this.raw) {
-      return bulkStatements(this.raw).retract.run(entry.time, entry.reason, entry.seq, listingId(entry.origin, entry.target)).changes === 1;
+      retracted = bulkStatements(this.raw).retract.run(entry.time, entry.reason, entry.seq, id).changes === 1;
+    } else {
+      const result = await this.trx
+        .updateTable('listings')
+        .set({ status: 'retracted', retracted_at: entry.time, retraction_reason: entry.reason, retraction_seq: entry.seq })
+        .where('id', '=', id)
+        .where('status', '=', 'active')
+        .executeTakeFirst();
+      retracted = Number(result.numUpdatedRows) === 1;
     }
-    const result = await this.trx
-      .updateTable('listings')
-      .set({ status: 'retracted', retracted_at: entry.time, retraction_reason: entry.reason, retraction_seq: entry.seq })
-      .where('id', '=', listingId(entry.origin, entry.target))
-      .where('status', '=', 'active')
-      .executeTakeFirst();
-    const retracted = Number(result.numUpdatedRows) === 1;
-    if (retracted) await recordWatchEvents(this.trx, 'lift', [listingId(entry.origin, entry.target)], this.now);
+    // Both paths: the watch hook belongs to the projection change, however it was written.
+    if (retracted) await recordWatchEvents(this.trx, 'lift', [id], this.now);
     return retracted;
   }
 }
