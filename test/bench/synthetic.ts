@@ -8,6 +8,7 @@
 import { nationalIdCheckChar } from '../../src/identifiers/national-id.js';
 import type { IdentifierInput } from '../../src/service/identifiers.js';
 import type { CreateListingInput } from '../../src/service/listings.js';
+import { prng } from '../helpers/prng.js';
 
 export interface Person {
   phone: string;
@@ -98,17 +99,6 @@ export interface CheckBody {
   listedPerson?: number;
 }
 
-/** Small fast PRNG (mulberry32): the same seed gives the same pool in every process. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export const MIX = { deny: 0.1, review: 0.1, allow: 0.8 } as const;
 

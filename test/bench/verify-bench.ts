@@ -38,6 +38,7 @@ import { cosignCheckpoint, encodeEntry, listingId, logOrigin, signCheckpoint, ty
 import { addMember, createDraft, rosterFromDraft, type Roster } from '../../src/roster/index.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { summariseProfile, type CpuProfile, type ProfileSummary } from './profile-summary.js';
+import { prng } from '../helpers/prng.js';
 
 const FEDERATION = 'bench.jointban.example';
 const RETRACT_EVERY = 50;
@@ -84,17 +85,6 @@ export interface VerifyBenchResult {
   profile?: ProfileSummary;
 }
 
-/** A small deterministic PRNG (mulberry32), so every run generates the same store. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

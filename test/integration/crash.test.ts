@@ -46,23 +46,13 @@ import { childNode, type ChildNode } from '../helpers/child-node.js';
 import { runCliJson } from '../helpers/cli.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { email, listingBody, paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
+import { prng } from '../helpers/prng.js';
 
 /** Kills while clients stream writes; kills during start-up come on top of these. */
 const KILLS = Number(process.env.CRASH_KILLS ?? 30);
 const SEED = process.env.CRASH_SEED !== undefined ? Number(process.env.CRASH_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 const WRITERS = 4;
 
-/** mulberry32: a small seeded PRNG, so a failing run's choices can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
