@@ -123,7 +123,7 @@ export class Federation {
       maxSkewSeconds: config.sync.maxSkewSeconds,
       pageLimit: config.sync.pageSize,
       nowSeconds,
-      onNotify: (peer) => this.sync.notify(peer),
+      onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
       rosterNote: () => this.roster.currentNote(),
       limits: {
         maxConcurrent: config.limits.peerConcurrency,

@@ -2,13 +2,16 @@
  * The sync loop: for every active peer in the roster, pull every origin's log for which the peer
  * has a newer checkpoint, so entries travel through intermediaries when their origin is offline.
  * A notify wakes the peer's loop at once; a periodic poll catches missed notifications; failures
- * back off exponentially per peer, with a cap and jitter. One origin is ingested by one peer at a
+ * back off exponentially per peer, with a cap and jitter. While a peer is backed off, only a notify
+ * that announces entries this node lacks shortens the wait, and never below `backoffBaseMs` after
+ * the last attempt: otherwise any member could keep another's loop busy by notifying it. One origin is ingested by one peer at a
  * time, so two peers never race to append the same entries.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { isMemberId } from '../log/entry-schema.js';
 import { activePeers, type Roster } from '../roster/index.js';
+import { LogReader } from '../store/log-repository.js';
 import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
 import { Ingestor, type AdvertisedCheckpoint, type IngestOutcome, type Peer } from './ingest.js';
@@ -129,12 +132,42 @@ export class Synchronizer {
     }
   }
 
-  /** A peer said it has something new: pull from it now. */
-  notify(peerId: string): void {
+  /**
+   * A peer said it has entries of `origin` up to `size`: pull from it now, or, while its rounds are
+   * failing, as soon as the backoff floor allows and only if that is news to this node.
+   */
+  notify(peerId: string, origin: string, size: number): void {
     const state = this.peers.get(peerId);
     if (!state || this.stopped) return;
+    if (state.consecutiveFailures === 0) return this.wake(state);
+    void this.notifyWhileBackingOff(state, origin, size).catch((err: unknown) => {
+      this.deps.logger.debug({ peer: peerId, err: (err as Error).message }, 'notify ignored');
+    });
+  }
+
+  /**
+   * Runs a round against the peer now, whatever its backoff: the loop's own code, as the timer
+   * would start it (the memory tests drive thousands of failed rounds through it).
+   */
+  retryNow(peerId: string): void {
+    const state = this.peers.get(peerId);
+    if (state && !this.stopped) this.wake(state);
+  }
+
+  private wake(state: PeerState): void {
     if (state.running) state.again = true;
     else this.schedule(state, 0);
+  }
+
+  private async notifyWhileBackingOff(state: PeerState, origin: string, size: number): Promise<void> {
+    // The announced size is the peer's claim; what counts as news is what this node lacks.
+    if (origin === this.deps.self || size <= (await new LogReader(this.deps.db).size(origin))) return;
+    if (this.stopped || state.running || state.consecutiveFailures === 0 || this.peers.get(state.member) !== state) return;
+    const floor = Date.parse(state.lastAttemptAt ?? '') + this.deps.options.backoffBaseMs;
+    const now = Date.now();
+    const due = Date.parse(state.nextAttemptAt ?? '');
+    const at = Number.isNaN(floor) ? now : Math.max(now, floor);
+    if (Number.isNaN(due) || at < due) this.schedule(state, at - now);
   }
 
   status(): PeerStatus[] {

@@ -285,6 +285,58 @@ describe('backoff while a peer is cut', () => {
   });
 });
 
+describe('notifies while a peer is backed off', () => {
+  it('a notify of nothing new does not shorten the backoff; one of news does, but not below the floor', { timeout: 60_000 }, async () => {
+    const backoffBaseMs = 300;
+    const backoffMaxMs = 20_000;
+    const f = (fed = await createFederation(1, { extra: { sync: { backoffBaseMs, backoffMaxMs } } }));
+    const [alpha] = f.nodes as [FedNode];
+    const proxy = await behindProxies(f);
+    proxy.association!.set(cut('refuse'), { from: ['alpha'] });
+    const sync = alpha.node.federation.sync;
+    const status = () => peerStatus(alpha, 'association');
+    await waitShowing(() => status().consecutiveFailures >= 2, { timeoutMs: 20_000, message: 'alpha to fail twice against the cut association' }, status);
+
+    // A member that notifies over and over with nothing this node lacks (its log of the association
+    // is empty: size 0) wakes no round: before the fix each notify started one.
+    const before = status().consecutiveFailures;
+    for (let i = 0; i < 200; i++) {
+      sync.notify('association', 'association', 0);
+      await sleep(2);
+    }
+    await sleep(50);
+    const after = status();
+    // The backoff timer itself may fire once in that time (waits are 0.6 s and up by now).
+    expect(after.consecutiveFailures - before, `rounds started by 200 notifies of nothing new: ${JSON.stringify(after)}`).toBeLessThanOrEqual(1);
+
+    // Notifies of news (a size this node lacks) shorten the wait, at most to the floor each time.
+    const newsFrom = status().consecutiveFailures;
+    const started = Date.now();
+    while (Date.now() - started < 1_500) {
+      sync.notify('association', 'association', 1_000);
+      await sleep(5);
+    }
+    const rounds = status().consecutiveFailures - newsFrom;
+    // One round per backoffBaseMs at most (plus the one that may already be due): 1.5 s / 0.3 s.
+    expect(rounds, `rounds in 1.5 s of notifies of news: ${JSON.stringify(status())}`).toBeLessThanOrEqual(Math.ceil(1_500 / backoffBaseMs) + 1);
+    expect(rounds, 'notifies of news do shorten the backoff').toBeGreaterThanOrEqual(2);
+
+    // Recovery does not wait out the backoff: the association's listing notifies alpha, which pulls
+    // well before its backoff timer (up to 20 s by now) would have fired.
+    const waitOf = (s: PeerStatus) => Date.parse(s.nextAttemptAt ?? '') - Date.parse(s.lastAttemptAt ?? '');
+    // The last news notify left a short wait scheduled; the rounds after it back off again.
+    await waitShowing(() => status().consecutiveFailures >= 7 && waitOf(status()) > 5 * backoffBaseMs, { timeoutMs: 30_000, message: 'a long backoff to be in force' }, status);
+    proxy.association!.reset();
+    const waiting = status();
+    const dueAt = Date.parse(waiting.nextAttemptAt ?? '');
+    await f.list(f.association, ids('news'));
+    await f.waitForDecision(alpha, ids('news'), 'deny');
+    const recovered = status();
+    expect(recovered.consecutiveFailures).toBe(0);
+    expect(Date.parse(recovered.lastSuccessAt ?? ''), `pulled before the backoff timer was due: ${JSON.stringify({ waiting, recovered })}`).toBeLessThan(dueAt);
+  });
+});
+
 /** V8's gc(), exposed at runtime (vitest does not start workers with --expose-gc). */
 function exposeGc(): (() => void) | undefined {
   setFlagsFromString('--expose-gc');
@@ -305,15 +357,15 @@ describe('memory while a peer is away for long', () => {
     const failures = () => peerStatus(alpha, 'association').consecutiveFailures;
 
     /**
-     * Runs n more failed rounds. Each is woken at once, the way an incoming notify wakes the loop,
-     * so that thousands of rounds (weeks of a peer away at the default one-minute backoff cap) fail
+     * Runs n more failed rounds. Each is started at once through retryNow (a notify would wait for
+     * the backoff floor), so that thousands of rounds (weeks of a peer away at the default one-minute backoff cap) fail
      * in seconds; each round runs the same code as one the backoff timer starts.
      */
     const failRounds = async (n: number) => {
       const target = failures() + n;
       while (failures() < target) {
         const before = failures();
-        sync.notify('association');
+        sync.retryNow('association');
         await waitFor(() => failures() > before, { intervalMs: 0, timeoutMs: 10_000, message: `round ${before + 1} against the stopped association to fail` });
       }
     };
