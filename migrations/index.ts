@@ -7,12 +7,14 @@ import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-federation.js';
 import * as m0003 from './0003-audit.js';
 import * as m0004 from './0004-watch.js';
+import * as m0005 from './0005-watch-lifts.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-federation': m0002,
   '0003-audit': m0003,
   '0004-watch': m0004,
+  '0005-watch-lifts': m0005,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -31,6 +31,7 @@ import { ListingService } from './service/listings.js';
 import { RateLimiter } from './service/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
+import { WatchLifts } from './service/watch-lifts.js';
 import { ApiKeyRepository } from './store/api-key-repository.js';
 import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
@@ -63,6 +64,8 @@ export interface JointbanNode {
   readonly watch: WatchService;
   /** Delivers watch events to the webhook, and prunes old events. */
   readonly events: EventWorker;
+  /** Records lift events for expired listings and roster changes (service/watch-lifts.ts). */
+  readonly lifts: WatchLifts;
   readonly app: ReturnType<typeof createApp>;
   /** Listens on the configured host and port (0 = any free port); returns the URL. */
   listen(): Promise<string>;
@@ -92,7 +95,16 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
   const keys = new ApiKeyService(new ApiKeyRepository(db), now, checkStore);
   const signingKeys = new SigningKeys(config.signingKeyFile, identity, logger);
-  const federation = new Federation({ config, db, signingKeys, logger, now });
+  // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
+  const lifts = new WatchLifts({
+    db,
+    self: config.member,
+    roster: () => federation.roster.current(),
+    sweepIntervalMs: config.events.sweepIntervalMs,
+    now,
+    logger,
+  });
+  const federation = new Federation({ config, db, signingKeys, logger, now, onRosterChange: () => lifts.rosterChanged() });
   const listings = new ListingService({
     db,
     member: config.member,
@@ -197,6 +209,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     federation,
     watch,
     events,
+    lifts,
     app,
     get url() {
       return url;
@@ -213,6 +226,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       await federation.start();
       checkCounter.start();
       events.start();
+      lifts.start();
       ready = true;
       logger.info({ url, member: config.member, version: VERSION }, 'node listening');
       return url;
@@ -238,6 +252,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       }
       await federation.stop();
       await events.stop();
+      await lifts.stop();
       // After the last request has finished, so every check served is counted.
       await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
       // After the last request, so the snapshot holds every token the database holds; a warm-up

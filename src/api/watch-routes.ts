@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { IDENTIFIER_TYPES } from '../identifiers/types.js';
 import type { ApiKeyService } from '../service/api-keys.js';
-import { MAX_EVENTS_PAGE, MAX_WATCH_BATCH, type WatchService } from '../service/watch.js';
+import { LIFT_REASONS, MAX_EVENTS_PAGE, MAX_WATCH_BATCH, type WatchService } from '../service/watch.js';
 import type { AppEnv } from './env.js';
 import { limitBody, requireJson, requireScope } from './middleware.js';
 import { errorSchema, identifierSchema, referenceSchema } from './schemas.js';
@@ -42,6 +42,10 @@ const eventSchema = z
     category: z.string(),
     identifierTypes: z.array(z.enum(IDENTIFIER_TYPES)),
     time: z.string(),
+    reason: z
+      .enum(LIFT_REASONS)
+      .optional()
+      .openapi({ description: 'Lifts only: why the listing stopped counting.' }),
     registration: decisionSchema,
     monetization: decisionSchema,
     matches: z.array(

@@ -104,6 +104,8 @@ export const configFileSchema = z
     events: z
       .object({
         retentionDays: z.number().int().min(1).max(3650).default(90),
+        // How often expired listings and roster changes are looked for, to record lift events (service/watch-lifts.ts).
+        sweepIntervalMs: z.number().int().min(10).max(3_600_000).default(60_000),
         webhook: z
           .object({
             url: z.url().optional(),

@@ -30,6 +30,8 @@ export interface FederationDeps {
   signingKeys: SigningKeys;
   logger: Logger;
   now: () => Date;
+  /** Called with each roster adopted (at start too), after the sync loops follow it. */
+  onRosterChange?: ((roster: Roster) => void) | undefined;
 }
 
 export interface OriginStatus {
@@ -114,6 +116,7 @@ export class Federation {
         // A key written by `jointban keys rotate` since the start is picked up with the roster that lists it.
         deps.signingKeys.reload();
         this.sync.setRoster(roster);
+        deps.onRosterChange?.(roster);
       },
     });
     this.routes = federationRoutes({

@@ -32,9 +32,35 @@ export function memberKey(roster: Roster, id: string): Uint8Array | undefined {
  */
 export function memberStatusAt(roster: Roster, id: string, time: string): MemberStatusAt {
   const member = findMember(roster, id);
-  if (member === undefined) return 'unknown';
-  if (member.status === 'active' || member.suspendedAt === undefined) return 'active';
-  return Date.parse(time) < Date.parse(member.suspendedAt) ? 'active' : 'suspended';
+  return member === undefined ? 'unknown' : statusAt(suspendedSince(member), time);
+}
+
+/**
+ * What of a member decides whether its entries (and so its listings) count: that it is in the
+ * roster, and since when it is suspended (null: not suspended). Small enough to be stored, so that
+ * a node can tell later which listings a roster change stopped or started counting.
+ */
+export interface MemberStanding {
+  id: string;
+  suspendedAt: string | null;
+}
+
+export function standingsOf(roster: Roster): MemberStanding[] {
+  return roster.members.map((m) => ({ id: m.id, suspendedAt: suspendedSince(m) }));
+}
+
+/** The status at `time` of a member with this standing (undefined: not in the roster). */
+export function standingStatusAt(standing: MemberStanding | undefined, time: string): MemberStatusAt {
+  return standing === undefined ? 'unknown' : statusAt(standing.suspendedAt, time);
+}
+
+function suspendedSince(member: RosterMember): string | null {
+  return member.status === 'active' || member.suspendedAt === undefined ? null : member.suspendedAt;
+}
+
+function statusAt(suspendedAt: string | null, time: string): 'active' | 'suspended' {
+  if (suspendedAt === null) return 'active';
+  return Date.parse(time) < Date.parse(suspendedAt) ? 'active' : 'suspended';
 }
 
 /** Whether a log entry of `origin` (a member id) dated `entryTime` may be accepted. */

@@ -8,9 +8,11 @@ import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import type { IdentifierType } from '../identifiers/types.js';
 import { evaluatePolicy, type Decision, type Policy, type PolicyMatch } from '../policy/index.js';
-import { EventDeliveryRepository, WatchReader, WatchWriter, type EventKind, type EventRow, type WatchMatch } from '../store/watch-repository.js';
+import { EventDeliveryRepository, WatchReader, WatchWriter, type EventKind, type EventRow, type LiftReason, type WatchMatch } from '../store/watch-repository.js';
 import type { Database } from '../store/tables.js';
 import type { IdentifierInput, Tokenizer } from './identifiers.js';
+
+export { LIFT_REASONS, type LiftReason } from '../store/watch-repository.js';
 
 /** The most references one PUT /v1/watch may carry (also bounded by http.maxBodyBytes). */
 export const MAX_WATCH_BATCH = 1000;
@@ -32,6 +34,8 @@ export interface EventView {
   category: string;
   identifierTypes: IdentifierType[];
   time: string;
+  /** A lift's cause: retracted, expired, member_suspended or member_removed. Absent on a match. */
+  reason?: LiftReason;
   /** What a sign-up with these identifiers would get now: the penalty to apply to the account. */
   registration: Decision;
   /** Whether the account may keep (or be granted) profit privileges, and until when not. */
@@ -140,6 +144,7 @@ export class WatchService {
       category: row.category,
       identifierTypes: row.identifierTypes,
       time: row.time,
+      ...(row.reason === undefined ? {} : { reason: row.reason }),
       registration: evaluatePolicy(this.deps.policy, 'registration', policyMatches, at),
       monetization: evaluatePolicy(this.deps.policy, 'monetization', policyMatches, at),
       matches: counted.map((m) => ({

@@ -145,6 +145,8 @@ export interface WatchEventTable {
   next_attempt_at: string;
   delivered_at: string | null;
   last_error: string | null;
+  /** Why a lift was recorded (see LiftReason); null for a match, and for lifts of before migration 0005 (retractions). */
+  reason: string | null;
 }
 
 export interface Database {

@@ -23,6 +23,13 @@ export interface WatchMatch {
 
 export type EventKind = 'match' | 'lift';
 
+/**
+ * Why a listing stopped counting for a watched account: its origin retracted it, it reached its
+ * `expiresAt`, or the roster suspended its origin (from `suspendedAt` on) or removed it.
+ */
+export const LIFT_REASONS = ['retracted', 'expired', 'member_suspended', 'member_removed'] as const;
+export type LiftReason = (typeof LIFT_REASONS)[number];
+
 export interface EventRow {
   id: number;
   kind: EventKind;
@@ -33,6 +40,8 @@ export interface EventRow {
   identifierTypes: IdentifierType[];
   matches: WatchMatch[];
   time: string;
+  /** Set for a lift only. */
+  reason: LiftReason | undefined;
   state: WatchEventTable['state'];
   attempts: number;
   nextAttemptAt: string;
@@ -65,6 +74,8 @@ function toEvent(r: EventSelect): EventRow {
     identifierTypes: JSON.parse(r.identifier_types) as IdentifierType[],
     matches: JSON.parse(r.matches) as WatchMatch[],
     time: r.time,
+    // Lifts recorded before migration 0005 have no reason: retractions were the only kind then.
+    reason: r.kind === 'lift' ? ((r.reason ?? 'retracted') as LiftReason) : undefined,
     state: r.state,
     attempts: Number(r.attempts),
     nextAttemptAt: r.next_attempt_at,
@@ -135,6 +146,7 @@ interface NewEvent {
   category: string;
   identifierTypes: Iterable<string>;
   matches: WatchMatch[];
+  reason?: LiftReason | undefined;
 }
 
 async function insertEvents(trx: Transaction<Database>, events: readonly NewEvent[], nowIso: string): Promise<void> {
@@ -152,6 +164,7 @@ async function insertEvents(trx: Transaction<Database>, events: readonly NewEven
     next_attempt_at: nowIso,
     delivered_at: null,
     last_error: null,
+    reason: e.kind === 'lift' ? (e.reason ?? 'retracted') : null,
   }));
   for (let i = 0; i < rows.length; i += EVENT_CHUNK) await trx.insertInto('watch_events').values(rows.slice(i, i + EVENT_CHUNK)).execute();
 }
@@ -165,10 +178,10 @@ async function insertEvents(trx: Transaction<Database>, events: readonly NewEven
  * itself (its `reference`): the platform banned that account and knows. Returns the number of
  * events recorded.
  */
-export async function recordWatchEvents(trx: Transaction<Database>, kind: EventKind, listingIds: readonly string[], now: Date): Promise<number> {
+export async function recordWatchEvents(trx: Transaction<Database>, kind: EventKind, listingIds: readonly string[], now: Date, reason?: LiftReason): Promise<number> {
   if (listingIds.length === 0) return 0;
   // Most nodes watch nothing, and a bulk import appends thousands of listings: one indexed probe.
-  if (!(await trx.selectFrom('watch_tokens').select('reference').limit(1).executeTakeFirst())) return 0;
+  if (!(await watchesAnything(trx))) return 0;
   const nowIso = now.toISOString();
   const hits = new Map<string, { reference: string; listingId: string; origin: string; category: string; types: Set<string> }>();
   for (let i = 0; i < listingIds.length; i += ID_CHUNK) {
@@ -193,9 +206,60 @@ export async function recordWatchEvents(trx: Transaction<Database>, kind: EventK
     category: hit.category,
     identifierTypes: hit.types,
     matches: snapshots.get(hit.reference) ?? [],
+    reason: kind === 'lift' ? (reason ?? 'retracted') : undefined,
   }));
   await insertEvents(trx, events, nowIso);
   return events.length;
+}
+
+export async function watchesAnything(db: Db): Promise<boolean> {
+  return (await db.selectFrom('watch_tokens').select('reference').limit(1).executeTakeFirst()) !== undefined;
+}
+
+/** Active listings by expiry time, through `listings_expires_at` (test/integration/watch-index.test.ts). */
+export function expiredBetweenQuery(db: Db, after: string, until: string, limit: number) {
+  return db
+    .selectFrom('listings')
+    .select(['id', 'expires_at'])
+    .where('expires_at', '>', after)
+    .where('expires_at', '<=', until)
+    .where('status', '=', 'active')
+    .orderBy('expires_at')
+    .limit(limit);
+}
+
+/**
+ * The active listings whose `expiresAt` lies in (`after`, `until`], in expiry order, at most about
+ * `limit` of them: all the listings that share the last expiry time are included, so that the next
+ * call can start after that time without skipping any.
+ */
+export async function listingsExpiredBetween(db: Db, after: string, until: string, limit: number): Promise<{ id: string; expiresAt: string }[]> {
+  const rows = await expiredBetweenQuery(db, after, until, limit).execute();
+  const last = rows.at(-1);
+  if (rows.length < limit || last === undefined) return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
+  const ties = await db
+    .selectFrom('listings')
+    .select(['id', 'expires_at'])
+    .where('expires_at', '=', last.expires_at)
+    .where('status', '=', 'active')
+    .execute();
+  const seen = new Set(rows.map((r) => r.id));
+  return [...rows, ...ties.filter((t) => !seen.has(t.id))].map((r) => ({ id: r.id, expiresAt: r.expires_at }));
+}
+
+/** The active, unexpired listings of one origin with their listing time, a seq range at a time. */
+export async function activeListingsOf(db: Db, origin: string, afterSeq: number, limit: number, nowIso: string): Promise<{ id: string; seq: number; listedAt: string }[]> {
+  const rows = await db
+    .selectFrom('listings')
+    .select(['id', 'seq', 'listed_at'])
+    .where('origin', '=', origin)
+    .where('seq', '>', afterSeq)
+    .where('status', '=', 'active')
+    .where('expires_at', '>', nowIso)
+    .orderBy('seq')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: r.id, seq: Number(r.seq), listedAt: r.listed_at }));
 }
 
 export interface WatchStatusCounts {

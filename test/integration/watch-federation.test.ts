@@ -43,7 +43,7 @@ describe('a peer listing of a watched account', () => {
 
     await f.retract(alpha, listed.id);
     const lift = await waitFor(async () => (await eventsOf(beta)).find((e) => e.kind === 'lift'), { message: 'a lift event on beta' });
-    expect(lift).toMatchObject({ kind: 'lift', reference: 'beta-user-9', listingId: listed.id, origin: 'alpha' });
+    expect(lift).toMatchObject({ kind: 'lift', reason: 'retracted', reference: 'beta-user-9', listingId: listed.id, origin: 'alpha' });
     expect(lift.registration).toEqual({ decision: 'allow', penalties: [], rules: [] });
     expect(lift.monetization.decision).toBe('allow');
     expect(Number(lift.id)).toBeGreaterThan(Number(match.id));

@@ -4,7 +4,7 @@
  * planner's choice is the one a node makes).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { activeMatchesQuery, watchHitsQuery } from '../../src/store/watch-repository.js';
+import { activeMatchesQuery, expiredBetweenQuery, watchHitsQuery } from '../../src/store/watch-repository.js';
 import { listingBody, phone } from '../helpers/fixtures.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -29,5 +29,9 @@ describe('watch matching query plans', () => {
     expect(hits.join('\n')).toMatch(/SEARCH wt USING (COVERING )?INDEX sqlite_autoindex_watch_tokens_1|SEARCH wt USING (COVERING )?INDEX watch_tokens/);
     expect(matches.join('\n')).toMatch(/SEARCH wt USING (COVERING )?INDEX watch_tokens_reference/);
     expect(matches.join('\n')).toMatch(/SEARCH lt USING/);
+    // The expiry sweep (service/watch-lifts.ts) runs every minute: by index, never a scan of listings.
+    const now = new Date();
+    const expired = plan(t, expiredBetweenQuery(db, new Date(now.getTime() - 60_000).toISOString(), now.toISOString(), 2000));
+    expect(expired.join('\n')).toMatch(/SEARCH listings USING INDEX listings_expires_at/);
   });
 });
