@@ -32,7 +32,7 @@ export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
     const started = performance.now();
     await next();
     log.info(
-      { method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10, key: c.get('principal')?.keyId },
+      { method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10, keyId: c.get('principal')?.keyId },
       'request',
     );
   };
