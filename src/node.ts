@@ -114,7 +114,9 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     tokenizer,
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),
+    assertWritable: () => federation.ownLog.assertWritable(),
   });
+  await federation.ownLog.load();
   const listingInForce = (origin: string, listedAt: string): boolean => {
     const roster = federation.roster.current();
     return origin === config.member || !roster || entryAllowed(roster, origin, listedAt).ok;

@@ -73,6 +73,8 @@ export async function openBulkRun(verb: string, file: string, opts: BulkOptions,
     config = configFor(opts.dataDir);
     // The node's own log lines would mix with the command's output; there is nothing to serve here.
     node = await createNode(config, { logger: createLogger('silent') });
+    // A restored node must fetch its own log back from its peers before anything appends to it.
+    node.federation.ownLog.assertWritable();
     rejects = await RejectsFile.create(rejectsPath);
   } catch (err) {
     source.close();

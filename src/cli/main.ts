@@ -16,6 +16,7 @@ import { registerImportCommand } from './import.js';
 import { registerInitCommand } from './init.js';
 import { registerKeysCommands } from './keys.js';
 import { registerMigrateCommand } from './migrate.js';
+import { registerOwnLogCommand } from './own-log.js';
 import { registerReportCommand } from './report.js';
 import { registerRestoreCommand } from './restore.js';
 import { registerRescanCommand } from './rescan.js';
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerVerifyCommand(program);
   registerBackupCommand(program);
   registerRestoreCommand(program);
+  registerOwnLogCommand(program);
   return program;
 }
 

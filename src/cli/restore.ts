@@ -20,6 +20,7 @@ import type { OriginVerification } from '../audit/verify.js';
 import { loadConfig, type NodeConfig } from '../config/load.js';
 import { bytesEqual } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
+import { markOwnLogRecovery } from '../federation/own-log-recovery.js';
 import { findMember, memberKeys } from '../roster/index.js';
 import { readManifest, type BackupManifest } from '../store/backup.js';
 import { openDatabase } from '../store/database.js';
@@ -162,11 +163,20 @@ export function registerRestoreCommand(program: Command): void {
         const what = [...(failed.length > 0 ? [`verification failed for ${failed.join(', ')}`] : []), ...(problems.length > 0 ? [`${problems.length} problems with the manifest or keys`] : [])];
         throw new AppError('invalid_input', `restore did not verify (${what.join('; ')}); ${stillPending(config.dataDir)}`);
       }
+      // Peers may hold entries this node appended after the backup; appending again would fork its
+      // log. Marked before the pending marker goes, so no crash leaves a startable node unmarked.
+      const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
+      try {
+        await markOwnLogRecovery(database.db, { since: new Date().toISOString(), reason: 'restore' });
+      } finally {
+        await database.close();
+      }
       clearRestorePending(config.dataDir);
       const entries = verified.results.reduce((n, r) => n + r.entries, 0);
       process.stdout.write(`verified ${verified.results.length} logs, ${entries} entries in ${verified.seconds.toFixed(2)} s: the node may start\n`);
-      // Peers may hold entries this node appended after the backup; appending again would fork its log.
       const own = manifest.logs.find((l) => l.origin === config.member)?.size ?? 0;
-      process.stderr.write(`note: the backup holds ${config.member}'s own log up to ${own} entries: list nothing through this node until no peer holds more of it (docs/OPERATIONS.md, "Restore")\n`);
+      process.stderr.write(
+        `note: the backup holds ${config.member}'s own log up to ${own} entries; once started, the node fetches any later ones back from its peers and refuses listings and retractions until every peer has answered (docs/OPERATIONS.md, "Restore")\n`,
+      );
     });
 }

@@ -20,6 +20,7 @@ import { ReplayCache } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
 import { federationRoutes } from './routes.js';
+import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 
@@ -52,6 +53,8 @@ export interface FederationStatus {
   peers: PeerStatus[];
   origins: OriginStatus[];
   misbehaviour: Misbehaviour[];
+  /** Set while a restored node is still fetching its own log back from its peers (writes refused). */
+  ownLogRecovery: OwnLogRecoveryStatus | null;
 }
 
 /** The trust root from config: the association's roster verifier key, for this federation. */
@@ -66,6 +69,8 @@ export class Federation {
   readonly signer: CheckpointSigner;
   readonly roster: RosterHolder;
   readonly sync: Synchronizer;
+  /** After a restore: the own log fetched back from peers before the node appends to it. */
+  readonly ownLog: OwnLogRecovery;
   readonly misbehaviour: MisbehaviourRepository;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
@@ -102,6 +107,19 @@ export class Federation {
       now,
       logger,
       onExtended: (origin, size, from) => this.announce(origin, size, from.id),
+    });
+    this.ownLog = new OwnLogRecovery({
+      db,
+      self: config.member,
+      federation: config.federation,
+      client: this.client,
+      misbehaviour: this.misbehaviour,
+      roster: () => this.roster.current(),
+      options: config.sync,
+      cosign: witnessCosign,
+      now,
+      logger,
+      onExtended: (size, from) => this.announce(config.member, size, from.id),
     });
     this.roster = new RosterHolder({
       db,
@@ -148,9 +166,11 @@ export class Federation {
     await this.signer.start();
     this.roster.start();
     this.sync.start();
+    this.ownLog.start();
   }
 
   async stop(): Promise<void> {
+    await this.ownLog.stop();
     this.roster.stop();
     await this.sync.stop();
     await this.signer.stop();
@@ -192,6 +212,7 @@ export class Federation {
       peers,
       origins,
       misbehaviour: await this.misbehaviour.list(100),
+      ownLogRecovery: await this.ownLog.status(),
     };
   }
 }

@@ -66,7 +66,7 @@ const CHECKPOINTS_REQUEST = `GET ${federationPaths.checkpoints()}`;
  * each origin a member id: so a list costs at most one signature check per roster member, however
  * long the peer makes it.
  */
-function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
+export function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
   const bad = (problem: string) => new PeerError('bad_response', `${CHECKPOINTS_REQUEST}: ${problem}`, undefined, CHECKPOINTS_REQUEST);
   const list = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
   if (!Array.isArray(list)) throw bad('checkpoint list is malformed');

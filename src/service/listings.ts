@@ -70,6 +70,8 @@ export interface ListingServiceDeps {
   now: () => Date;
   /** Called after a commit that appended to the node's own log (the checkpoint signer listens). */
   onAppend?: (origin: string, size: number) => void;
+  /** Throws while the own log must not be appended to (a restored node still recovering it). */
+  assertWritable?: () => void;
 }
 
 const DAY_MS = 86_400_000;
@@ -177,6 +179,7 @@ export class ListingService {
   /** Appends prepared listings to the own log and the listings projection in one transaction. */
   private async write(items: readonly PreparedListing[]): Promise<CreatedListing[]> {
     const { deps } = this;
+    deps.assertWritable?.();
     const raw = sqliteOf(deps.db);
     const { entries, size } = await deps.db.transaction().execute(async (trx) => {
       const log = new LogWriter(trx, raw);
@@ -202,6 +205,7 @@ export class ListingService {
   async retract(id: string, reason: RetractionReason): Promise<ListingView> {
     const { deps } = this;
     if (!parseListingId(id).ok) throw new AppError('not_found', `no listing ${id}`);
+    deps.assertWritable?.();
     const now = deps.now();
     const raw = sqliteOf(deps.db);
     const size = await deps.db.transaction().execute(async (trx) => {

@@ -16,11 +16,12 @@ import { generateEd25519KeyPair } from '../../src/crypto/index.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import type { BackupManifest } from '../../src/store/backup.js';
+import { LogReader } from '../../src/store/log-repository.js';
 import { writeKeyFile } from '../../src/store/key-file.js';
 import { RESTORE_PENDING_FILE } from '../../src/store/restore.js';
 import { runCli } from '../helpers/cli.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
-import { json, paymentAccount, type CheckBody, type Identifier } from '../helpers/fixtures.js';
+import { json, listingBody, paymentAccount, type CheckBody, type CreatedListingBody, type ErrorBody, type Identifier } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
 
 let fed: TestFederation;
@@ -56,8 +57,12 @@ beforeAll(async () => {
   });
   const backup = await runCli(['backup', '--data-dir', alpha.dataDir, '--to', backupFile]);
   if (backup.code !== 0) throw new Error(`backup exited ${String(backup.code)}: ${backup.stderr}`);
-  // After the backup: a restored alpha must fetch this from beta by itself.
+  // After the backup: a restored alpha must fetch these from beta by itself, its own two included.
   await fed.list('beta', ids('b3'));
+  for (const label of ['a4', 'a5']) await fed.list('alpha', ids(label));
+  await waitFor(async () => (await fed.logSize('beta', 'alpha')) === 5 && (await fed.logSize(fed.association, 'alpha')) === 5, {
+    message: "beta and the association to mirror alpha's entries made after the backup",
+  });
   // Alpha's machine is lost; its config and keys survive in their own backup.
   await fed.stopNode(alpha);
 }, 90_000);
@@ -99,6 +104,22 @@ describe('a member node restored from a backup', () => {
         );
       for (const label of ['a1', 'a2', 'a3', 'b1', 'b2']) expect((await check(ids(label))).decision, label).toBe('deny');
       await waitFor(async () => (await check(ids('b3'))).decision === 'deny', { message: "the restored alpha to fetch beta's listing made after the backup" });
+
+      // Its own entries made after the backup come back from the peers before it appends again.
+      await waitFor(async () => (await node.federation.status()).ownLogRecovery === null, { message: 'the own log recovered from the peers' });
+      expect(await new LogReader(node.database.db).size('alpha')).toBe(5);
+      for (const label of ['a4', 'a5']) expect((await check(ids(label))).decision, label).toBe('deny');
+      const listed = await fetch(`${url}/v1/listings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alpha.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(listingBody({ identifiers: ids('a6') })),
+      });
+      expect(listed.status).toBe(201);
+      expect((await json<CreatedListingBody>(listed)).seq).toBe(6);
+      // The peers take entry 6 as the continuation of the history they hold: no fork, no misbehaviour.
+      await waitFor(async () => (await fed.logSize('beta', 'alpha')) === 6, { message: "beta to take the restored alpha's new listing" });
+      expect((await fed.status('beta')).misbehaviour).toEqual([]);
+      expect((await fed.status(fed.association)).misbehaviour).toEqual([]);
     } finally {
       await node.stop();
     }
@@ -142,5 +163,47 @@ describe('a member node restored from a backup', () => {
     expect(result.stdout).not.toMatch(/^beta\s/m);
     expect(result.stdout).toContain("the manifest lists beta's log with 2 entries; the database holds none");
     expect(existsSync(join(dir, RESTORE_PENDING_FILE))).toBe(true);
+  });
+  it('refuses its own listings while a peer has not answered, until an operator abandons the wait', { timeout: 60_000 }, async () => {
+    const dir = freshDataDir('peer-down');
+    expect((await restore(backupFile, dir)).code).toBe(0);
+    await fed.stopNode(fed.association);
+    const node = await createNode(loadConfig(dir, {}), { logger: createLogger('silent') });
+    try {
+      const url = await node.listen();
+      const list = (label: string) =>
+        fetch(`${url}/v1/listings`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alpha.adminKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(listingBody({ identifiers: ids(label) })),
+        });
+      // beta answers with its copy (6 entries: the first restored node listed a6); the association cannot.
+      const waiting = await waitFor(
+        async () => {
+          const s = (await node.federation.status()).ownLogRecovery;
+          return s?.answered.includes('beta') ? s : undefined;
+        },
+        { message: 'beta to answer the recovery' },
+      );
+      expect(waiting).toMatchObject({ reason: 'restore', size: 6, answered: ['beta'], waitingFor: ['association'] });
+      const refused = await list('a7');
+      expect(refused.status).toBe(503);
+      expect((await json<ErrorBody>(refused)).error.code).toBe('unavailable');
+      expect(await new LogReader(node.database.db).size('alpha')).toBe(6);
+
+      const status = await runCli(['own-log', '--data-dir', dir]);
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ member: 'alpha', size: 6, recovering: true, reason: 'restore' });
+      const abandoned = await runCli(['own-log', '--data-dir', dir, '--abandon-recovery']);
+      expect(abandoned.code, abandoned.stderr).toBe(0);
+      expect(JSON.parse(abandoned.stdout)).toMatchObject({ recovering: false, abandoned: true });
+      // The running node re-reads the mark each round.
+      await waitFor(async () => (await node.federation.status()).ownLogRecovery === null, { message: 'the node to notice the abandoned recovery' });
+      const accepted = await list('a7');
+      expect(accepted.status).toBe(201);
+      expect((await json<CreatedListingBody>(accepted)).seq).toBe(7);
+    } finally {
+      await node.stop();
+    }
   });
 });

@@ -1,0 +1,199 @@
+/**
+ * Bringing a restored node's own log back from its peers before it appends to it again
+ * (docs/OPERATIONS.md, "Restore"). Entries the node appended after its backup exist only on the
+ * peers that mirrored them; appending at the restored size would sign a second history, which every
+ * peer records as equivocation against this member. So `jointban restore` marks the data directory
+ * (`node_meta`), and a node started on it refuses its own listings and retractions until every
+ * active peer in the roster has been asked for its copy of this node's log and any longer copy has
+ * been pulled, proven and stored exactly as a mirrored log is (the Ingestor: signature with this
+ * member's own key, consistency with what the node holds, inclusion of every page). Checks are
+ * served all along: they append nothing.
+ *
+ * A peer that cannot be reached keeps the node waiting, because it may be the one that holds the
+ * newest entries; `jointban own-log --abandon-recovery` lifts the wait when an operator knows
+ * better. The mark is re-read each round, so that command takes effect on a running node.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+import { activePeers, type Roster } from '../roster/index.js';
+import { LogReader } from '../store/log-repository.js';
+import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
+import { NodeMetaRepository } from '../store/node-meta-repository.js';
+import type { Database } from '../store/tables.js';
+import { Ingestor, type Peer } from './ingest.js';
+import type { PeerClient } from './peer-client.js';
+import { federationPaths } from './paths.js';
+import { parseCheckpointList } from './sync.js';
+
+/** The `node_meta` key of the mark: JSON `{since, reason}`. */
+export const OWN_LOG_RECOVERY = 'own_log.recovery';
+
+export interface OwnLogRecoveryMark {
+  /** When the mark was set. */
+  since: string;
+  /** What set it: `restore`. */
+  reason: string;
+}
+
+export async function markOwnLogRecovery(db: Kysely<Database>, mark: OwnLogRecoveryMark): Promise<void> {
+  await new NodeMetaRepository(db).put(OWN_LOG_RECOVERY, JSON.stringify(mark));
+}
+
+export async function readOwnLogRecovery(db: Kysely<Database>): Promise<OwnLogRecoveryMark | undefined> {
+  const text = await new NodeMetaRepository(db).get(OWN_LOG_RECOVERY);
+  return text === undefined ? undefined : (JSON.parse(text) as OwnLogRecoveryMark);
+}
+
+/** Removes the mark; true if there was one. */
+export async function clearOwnLogRecovery(db: Kysely<Database>): Promise<boolean> {
+  const result = await db.deleteFrom('node_meta').where('key', '=', OWN_LOG_RECOVERY).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+export interface OwnLogRecoveryStatus {
+  since: string;
+  reason: string;
+  /** The size of the own log this node holds now. */
+  size: number;
+  /** Active peers that have answered with their copy (or with none). */
+  answered: string[];
+  /** Active peers still to answer: writes stay refused until this is empty. */
+  waitingFor: string[];
+}
+
+export interface OwnLogRecoveryDeps {
+  db: Kysely<Database>;
+  self: string;
+  federation: string;
+  client: PeerClient;
+  misbehaviour: MisbehaviourRepository;
+  roster: () => Roster | undefined;
+  options: { pageSize: number; requireCosignature: boolean; pollIntervalMs: number };
+  cosign?: ((note: string) => string) | undefined;
+  now: () => Date;
+  logger: Logger;
+  /** Called after entries of the own log were pulled (the federation announces them). */
+  onExtended: (size: number, from: Peer) => void;
+}
+
+export class OwnLogRecovery {
+  private mark: OwnLogRecoveryMark | undefined;
+  private readonly answered = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(private readonly deps: OwnLogRecoveryDeps) {}
+
+  /** Reads the mark: before the node accepts writes. */
+  async load(): Promise<void> {
+    this.mark = await readOwnLogRecovery(this.deps.db);
+  }
+
+  get pending(): boolean {
+    return this.mark !== undefined;
+  }
+
+  /** Throws `unavailable` (503) while the own log may still be behind the peers' copies. */
+  assertWritable(): void {
+    if (this.mark === undefined) return;
+    throw new AppError(
+      'unavailable',
+      `this node was restored from a backup (${this.mark.since}) and is still fetching its own log back from its peers; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
+    );
+  }
+
+  start(): void {
+    this.stopped = false;
+    if (this.mark !== undefined) this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async status(): Promise<OwnLogRecoveryStatus | null> {
+    const mark = this.mark;
+    if (mark === undefined) return null;
+    const roster = this.deps.roster();
+    const peers = roster === undefined ? [] : activePeers(roster, this.deps.self).map((m) => m.id);
+    return {
+      since: mark.since,
+      reason: mark.reason,
+      size: await new LogReader(this.deps.db).size(this.deps.self),
+      answered: peers.filter((p) => this.answered.has(p)),
+      waitingFor: peers.filter((p) => !this.answered.has(p)),
+    };
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.round()
+        .catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'own log recovery round failed'))
+        .then(() => {
+          if (this.mark !== undefined) this.schedule(this.deps.options.pollIntervalMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Asks every active peer that has not answered yet; lifts the mark once all have. */
+  async round(): Promise<void> {
+    const { deps } = this;
+    this.mark = await readOwnLogRecovery(deps.db);
+    if (this.mark === undefined) return;
+    // No roster (loaded from the database before this first runs): no peers, so nobody holds more.
+    const roster = deps.roster();
+    const peers = roster === undefined ? [] : activePeers(roster, deps.self);
+    for (const member of peers) {
+      if (this.answered.has(member.id) || this.stopped || roster === undefined) continue;
+      await this.ask(roster, { id: member.id, endpoint: member.endpoint });
+    }
+    if (this.stopped || !peers.every((m) => this.answered.has(m.id))) return;
+    await clearOwnLogRecovery(deps.db);
+    this.mark = undefined;
+    deps.logger.info({ size: await new LogReader(deps.db).size(deps.self), peers: peers.length }, 'own log recovered: every peer answered; writes are accepted again');
+  }
+
+  /** Asks one peer for its copy of the own log and pulls what it has beyond this node's. */
+  private async ask(roster: Roster, peer: Peer): Promise<void> {
+    const { deps } = this;
+    const ingestor = new Ingestor({
+      db: deps.db,
+      federation: deps.federation,
+      roster,
+      client: deps.client,
+      misbehaviour: deps.misbehaviour,
+      pageSize: deps.options.pageSize,
+      requireCosignature: deps.options.requireCosignature,
+      cosign: deps.cosign,
+      now: deps.now,
+      logger: deps.logger,
+      stopping: () => this.stopped,
+    });
+    try {
+      const list = parseCheckpointList(await deps.client.get(peer.endpoint, federationPaths.checkpoints()));
+      const ours = list.find((cp) => cp.origin === deps.self);
+      if (ours !== undefined) {
+        const outcome = await ingestor.ingest(peer, ours);
+        if (outcome.status === 'rejected') {
+          deps.logger.warn({ peer: peer.id, kind: outcome.kind }, "own log recovery: the peer served a copy of this node's log that does not verify");
+          return;
+        }
+        // Not acted on yet (an uncosigned checkpoint where cosignatures are required): ask again.
+        if (outcome.status === 'skipped') return;
+        if (outcome.status === 'extended') {
+          deps.logger.info({ peer: peer.id, size: outcome.size }, 'own log recovery: entries appended after the backup fetched back');
+          deps.onExtended(outcome.size, peer);
+        }
+      }
+      this.answered.add(peer.id);
+    } catch (err) {
+      deps.logger.debug({ peer: peer.id, err: (err as Error).message }, 'own log recovery: peer not answering');
+    }
+  }
+}
