@@ -111,13 +111,9 @@ export class Federation {
     this.ownLog = new OwnLogRecovery({
       db,
       self: config.member,
-      federation: config.federation,
-      client: this.client,
-      misbehaviour: this.misbehaviour,
       roster: () => this.roster.current(),
-      options: config.sync,
-      cosign: witnessCosign,
-      now,
+      sync: this.sync,
+      pollIntervalMs: config.sync.pollIntervalMs,
       logger,
       onExtended: (size, from) => this.announce(config.member, size, from.id),
     });
@@ -170,9 +166,11 @@ export class Federation {
   }
 
   async stop(): Promise<void> {
-    await this.ownLog.stop();
+    // The recovery's ingests stop with the sync loop's flag, which sync.stop() sets at once.
+    const recovery = this.ownLog.stop();
     this.roster.stop();
     await this.sync.stop();
+    await recovery;
     await this.signer.stop();
   }
 

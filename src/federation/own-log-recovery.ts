@@ -18,13 +18,10 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { activePeers, type Roster } from '../roster/index.js';
 import { LogReader } from '../store/log-repository.js';
-import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import { NodeMetaRepository } from '../store/node-meta-repository.js';
 import type { Database } from '../store/tables.js';
-import { Ingestor, type Peer } from './ingest.js';
-import type { PeerClient } from './peer-client.js';
-import { federationPaths } from './paths.js';
-import { parseCheckpointList } from './sync.js';
+import type { Peer } from './ingest.js';
+import type { Synchronizer } from './sync.js';
 
 /** The `node_meta` key of the mark: JSON `{since, reason}`. */
 export const OWN_LOG_RECOVERY = 'own_log.recovery';
@@ -65,13 +62,10 @@ export interface OwnLogRecoveryStatus {
 export interface OwnLogRecoveryDeps {
   db: Kysely<Database>;
   self: string;
-  federation: string;
-  client: PeerClient;
-  misbehaviour: MisbehaviourRepository;
   roster: () => Roster | undefined;
-  options: { pageSize: number; requireCosignature: boolean; pollIntervalMs: number };
-  cosign?: ((note: string) => string) | undefined;
-  now: () => Date;
+  /** The sync loop's checkpoint list reader and ingest, so a copy of the own log is proven as any mirrored log is. */
+  sync: Pick<Synchronizer, 'checkpointsOf' | 'ingestorFor'>;
+  pollIntervalMs: number;
   logger: Logger;
   /** Called after entries of the own log were pulled (the federation announces them). */
   onExtended: (size: number, from: Peer) => void;
@@ -135,7 +129,7 @@ export class OwnLogRecovery {
       this.running = this.round()
         .catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'own log recovery round failed'))
         .then(() => {
-          if (this.mark !== undefined) this.schedule(this.deps.options.pollIntervalMs);
+          if (this.mark !== undefined) this.schedule(this.deps.pollIntervalMs);
         });
     }, ms);
     this.timer.unref();
@@ -162,24 +156,10 @@ export class OwnLogRecovery {
   /** Asks one peer for its copy of the own log and pulls what it has beyond this node's. */
   private async ask(roster: Roster, peer: Peer): Promise<void> {
     const { deps } = this;
-    const ingestor = new Ingestor({
-      db: deps.db,
-      federation: deps.federation,
-      roster,
-      client: deps.client,
-      misbehaviour: deps.misbehaviour,
-      pageSize: deps.options.pageSize,
-      requireCosignature: deps.options.requireCosignature,
-      cosign: deps.cosign,
-      now: deps.now,
-      logger: deps.logger,
-      stopping: () => this.stopped,
-    });
     try {
-      const list = parseCheckpointList(await deps.client.get(peer.endpoint, federationPaths.checkpoints()));
-      const ours = list.find((cp) => cp.origin === deps.self);
+      const ours = (await deps.sync.checkpointsOf(peer)).find((cp) => cp.origin === deps.self);
       if (ours !== undefined) {
-        const outcome = await ingestor.ingest(peer, ours);
+        const outcome = await deps.sync.ingestorFor(roster).ingest(peer, ours);
         if (outcome.status === 'rejected') {
           deps.logger.warn({ peer: peer.id, kind: outcome.kind }, "own log recovery: the peer served a copy of this node's log that does not verify");
           return;

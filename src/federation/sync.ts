@@ -66,7 +66,7 @@ const CHECKPOINTS_REQUEST = `GET ${federationPaths.checkpoints()}`;
  * each origin a member id: so a list costs at most one signature check per roster member, however
  * long the peer makes it.
  */
-export function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
+function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
   const bad = (problem: string) => new PeerError('bad_response', `${CHECKPOINTS_REQUEST}: ${problem}`, undefined, CHECKPOINTS_REQUEST);
   const list = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
   if (!Array.isArray(list)) throw bad('checkpoint list is malformed');
@@ -219,19 +219,7 @@ export class Synchronizer {
     const peer: Peer = { id: state.member, endpoint: state.endpoint };
     const advertised = await this.checkpointsOf(peer);
     state.advertised = Object.fromEntries(advertised.map((a) => [a.origin, a.size]));
-    const ingestor = new Ingestor({
-      db: deps.db,
-      federation: deps.federation,
-      roster,
-      client: deps.client,
-      misbehaviour: deps.misbehaviour,
-      pageSize: deps.options.pageSize,
-      requireCosignature: deps.options.requireCosignature,
-      cosign: deps.cosign,
-      now: deps.now,
-      logger: deps.logger,
-      stopping: () => this.stopped,
-    });
+    const ingestor = this.ingestorFor(roster);
     let failure: string | undefined;
     for (const cp of advertised) {
       if (cp.origin === deps.self) continue;
@@ -245,8 +233,26 @@ export class Synchronizer {
     state.lastSuccessAt = deps.now().toISOString();
   }
 
+  /** An Ingestor with this loop's settings, for one roster (own-log-recovery.ts uses it too). */
+  ingestorFor(roster: Roster): Ingestor {
+    const { deps } = this;
+    return new Ingestor({
+      db: deps.db,
+      federation: deps.federation,
+      roster,
+      client: deps.client,
+      misbehaviour: deps.misbehaviour,
+      pageSize: deps.options.pageSize,
+      requireCosignature: deps.options.requireCosignature,
+      cosign: deps.cosign,
+      now: deps.now,
+      logger: deps.logger,
+      stopping: () => this.stopped,
+    });
+  }
+
   /** The peer's checkpoint list; a non-conforming answer is recorded as `bad_response` of the peer. */
-  private async checkpointsOf(peer: Peer): Promise<AdvertisedCheckpoint[]> {
+  async checkpointsOf(peer: Peer): Promise<AdvertisedCheckpoint[]> {
     try {
       return parseCheckpointList(await this.deps.client.get(peer.endpoint, federationPaths.checkpoints()));
     } catch (err) {
