@@ -20,6 +20,7 @@ import { LogReader } from '../../src/store/log-repository.js';
 import { writeKeyFile } from '../../src/store/key-file.js';
 import { RESTORE_PENDING_FILE } from '../../src/store/restore.js';
 import { runCli } from '../helpers/cli.js';
+import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { json, listingBody, paymentAccount, type CheckBody, type CreatedListingBody, type ErrorBody, type Identifier } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
@@ -190,6 +191,12 @@ describe('a member node restored from a backup', () => {
       expect(refused.status).toBe(503);
       expect((await json<ErrorBody>(refused)).error.code).toBe('unavailable');
       expect(await new LogReader(node.database.db).size('alpha')).toBe(6);
+      // The dashboard's health page says so, and whom it waits for.
+      const dashboard = new DashboardClient((input, init) => node.app.request(input, init));
+      expect((await dashboard.login(alpha.adminKey)).status).toBe(303);
+      const health = await (await dashboard.get('/dashboard')).text();
+      expect(health).toMatch(/class="notice own-log-recovery"[^>]*>[^<]*Restored from a backup/);
+      expect(health).toMatch(/waiting for <span class="mono">association<\/span>/);
 
       const status = await runCli(['own-log', '--data-dir', dir]);
       expect(status.code, status.stderr).toBe(0);

@@ -230,6 +230,13 @@ export function HealthPage(props: HealthPageProps) {
           : `This node's own log (${node.member}) and the logs it mirrors from its peers. The association's dashboard covers the whole federation.`}{' '}
         As of <When iso={now.toISOString()} />.
       </p>
+      {status.ownLogRecovery && (
+        <p class="notice own-log-recovery">
+          Restored from a backup (<When iso={status.ownLogRecovery.since} />): this node is fetching its own log back from its peers and refuses listings and
+          retractions until every active peer has answered. Holds {formatCount(status.ownLogRecovery.size)} entries of its own log; waiting for{' '}
+          {status.ownLogRecovery.waitingFor.length > 0 ? <span class="mono">{status.ownLogRecovery.waitingFor.join(', ')}</span> : 'the next round'}. See docs/OPERATIONS.md, Restore.
+        </p>
+      )}
       <div class="cards">
         <Card label="Roster version" value={status.roster ? status.roster.version : 'none'} />
         <Card label="Members in roster" value={status.roster ? status.roster.members : 0} />
