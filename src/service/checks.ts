@@ -78,7 +78,7 @@ export class CheckService {
     const hasIds = (input.identifiers?.length ?? 0) > 0;
     const hasTokens = (input.tokens?.length ?? 0) > 0;
     if (hasIds === hasTokens) throw new AppError('invalid_input', 'give either "identifiers" or "tokens" (one or more), not both');
-    if (hasIds) return this.deps.tokenizer.tokensFor(input.identifiers ?? []).map((t) => ({ type: t.type, token: t.token, epoch: t.epoch }));
+    if (hasIds) return this.deps.tokenizer.tokensForCheck(input.identifiers ?? []);
     return (input.tokens ?? []).map((t, i) => {
       const token = fromHex(t.token);
       if (!token || token.length !== 16) throw new AppError('invalid_input', `tokens[${i}].token: must be 32 lower-case hex characters`);
