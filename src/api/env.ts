@@ -6,6 +6,8 @@ export interface AppEnv {
   Variables: {
     log: Logger;
     requestId: string;
+    /** `performance.now()` when the request reached the app, before anything else ran. */
+    receivedAt: number;
     principal: Principal;
   };
 }

@@ -23,13 +23,14 @@ let requestCounter = 0;
 
 export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    const started = performance.now();
+    c.set('receivedAt', started);
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : `${REQUEST_ID_PREFIX}-${(requestCounter++).toString(36)}`;
     const log = logger.child({ requestId });
     c.set('requestId', requestId);
     c.set('log', log);
     c.header('x-request-id', requestId);
-    const started = performance.now();
     await next();
     log.info(
       { method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10, keyId: c.get('principal')?.keyId },

@@ -95,7 +95,7 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
   });
   app.openapi(check, async (c) => {
     const started = performance.now();
-    const result = await deps.checks.check(c.req.valid('json'), { keyId: c.get('principal').keyId });
+    const result = await deps.checks.check(c.req.valid('json'), { keyId: c.get('principal').keyId, receivedAt: c.get('receivedAt') });
     deps.metrics?.observeCheck(result.purpose, result.decision, (performance.now() - started) / 1000);
     return c.json(result, 200);
   });

@@ -2,9 +2,8 @@
  * The only module that imports @noble/*. Everything else in jointban hashes, signs and verifies
  * through these functions, so the choice of primitives and of verification rules is made once.
  *
- * - SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869): @noble/hashes; `sha256Native` and
- *   `keyedHmacSha256Native`, the same functions from node:crypto, for bulk rehashing and the check
- *   hot path.
+ * - SHA-256, HMAC-SHA256 (RFC 2104), HKDF-SHA256 (RFC 5869): @noble/hashes; `sha256Native`, the
+ *   same function from node:crypto, for bulk rehashing.
  * - Ed25519 (RFC 8032): @noble/ed25519, with @noble/hashes' SHA-512 plugged in so signing and
  *   verifying are synchronous.
  *
@@ -24,7 +23,7 @@ import * as ed from '@noble/ed25519';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
-import { createHash, createHmac, createPublicKey, createSecretKey, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
 
 ed.hashes.sha512 = sha512;
 
@@ -63,24 +62,22 @@ export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
 }
 
 /**
- * A reusable HMAC-SHA256 keyed once: the inner and outer pad states are computed once and cloned
- * per message, which halves the work on the check hot path.
+ * A reusable HMAC-SHA256 keyed once, for the check hot path (three tokens per check): the inner
+ * and outer pad states are computed once, and each message is hashed in one scratch instance that
+ * the keyed state is copied into, so a short message costs two SHA-256 block compressions and no
+ * object creation. About 1.4 µs per token message against 1.9 µs for node:crypto's `createHmac`
+ * with an imported key, whose per-call Hmac object dominated (docs/BENCHMARKS.md, issue 6).
+ * Not re-entrant, which a synchronous function need not be. Tested to agree with node:crypto.
  */
 export function keyedHmacSha256(key: Uint8Array): (message: Uint8Array) => Uint8Array {
   const base = hmac.create(nobleSha256, key);
-  return (message) => base.clone().update(message).digest();
-}
-
-/**
- * The same keyed HMAC-SHA256 through node:crypto (OpenSSL) with the key imported once: about half
- * the time of the JavaScript one per short message (4 against 7-8 µs), which shows on the check
- * hot path (three tokens per check). Tested to agree with `keyedHmacSha256`.
- */
-export function keyedHmacSha256Native(key: Uint8Array): (message: Uint8Array) => Uint8Array {
-  const keyObject = createSecretKey(key);
+  const scratch = base.clone();
   return (message) => {
-    const digest = createHmac('sha256', keyObject).update(message).digest();
-    return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+    base._cloneInto(scratch);
+    scratch.update(message);
+    const out = new Uint8Array(32);
+    scratch.digestInto(out);
+    return out;
   };
 }
 

@@ -13,7 +13,6 @@
  * large provider treats it so, and a banned user changing case must not escape a match.
  */
 import { domainToASCII } from 'node:url';
-import { utf8 } from '../crypto/encoding.js';
 import { accept, reject, type NormaliseResult } from './types.js';
 
 export const MAX_EMAIL_LENGTH = 254; // RFC 5321 path limit less the angle brackets, in octets
@@ -35,8 +34,9 @@ const BAD_LOCAL_CHARS_RE = /[\s\p{Z}\p{Cc}\p{Cf}"(),:;<>@[\\\]]/u;
 const BAD_DOMAIN_ASCII_RE = /[\x00-\x2c\x2f\x3a-\x60\x7b-\x7f]/;
 const LDH_LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** UTF-8 length without encoding the text (a lone surrogate counts 3 bytes, as TextEncoder writes U+FFFD). */
 function byteLength(text: string): number {
-  return utf8(text).length;
+  return Buffer.byteLength(text, 'utf8');
 }
 
 /** Returns the ASCII domain, or undefined when it is not a usable Internet host name. */

@@ -13,7 +13,7 @@
  * the type is bound twice, in the key and the message, so equal bytes of two types never collide.
  * The version names the normalisation rules too: changing a rule means a new scheme version.
  */
-import { hkdfSha256, keyedHmacSha256Native, sha256 } from '../crypto/index.js';
+import { hkdfSha256, keyedHmacSha256, sha256 } from '../crypto/index.js';
 import { concatBytes, utf8 } from '../crypto/encoding.js';
 import { IDENTIFIER_TYPE_CODES, IDENTIFIER_TYPES, type IdentifierType } from './types.js';
 
@@ -83,7 +83,7 @@ export function createHmacTokenDeriver(epochs: readonly EpochSecret[]): TokenDer
     }
     if (macs.has(epoch)) throw new RangeError(`epoch ${epoch} is given more than once`);
     const perType = new Map<IdentifierType, (message: Uint8Array) => Uint8Array>();
-    for (const type of IDENTIFIER_TYPES) perType.set(type, keyedHmacSha256Native(deriveTokenKey(secret, epoch, type)));
+    for (const type of IDENTIFIER_TYPES) perType.set(type, keyedHmacSha256(deriveTokenKey(secret, epoch, type)));
     macs.set(epoch, perType);
   }
   const epochList = Object.freeze([...macs.keys()].sort((a, b) => a - b));

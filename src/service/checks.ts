@@ -63,12 +63,17 @@ export interface CheckServiceDeps {
    * The hot path's token lookup (store/check-store.ts): undefined from it, or when absent, means
    * the Kysely query answers instead, with the same result.
    */
-  fastMatch?: { match(queries: readonly TokenQuery[], now: string): TokenMatchRow[] | undefined };
+  fastMatch?: { match(queries: readonly TokenQuery[], now: string, receivedAt?: number): TokenMatchRow[] | undefined };
 }
 
 /** Who asked: the API key behind an API call, nothing for the CLI and in-process calls. */
 export interface CheckCaller {
   keyId?: string | undefined;
+  /**
+   * `performance.now()` when the request arrived, before its API key was checked: the token set's
+   * catch-up that check made serves this check too (store/check-store.ts).
+   */
+  receivedAt?: number | undefined;
 }
 
 export class CheckService {
@@ -78,7 +83,7 @@ export class CheckService {
     const hasIds = (input.identifiers?.length ?? 0) > 0;
     const hasTokens = (input.tokens?.length ?? 0) > 0;
     if (hasIds === hasTokens) throw new AppError('invalid_input', 'give either "identifiers" or "tokens" (one or more), not both');
-    if (hasIds) return this.deps.tokenizer.tokensFor(input.identifiers ?? []).map((t) => ({ type: t.type, token: t.token, epoch: t.epoch }));
+    if (hasIds) return this.deps.tokenizer.tokensForCheck(input.identifiers ?? []);
     return (input.tokens ?? []).map((t, i) => {
       const token = fromHex(t.token);
       if (!token || token.length !== 16) throw new AppError('invalid_input', `tokens[${i}].token: must be 32 lower-case hex characters`);
@@ -91,7 +96,7 @@ export class CheckService {
     const queries = this.queries(input);
     const now = this.deps.now();
     const at = now.toISOString();
-    const rows = this.deps.fastMatch?.match(queries, at) ?? (await new ListingReader(this.deps.db).matchTokens(queries, at));
+    const rows = this.deps.fastMatch?.match(queries, at, caller.receivedAt) ?? (await new ListingReader(this.deps.db).matchTokens(queries, at));
     const seen = new Set<string>();
     const matches: CheckMatch[] = [];
     for (const { listing, type } of rows) {

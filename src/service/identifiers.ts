@@ -13,10 +13,15 @@ export interface IdentifierInput {
   value: string;
 }
 
-export interface DerivedToken {
+/** A token as the check looks it up. */
+export interface Token {
   type: IdentifierType;
   epoch: number;
   token: Uint8Array;
+}
+
+/** A token with the hex spelling that listings show and store. */
+export interface DerivedToken extends Token {
   hex: string;
 }
 
@@ -50,20 +55,27 @@ export class Tokenizer {
    * collapse to one token.
    */
   tokensFor(identifiers: readonly IdentifierInput[], epochs: readonly number[] = this.deriver.epochs): DerivedToken[] {
+    return this.tokensForCheck(identifiers, epochs).map((t) => ({ type: t.type, epoch: t.epoch, token: t.token, hex: toHex(t.token) }));
+  }
+
+  /**
+   * The same tokens without their hex spelling, which the check never needs (hex-encoding them
+   * was a visible share of a check's CPU).
+   */
+  tokensForCheck(identifiers: readonly IdentifierInput[], epochs: readonly number[] = this.deriver.epochs): Token[] {
+    // Equal normalised values of one type give equal tokens, so duplicates are dropped before
+    // hashing. A type name holds no ':', so the key's first ':' ends the type.
     const seen = new Set<string>();
-    const out: DerivedToken[] = [];
-    identifiers.forEach((id, index) => {
+    const out: Token[] = [];
+    for (let index = 0; index < identifiers.length; index++) {
+      const id = identifiers[index]!;
       const result = normaliseIdentifier(id.type, id.value, { defaultRegion: this.defaultRegion });
       if (!result.ok) throw new AppError('invalid_identifier', `identifiers[${index}] (${id.type}): ${result.reason}`);
-      for (const epoch of epochs) {
-        const token = this.deriver.derive(id.type, result.value, epoch);
-        const hex = toHex(token);
-        const key = `${id.type}/${epoch}/${hex}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        out.push({ type: id.type, epoch, token, hex });
-      }
-    });
+      const key = `${id.type}:${result.value}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      for (const epoch of epochs) out.push({ type: id.type, epoch, token: this.deriver.derive(id.type, result.value, epoch) });
+    }
     return out;
   }
 }

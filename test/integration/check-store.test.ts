@@ -47,7 +47,13 @@ const op = fc.oneof(
   fc.record({ op: fc.constant('rollback' as const), tokens: fc.array(tokenRef, { minLength: 1, maxLength: 3 }) }),
   fc.record({ op: fc.constant('retract' as const), via: fc.constantFrom('own', 'other'), pick: fc.nat() }),
   fc.record({ op: fc.constant('tick' as const), minutes: fc.integer({ min: 1, max: 20 }) }),
-  fc.record({ op: fc.constant('check' as const), queries: fc.array(fc.record({ token: fc.nat(TOKENS.length - 1), type: fc.constantFrom(...TYPES), epoch: fc.option(fc.constantFrom(1, 2), { nil: undefined }) }), { minLength: 1, maxLength: 4 }) }),
+  fc.record({
+    op: fc.constant('check' as const),
+    queries: fc.array(fc.record({ token: fc.nat(TOKENS.length - 1), type: fc.constantFrom(...TYPES), epoch: fc.option(fc.constantFrom(1, 2), { nil: undefined }) }), { minLength: 1, maxLength: 4 }),
+    // As an HTTP check: the request arrives, its API-key check reads data_version (and catches
+    // the set up), then the check runs without a probe of its own.
+    authenticated: fc.boolean(),
+  }),
 );
 
 function listing(origin: string, seq: number, now: number, ttlMin: number, tokens: { token: number; type: IdentifierType; epoch: number }[]): ListingEntry {
@@ -119,7 +125,9 @@ describe('the token set with SQLite confirmation answers as the Kysely query doe
             } else if (o.op === 'check') {
               const queries: TokenQuery[] = o.queries.map((q) => ({ type: q.type, token: TOKENS[q.token]!, ...(q.epoch === undefined ? {} : { epoch: q.epoch }) }));
               const expected = await new ListingReader(own.db).matchTokens(queries, iso(now));
-              const fast = store.match(queries, iso(now));
+              const receivedAt = performance.now();
+              if (o.authenticated) store.dataVersion();
+              const fast = o.authenticated ? store.match(queries, iso(now), receivedAt) : store.match(queries, iso(now));
               if (!store.warm) {
                 expect(fast).toBeUndefined();
               } else {
@@ -154,6 +162,33 @@ describe('the token set with SQLite confirmation answers as the Kysely query doe
       expect(store.warm).toBe(false);
       expect(await store.warmUp()).toBe(false);
     } finally {
+      await close();
+    }
+  });
+});
+
+describe('a check after the API-key check of its request', () => {
+  it('uses that check\'s catch-up, and probes itself when the last catch-up came before the request', async () => {
+    const { own, other, close } = await openPair();
+    const store = new CheckStore(own.sqlite);
+    const list = (seq: number, token: number) =>
+      other.db.transaction().execute((trx) => new ListingWriter(trx).insertListing(listing('other', seq, START, 60, [{ token, type: 'phone', epoch: 1 }]), null));
+    const ids = (rows: TokenMatchRow[] | undefined) => (rows ?? []).map((r) => r.listing.id);
+    try {
+      expect(await store.warmUp()).toBe(true);
+      // Committed by another connection before the request arrives: its API-key check sees it.
+      await list(1, 0);
+      const first = performance.now();
+      const version = store.dataVersion();
+      expect(ids(store.match([{ type: 'phone', token: TOKENS[0]! }], iso(START), first))).toEqual(['other:1']);
+      // Committed after that catch-up: a request arriving later must not be served by it.
+      await list(2, 4);
+      expect(store.dataVersion()).not.toBe(version);
+      await list(3, 5);
+      const later = performance.now();
+      expect(ids(store.match([{ type: 'phone', token: TOKENS[5]! }], iso(START), later))).toEqual(['other:3']);
+    } finally {
+      store.close();
       await close();
     }
   });
