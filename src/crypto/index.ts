@@ -23,7 +23,7 @@ import * as ed from '@noble/ed25519';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256, sha512 } from '@noble/hashes/sha2.js';
-import { createHash, createPublicKey, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
 
 ed.hashes.sha512 = sha512;
 
