@@ -241,13 +241,19 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
     log(`seeded ${count} entries in ${originCount} logs, ${seeded.value} checkpoints, in ${seeded.wallSeconds.toFixed(1)} s (${(databaseBytes / 1e6).toFixed(0)} MB)`);
     const roster = benchRoster(origins, keys, association);
     const witness = { name: witnessName(FEDERATION), publicKey: association.publicKey };
-    const verifyAll = () => verifyStore(handle, { federation: FEDERATION, roster, witness });
+    const outcomes: Record<string, number> = {};
+    const onChunked = (_origin: string, outcome: string) => {
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    };
+    const verifyAll = () => verifyStore(handle, { federation: FEDERATION, roster, witness, onChunked });
 
     // One pass of each first: the page cache and the JIT are then warm for both measurements.
     readAndHash(handle);
     await verifyAll();
     const baseline = await timed(() => readAndHash(handle));
+    for (const k of Object.keys(outcomes)) delete outcomes[k];
     const verify = await timed(verifyAll);
+    log(`logs verified on worker threads, by outcome: ${JSON.stringify(outcomes)}`);
     const entries = verify.value.reduce((n, r) => n + r.entries, 0);
     if (baseline.value !== count || entries !== count || !verify.value.every((r) => r.ok)) {
       throw new Error(`the generated store did not verify: ${JSON.stringify(verify.value.filter((r) => !r.ok), null, 2)}`);
