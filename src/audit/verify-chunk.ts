@@ -12,7 +12,7 @@
  */
 import type SQLite from 'better-sqlite3';
 import type { RetractionEntry } from '../log/entry.js';
-import type { Roster } from '../roster/index.js';
+import type { Roster } from '../roster/schema.js';
 import { checkEntry, entryReader, type EntryRow, type Walk } from './verify-entries.js';
 import { IndexSet, ProjectionRows, type RetractionClaim } from './verify-projection.js';
 import { OriginReport } from './verify-report.js';

@@ -7,7 +7,10 @@
 import type SQLite from 'better-sqlite3';
 import { bytesEqual } from '../crypto/encoding.js';
 import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/entry.js';
-import { entryAllowed, type Roster } from '../roster/index.js';
+// The lookup module alone: the roster package's index loads its signing and editing code, a
+// visible share of a worker thread's start-up.
+import { entryAllowed } from '../roster/lookup.js';
+import type { Roster } from '../roster/schema.js';
 import type { IndexSet } from './verify-projection.js';
 import type { OriginReport } from './verify-report.js';
 import { leafHashNative } from './verify-tree.js';

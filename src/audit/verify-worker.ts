@@ -4,8 +4,8 @@
  * (verify-chunk.ts), and answers each task with its result. A thread of the shell, like the CLI.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Roster } from '../roster/index.js';
-import { openDatabase } from '../store/database.js';
+import type { Roster } from '../roster/schema.js';
+import { openSqlite } from '../store/sqlite-connection.js';
 import { ChunkVerifier, type ChunkResult, type ChunkTask } from './verify-chunk.js';
 
 export interface VerifyWorkerData {
@@ -16,11 +16,11 @@ export interface VerifyWorkerData {
 const port = parentPort;
 if (port === null) throw new Error('verify-worker.js runs as a worker thread');
 const { file, roster } = workerData as VerifyWorkerData;
-const handle = await openDatabase({ driver: 'sqlite', file, readonly: true });
+const sqlite = openSqlite(file, true);
 // Deferred: the snapshot is taken at the first read, after the coordinator's own began; each
 // chunk compares the origin's log size with the coordinator's before trusting it (ChunkVerifier).
-handle.sqlite.exec('BEGIN');
-const verifier = new ChunkVerifier(handle.sqlite, roster);
+sqlite.exec('BEGIN');
+const verifier = new ChunkVerifier(sqlite, roster);
 port.on('message', (task: ChunkTask) => {
   let result: ChunkResult;
   try {
