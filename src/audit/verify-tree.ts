@@ -92,6 +92,7 @@ export class TreeCheck {
   /** Indexed by level. */
   #runs: LevelRun[] = [];
   readonly #nodes: SQLite.Statement<[string, number, number, number], [number, Uint8Array]>;
+  readonly #hashes: SQLite.Statement<[string, number, number, number], Uint8Array>;
   readonly #storedCount: SQLite.Statement<[string], number>;
 
   /** `sqlite` must be the connection of the read transaction the verification runs in. */
@@ -107,6 +108,10 @@ export class TreeCheck {
     this.#nodes = sqlite
       .prepare<[string, number, number, number], [number, Uint8Array]>('SELECT idx, hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx')
       .raw();
+    // The same rows, hashes only: no array and index per row, the common case.
+    this.#hashes = sqlite
+      .prepare<[string, number, number, number], Uint8Array>('SELECT hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx')
+      .pluck();
     this.#storedCount = sqlite.prepare<[string], number>('SELECT count(*) FROM tree_nodes WHERE origin = ?').pluck();
   }
 
@@ -152,7 +157,15 @@ export class TreeCheck {
     const runs = this.#runs;
     this.#runs = [];
     runs.forEach((run, level) => {
-      const rows = this.#nodes.all(this.origin, level, run.first, run.first + run.hashes.length);
+      const end = run.first + run.hashes.length;
+      // Indices are unique (the primary key), so as many rows as nodes means one row per index, in order.
+      const hashes = this.#hashes.all(this.origin, level, run.first, end);
+      if (hashes.length === run.hashes.length) {
+        let same = true;
+        for (let k = 0; k < hashes.length && same; k++) same = bytesEqual(hashes[k]!, run.hashes[k]!);
+        if (same) return;
+      }
+      const rows = this.#nodes.all(this.origin, level, run.first, end);
       let i = 0;
       for (let k = 0; k < run.hashes.length; k++) {
         const index = run.first + k;

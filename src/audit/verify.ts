@@ -55,6 +55,12 @@ export interface VerifyStoreOptions {
   workers?: number;
   /** Logs are cut into chunks of 2^chunkLevel leaves for the workers (default 13: 8192 leaves). */
   chunkLevel?: number;
+  /**
+   * Workers start only for at least this many entries in logs of more than one chunk (default
+   * 65,536). Each worker starts cold (its own V8 isolate, its own JIT warm-up): on a smaller store
+   * that costs more than a second thread gains (docs/BENCHMARKS.md, "Verification").
+   */
+  workerThreshold?: number;
   /** The worker's script (default: verify-worker.js beside this module, as built in dist/). */
   workerScript?: URL;
   /**
@@ -72,6 +78,7 @@ export interface VerifyProgress {
 }
 
 export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_WORKER_THRESHOLD = 65_536;
 
 /** Every origin the node holds anything of: entries, checkpoints or listings. */
 async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows: number }[]> {
@@ -100,7 +107,8 @@ export async function verifyStore(handle: Pick<DatabaseHandle, 'db' | 'sqlite'>,
     // The raw connection is the transaction's: Kysely's SQLite driver runs on that one connection.
     const held = await heldOrigins(trx);
     const level = options.chunkLevel ?? DEFAULT_CHUNK_LEVEL;
-    const pool = held.some((h) => chunkable(h, level)) ? await startPool(handle.sqlite, options) : undefined;
+    const chunkedEntries = held.filter((h) => chunkable(h, level)).reduce((n, h) => n + h.size, 0);
+    const pool = chunkedEntries > 0 && chunkedEntries >= (options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD) ? await startPool(handle.sqlite, options) : undefined;
     try {
       for (const h of held) {
         const chunked = pool !== undefined && chunkable(h, level) ? await verifyLogChunked(trx, handle.sqlite, h, options, pool, onProgress) : undefined;

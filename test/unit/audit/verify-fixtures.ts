@@ -127,7 +127,7 @@ export async function createStore(): Promise<TestStore> {
       const base: VerifyStoreOptions = { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options };
       const single = await verifyStore(handle, { ...base, workers: 0 }, onProgress);
       const outcomes = new Map<string, string>();
-      const parallel = await verifyStore(handle, { ...base, workers: 2, chunkLevel: 1, workerScript: WORKER_SCRIPT, onChunked: (origin, outcome) => outcomes.set(origin, outcome) });
+      const parallel = await verifyStore(handle, { ...base, workers: 2, chunkLevel: 1, workerThreshold: 0, workerScript: WORKER_SCRIPT, onChunked: (origin, outcome) => outcomes.set(origin, outcome) });
       deepStrictEqual(parallel, single);
       for (const r of single) {
         const outcome = outcomes.get(r.origin);

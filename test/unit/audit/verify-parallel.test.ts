@@ -52,7 +52,7 @@ async function verifyWith(options: Partial<VerifyStoreOptions>) {
   return { results, outcomes };
 }
 
-const onWorkers = { workers: 2, chunkLevel: 3, workerScript: WORKER_SCRIPT };
+const onWorkers = { workers: 2, chunkLevel: 3, workerThreshold: 0, workerScript: WORKER_SCRIPT };
 
 describe('an intact store on worker threads', () => {
   beforeEach(seed);
@@ -71,7 +71,7 @@ describe('an intact store on worker threads', () => {
 
   it('reports progress per chunk, up to the log size', async () => {
     const seen: number[] = [];
-    await verifyStore(store.handle, { federation: FEDERATION, roster: store.roster, workers: 2, chunkLevel: 5, workerScript: WORKER_SCRIPT }, (p) => {
+    await verifyStore(store.handle, { federation: FEDERATION, roster: store.roster, workers: 2, chunkLevel: 5, workerThreshold: 0, workerScript: WORKER_SCRIPT }, (p) => {
       if (p.origin === 'alpha') seen.push(p.verified);
     });
     expect(seen).toEqual([32, 64, 96, 100]);
@@ -118,6 +118,13 @@ describe('falling back to one thread', () => {
     const { results, outcomes } = await verifyWith({ workers: 2, workerScript: WORKER_SCRIPT });
     expect(outcomes).toEqual([]);
     expect(results[0]).toMatchObject({ ok: true, entries: 2 });
+  });
+
+  it('nor does a store below the threshold, nor a log of one chunk', async () => {
+    await seed();
+    expect((await verifyWith({ ...onWorkers, workerThreshold: 121 })).outcomes).toEqual([]);
+    expect((await verifyWith({ ...onWorkers, workerThreshold: 120 })).outcomes).toEqual([['alpha', 'verified'], ['beta', 'verified']]);
+    expect((await verifyWith({ ...onWorkers, chunkLevel: 5 })).outcomes).toEqual([['alpha', 'verified']]);
   });
 
   it('workers that cannot start leave the verification to this thread', async () => {
