@@ -19,15 +19,15 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type SQLite from 'better-sqlite3';
-import type { Roster } from '../roster/index.js';
+import type { Kysely, Transaction } from 'kysely';
+import type { Roster } from '../roster/schema.js';
+import type { Database } from '../store/tables.js';
 import type { ChunkResult, ChunkTask } from './verify-chunk.js';
 import type { CheckpointCheck } from './verify-checkpoints.js';
 import { IndexSet, RetractionLedger, checkRowsBeyond } from './verify-projection.js';
 import type { OriginReport, OriginVerification } from './verify-report.js';
 import { TreeCheck, rootOf } from './verify-tree.js';
 import type { VerifyWorkerData } from './verify-worker.js';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../store/tables.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -35,9 +35,9 @@ type Db = Kysely<Database> | Transaction<Database>;
 export const DEFAULT_CHUNK_LEVEL = 13;
 
 /**
- * A worker's young generation, in MB (V8's default is a few): a chunk's batch of rows and decoded
- * entries then dies before it is promoted, and garbage collection, a quarter of a worker's time
- * with the default, costs less.
+ * A worker's young generation, in MB. What a chunk's batch keeps alive (rows, decoded entries,
+ * hashes) then dies before it is promoted: with V8's default, garbage collection was a quarter of a
+ * worker's profile, with this about a tenth.
  */
 const YOUNG_GENERATION_MB = 64;
 
@@ -190,21 +190,21 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
     }
   };
 
+  // The chunks in flight finish before the origin is walked again on this thread.
+  const abandon = async (outcome: ChunkedOutcome) => {
+    await Promise.all(pending);
+    return outcome;
+  };
+
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root(), undefined);
   for (let c = 0; c < chunks; c++) {
     dispatch(c + 2 * pool.size);
     const result = await pending[c]!;
-    if (result.status !== 'verified') {
-      // Let the chunks in flight finish before the origin is walked again on this thread.
-      await Promise.all(pending);
-      return result.status;
-    }
+    if (result.status !== 'verified') return abandon(result.status);
     const begin = c * width;
     const end = Math.min(size, begin + width);
-    for (const target of result.deferred) {
-      if (!listingIndices.has(target - 1)) return 'failed';
-    }
+    if (result.deferred.some((target) => !listingIndices.has(target - 1))) return abandon('failed');
     listingIndices.addBits(result.bitsOrigin, result.listingBits);
     // A claim names a later retraction, so the claims of rows before a retraction are all it needs.
     let k = 0;
@@ -221,10 +221,7 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
     if (end - begin === width) tree.append(result.hashes[0]!);
     tree.flush();
     log.onProgress?.(end);
-    if (report.failed) {
-      await Promise.all(pending);
-      return 'failed';
-    }
+    if (report.failed) return abandon('failed');
   }
   tree.finish(size);
   await checkpoints.finish(size);
