@@ -179,7 +179,8 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   const sizesIn = log.sqlite.prepare<[string, number, number], number>('SELECT size FROM checkpoints WHERE origin = ? AND size > ? AND size <= ? ORDER BY size').pluck();
 
   // Tasks are handed out a few ahead of the one being composed, so no worker waits for this thread.
-  const pending: Promise<ChunkResult>[] = [];
+  // A result is dropped once composed: memory holds the chunks in flight, not the log.
+  const pending: (Promise<ChunkResult> | undefined)[] = [];
   const dispatch = (upTo: number) => {
     for (let c = pending.length; c < Math.min(chunks, upTo); c++) {
       const begin = c * width;
@@ -201,6 +202,7 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   for (let c = 0; c < chunks; c++) {
     dispatch(c + 2 * pool.size);
     const result = await pending[c]!;
+    pending[c] = undefined;
     if (result.status !== 'verified') return abandon(result.status);
     const begin = c * width;
     const end = Math.min(size, begin + width);
