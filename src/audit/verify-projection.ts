@@ -4,13 +4,15 @@
  * a token row per token reference; every retracted row was retracted by the first retraction entry
  * of it, with that entry's time and reason; no row exists without an entry.
  *
- * Rows are compared a batch of entries at a time. Across batches only the retractions are
- * remembered (a bit per entry, and the rows whose retraction comes later in the log).
+ * Rows are compared a batch of entries at a time (`ProjectionRows`). Across batches only the
+ * retractions are remembered (`RetractionLedger`: a bit per entry, and the rows whose retraction
+ * comes later in the log). The two are separate so that a worker can compare the rows of its chunk
+ * while the ledger, which spans the whole log, stays with the thread that walks the chunks in order.
  */
 import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { listingId, type ListingEntry, type RetractionEntry } from '../log/entry.js';
-import type { Database, ListingTable } from '../store/tables.js';
+import type { Database } from '../store/tables.js';
 import type { OriginReport } from './verify-report.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -19,146 +21,209 @@ type Db = Kysely<Database> | Transaction<Database>;
 export class IndexSet {
   #bits = new Uint8Array(1024);
 
+  /** Where the bits start: the base rounded down to a multiple of 8, so bytes line up across sets. */
+  readonly #origin: number;
+
+  /** `base`: the smallest index the set holds, for a set over part of a log. */
+  constructor(private readonly base = 0) {
+    this.#origin = base - (base % 8);
+  }
+
+  /** The index of `bits()`'s first bit: `base` rounded down to a multiple of 8. */
+  get bitsOrigin(): number {
+    return this.#origin;
+  }
+
   add(i: number): void {
-    const byte = i >>> 3;
-    if (byte >= this.#bits.length) {
-      const grown = new Uint8Array(Math.max(byte + 1, this.#bits.length * 2));
-      grown.set(this.#bits);
-      this.#bits = grown;
-    }
+    if (i < this.base) throw new RangeError(`index ${i} is below the set's base ${this.base}`);
+    const byte = (i - this.#origin) >>> 3;
+    if (byte >= this.#bits.length) this.#grow(byte);
     this.#bits[byte]! |= 1 << (i & 7);
   }
 
   has(i: number): boolean {
-    const byte = i >>> 3;
+    if (i < this.base) return false;
+    const byte = (i - this.#origin) >>> 3;
     return byte < this.#bits.length && (this.#bits[byte]! & (1 << (i & 7))) !== 0;
+  }
+
+  /** Adds the indices of another set's `bits()`, whose `bitsOrigin` was `offset`. */
+  addBits(offset: number, bits: Uint8Array): void {
+    if (offset % 8 !== 0 || offset < this.#origin) throw new RangeError('offset must be a multiple of 8 at or above the bits origin');
+    const first = (offset - this.#origin) >>> 3;
+    if (first + bits.length > this.#bits.length) this.#grow(first + bits.length - 1);
+    for (let i = 0; i < bits.length; i++) this.#bits[first + i]! |= bits[i]!;
+  }
+
+  /** The set's bytes (a copy) from `bitsOrigin` up to, not including, index `end`. */
+  bits(end: number): Uint8Array {
+    const out = new Uint8Array(Math.ceil((end - this.#origin) / 8));
+    out.set(this.#bits.subarray(0, Math.min(this.#bits.length, out.length)));
+    return out;
+  }
+
+  #grow(byte: number): void {
+    const grown = new Uint8Array(Math.max(byte + 1, this.#bits.length * 2));
+    grown.set(this.#bits);
+    this.#bits = grown;
   }
 }
 
 /** What a retracted row says about the retraction that retracted it. */
-interface RetractionClaim {
+export interface RetractionClaim {
+  /** The seq of the retracted listing (its row). */
   target: number;
   at: string | null;
   reason: string | null;
 }
 
-type Row = Omit<ListingTable, 'reference' | 'origin'>;
+/** id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq. */
+type Row = [string, number, string, string, string, string, string | null, string, string | null, string, string | null, string | null, number | null];
 
+/** The compared columns, their position in a row, and the entry field each must equal. */
 const FIELDS = [
-  ['category', (e: ListingEntry) => e.category],
-  ['severity', (e: ListingEntry) => e.severity],
-  ['listed_at', (e: ListingEntry) => e.time],
-  ['banned_at', (e: ListingEntry) => e.bannedAt],
-  ['ban_until', (e: ListingEntry) => e.banUntil],
-  ['expires_at', (e: ListingEntry) => e.expiresAt],
-  ['evidence_digest', (e: ListingEntry) => e.evidenceDigest ?? null],
+  ['category', 2, (e: ListingEntry) => e.category],
+  ['severity', 3, (e: ListingEntry) => e.severity],
+  ['listed_at', 4, (e: ListingEntry) => e.time],
+  ['banned_at', 5, (e: ListingEntry) => e.bannedAt],
+  ['ban_until', 6, (e: ListingEntry) => e.banUntil],
+  ['expires_at', 7, (e: ListingEntry) => e.expiresAt],
+  ['evidence_digest', 8, (e: ListingEntry) => e.evidenceDigest ?? null],
 ] as const;
 
-const tokenKey = (t: { type: string; epoch: number; token: string }): string => `${t.type}/${t.epoch}/${t.token}`;
+/** listing seq, type, epoch, token: the token rows of a batch's listings, grouped by listing. */
+type TokenRow = [number, string, number, Uint8Array];
 
-/**
- * Whether the stored token rows are exactly the entry's token references. Both sides are sets: an
- * entry's references are unique (the decoder refuses duplicates), as are the rows of one listing
- * (the table's primary key), so equal sizes and inclusion mean equality.
- */
-function sameTokens(stored: readonly string[], entry: ListingEntry): boolean {
-  if (stored.length !== entry.tokens.length) return false;
-  const expected = new Set(entry.tokens.map(tokenKey));
-  return stored.every((key) => expected.has(key));
+const HEX = '0123456789abcdef';
+
+/** Whether `hex` is the lowercase hex of `bytes` (what `toString('hex')` gives), without building it. */
+function isHexOf(hex: string, bytes: Uint8Array): boolean {
+  if (hex.length !== bytes.length * 2) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (hex.charCodeAt(2 * i) !== HEX.charCodeAt(b >>> 4) || hex.charCodeAt(2 * i + 1) !== HEX.charCodeAt(b & 15)) return false;
+  }
+  return true;
 }
 
-export class ProjectionCheck {
-  /** Seqs of listings already retracted by an earlier retraction entry. */
-  readonly #retracted = new IndexSet();
-  /** Retraction seq → the row that says that retraction retracted it, until the walk reaches it. */
-  readonly #claims = new Map<number, RetractionClaim>();
+/**
+ * Whether the stored token rows tokens[from…to) are exactly the entry's token references. Both
+ * sides are sets: an entry's references are unique (the decoder refuses duplicates), as are the rows
+ * of one listing (the table's primary key), so equal sizes and inclusion mean equality.
+ */
+function sameTokens(tokens: readonly TokenRow[], from: number, to: number, entry: ListingEntry): boolean {
+  if (to - from !== entry.tokens.length) return false;
+  for (let i = from; i < to; i++) {
+    const [, type, epoch, token] = tokens[i]!;
+    if (!entry.tokens.some((t) => t.type === type && t.epoch === Number(epoch) && isHexOf(t.token, token))) return false;
+  }
+  return true;
+}
 
+/** Compares the projection's rows with the listing entries, a batch of seqs at a time. */
+export class ProjectionRows {
   readonly #rows: SQLite.Statement<[string, number, number], Row>;
-  /** listing_id, type, epoch, token. */
-  readonly #tokens: SQLite.Statement<[string, number, number], [string, string, number, Uint8Array]>;
+  readonly #tokens: SQLite.Statement<[string, number, number], TokenRow>;
 
-  /** `sqlite` must be the connection of `db`'s read transaction, which the whole verification runs in. */
+  /**
+   * `sqlite` must be the connection of the read transaction the verification runs in.
+   * `onClaim` receives each retracted row's claim, keyed by its retraction seq, in seq order.
+   */
   constructor(
-    private readonly db: Db,
     sqlite: SQLite.Database,
     private readonly origin: string,
     private readonly report: OriginReport,
+    private readonly onClaim: (retractionSeq: number, claim: RetractionClaim) => void,
   ) {
-    this.#rows = sqlite.prepare<[string, number, number], Row>(
-      `SELECT id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq
-       FROM listings WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq`,
-    );
+    this.#rows = sqlite
+      .prepare<[string, number, number], Row>(
+        `SELECT id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq
+         FROM listings WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq`,
+      )
+      .raw();
+    // Ordered by the listing, so the rows of one listing are consecutive and are matched in step.
     this.#tokens = sqlite
-      .prepare<[string, number, number], [string, string, number, Uint8Array]>(
-        `SELECT t.listing_id, t.type, t.epoch, t.token FROM listing_tokens AS t INNER JOIN listings AS l ON l.id = t.listing_id
-         WHERE l.origin = ? AND l.seq >= ? AND l.seq <= ?`,
+      .prepare<[string, number, number], TokenRow>(
+        `SELECT l.seq, t.type, t.epoch, t.token FROM listings AS l INNER JOIN listing_tokens AS t ON t.listing_id = l.id
+         WHERE l.origin = ? AND l.seq >= ? AND l.seq <= ? ORDER BY l.seq`,
       )
       .raw();
   }
 
   /**
-   * Compares the rows of seqs first…last with the batch's decoded listing and retraction entries
-   * (in log order). Entries that failed to decode are absent from both lists.
+   * Compares the rows of seqs first…last with the batch's decoded listing entries (in log order).
+   * Entries that failed to decode are absent from the list.
    */
-  checkBatch(first: number, last: number, listings: readonly ListingEntry[], retractions: readonly RetractionEntry[]): void {
+  check(first: number, last: number, listings: readonly ListingEntry[]): void {
     const { origin } = this;
     const rows = this.#rows.all(origin, first, last);
-    const tokenRows = this.#tokens.all(origin, first, last);
-    const tokens = new Map<string, string[]>();
-    for (const [listing, type, epoch, token] of tokenRows) {
-      const key = tokenKey({ type, epoch: Number(epoch), token: Buffer.from(token.buffer, token.byteOffset, token.byteLength).toString('hex') });
-      const list = tokens.get(listing);
-      if (list === undefined) tokens.set(listing, [key]);
-      else list.push(key);
-    }
-
-    const bySeq = new Map(listings.map((e) => [e.seq, e]));
+    const tokens = this.#tokens.all(origin, first, last);
+    // Rows and entries are both in seq order (seqs unique on both sides): matched in step.
+    let e = 0;
+    let t = 0;
+    let missing: ListingEntry[] | undefined;
     for (const row of rows) {
-      const seq = Number(row.seq);
-      const entry = bySeq.get(seq);
-      bySeq.delete(seq);
-      if (entry === undefined) {
-        this.mismatch(seq, `listings row ${row.id} has no listing entry at seq ${seq}`);
-        continue;
-      }
-      this.checkRow(row, entry, tokens.get(row.id) ?? []);
+      const seq = Number(row[1]);
+      while (e < listings.length && listings[e]!.seq < seq) (missing ??= []).push(listings[e++]!);
+      const from = t;
+      while (t < tokens.length && Number(tokens[t]![0]) <= seq) t++;
+      if (e < listings.length && listings[e]!.seq === seq) this.checkRow(row, listings[e++]!, tokens, from, t);
+      else this.mismatch(seq, `listings row ${row[0]} has no listing entry at seq ${seq}`);
     }
-    for (const missing of bySeq.values()) this.mismatch(missing.seq, `listing ${listingId(origin, missing.seq)} has no listings row`);
-    // After the rows: a retraction may retract a listing of its own batch.
-    for (const r of retractions) this.checkRetraction(r);
+    while (e < listings.length) (missing ??= []).push(listings[e++]!);
+    for (const entry of missing ?? []) this.mismatch(entry.seq, `listing ${listingId(origin, entry.seq)} has no listings row`);
   }
 
-  /** After the last batch of a log of `size` entries: rows beyond it, and claims no retraction answered. */
-  async finish(size: number): Promise<void> {
-    const row = await this.db
-      .selectFrom('listings')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('origin', '=', this.origin)
-      .where((eb) => eb.or([eb('seq', '<', 1), eb('seq', '>', size)]))
-      .executeTakeFirst();
-    const beyond = Number(row?.n ?? 0);
-    if (beyond > 0) this.report.fail('projection_mismatch', `${beyond} listings rows of ${this.origin} have a seq outside its log of ${size} entries`);
-    for (const [seq, claim] of this.#claims) {
-      this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${seq}, which is not a retraction of it`);
-    }
-  }
-
-  private checkRow(row: Row, entry: ListingEntry, tokens: readonly string[]): void {
+  private checkRow(row: Row, entry: ListingEntry, tokens: readonly TokenRow[], from: number, to: number): void {
     const id = listingId(this.origin, entry.seq);
-    const wrong: string[] = FIELDS.filter(([column, of]) => row[column] !== of(entry)).map(([column]) => column);
-    if (row.id !== id) wrong.unshift('id');
-    if (!sameTokens(tokens, entry)) wrong.push('tokens');
-    if (row.status === 'active') {
-      if (row.retracted_at !== null || row.retraction_reason !== null || row.retraction_seq !== null) wrong.push('retraction fields of an active listing');
-    } else if (row.status === 'retracted' && row.retraction_seq !== null && Number(row.retraction_seq) > entry.seq) {
-      this.#claims.set(Number(row.retraction_seq), { target: entry.seq, at: row.retracted_at, reason: row.retraction_reason });
-    } else {
-      wrong.push('status');
+    let same = row[0] === id && sameTokens(tokens, from, to, entry);
+    for (const [, column, of] of FIELDS) same &&= row[column] === of(entry);
+    const status = row[9];
+    const retractionSeq = row[12] === null ? null : Number(row[12]);
+    let statusOk = false;
+    if (status === 'active') {
+      statusOk = true;
+      if (row[10] !== null || row[11] !== null || retractionSeq !== null) same = false;
+    } else if (status === 'retracted' && retractionSeq !== null && retractionSeq > entry.seq) {
+      statusOk = true;
+      this.onClaim(retractionSeq, { target: entry.seq, at: row[10], reason: row[11] });
     }
-    if (wrong.length > 0) this.mismatch(entry.seq, `listings row ${id} differs from its entry in: ${wrong.join(', ')}`);
+    if (same && statusOk) return;
+    // Only a differing row pays for naming what differs.
+    const wrong: string[] = FIELDS.filter(([, column, of]) => row[column] !== of(entry)).map(([name]) => name);
+    if (row[0] !== id) wrong.unshift('id');
+    if (!sameTokens(tokens, from, to, entry)) wrong.push('tokens');
+    if (status === 'active' && (row[10] !== null || row[11] !== null || retractionSeq !== null)) wrong.push('retraction fields of an active listing');
+    if (!statusOk) wrong.push('status');
+    this.mismatch(entry.seq, `listings row ${id} differs from its entry in: ${wrong.join(', ')}`);
   }
 
-  private checkRetraction(r: RetractionEntry): void {
+  private mismatch(seq: number, message: string): void {
+    this.report.fail('projection_mismatch', message, { index: seq - 1 });
+  }
+}
+
+/**
+ * The retractions of one log in log order against what the rows claim: the first retraction of a
+ * listing governs its row, a repeated one changes nothing, and every claim must be answered.
+ */
+export class RetractionLedger {
+  /** Seqs of listings already retracted by an earlier retraction entry. */
+  readonly #retracted = new IndexSet();
+  /** Retraction seq → the row that says that retraction retracted it, until the walk reaches it. */
+  readonly #claims = new Map<number, RetractionClaim>();
+
+  constructor(
+    private readonly origin: string,
+    private readonly report: OriginReport,
+  ) {}
+
+  /** A row's claim, before the retraction entry it names is reached. */
+  claim(retractionSeq: number, claim: RetractionClaim): void {
+    this.#claims.set(retractionSeq, claim);
+  }
+
+  retract(r: RetractionEntry): void {
     const claim = this.#claims.get(r.seq);
     this.#claims.delete(r.seq);
     const target = listingId(this.origin, r.target);
@@ -176,7 +241,55 @@ export class ProjectionCheck {
     }
   }
 
+  /** After the whole log: claims no retraction answered. */
+  finish(): void {
+    for (const [seq, claim] of this.#claims) {
+      this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${seq}, which is not a retraction of it`);
+    }
+  }
+
   private mismatch(seq: number, message: string): void {
     this.report.fail('projection_mismatch', message, { index: seq - 1 });
+  }
+}
+
+/** Rows beyond a log of `size` entries: they have no entry, whatever they say. */
+export async function checkRowsBeyond(db: Db, origin: string, size: number, report: OriginReport): Promise<void> {
+  const row = await db
+    .selectFrom('listings')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('origin', '=', origin)
+    .where((eb) => eb.or([eb('seq', '<', 1), eb('seq', '>', size)]))
+    .executeTakeFirst();
+  const beyond = Number(row?.n ?? 0);
+  if (beyond > 0) report.fail('projection_mismatch', `${beyond} listings rows of ${origin} have a seq outside its log of ${size} entries`);
+}
+
+/** The whole projection check of one log walked in one thread: rows a batch at a time, then the ledger. */
+export class ProjectionCheck {
+  readonly #ledger: RetractionLedger;
+  readonly #rows: ProjectionRows;
+
+  /** `sqlite` must be the connection of `db`'s read transaction, which the whole verification runs in. */
+  constructor(
+    private readonly db: Db,
+    sqlite: SQLite.Database,
+    private readonly origin: string,
+    private readonly report: OriginReport,
+  ) {
+    this.#ledger = new RetractionLedger(origin, report);
+    this.#rows = new ProjectionRows(sqlite, origin, report, (seq, claim) => this.#ledger.claim(seq, claim));
+  }
+
+  /** The rows of seqs first…last, then the batch's retractions (a retraction may retract a listing of its own batch). */
+  checkBatch(first: number, last: number, listings: readonly ListingEntry[], retractions: readonly RetractionEntry[]): void {
+    this.#rows.check(first, last, listings);
+    for (const r of retractions) this.#ledger.retract(r);
+  }
+
+  /** After the last batch of a log of `size` entries: rows beyond it, and claims no retraction answered. */
+  async finish(size: number): Promise<void> {
+    await checkRowsBeyond(this.db, this.origin, size, this.report);
+    this.#ledger.finish();
   }
 }

@@ -84,6 +84,11 @@ export class OriginReport {
     if (this.#failures.length < MAX_REPORTED_FAILURES) this.#failures.push({ kind, ...at, message });
   }
 
+  /** Whether anything failed so far. */
+  get failed(): boolean {
+    return this.#failureCount > 0;
+  }
+
   warn(message: string): void {
     this.#warnings.push(message);
   }

@@ -19,18 +19,18 @@
  */
 import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
-import { bytesEqual } from '../crypto/encoding.js';
 import { logOrigin } from '../log/checkpoint.js';
-import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/entry.js';
 import type { NoteVerifier } from '../log/note.js';
 import type { Witness } from '../federation/witness.js';
-import { entryAllowed, findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
+import { findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { DatabaseHandle } from '../store/database.js';
 import type { Database } from '../store/tables.js';
+import { checkEntry, entryReader, type Walk } from './verify-entries.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
+import { ChunkPool, DEFAULT_CHUNK_LEVEL, defaultWorkers, verifyChunked, type ChunkedOutcome } from './verify-parallel.js';
 import { IndexSet, ProjectionCheck } from './verify-projection.js';
 import { OriginReport, type OriginVerification } from './verify-report.js';
-import { leafHashNative, TreeCheck } from './verify-tree.js';
+import { TreeCheck } from './verify-tree.js';
 
 export * from './verify-report.js';
 
@@ -48,6 +48,26 @@ export interface VerifyStoreOptions {
   requireCosignatures?: boolean;
   /** Entries per batch (default 5000). */
   batchSize?: number;
+  /**
+   * Worker threads to verify large logs on (verify-parallel.ts); default one per core, at most 8.
+   * 0 verifies in this thread only, as does a store that is not a file or workers that cannot start.
+   */
+  workers?: number;
+  /** Logs are cut into chunks of 2^chunkLevel leaves for the workers (default 13: 8192 leaves). */
+  chunkLevel?: number;
+  /**
+   * Workers start only for at least this many entries in logs of more than one chunk (default
+   * 65,536). Each worker starts cold (its own V8 isolate, its own JIT warm-up): on a smaller store
+   * that costs more than a second thread gains (docs/BENCHMARKS.md, "Verification").
+   */
+  workerThreshold?: number;
+  /** The worker's script (default: verify-worker.js beside this module, as built in dist/). */
+  workerScript?: URL;
+  /**
+   * Told how each log given to the workers fared: `verified` is the result reported; any other
+   * outcome means the log was verified again in this thread, whose report is the one returned.
+   */
+  onChunked?: (origin: string, outcome: ChunkedOutcome) => void;
 }
 
 export interface VerifyProgress {
@@ -58,6 +78,7 @@ export interface VerifyProgress {
 }
 
 export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_WORKER_THRESHOLD = 65_536;
 
 /** Every origin the node holds anything of: entries, checkpoints or listings. */
 async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows: number }[]> {
@@ -84,9 +105,32 @@ export async function verifyStore(handle: Pick<DatabaseHandle, 'db' | 'sqlite'>,
   return handle.db.transaction().execute(async (trx) => {
     const results: OriginVerification[] = [];
     // The raw connection is the transaction's: Kysely's SQLite driver runs on that one connection.
-    for (const held of await heldOrigins(trx)) results.push(await verifyLog(trx, handle.sqlite, held, options, onProgress));
+    const held = await heldOrigins(trx);
+    const level = options.chunkLevel ?? DEFAULT_CHUNK_LEVEL;
+    const chunkedEntries = held.filter((h) => chunkable(h, level)).reduce((n, h) => n + h.size, 0);
+    const pool = chunkedEntries > 0 && chunkedEntries >= (options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD) ? await startPool(handle.sqlite, options) : undefined;
+    try {
+      for (const h of held) {
+        const chunked = pool !== undefined && chunkable(h, level) ? await verifyLogChunked(trx, handle.sqlite, h, options, pool, onProgress) : undefined;
+        results.push(chunked ?? (await verifyLog(trx, handle.sqlite, h, options, onProgress)));
+      }
+    } finally {
+      await pool?.close();
+    }
     return results;
   });
+}
+
+/** A log worth cutting into chunks: more than one, and nothing wrong before its first entry. */
+function chunkable(held: { size: number; rows: number }, level: number): boolean {
+  return held.size > 2 ** level && held.rows === held.size;
+}
+
+async function startPool(sqlite: SQLite.Database, options: VerifyStoreOptions): Promise<ChunkPool | undefined> {
+  const workers = options.workers ?? defaultWorkers();
+  // An in-memory or temporary database has no file another connection could open.
+  if (workers < 1 || sqlite.memory || sqlite.name === '') return undefined;
+  return ChunkPool.start(options.workerScript ?? new URL('./verify-worker.js', import.meta.url), sqlite.name, options.roster, workers);
 }
 
 function keysOf(origin: string, options: VerifyStoreOptions): MemberKey[] | undefined {
@@ -102,59 +146,8 @@ function witnessKeys(witness: Witness | NoteVerifier | undefined): Witness | und
   return { name: witness.name, keys: [{ publicKey: witness.publicKey }] };
 }
 
-/** seq, kind, time, bytes, leaf_hash: a raw row, as the prepared statement returns it. */
-type EntryRow = [number, string, string, Uint8Array, Uint8Array];
-
-/** What one origin's walk carries from entry to entry. */
-interface Walk {
-  origin: string;
-  /** Set when the origin is in the roster: its suspension applies. */
-  roster: Roster | undefined;
-  report: OriginReport;
-  /** Indices of the listing entries seen so far, so a retraction's target can be checked. */
-  listingIndices: IndexSet;
-  listings: ListingEntry[];
-  retractions: RetractionEntry[];
-}
-
-/**
- * The checks of one entry on its own and against its position, the roster and earlier entries.
- * Returns its leaf hash, computed from the bytes whatever else is wrong with them: the tree is
- * rebuilt from what is stored, so a tampered entry also shows in every root above it.
- */
-function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
-  const { origin, report } = walk;
-  const at = { index };
-  const [, kind, time, bytes, storedLeafHash] = row;
-  const decoded = decodeEntry(bytes);
-  if (!decoded.ok) report.fail('bad_entry', `entry ${index} of ${origin} does not decode: ${decoded.error}`, at);
-  else {
-    const entry = decoded.entry;
-    if (entry.origin !== origin) report.fail('foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`, at);
-    else if (entry.seq !== index + 1) report.fail('bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`, at);
-    else if (entry.kind === 'listing') {
-      walk.listingIndices.add(index);
-      walk.listings.push(entry);
-    } else if (!walk.listingIndices.has(entry.target - 1)) {
-      report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, at);
-    } else walk.retractions.push(entry);
-    if (kind !== entry.kind || time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, at);
-    if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
-      report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, at);
-    }
-  }
-  const hash = leafHashNative(bytes);
-  if (!bytesEqual(hash, storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, at);
-  return hash;
-}
-
-async function verifyLog(
-  db: Db,
-  sqlite: SQLite.Database,
-  held: { origin: string; size: number; rows: number },
-  options: VerifyStoreOptions,
-  onProgress: ((p: VerifyProgress) => void) | undefined,
-): Promise<OriginVerification> {
+/** What a log's walk needs whichever thread walks it: its report with the failures known before the first entry, and its checkpoints. */
+function beginLog(db: Db, held: { origin: string; size: number; rows: number }, options: VerifyStoreOptions): { report: OriginReport; checkpoints: CheckpointCheck; inRoster: boolean } {
   const { origin, size } = held;
   const report = new OriginReport(origin);
   const keys = keysOf(origin, options);
@@ -167,14 +160,52 @@ async function verifyLog(
     witness: witnessKeys(options.witness),
     requireCosignatures: options.requireCosignatures ?? false,
   }, report);
+  const inRoster = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
+  return { report, checkpoints, inRoster };
+}
+
+/** The log on the workers; undefined (after telling `onChunked` why) when it must be walked here. */
+async function verifyLogChunked(
+  db: Db,
+  sqlite: SQLite.Database,
+  held: { origin: string; size: number; rows: number },
+  options: VerifyStoreOptions,
+  pool: ChunkPool,
+  onProgress: ((p: VerifyProgress) => void) | undefined,
+): Promise<OriginVerification | undefined> {
+  const { origin, size } = held;
+  const { report, checkpoints, inRoster } = beginLog(db, held, options);
+  const outcome = report.failed
+    ? 'failed'
+    : await verifyChunked(pool, {
+        db,
+        sqlite,
+        origin,
+        size,
+        inRoster,
+        level: options.chunkLevel ?? DEFAULT_CHUNK_LEVEL,
+        report,
+        checkpoints,
+        onProgress: onProgress && ((verified) => onProgress({ origin, verified, total: size })),
+      });
+  options.onChunked?.(origin, typeof outcome === 'string' ? outcome : 'verified');
+  return typeof outcome === 'string' ? undefined : outcome;
+}
+
+async function verifyLog(
+  db: Db,
+  sqlite: SQLite.Database,
+  held: { origin: string; size: number; rows: number },
+  options: VerifyStoreOptions,
+  onProgress: ((p: VerifyProgress) => void) | undefined,
+): Promise<OriginVerification> {
+  const { origin, size } = held;
+  const { report, checkpoints, inRoster } = beginLog(db, held, options);
   const tree = new TreeCheck(sqlite, origin, report);
   const projection = new ProjectionCheck(db, sqlite, origin, report);
-  const known = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
-  const walk: Walk = { origin, roster: known ? options.roster : undefined, report, listingIndices: new IndexSet(), listings: [], retractions: [] };
+  const walk: Walk = { origin, roster: inRoster ? options.roster : undefined, report, listingIndices: new IndexSet(), start: 0, deferred: [], listings: [], retractions: [] };
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const readEntries = sqlite
-    .prepare<[string, number, number], EntryRow>('SELECT seq, kind, time, bytes, leaf_hash FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq')
-    .raw();
+  const readEntries = entryReader(sqlite);
 
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root(), undefined);

@@ -4,12 +4,11 @@
  * power loss, not just a process crash: a write is acknowledged only after it is durable.
  * Everything outside this file speaks dialect-neutral Kysely.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
+import type SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
+import { openSqlite } from './sqlite-connection.js';
 import type { Database } from './tables.js';
 
 export interface OpenDatabaseOptions {
@@ -42,20 +41,7 @@ export function sqliteOf(db: Kysely<Database>): SQLite.Database | undefined {
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const readonly = options.readonly === true;
-  if (!readonly) mkdirSync(dirname(options.file), { recursive: true });
-  let sqlite: SQLite.Database;
-  try {
-    sqlite = new SQLite(options.file, readonly ? { readonly: true, fileMustExist: true } : {});
-  } catch (err) {
-    throw new AppError('unavailable', `cannot open database ${options.file}: ${(err as Error).message}`);
-  }
-  // The journal mode is a property of the file, set by the writers; a reader cannot change it.
-  if (!readonly) {
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
-  }
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  const sqlite = openSqlite(options.file, readonly);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   rawConnections.set(db, sqlite);
   const handle: DatabaseHandle = {

@@ -20,9 +20,12 @@
  * Then, in the same run and on the same file, after one warm-up pass of each:
  *   - baseline: every entry row read with one bare prepared statement, its bytes hashed with the
  *     native SHA-256 (the least any re-verification must do);
- *   - verify: `verifyStore`, as `jointban verify` runs it.
- * Each is reported by wall time and by the process's CPU time (steadier on a shared machine),
- * with verify as a multiple of the baseline: compare ratios, not absolute rates, across machines.
+ *   - verify: `verifyStore`, as `jointban verify` runs it (on worker threads, one per core, for the
+ *     logs large enough: src/audit/verify-parallel.ts);
+ *   - verify in one thread: `verifyStore` with `workers: 0`, the walk without workers.
+ * Each is reported by wall time and by the process's CPU time, which is the sum over all its
+ * threads, workers included (steadier on a shared machine), as a multiple of the baseline: compare
+ * ratios, not absolute rates, across machines.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -30,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { defaultWorkers } from '../../src/audit/verify-parallel.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { concatBytes, toBase64 } from '../../src/crypto/encoding.js';
 import { generateEd25519KeyPair, sha256Native, type Ed25519KeyPair } from '../../src/crypto/index.js';
@@ -54,7 +58,7 @@ export interface VerifyBenchOptions {
   /** Number of member logs the entries are spread over (default 4). */
   origins?: number;
   quick?: boolean;
-  /** Write a V8 CPU profile of one extra verify pass (not timed) to this file and summarise it. */
+  /** Write a V8 CPU profile of one extra verify pass in one thread (not timed) to this file and summarise it. */
   profile?: string;
   /** Generate the store in this directory and keep it (default: a temp directory, removed). */
   keep?: string;
@@ -78,6 +82,11 @@ export interface VerifyBenchResult {
   databaseBytes: number;
   baseline: TimedFigure;
   verify: TimedFigure;
+  /** `verifyStore` without worker threads. */
+  singleThread: TimedFigure;
+  /** How the logs given to worker threads fared in the timed verify pass, by outcome. */
+  chunked: Record<string, number>;
+  workers: number;
   /** verify / baseline, CPU time: how many times the bare read-and-hash verification costs. */
   cpuRatio: number;
   wallRatio: number;
@@ -241,13 +250,23 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
     log(`seeded ${count} entries in ${originCount} logs, ${seeded.value} checkpoints, in ${seeded.wallSeconds.toFixed(1)} s (${(databaseBytes / 1e6).toFixed(0)} MB)`);
     const roster = benchRoster(origins, keys, association);
     const witness = { name: witnessName(FEDERATION), publicKey: association.publicKey };
-    const verifyAll = () => verifyStore(handle, { federation: FEDERATION, roster, witness });
+    const outcomes: Record<string, number> = {};
+    const onChunked = (_origin: string, outcome: string) => {
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    };
+    const verifyAll = () => verifyStore(handle, { federation: FEDERATION, roster, witness, onChunked });
+    const verifySingle = () => verifyStore(handle, { federation: FEDERATION, roster, witness, workers: 0 });
 
     // One pass of each first: the page cache and the JIT are then warm for both measurements.
     readAndHash(handle);
     await verifyAll();
     const baseline = await timed(() => readAndHash(handle));
+    for (const k of Object.keys(outcomes)) delete outcomes[k];
     const verify = await timed(verifyAll);
+    const chunked = { ...outcomes };
+    await verifySingle();
+    const singleThread = await timed(verifySingle);
+    if (JSON.stringify(singleThread.value) !== JSON.stringify(verify.value)) throw new Error('verifyStore gave another result without worker threads');
     const entries = verify.value.reduce((n, r) => n + r.entries, 0);
     if (baseline.value !== count || entries !== count || !verify.value.every((r) => r.ok)) {
       throw new Error(`the generated store did not verify: ${JSON.stringify(verify.value.filter((r) => !r.ok), null, 2)}`);
@@ -259,7 +278,9 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
       await session.post('Profiler.enable');
       await session.post('Profiler.setSamplingInterval', { interval: 500 });
       await session.post('Profiler.start');
-      await verifyAll();
+      // In one thread: the inspector session sees this thread only, and the workers run the same
+      // per-entry code (verify-chunk.ts shares the walk's checks).
+      await verifySingle();
       const { profile: cpuProfile } = await session.post('Profiler.stop');
       session.disconnect();
       writeFileSync(options.profile, JSON.stringify(cpuProfile));
@@ -275,6 +296,9 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
       databaseBytes,
       baseline: figure(count, baseline),
       verify: figure(count, verify),
+      singleThread: figure(count, singleThread),
+      chunked,
+      workers: defaultWorkers(),
       cpuRatio: verify.cpuSeconds / baseline.cpuSeconds,
       wallRatio: verify.wallSeconds / baseline.wallSeconds,
       node: process.version,
@@ -294,6 +318,8 @@ export function formatVerifyBench(r: VerifyBenchResult): string {
     `${''.padEnd(34)} ${'wall s'.padStart(7)} ${'entries/s'.padStart(11)} ${'cpu s'.padStart(7)} ${'entries/cpu-s'.padStart(11)} ${'cpu × base'.padStart(8)}`,
     row('baseline: prepared read + SHA-256', r.baseline, '1.00×'),
     row('verifyStore (jointban verify)', r.verify, `${r.cpuRatio.toFixed(2)}×`),
+    row('verifyStore, one thread', r.singleThread, `${(r.singleThread.cpuSeconds / r.baseline.cpuSeconds).toFixed(2)}×`),
+    `worker threads: ${r.workers}; logs verified on them, by outcome: ${JSON.stringify(r.chunked)}; wall time, one thread ÷ workers: ${(r.singleThread.wallSeconds / r.verify.wallSeconds).toFixed(2)}×`,
     `verify / baseline: ${r.cpuRatio.toFixed(2)}× by CPU time, ${r.wallRatio.toFixed(2)}× by wall time`,
     ...(r.profile ? profileLines(r.profile) : []),
   ].join('\n');
@@ -302,7 +328,7 @@ export function formatVerifyBench(r: VerifyBenchResult): string {
 function profileLines(p: ProfileSummary): string[] {
   const line = (l: { name: string; selfMs: number; share: number }) => `  ${l.name.slice(0, 70).padEnd(70)} ${l.selfMs.toFixed(0).padStart(6)} ms ${(l.share * 100).toFixed(1).padStart(5)}%`;
   return [
-    `CPU profile of one more verify pass: busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms`,
+    `CPU profile of one more verify pass in one thread (workers: 0): busy ${p.busyMs.toFixed(0)} ms, idle ${p.idleMs.toFixed(0)} ms`,
     'self time by area',
     ...p.areas.slice(0, 12).map(line),
     'self time by function',

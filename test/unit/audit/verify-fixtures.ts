@@ -3,6 +3,7 @@
  * node writes them (LogWriter and ListingWriter in one transaction, checkpoints signed with the
  * member's key and cosigned by the witness), plus the raw connection to damage them with.
  */
+import { deepStrictEqual, strictEqual } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { LogReader, LogWriter } from '../../../src/store/log-repository.js';
 import { rootAt } from '../../../src/store/proofs.js';
 
 export const FEDERATION = 'test.jointban.example';
+/** The worker thread's script as the build (test/global-setup.ts, before the suite) wrote it: workers run JavaScript. */
+export const WORKER_SCRIPT = new URL('../../../dist/src/audit/verify-worker.js', import.meta.url);
 const BASE = Date.parse('2025-01-01T00:00:00.000Z');
 export const SINCE = '2024-06-01T00:00:00.000Z';
 export const MEMBERS = ['alpha', 'beta'] as const;
@@ -60,7 +63,12 @@ export interface TestStore {
   checkpoint(origin: string, options?: { cosign?: boolean }): Promise<string>;
   /** A signed checkpoint note for any size and root, with the origin's real key. */
   sign(origin: string, size: number, root: Uint8Array): string;
-  /** Runs raw SQL on the store, as an attacker with the file would. */
+  /**
+   * Verifies in one thread, and again on two worker threads with logs cut into chunks of two
+   * leaves: the two must return the same results, and the workers must have found a log intact
+   * exactly when the one thread did (they fall back to it otherwise, so equal results alone would
+   * not show that). Every test of the verifier is thereby also a test of its parallel walk.
+   */
   sql(statement: string, ...params: unknown[]): void;
   verify(options?: Partial<VerifyStoreOptions>, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]>;
   close(): Promise<void>;
@@ -115,8 +123,17 @@ export async function createStore(): Promise<TestStore> {
     sql(statement, ...params) {
       handle.sqlite.prepare(statement).run(...params);
     },
-    verify(options = {}, onProgress) {
-      return verifyStore(handle, { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options }, onProgress);
+    async verify(options = {}, onProgress) {
+      const base: VerifyStoreOptions = { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options };
+      const single = await verifyStore(handle, { ...base, workers: 0 }, onProgress);
+      const outcomes = new Map<string, string>();
+      const parallel = await verifyStore(handle, { ...base, workers: 2, chunkLevel: 1, workerThreshold: 0, workerScript: WORKER_SCRIPT, onChunked: (origin, outcome) => outcomes.set(origin, outcome) });
+      deepStrictEqual(parallel, single);
+      for (const r of single) {
+        const outcome = outcomes.get(r.origin);
+        if (outcome !== undefined) strictEqual(outcome, r.ok ? 'verified' : 'failed', `the workers' verdict on ${r.origin}`);
+      }
+      return single;
     },
     async close() {
       await handle.close();

@@ -1,0 +1,140 @@
+/**
+ * Verifies one chunk of an origin's log: the leaves [begin, end), where begin is a multiple of the
+ * chunk size 2^level, so the chunk is a perfect subtree (or, the last one, the left part of one)
+ * and independent of the rest of the tree. Every check of an entry, of the stored Merkle nodes
+ * within the chunk and of the projection's rows is made here; what spans chunks (retractions of
+ * earlier listings, the ledger of retractions, the nodes above the chunk, the checkpoints) is
+ * returned for the thread that walks the chunks in order (verify-parallel.ts).
+ *
+ * A chunk either verifies or not: a chunk with any failure is reported as failed, without detail,
+ * and its origin is verified again in one thread, which gives the report (every failure, its
+ * message and the first failing index) exactly as a walk in one thread always has.
+ */
+import type SQLite from 'better-sqlite3';
+import type { RetractionEntry } from '../log/entry.js';
+import type { Roster } from '../roster/schema.js';
+import { checkEntry, entryReader, type EntryRow, type Walk } from './verify-entries.js';
+import { IndexSet, ProjectionRows, type RetractionClaim } from './verify-projection.js';
+import { OriginReport } from './verify-report.js';
+import { TreeCheck } from './verify-tree.js';
+
+export interface ChunkTask {
+  id: number;
+  origin: string;
+  /** The origin's log size in the snapshot of the coordinating thread's read transaction. */
+  size: number;
+  /** First leaf index; a multiple of 2^level. */
+  begin: number;
+  /** One past the last leaf index: begin + 2^level, or the log size for the last chunk. */
+  end: number;
+  level: number;
+  /** Whether the origin is in the roster, so that its suspension applies. */
+  inRoster: boolean;
+  /** Sizes in (begin, end] at which a checkpoint is stored: the chunk's part of their roots is returned. */
+  checkpointSizes: number[];
+}
+
+/**
+ * Entries read and compared at a time. Smaller than a one-thread walk's batch: what a batch keeps
+ * alive (rows, decoded entries, hashes) then mostly dies young, which the worker's young
+ * generation (verify-parallel.ts) collects cheaply.
+ */
+const CHUNK_BATCH = 1024;
+
+/** The chunk's share of the tree at a checkpoint's size, and the stored time of its last entry. */
+export interface ChunkPrefix {
+  size: number;
+  /** The compact range of leaves [begin, size). */
+  hashes: Uint8Array[];
+  time: string;
+}
+
+export interface ChunkVerified {
+  id: number;
+  status: 'verified';
+  /** The compact range of the whole chunk: its root alone when the chunk is complete. */
+  hashes: Uint8Array[];
+  prefixes: ChunkPrefix[];
+  /** Which leaves of the chunk are listings, a bit each from `bitsOrigin` (begin rounded down to a multiple of 8). */
+  listingBits: Uint8Array;
+  bitsOrigin: number;
+  /** Seqs of the listings that retractions in the chunk target before it: they must be listings. */
+  deferred: number[];
+  /** The rows' claims in seq order, each with the seq of the retraction it names. */
+  claims: { retractionSeq: number; claim: RetractionClaim }[];
+  /** The chunk's retractions in log order, for the ledger. */
+  retractions: RetractionEntry[];
+}
+
+/**
+ * `failed`: something in the chunk does not verify. `moved`: this thread's snapshot holds a
+ * different log size for the origin than the coordinating thread's (a node appended in between),
+ * so the chunk cannot be checked as part of that snapshot.
+ */
+export type ChunkResult = ChunkVerified | { id: number; status: 'failed' | 'moved' } | { id: number; status: 'error'; message: string };
+
+/** Checks chunks on one connection, which must be inside one read transaction for all of them. */
+export class ChunkVerifier {
+  readonly #readEntries: SQLite.Statement<[string, number, number], EntryRow>;
+  readonly #logSize: SQLite.Statement<[string], number | null>;
+  /** Origin → whether this snapshot holds the same log size as the coordinator's. */
+  readonly #sameSize = new Map<string, boolean>();
+
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    private readonly roster: Roster | undefined,
+  ) {
+    this.#readEntries = entryReader(sqlite);
+    this.#logSize = sqlite.prepare<[string], number | null>('SELECT max(seq) FROM log_entries WHERE origin = ?').pluck();
+  }
+
+  verify(task: ChunkTask): ChunkResult {
+    const { id, origin, begin, end } = task;
+    let same = this.#sameSize.get(origin);
+    if (same === undefined) this.#sameSize.set(origin, (same = (this.#logSize.get(origin) ?? 0) === task.size));
+    // The log is append-only: the same size is the same log, and its projection rows with it.
+    if (!same) return { id, status: 'moved' };
+
+    const report = new OriginReport(origin);
+    const listingIndices = new IndexSet(begin);
+    const walk: Walk = { origin, roster: task.inRoster ? this.roster : undefined, report, listingIndices, start: begin, deferred: [], listings: [], retractions: [] };
+    const tree = new TreeCheck(this.sqlite, origin, report, { begin, top: task.level });
+    const claims: ChunkVerified['claims'] = [];
+    const projection = new ProjectionRows(this.sqlite, origin, report, (retractionSeq, claim) => claims.push({ retractionSeq, claim }));
+    const retractions: RetractionEntry[] = [];
+    const prefixes: ChunkPrefix[] = [];
+    let nextCheckpoint = 0;
+
+    for (let first = begin + 1; first <= end; first += CHUNK_BATCH) {
+      const last = Math.min(end, first + CHUNK_BATCH - 1);
+      walk.listings = [];
+      walk.retractions = [];
+      let expected = first;
+      for (const row of this.#readEntries.all(origin, first, last)) {
+        if (row[0] !== expected) return { id, status: 'failed' };
+        tree.append(checkEntry(walk, expected - 1, row));
+        if (task.checkpointSizes[nextCheckpoint] === expected) {
+          prefixes.push({ size: expected, hashes: tree.subtreeHashes(), time: row[2] });
+          nextCheckpoint++;
+        }
+        expected++;
+      }
+      if (expected !== last + 1) return { id, status: 'failed' };
+      tree.flush();
+      projection.check(first, last, walk.listings);
+      for (const r of walk.retractions) retractions.push(r);
+      if (report.failed) return { id, status: 'failed' };
+    }
+    return {
+      id,
+      status: 'verified',
+      hashes: tree.subtreeHashes(),
+      prefixes,
+      listingBits: listingIndices.bits(end),
+      bitsOrigin: listingIndices.bitsOrigin,
+      deferred: walk.deferred,
+      claims,
+      retractions,
+    };
+  }
+}

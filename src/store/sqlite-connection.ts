@@ -1,0 +1,29 @@
+/**
+ * The raw SQLite connection behind `openDatabase` (database.ts), and nothing else: opened with the
+ * settings every connection needs. Separate so that a worker thread that only reads (the parallel
+ * `jointban verify`, src/audit/verify-worker.ts) opens its connection the same way without loading
+ * Kysely and the migrations, which took most of a worker's start-up time.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { AppError } from '../errors.js';
+
+/** Opens the SQLite file; `readonly` opens an existing one for reading only. */
+export function openSqlite(file: string, readonly: boolean): SQLite.Database {
+  if (!readonly) mkdirSync(dirname(file), { recursive: true });
+  let sqlite: SQLite.Database;
+  try {
+    sqlite = new SQLite(file, readonly ? { readonly: true, fileMustExist: true } : {});
+  } catch (err) {
+    throw new AppError('unavailable', `cannot open database ${file}: ${(err as Error).message}`);
+  }
+  // The journal mode is a property of the file, set by the writers; a reader cannot change it.
+  if (!readonly) {
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+  }
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return sqlite;
+}
