@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import { createLogger } from '../logging.js';
 import { createNode, type JointbanNode } from '../node.js';
 import { DEFAULT_BATCH_SIZE, runImport, type ImportResult } from '../service/import.js';
+import { defaultTokenThreads, TokenPool } from '../service/token-pool.js';
 import { runRelist } from '../service/relist.js';
 import { defaultRejectsPath, RejectsFile } from '../service/import-output.js';
 import { createProgress, type Progress } from '../service/import-progress.js';
@@ -172,6 +173,9 @@ export function registerImportCommand(program: Command): void {
     .action(async (file: string, opts: BulkOptions & { batchSize: number; relist?: boolean }) => {
       if (opts.relist) return relist(file, opts);
       const run = await openBulkRun('import', file, opts, LISTING_COLUMNS);
+      const { config } = run.node;
+      // Tokenising on the other cores while this thread reads and writes (service/token-pool.ts).
+      const pool = new TokenPool({ epochs: config.epochs, defaultRegion: config.defaultRegion, threads: defaultTokenThreads() });
       let result: ImportResult;
       try {
         result = await runImport({
@@ -183,8 +187,10 @@ export function registerImportCommand(program: Command): void {
           progress: run.progress,
           signal: run.signal,
           status: new ImportStatusRecorder(new NodeMetaRepository(run.node.database.db)),
+          tokens: pool,
         });
       } finally {
+        await pool.close();
         await run.close();
       }
       const { rows, listed, skipped, rejected } = result;

@@ -91,7 +91,7 @@ export const configFileSchema = z
       .prefault({}),
     checkpoints: z
       .object({
-        intervalMs: z.number().int().min(10).max(60_000).default(1_000),
+        intervalMs: z.number().int().min(10).max(60_000).default(250),
         maxEntries: z.number().int().min(1).max(1_000_000).default(1_000),
       })
       .strict()

@@ -1,8 +1,11 @@
 /**
  * Signs checkpoints of the node's own log, batched: one Ed25519 signature covers every entry
- * appended since the last one. A checkpoint is signed when `maxEntries` entries are pending or
- * `intervalMs` after the first pending entry, whichever comes first, so a burst of listings costs
- * one signature and a single listing still reaches peers within about a second.
+ * appended since the last one. `intervalMs` bounds how often, not how late: an entry appended after
+ * a quiet interval is signed at once (on the next turn of the event loop, so the appends of one
+ * tick share it), one appended sooner waits for the interval since the last signing to end, and
+ * `maxEntries` pending entries are signed at once. So a burst of listings costs one signature per
+ * interval, and a lone listing reaches peers without waiting for a timer (docs/BENCHMARKS.md,
+ * "Propagation").
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -37,7 +40,8 @@ export interface CheckpointSignerDeps {
 
 export class CheckpointSigner {
   private signedSize = -1;
-  private pendingSince: number | undefined;
+  /** `Date.now()` when the last signing began; the next may begin `intervalMs` later. */
+  private lastSigningAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -58,11 +62,11 @@ export class CheckpointSigner {
       void this.flush();
       return;
     }
-    this.pendingSince ??= Date.now();
+    const wait = Math.max(0, this.lastSigningAt + this.deps.intervalMs - Date.now());
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.deps.intervalMs);
+    }, wait);
   }
 
   /** Signs now if the log grew since the last checkpoint; resolves when done. */
@@ -84,10 +88,10 @@ export class CheckpointSigner {
 
   private async signIfNeeded(): Promise<void> {
     const { deps } = this;
-    this.pendingSince = undefined;
     const log = new LogReader(deps.db);
     const size = await log.size(deps.member);
     if (size <= this.signedSize) return;
+    this.lastSigningAt = Date.now();
     const origin = logOrigin(deps.federation, deps.member);
     const root = await rootAt(log, deps.member, size);
     // The checkpoint's time is its last entry's (PROTOCOL.md, "Key history"): it picks the key.

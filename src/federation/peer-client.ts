@@ -129,7 +129,8 @@ export class PeerClient {
     let json = true;
     try {
       // JSON.parse is not recursive in V8: deeply nested input costs time linear in its size.
-      parsed = bytes.length ? JSON.parse(Buffer.from(bytes).toString('utf8')) : undefined;
+      // A view, not Buffer.from(bytes): that copies a page of entries (megabytes) byte by byte.
+      parsed = bytes.length ? JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) : undefined;
     } catch {
       json = false;
     }

@@ -9,9 +9,12 @@
  * missing, and a ban retracted after an appeal is not listed again. Within a file the first valid
  * row of a reference wins.
  *
- * Memory holds one batch of rows and the reader's buffer. Duplicates are found through the
- * database, one query per batch (each batch is written before the next is read), not through a set
- * that grows with the file.
+ * Memory holds two batches of rows and the reader's buffer. Duplicates are found through the
+ * database, one query per batch (each batch is written before the next one's references are looked
+ * up), not through a set that grows with the file.
+ *
+ * With a TokenPool the rows of a batch are tokenised on worker threads while the main thread reads
+ * the next batch; batches are still looked up, checked and written one after another, in order.
  */
 import { AppError } from '../errors.js';
 import type { RejectsFile } from './import-output.js';
@@ -20,6 +23,7 @@ import type { ImportStatusRecorder } from './import-status.js';
 import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
 import { eachRow, type RowSource, type SourceRow } from './import-source.js';
 import type { ListingService, PreparedListing } from './listings.js';
+import type { TokenPool, TokenResult } from './token-pool.js';
 
 export const DEFAULT_BATCH_SIZE = 1000;
 
@@ -49,6 +53,8 @@ export interface ImportOptions {
   signal?: AbortSignal | undefined;
   /** Shares the totals with the node's metrics (import-status.ts). */
   status?: ImportStatusRecorder | undefined;
+  /** Tokenises on worker threads (token-pool.ts); without it each row is tokenised when prepared. */
+  tokens?: Pick<TokenPool, 'tokensForListings'> | undefined;
 }
 
 /** A row read and not yet handled: a listing to write, or the reason it was refused. */
@@ -74,12 +80,15 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
   // A window of up to batchSize rows, refused ones included, handled in row order: the rejects
   // file stays sorted by row and memory stays bounded even when every row is refused.
   let window: Pending[] = [];
-  const flush = async () => {
-    if (window.length === 0) return;
-    const current = window;
-    window = [];
+  const handleBatch = async (current: Pending[]) => {
     // The reference lookup comes first, so a re-run does not tokenise the rows it skips.
     const listed = await listings.listedReferences(current.flatMap((p) => ('listing' in p ? [p.listing.reference] : [])));
+    // Rows whose reference repeats within the batch are tokenised too: which copy claims the
+    // reference is only known once the earlier ones are prepared.
+    const toTokenise = current.filter((p): p is Extract<Pending, { listing: ImportListing }> => 'listing' in p && !listed.has(p.listing.reference));
+    const pooled = options.tokens ? await options.tokens.tokensForListings(toTokenise.map((p) => p.listing.identifiers)) : undefined;
+    const tokensOf = new Map<Pending, TokenResult>();
+    if (pooled) toTokenise.forEach((p, i) => tokensOf.set(p, pooled[i]!));
     const claimed = new Set<string>();
     const ready: PreparedListing[] = [];
     for (const pending of current) {
@@ -94,7 +103,7 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
       }
       let prepared: PreparedListing;
       try {
-        prepared = listings.prepareListing(listing);
+        prepared = listings.prepareListing(listing, tokensOf.get(pending));
       } catch (err) {
         // AppError messages name the field and never the value (identifiers' reasons included).
         if (!(err instanceof AppError)) throw err;
@@ -109,6 +118,18 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
     totals.listed += ready.length;
     progress?.update(snapshot());
     await options.status?.update(totals);
+  };
+
+  // The batch in flight: the next one is read meanwhile, and handled only once this one is written.
+  let inFlight: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    await inFlight;
+    if (window.length === 0) return;
+    const current = window;
+    window = [];
+    inFlight = handleBatch(current);
+    // Awaited by the next flush; until then a failure must not count as unhandled.
+    inFlight.catch(() => undefined);
   };
 
   const handle = async (item: SourceRow) => {
@@ -130,6 +151,7 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
     // Rows read before a broken line or an interruption are written too: every row counted in
     // `rows` is then listed, skipped or rejected.
     await flush();
+    await inFlight;
     finished = true;
     await options.status?.finish(totals, interrupted || error !== undefined);
   } finally {

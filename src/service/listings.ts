@@ -14,6 +14,7 @@ import { LogWriter } from '../store/log-repository.js';
 import type { Database } from '../store/tables.js';
 import type { IdentifierType } from '../identifiers/types.js';
 import type { IdentifierInput, Tokenizer } from './identifiers.js';
+import type { TokenResult } from './token-pool.js';
 
 export interface CreateListingInput {
   identifiers: IdentifierInput[];
@@ -114,9 +115,11 @@ export class ListingService {
    * The checks and tokens of `create` for one listing, without writing it. A bulk caller (the
    * import) prepares row by row, sets the invalid rows aside and appends the rest as one batch, so
    * one bad row does not fail its batch and each identifier is still tokenised only once.
+   * `tokens`: the row's identifiers already tokenised by a TokenPool (the same Tokenizer on another
+   * thread), used in place of tokenising them here; every other check runs as without it.
    */
-  prepareListing(input: CreateListingInput): PreparedListing {
-    return { entry: this.prepare(input, this.deps.now()), reference: input.reference ?? null };
+  prepareListing(input: CreateListingInput, tokens?: TokenResult): PreparedListing {
+    return { entry: this.prepare(input, this.deps.now(), tokens), reference: input.reference ?? null };
   }
 
   /** Appends listings from `prepareListing` in one transaction, stamped with the time of the append. */
@@ -132,7 +135,7 @@ export class ListingService {
   }
 
   /** Everything of a listing entry but its seq, which is known only inside the transaction. */
-  private prepare(input: CreateListingInput, now: Date): Omit<ListingEntry, 'seq'> {
+  private prepare(input: CreateListingInput, now: Date, pooled?: TokenResult): Omit<ListingEntry, 'seq'> {
     const { deps } = this;
     if (input.severity !== 'severe') throw new AppError('invalid_input', 'severity: only "severe" listings are shared');
     if (!deps.categories.includes(input.category)) {
@@ -144,7 +147,9 @@ export class ListingService {
     if (banUntil !== null && banUntil <= bannedAt) throw new AppError('invalid_input', 'banUntil: must be after bannedAt');
     const expiresAt = input.expiresAt !== undefined ? iso(input.expiresAt, 'expiresAt') : this.defaultExpiry(bannedAt, banUntil);
     if (expiresAt <= now.toISOString()) throw new AppError('invalid_input', 'expiresAt: must be in the future');
-    const tokens = deps.tokenizer.tokensForListing(input.identifiers);
+    // Tokenised last, here or in the pool: a row with a bad date and a bad phone is refused for its date either way.
+    if (pooled !== undefined && 'error' in pooled) throw new AppError(pooled.error.code, pooled.error.message);
+    const tokens = pooled?.tokens ?? deps.tokenizer.tokensForListing(input.identifiers).map((t) => ({ type: t.type, epoch: t.epoch, token: t.hex }));
     return {
       v: 1,
       kind: 'listing',
@@ -156,7 +161,7 @@ export class ListingService {
       banUntil,
       expiresAt,
       ...(input.evidenceDigest !== undefined ? { evidenceDigest: input.evidenceDigest } : {}),
-      tokens: tokens.map((t) => ({ type: t.type, epoch: t.epoch, token: t.hex })),
+      tokens,
     };
   }
 

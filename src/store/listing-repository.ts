@@ -52,8 +52,9 @@ export class ListingReader {
 
   /** The listings of `origin` carrying a platform reference, whatever their status, oldest first. */
   async byReference(origin: string, reference: string): Promise<ListingRow[]> {
-    const rows = await this.db.selectFrom('listings').selectAll().where('origin', '=', origin).where('reference', '=', reference).orderBy('seq').execute();
-    return rows.map(toRow);
+    // The origin is filtered here, not in SQL: see referencesListed.
+    const rows = await this.db.selectFrom('listings').selectAll().where('reference', '=', reference).orderBy('seq').execute();
+    return rows.filter((r) => r.origin === origin).map(toRow);
   }
 
   async tokensOf(id: string): Promise<{ type: IdentifierType; epoch: number; token: Uint8Array }[]> {
@@ -103,13 +104,12 @@ export class ListingReader {
     const found = new Set<string>();
     const unique = [...new Set(references)];
     for (let i = 0; i < unique.length; i += REFERENCE_CHUNK) {
-      const rows = await this.db
-        .selectFrom('listings')
-        .select('reference')
-        .where('origin', '=', origin)
-        .where('reference', 'in', unique.slice(i, i + REFERENCE_CHUNK))
-        .execute();
-      for (const r of rows) if (r.reference !== null) found.add(r.reference);
+      // By reference alone, the origin checked here: given `origin = ? AND reference IN (…)`,
+      // SQLite (no ANALYZE statistics) picks the (origin, seq) index and reads every listing of the
+      // origin per chunk, which made a million-row import quadratic. Only the node's own listings
+      // carry references, so the reference index returns a handful of rows.
+      const rows = await this.db.selectFrom('listings').select(['origin', 'reference']).where('reference', 'in', unique.slice(i, i + REFERENCE_CHUNK)).execute();
+      for (const r of rows) if (r.origin === origin && r.reference !== null) found.add(r.reference);
     }
     return found;
   }

@@ -44,7 +44,7 @@ export interface BulkBenchOptions {
   /** Listings created for the propagation figure (1,000; quick 50), at `propagationRate` per second (10). */
   propagationListings?: number;
   propagationRate?: number;
-  /** Write V8 CPU profiles of the ingesting node and of the import here (sync-ingest.cpuprofile, import-*.cpuprofile). */
+  /** Write V8 CPU profiles of the ingesting node and of the import here (sync-ingest.cpuprofile, import.cpuprofile). */
   profileDir?: string | undefined;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
@@ -91,7 +91,8 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function runImportCli(dataDir: string, file: string, profileDir: string | undefined): Promise<{ rows: number; listed: number; seconds: number; maxRssMb: number }> {
-  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=import-${pid}.cpuprofile'] : [];
+  // Node 20 takes --cpu-prof-name literally (no ${pid} substitution): one fixed name, overwritten per run.
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=import.cpuprofile'] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'dist/src/cli/main.js'), 'import', '--data-dir', dataDir, file, '--batch-size', '10000', '--progress-interval', '30'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
