@@ -210,8 +210,11 @@ export class ProjectionRows {
 export class RetractionLedger {
   /** Seqs of listings already retracted by an earlier retraction entry. */
   readonly #retracted = new IndexSet();
-  /** Retraction seq → the row that says that retraction retracted it, until the walk reaches it. */
-  readonly #claims = new Map<number, RetractionClaim>();
+  /**
+   * Retraction seq → the rows that say that retraction retracted them, until the walk reaches it.
+   * A list: two rows can name one retraction, and only one of them can be its target.
+   */
+  readonly #claims = new Map<number, RetractionClaim[]>();
 
   constructor(
     private readonly origin: string,
@@ -220,31 +223,33 @@ export class RetractionLedger {
 
   /** A row's claim, before the retraction entry it names is reached. */
   claim(retractionSeq: number, claim: RetractionClaim): void {
-    this.#claims.set(retractionSeq, claim);
+    const claims = this.#claims.get(retractionSeq);
+    if (claims === undefined) this.#claims.set(retractionSeq, [claim]);
+    else claims.push(claim);
   }
 
   retract(r: RetractionEntry): void {
-    const claim = this.#claims.get(r.seq);
+    const claims = this.#claims.get(r.seq) ?? [];
     this.#claims.delete(r.seq);
     const target = listingId(this.origin, r.target);
     if (this.#retracted.has(r.target)) {
       // A repeated retraction changes nothing in the projection; the first one governs.
-      if (claim !== undefined) this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${r.seq}, a repeated retraction of ${target}`);
+      for (const claim of claims) this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${r.seq}, a repeated retraction of ${target}`);
       return;
     }
     this.#retracted.add(r.target);
-    if (claim === undefined || claim.target !== r.target) {
-      this.mismatch(r.target, `listing ${target} is not marked retracted by the retraction at seq ${r.seq}`);
-      if (claim !== undefined) this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${r.seq}, which retracts ${target}`);
-    } else if (claim.at !== r.time || claim.reason !== r.reason) {
-      this.mismatch(r.target, `listing ${target}: the retraction time or reason differs from the retraction at seq ${r.seq}`);
+    const own = claims.find((c) => c.target === r.target);
+    if (own === undefined) this.mismatch(r.target, `listing ${target} is not marked retracted by the retraction at seq ${r.seq}`);
+    else if (own.at !== r.time || own.reason !== r.reason) this.mismatch(r.target, `listing ${target}: the retraction time or reason differs from the retraction at seq ${r.seq}`);
+    for (const claim of claims) {
+      if (claim !== own) this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${r.seq}, which retracts ${target}`);
     }
   }
 
   /** After the whole log: claims no retraction answered. */
   finish(): void {
-    for (const [seq, claim] of this.#claims) {
-      this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${seq}, which is not a retraction of it`);
+    for (const [seq, claims] of this.#claims) {
+      for (const claim of claims) this.mismatch(claim.target, `listing ${listingId(this.origin, claim.target)} is marked retracted by seq ${seq}, which is not a retraction of it`);
     }
   }
 

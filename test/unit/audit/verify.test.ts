@@ -222,6 +222,17 @@ describe('the listings projection', () => {
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 2 }]);
   });
 
+  it('two rows naming the same retraction: the one it does not retract is reported, before or after the other', async () => {
+    // Seq 7 retracts alpha:2. alpha:1 comes before it in row order, alpha:3 after.
+    store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 7 WHERE id = 'alpha:1'", timeOf(7));
+    const earlier = await store.verify();
+    expect(failuresOf(earlier, 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 0 }]);
+    expect(earlier[0]!.failures[0]!.message).toContain('listing alpha:1 is marked retracted by seq 7, which retracts alpha:2');
+    store.sql("UPDATE listings SET status = 'active', retracted_at = NULL, retraction_reason = NULL, retraction_seq = NULL WHERE id = 'alpha:1'");
+    store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 7 WHERE id = 'alpha:3'", timeOf(7));
+    expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 2 }]);
+  });
+
   it("a retraction's time or reason that differs is reported", async () => {
     store.sql("UPDATE listings SET retracted_at = ? WHERE id = 'alpha:2'", timeOf(8));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 1 }]);
