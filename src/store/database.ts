@@ -31,9 +31,6 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-/** The memory map asked for; SQLite lowers it to its own limit (SQLITE_MAX_MMAP_SIZE). */
-const MMAP_SIZE = 2 ** 31;
-
 // The raw connection behind each Kysely instance opened here, for the bulk write paths
 // (store/bulk-statements.ts); a Kysely built elsewhere (another dialect) has none.
 const rawConnections = new WeakMap<Kysely<Database>, SQLite.Database>();
@@ -59,12 +56,6 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  // Reads through a memory map of the file instead of a pread(2) and a copy into SQLite's own cache
-  // per page: the check's confirmations touch pages all over a multi-gigabyte file, which the page
-  // cache (16 MB here) cannot hold. Writes still go through write(2) and the WAL, so durability is
-  // unchanged. SQLite caps the map at its compile-time limit (2 GB in better-sqlite3's build); pages
-  // beyond it are read as before. Measured in docs/BENCHMARKS.md, "Third pass".
-  sqlite.pragma(`mmap_size = ${MMAP_SIZE}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   rawConnections.set(db, sqlite);
   const handle: DatabaseHandle = {
