@@ -31,3 +31,35 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/** The fields of an access line, and the only ones it can carry: none holds a secret or an identifier. */
+export interface AccessLine {
+  /** The `x-request-id` the client sent (if it matched a strict pattern) or one made up by the node. */
+  requestId: string;
+  method: string;
+  /** The route's pattern (`/v1/listings/:id`), never the path with its values or query string. */
+  route: string;
+  status: number;
+  ms: number;
+  /** The API key's public id, never its secret. */
+  keyId: string | undefined;
+}
+
+/**
+ * The writer of the access log: one line per request through a child of `logger` without the
+ * redaction paths. pino runs every field of a line through its wildcard redaction ('*.value' and
+ * the like), which was half of the access log's cost per request (~4.6 µs of ~9). Nothing is lost:
+ * the line is built here from the closed set of primitive fields of `AccessLine`, none of which can
+ * hold an object for a redaction path to match, and every other line still goes through `logger`
+ * and its redaction.
+ */
+export function accessLogWriter(logger: Logger): (line: AccessLine) => void {
+  const access = logger.child({}, { redact: { paths: [] } });
+  return (line) => {
+    if (!access.isLevelEnabled('info')) return;
+    access.info(
+      { requestId: line.requestId, method: line.method, route: line.route, status: line.status, ms: line.ms, keyId: line.keyId },
+      'request',
+    );
+  };
+}

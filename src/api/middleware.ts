@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
+import { accessLogWriter } from '../logging.js';
 import { randomBytes } from '../crypto/index.js';
 import { toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
@@ -22,20 +23,24 @@ const REQUEST_ID_PREFIX = toHex(randomBytes(6));
 let requestCounter = 0;
 
 export function requestContext(logger: Logger): MiddlewareHandler<AppEnv> {
+  const writeAccessLine = accessLogWriter(logger);
   return async (c, next) => {
     const started = performance.now();
     c.set('receivedAt', started);
     const given = c.req.header('x-request-id');
     const requestId = given && REQUEST_ID.test(given) ? given : `${REQUEST_ID_PREFIX}-${(requestCounter++).toString(36)}`;
-    const log = logger.child({ requestId });
+    c.set('log', logger.child({ requestId }));
     c.set('requestId', requestId);
-    c.set('log', log);
     c.header('x-request-id', requestId);
     await next();
-    log.info(
-      { method: c.req.method, route: c.req.routePath, status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10, keyId: c.get('principal')?.keyId },
-      'request',
-    );
+    writeAccessLine({
+      requestId,
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      keyId: c.get('principal')?.keyId,
+    });
   };
 }
 
