@@ -4,6 +4,7 @@
  * secret or the identifiers of the body.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { DashboardClient } from '../helpers/dashboard-client.js';
 import { phone } from '../helpers/fixtures.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -51,5 +52,21 @@ describe('the access log', () => {
     expect(secret.length).toBeGreaterThan(10);
     expect(t.logs()).not.toContain(secret);
     expect(t.logs()).not.toContain('13800138000');
+  });
+
+  it('dashboard sign-ins and sign-outs name the key by its id too', async () => {
+    t = await createTestNode();
+    const node = t;
+    const created = await node.node.keys.create('auditor', 'auditor laptop');
+    const dashboard = new DashboardClient((input, init) => node.node.app.request(input, init));
+    expect((await dashboard.login(created.key)).status).toBe(303);
+    const lines = node
+      .logs()
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { msg: string; keyId?: string; key?: string });
+    expect(lines.find((l) => l.msg === 'dashboard sign-in')).toMatchObject({ keyId: created.id });
+    expect(lines.some((l) => l.key === '[redacted]')).toBe(false);
+    expect(node.logs()).not.toContain(created.key.split('_').at(-1)!);
   });
 });

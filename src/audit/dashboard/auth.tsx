@@ -122,7 +122,7 @@ export function mountAuth(app: Hono<DashboardEnv>, deps: AuthDeps): void {
       return renderLogin(c, 401, { tone: 'error', text: 'That API key is unknown or was revoked.' });
     }
     if (!scopeAllows(principal.scope, 'auditor')) {
-      log.warn({ key: principal.keyId, scope: principal.scope }, 'dashboard sign-in refused: scope');
+      log.warn({ keyId: principal.keyId, scope: principal.scope }, 'dashboard sign-in refused: scope');
       return renderLogin(c, 403, {
         tone: 'error',
         text: `That key has scope “${principal.scope}”. The dashboard needs an admin or auditor key.`,
@@ -133,7 +133,7 @@ export function mountAuth(app: Hono<DashboardEnv>, deps: AuthDeps): void {
     deleteCookie(c, LOGIN_COOKIE, cookieOptions(c, publicUrl));
     // No Max-Age: the cookie ends with the browser session; the server ends it sooner (sessions.ts).
     setCookie(c, SESSION_COOKIE, id, cookieOptions(c, publicUrl));
-    log.info({ key: principal.keyId, scope: principal.scope }, 'dashboard sign-in');
+    log.info({ keyId: principal.keyId, scope: principal.scope }, 'dashboard sign-in');
     return c.redirect('/dashboard', 303);
   });
 
@@ -141,7 +141,7 @@ export function mountAuth(app: Hono<DashboardEnv>, deps: AuthDeps): void {
     if (!tokensMatch(await formField(c, CSRF_FIELD), c.get('session').csrfToken)) return refuseForm(c, node);
     sessions.end(c.get('sessionId'));
     deleteCookie(c, SESSION_COOKIE, cookieOptions(c, publicUrl));
-    c.get('log').info({ key: c.get('session').keyId }, 'dashboard sign-out');
+    c.get('log').info({ keyId: c.get('session').keyId }, 'dashboard sign-out');
     return loginRedirect(c, 'signed-out');
   });
 }
