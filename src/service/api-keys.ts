@@ -30,6 +30,18 @@ export function describeScopes(): string {
   }).join('; ');
 }
 
+/**
+ * A key id: 9 random bytes in base64url, never starting with '-', which the CLI would read as an
+ * option (`jointban apikey revoke -B7d…` failed one time in 64). Ids of older keys may still start
+ * with one: `jointban apikey revoke --data-dir DIR -- <id>`.
+ */
+export function newKeyId(): string {
+  for (;;) {
+    const id = toBase64Url(randomBytes(9));
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 const KEY_PATTERN = /^jb_([A-Za-z0-9_-]{12})_([A-Za-z0-9_-]{43})$/;
 
 export interface Principal {
@@ -69,7 +81,7 @@ export class ApiKeyService {
 
   /** Creates a key and returns it in full: the only time the secret is ever visible. */
   async create(scope: Scope, name: string): Promise<{ id: string; key: string; scope: Scope; name: string }> {
-    const id = toBase64Url(randomBytes(9));
+    const id = newKeyId();
     const secret = toBase64Url(randomBytes(32));
     await this.repo.insert({ id, name, scope, key_hash: sha256(utf8(secret)), created_at: this.now().toISOString() });
     return { id, key: `jb_${id}_${secret}`, scope, name };
