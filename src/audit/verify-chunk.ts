@@ -13,10 +13,10 @@
 import type SQLite from 'better-sqlite3';
 import type { RetractionEntry } from '../log/entry.js';
 import type { Roster } from '../roster/schema.js';
-import { checkEntry, entryReader, type EntryRow, type Walk } from './verify-entries.js';
+import { entryReads, walkEntries, type EntryReads, type Walk } from './verify-entries.js';
 import { IndexSet, ProjectionRows, type RetractionClaim } from './verify-projection.js';
 import { OriginReport } from './verify-report.js';
-import { TreeCheck } from './verify-tree.js';
+import { TreeCheck, type BinaryHash } from './verify-tree.js';
 
 export interface ChunkTask {
   id: number;
@@ -45,7 +45,7 @@ const CHUNK_BATCH = 1024;
 export interface ChunkPrefix {
   size: number;
   /** The compact range of leaves [begin, size). */
-  hashes: Uint8Array[];
+  hashes: BinaryHash[];
   time: string;
 }
 
@@ -53,7 +53,7 @@ export interface ChunkVerified {
   id: number;
   status: 'verified';
   /** The compact range of the whole chunk: its root alone when the chunk is complete. */
-  hashes: Uint8Array[];
+  hashes: BinaryHash[];
   prefixes: ChunkPrefix[];
   /** Which leaves of the chunk are listings, a bit each from `bitsOrigin` (begin rounded down to a multiple of 8). */
   listingBits: Uint8Array;
@@ -75,7 +75,7 @@ export type ChunkResult = ChunkVerified | { id: number; status: 'failed' | 'move
 
 /** Checks chunks on one connection, which must be inside one read transaction for all of them. */
 export class ChunkVerifier {
-  readonly #readEntries: SQLite.Statement<[string, number, number], EntryRow>;
+  readonly #reads: EntryReads;
   readonly #logSize: SQLite.Statement<[string], number | null>;
   /** Origin → whether this snapshot holds the same log size as the coordinator's. */
   readonly #sameSize = new Map<string, boolean>();
@@ -84,7 +84,7 @@ export class ChunkVerifier {
     private readonly sqlite: SQLite.Database,
     private readonly roster: Roster | undefined,
   ) {
-    this.#readEntries = entryReader(sqlite);
+    this.#reads = entryReads(sqlite);
     this.#logSize = sqlite.prepare<[string], number | null>('SELECT max(seq) FROM log_entries WHERE origin = ?').pluck();
   }
 
@@ -105,21 +105,18 @@ export class ChunkVerifier {
     const prefixes: ChunkPrefix[] = [];
     let nextCheckpoint = 0;
 
+    let seq = begin;
+    const onLeaf = (leafHash: BinaryHash, storedTime: string) => {
+      tree.append(leafHash);
+      seq++;
+      if (task.checkpointSizes[nextCheckpoint] === seq) {
+        prefixes.push({ size: seq, hashes: tree.subtreeHashes(), time: storedTime });
+        nextCheckpoint++;
+      }
+    };
     for (let first = begin + 1; first <= end; first += CHUNK_BATCH) {
       const last = Math.min(end, first + CHUNK_BATCH - 1);
-      walk.listings = [];
-      walk.retractions = [];
-      let expected = first;
-      for (const row of this.#readEntries.all(origin, first, last)) {
-        if (row[0] !== expected) return { id, status: 'failed' };
-        tree.append(checkEntry(walk, expected - 1, row));
-        if (task.checkpointSizes[nextCheckpoint] === expected) {
-          prefixes.push({ size: expected, hashes: tree.subtreeHashes(), time: row[2] });
-          nextCheckpoint++;
-        }
-        expected++;
-      }
-      if (expected !== last + 1) return { id, status: 'failed' };
+      if (walkEntries(walk, this.#reads, first, last, onLeaf) !== last - first + 1) return { id, status: 'failed' };
       tree.flush();
       projection.check(first, last, walk.listings);
       for (const r of walk.retractions) retractions.push(r);

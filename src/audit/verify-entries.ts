@@ -6,14 +6,15 @@
  */
 import type SQLite from 'better-sqlite3';
 import { bytesEqual } from '../crypto/encoding.js';
-import { decodeEntry, type ListingEntry, type RetractionEntry } from '../log/entry.js';
+import { sha256NativeBinary } from '../crypto/index.js';
+import { decodeEntry, type ListingEntry, type LogEntry, type RetractionEntry } from '../log/entry.js';
 // The lookup module alone: the roster package's index loads its signing and editing code, a
 // visible share of a worker thread's start-up.
 import { entryAllowed } from '../roster/lookup.js';
 import type { Roster } from '../roster/schema.js';
 import type { IndexSet } from './verify-projection.js';
 import type { OriginReport } from './verify-report.js';
-import { leafHashNative } from './verify-tree.js';
+import { consecutiveList, fromBinaryHash, leafHashBinary, toBinaryHash, type BinaryHash } from './verify-tree.js';
 
 /** seq, kind, time, bytes, leaf_hash: a raw row, as the prepared statement returns it. */
 export type EntryRow = [number, string, string, Uint8Array, Uint8Array];
@@ -21,6 +22,81 @@ export type EntryRow = [number, string, string, Uint8Array, Uint8Array];
 /** The entry rows of one origin with first ≤ seq ≤ last, in seq order. */
 export function entryReader(sqlite: SQLite.Database): SQLite.Statement<[string, number, number], EntryRow> {
   return sqlite.prepare<[string, number, number], EntryRow>('SELECT seq, kind, time, bytes, leaf_hash FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq').raw();
+}
+
+/**
+ * A batch's rows as one aggregate row: how many, how many well-formed (integer seq, blob bytes and
+ * leaf hash, text kind and time), their seqs, every entry's bytes each after a 0x00 byte (the leaf
+ * hash's prefix, so each leaf is hashed where it lies), their lengths, the leaf hashes, and the kind
+ * and time columns; all in the one order the rows were scanned in.
+ */
+type BatchRow = [number, number | null, string | null, Uint8Array | null, string | null, Uint8Array | null, string | null];
+
+
+/** A batch whose rows are all there and agree with their bytes: the entries decoded, and their leaf hashes. */
+export interface CleanBatch {
+  entries: LogEntry[];
+  leafHashes: BinaryHash[];
+}
+
+/**
+ * Reads a batch of entry rows as one row of concatenations instead of a row each: a row each
+ * materialised two Buffers and two strings per entry, most of a verification's reading and of its
+ * garbage (docs/BENCHMARKS.md, "Verification", fourth round). A batch that is anything but clean
+ * (a row missing or malformed, bytes that do not decode, a kind, time or leaf hash column that
+ * differs from the bytes) is not reported here: `read` answers undefined and the caller walks the
+ * batch a row at a time (`entryReader`, `checkEntry`), which finds and reports what is wrong exactly
+ * as it always has. Nothing is recorded in the walk before a batch is known to be clean.
+ */
+export class EntryBatchReader {
+  readonly #batch: SQLite.Statement<[string, number, number], BatchRow>;
+
+  constructor(sqlite: SQLite.Database) {
+    // Within the range, as many well-formed rows as seqs are one row per seq: seq is unique (the
+    // primary key) and an integer. No ORDER BY: sorting inside the aggregates cost more than the
+    // rest of the query. The primary key's index is scanned in seq order, and the seqs read back
+    // prove it (`read`), so a plan that scanned otherwise would only send batches to the row walk.
+    this.#batch = sqlite
+      .prepare<[string, number, number], BatchRow>(
+        `SELECT count(*),
+           sum(typeof(seq) = 'integer' AND typeof(bytes) = 'blob' AND typeof(leaf_hash) = 'blob' AND typeof(kind) = 'text' AND typeof(time) = 'text'),
+           group_concat(seq),
+           CAST(group_concat(X'00' || bytes, '') AS BLOB),
+           group_concat(octet_length(bytes)),
+           CAST(group_concat(leaf_hash, '') AS BLOB),
+           group_concat(kind || ' ' || time)
+         FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ?`,
+      )
+      .raw();
+  }
+
+  /** The entries with seq first…last when the batch is clean, else undefined (see above). */
+  read(origin: string, first: number, last: number): CleanBatch | undefined {
+    const [count, wellFormed, seqs, prefixedBytes, lengthList, storedLeafHashes, kindTimes] = this.#batch.get(origin, first, last)!;
+    const n = last - first + 1;
+    if (count !== n || wellFormed !== n || prefixedBytes === null || lengthList === null || storedLeafHashes === null || kindTimes === null) return undefined;
+    if (seqs !== consecutiveList(first, last)) return undefined;
+    const lengths = lengthList.split(',');
+    const entries: LogEntry[] = [];
+    const leafHashes: BinaryHash[] = [];
+    const expectedKindTimes: string[] = [];
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const length = Number(lengths[i]);
+      const bytes = prefixedBytes.subarray(offset + 1, offset + 1 + length);
+      leafHashes.push(sha256NativeBinary(prefixedBytes.subarray(offset, offset + 1 + length)));
+      offset += 1 + length;
+      const decoded = decodeEntry(bytes);
+      if (!decoded.ok) return undefined;
+      entries.push(decoded.entry);
+      // A decoded kind has no space or comma and a decoded time matches TIME_RE (none either), so
+      // the joined strings are equal exactly when every row's columns equal its entry's.
+      expectedKindTimes.push(`${decoded.entry.kind} ${decoded.entry.time}`);
+    }
+    if (offset !== prefixedBytes.length) return undefined;
+    if (leafHashes.join('') !== toBinaryHash(storedLeafHashes) || expectedKindTimes.join(',') !== kindTimes) return undefined;
+    return { entries, leafHashes };
+  }
 }
 
 /** What a walk over (part of) one origin's log carries from entry to entry. */
@@ -42,34 +118,77 @@ export interface Walk {
 }
 
 /**
- * Checks the entry at leaf index `index`. Returns its leaf hash, computed from the bytes whatever
- * else is wrong with them: the tree is rebuilt from what is stored, so a tampered entry also shows
- * in every root above it.
+ * Checks the entry at leaf index `index` from its row. Returns its leaf hash, computed from the
+ * bytes whatever else is wrong with them: the tree is rebuilt from what is stored, so a tampered
+ * entry also shows in every root above it.
  */
-export function checkEntry(walk: Walk, index: number, row: EntryRow): Uint8Array {
+export function checkEntry(walk: Walk, index: number, row: EntryRow): BinaryHash {
   const { origin, report } = walk;
   const [, kind, time, bytes, storedLeafHash] = row;
   const decoded = decodeEntry(bytes);
   if (!decoded.ok) report.fail('bad_entry', `entry ${index} of ${origin} does not decode: ${decoded.error}`, { index });
-  else {
-    const entry = decoded.entry;
-    if (entry.origin !== origin) report.fail('foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`, { index });
-    else if (entry.seq !== index + 1) report.fail('bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`, { index });
-    else if (entry.kind === 'listing') {
-      walk.listingIndices.add(index);
-      walk.listings.push(entry);
-    } else if (entry.target - 1 < walk.start) {
-      walk.deferred.push(entry.target);
-      walk.retractions.push(entry);
-    } else if (!walk.listingIndices.has(entry.target - 1)) {
-      report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, { index });
-    } else walk.retractions.push(entry);
-    if (kind !== entry.kind || time !== entry.time) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, { index });
-    if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
-      report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, { index });
-    }
-  }
-  const hash = leafHashNative(bytes);
-  if (!bytesEqual(hash, storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, { index });
+  else checkDecoded(walk, index, decoded.entry, kind !== decoded.entry.kind || time !== decoded.entry.time);
+  const hash = leafHashBinary(bytes);
+  if (!bytesEqual(fromBinaryHash(hash), storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, { index });
   return hash;
+}
+
+/**
+ * The checks of a decoded entry against its position, the roster and earlier entries, shared by
+ * the row-at-a-time walk (`checkEntry`) and clean batches (`EntryBatchReader`), whose rows are
+ * known to agree with their bytes (`rowDiffers` false).
+ */
+export function checkDecoded(walk: Walk, index: number, entry: LogEntry, rowDiffers: boolean): void {
+  const { origin, report } = walk;
+  if (entry.origin !== origin) report.fail('foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`, { index });
+  else if (entry.seq !== index + 1) report.fail('bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`, { index });
+  else if (entry.kind === 'listing') {
+    walk.listingIndices.add(index);
+    walk.listings.push(entry);
+  } else if (entry.target - 1 < walk.start) {
+    walk.deferred.push(entry.target);
+    walk.retractions.push(entry);
+  } else if (!walk.listingIndices.has(entry.target - 1)) {
+    report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, { index });
+  } else walk.retractions.push(entry);
+  if (rowDiffers) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, { index });
+  if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
+    report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, { index });
+  }
+}
+
+/**
+ * Walks the entries with seq first…last in order: a clean batch as a whole, else a row at a time.
+ * Hands each entry's leaf hash and stored time to `onLeaf`, and returns how many entries were
+ * walked: fewer than the batch when a seq is missing, where the walk stops.
+ */
+export function walkEntries(walk: Walk, reads: EntryReads, first: number, last: number, onLeaf: (leafHash: BinaryHash, storedTime: string) => void): number {
+  walk.listings = [];
+  walk.retractions = [];
+  const clean = reads.batches.read(walk.origin, first, last);
+  if (clean !== undefined) {
+    const { entries, leafHashes } = clean;
+    for (let i = 0; i < entries.length; i++) {
+      checkDecoded(walk, first - 1 + i, entries[i]!, false);
+      onLeaf(leafHashes[i]!, entries[i]!.time);
+    }
+    return entries.length;
+  }
+  let expected = first;
+  for (const row of reads.rows.all(walk.origin, first, last)) {
+    if (row[0] !== expected) break;
+    onLeaf(checkEntry(walk, expected - 1, row), row[2]);
+    expected++;
+  }
+  return expected - first;
+}
+
+/** The two ways of reading a batch of entries, prepared once per connection. */
+export interface EntryReads {
+  batches: EntryBatchReader;
+  rows: SQLite.Statement<[string, number, number], EntryRow>;
+}
+
+export function entryReads(sqlite: SQLite.Database): EntryReads {
+  return { batches: new EntryBatchReader(sqlite), rows: entryReader(sqlite) };
 }

@@ -14,56 +14,66 @@
  */
 import type SQLite from 'better-sqlite3';
 import { bytesEqual } from '../crypto/encoding.js';
-import { sha256Native } from '../crypto/index.js';
+import { sha256NativeBinary } from '../crypto/index.js';
 import { EMPTY_ROOT } from '../log/merkle.js';
 import type { OriginReport } from './verify-report.js';
 
-
 /**
- * One scratch buffer for the prefixed inputs of the two hashes below: they run a million times in a
- * verification, and a fresh concatenation each time was a visible share of the garbage collected.
- * The hash copies its input, so reusing the buffer is safe; it grows for a larger entry.
+ * One scratch buffer for the prefixed input of a leaf hash read a row at a time: a fresh
+ * concatenation per entry was a visible share of the garbage collected. The hash copies its input,
+ * so reusing the buffer is safe; it grows for a larger entry. (Clean batches are read with the
+ * prefix already in place: verify-entries.ts.)
  */
 let scratch = new Uint8Array(1024);
 
-function prefixed(prefix: number, parts: readonly Uint8Array[]): Uint8Array {
-  let length = 1;
-  for (const p of parts) length += p.length;
-  if (length > scratch.length) scratch = new Uint8Array(Math.max(length, scratch.length * 2));
-  scratch[0] = prefix;
-  let offset = 1;
-  for (const p of parts) {
-    scratch.set(p, offset);
-    offset += p.length;
-  }
-  return scratch.subarray(0, length);
-}
-
 /**
- * The RFC 9162 leaf hash SHA-256(0x00 ‖ data), as `leafHash` in src/log/merkle.ts, with the native
- * SHA-256: one per entry over a few hundred bytes, it was the largest share of the hashing.
+ * A 32-byte hash as a binary string: one Latin-1 character per byte (`sha256NativeBinary`). The
+ * walk over a whole log keeps its leaf and node hashes in this form: a string per hash is cheap
+ * where a Buffer per hash was not, a run of them joined compares with a run of stored hashes read
+ * as one blob (`storedRun` below, verify-entries.ts), and a string crosses to and from a worker
+ * thread as cheaply as a byte array.
  */
-export function leafHashNative(data: Uint8Array): Uint8Array {
-  return sha256Native(prefixed(0x00, [data]));
+export type BinaryHash = string;
+
+export function toBinaryHash(bytes: Uint8Array): BinaryHash {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
-/** The RFC 9162 node hash SHA-256(0x01 ‖ left ‖ right), as `nodeHash` in src/log/merkle.ts, natively. */
-export function nodeHashNative(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256Native(prefixed(0x01, [left, right]));
+export function fromBinaryHash(hash: BinaryHash): Uint8Array {
+  const bytes = Buffer.from(hash, 'latin1');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The RFC 9162 leaf hash SHA-256(0x00 ‖ data), as `leafHash` in src/log/merkle.ts, natively, as a binary string. */
+export function leafHashBinary(data: Uint8Array): BinaryHash {
+  if (data.length + 1 > scratch.length) scratch = new Uint8Array(Math.max(data.length + 1, scratch.length * 2));
+  scratch[0] = 0x00;
+  scratch.set(data, 1);
+  return sha256NativeBinary(scratch.subarray(0, data.length + 1));
+}
+
+/** 0x01 ‖ left ‖ right, written in place for each node hash. */
+const nodeInput = Buffer.alloc(65, 0x01);
+
+/** The RFC 9162 node hash SHA-256(0x01 ‖ left ‖ right), as `nodeHash` in src/log/merkle.ts, natively, on binary strings. */
+export function nodeHashBinary(left: BinaryHash, right: BinaryHash): BinaryHash {
+  nodeInput.write(left, 1, 32, 'latin1');
+  nodeInput.write(right, 33, 32, 'latin1');
+  return sha256NativeBinary(nodeInput);
 }
 
 /** The RFC 9162 root over a compact range's subtree hashes (left to right), as `hashRange`, natively. */
-export function rootOf(subtreeHashes: readonly Uint8Array[]): Uint8Array {
+export function rootOf(subtreeHashes: readonly BinaryHash[]): Uint8Array {
   let acc = subtreeHashes[subtreeHashes.length - 1];
   if (acc === undefined) return EMPTY_ROOT;
-  for (let i = subtreeHashes.length - 2; i >= 0; i--) acc = nodeHashNative(subtreeHashes[i]!, acc);
-  return acc;
+  for (let i = subtreeHashes.length - 2; i >= 0; i--) acc = nodeHashBinary(subtreeHashes[i]!, acc);
+  return fromBinaryHash(acc);
 }
 
 /** The subtrees one level completed during a batch: consecutive indices from `first`. */
 interface LevelRun {
   first: number;
-  hashes: Uint8Array[];
+  hashes: BinaryHash[];
 }
 
 /** Number of perfect subtrees (of every level, leaves included) in a tree of `size` leaves. */
@@ -82,9 +92,19 @@ export interface TreeCheckOptions {
   top?: number;
 }
 
+/** count, how many of them are well-formed (integer index, 32-byte blob), their indices and their hashes concatenated, in scan order. */
+type StoredRun = [number, number | null, string | null, Uint8Array | null];
+
+/** "first,first+1,…,last": consecutive integers as SQLite's `group_concat` writes them. */
+export function consecutiveList(first: number, last: number): string {
+  let list = String(first);
+  for (let i = first + 1; i <= last; i++) list += `,${i}`;
+  return list;
+}
+
 export class TreeCheck {
   /** Hashes of the perfect subtrees of what was appended (its compact range), left to right. */
-  #edge: Uint8Array[] = [];
+  #edge: BinaryHash[] = [];
   #count = 0;
   readonly #level: number;
   readonly #begin: number;
@@ -92,7 +112,7 @@ export class TreeCheck {
   /** Indexed by level. */
   #runs: LevelRun[] = [];
   readonly #nodes: SQLite.Statement<[string, number, number, number], [number, Uint8Array]>;
-  readonly #hashes: SQLite.Statement<[string, number, number, number], Uint8Array>;
+  readonly #storedRun: SQLite.Statement<[string, number, number, number], StoredRun>;
   readonly #storedCount: SQLite.Statement<[string], number>;
 
   /** `sqlite` must be the connection of the read transaction the verification runs in. */
@@ -108,10 +128,16 @@ export class TreeCheck {
     this.#nodes = sqlite
       .prepare<[string, number, number, number], [number, Uint8Array]>('SELECT idx, hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx')
       .raw();
-    // The same rows, hashes only: no array and index per row, the common case.
-    this.#hashes = sqlite
-      .prepare<[string, number, number, number], Uint8Array>('SELECT hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx')
-      .pluck();
+    // The same rows as one aggregate row, the common case: one blob instead of a Buffer per node.
+    // No ORDER BY (sorting inside the aggregate cost more than the scan): the primary key's index
+    // is scanned in index order, and the indices read back prove it; a plan that scanned otherwise
+    // would only send the run to the row-by-row comparison below.
+    this.#storedRun = sqlite
+      .prepare<[string, number, number, number], StoredRun>(
+        `SELECT count(*), sum(typeof(idx) = 'integer' AND typeof(hash) = 'blob' AND octet_length(hash) = 32), group_concat(idx), CAST(group_concat(hash, '') AS BLOB)
+         FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ?`,
+      )
+      .raw();
     this.#storedCount = sqlite.prepare<[string], number>('SELECT count(*) FROM tree_nodes WHERE origin = ?').pluck();
   }
 
@@ -124,20 +150,20 @@ export class TreeCheck {
     return rootOf(this.#edge);
   }
 
-  /** The compact range of what was appended (the array is a copy; hashes are never mutated). */
-  subtreeHashes(): Uint8Array[] {
+  /** The compact range of what was appended (the array is a copy). */
+  subtreeHashes(): BinaryHash[] {
     return this.#edge.slice();
   }
 
   /** Appends a hash and records every subtree it completes, up to the top level, for comparison. */
-  append(appended: Uint8Array): void {
+  append(appended: BinaryHash): void {
     let hash = appended;
     let level = this.#level;
     let index = this.#begin + this.#count;
     this.#record(level, index, hash);
     // A right child (odd index) completes its parent with the left sibling on the right edge.
     while (index % 2 === 1 && level < this.#top) {
-      hash = nodeHashNative(this.#edge.pop()!, hash);
+      hash = nodeHashBinary(this.#edge.pop()!, hash);
       level++;
       index = (index - 1) / 2;
       this.#record(level, index, hash);
@@ -146,7 +172,7 @@ export class TreeCheck {
     this.#count++;
   }
 
-  #record(level: number, index: number, hash: Uint8Array): void {
+  #record(level: number, index: number, hash: BinaryHash): void {
     const run = this.#runs[level];
     if (run === undefined) this.#runs[level] = { first: index, hashes: [hash] };
     else run.hashes.push(hash);
@@ -158,13 +184,10 @@ export class TreeCheck {
     this.#runs = [];
     runs.forEach((run, level) => {
       const end = run.first + run.hashes.length;
-      // Indices are unique (the primary key), so as many rows as nodes means one row per index, in order.
-      const hashes = this.#hashes.all(this.origin, level, run.first, end);
-      if (hashes.length === run.hashes.length) {
-        let same = true;
-        for (let k = 0; k < hashes.length && same; k++) same = bytesEqual(hashes[k]!, run.hashes[k]!);
-        if (same) return;
-      }
+      // Indices are unique (the primary key): as many well-formed rows as nodes, all within the
+      // run, are one row per index, so the concatenations are equal exactly when every node is.
+      const [count, wellFormed, indices, stored] = this.#storedRun.get(this.origin, level, run.first, end)!;
+      if (count === run.hashes.length && wellFormed === count && stored !== null && indices === consecutiveList(run.first, end - 1) && toBinaryHash(stored) === run.hashes.join('')) return;
       const rows = this.#nodes.all(this.origin, level, run.first, end);
       let i = 0;
       for (let k = 0; k < run.hashes.length; k++) {
@@ -175,7 +198,7 @@ export class TreeCheck {
           continue;
         }
         i++;
-        if (!bytesEqual(row[1], run.hashes[k]!)) this.fail('tree_node_mismatch', level, index, 'differs from the one recomputed from the entries');
+        if (!bytesEqual(row[1], fromBinaryHash(run.hashes[k]!))) this.fail('tree_node_mismatch', level, index, 'differs from the one recomputed from the entries');
       }
     });
   }

@@ -25,12 +25,12 @@ import type { Witness } from '../federation/witness.js';
 import { findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { DatabaseHandle } from '../store/database.js';
 import type { Database } from '../store/tables.js';
-import { checkEntry, entryReader, type Walk } from './verify-entries.js';
+import { entryReads, walkEntries, type Walk } from './verify-entries.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
 import { ChunkPool, DEFAULT_CHUNK_LEVEL, defaultWorkers, verifyChunked, type ChunkedOutcome } from './verify-parallel.js';
 import { IndexSet, ProjectionCheck } from './verify-projection.js';
 import { OriginReport, type OriginVerification } from './verify-report.js';
-import { TreeCheck } from './verify-tree.js';
+import { TreeCheck, type BinaryHash } from './verify-tree.js';
 
 export * from './verify-report.js';
 
@@ -46,7 +46,7 @@ export interface VerifyStoreOptions {
   witness?: Witness | NoteVerifier;
   /** A checkpoint without a witness cosignature is a failure, not a warning. */
   requireCosignatures?: boolean;
-  /** Entries per batch (default 5000). */
+  /** Entries per batch (default 1024). */
   batchSize?: number;
   /**
    * Worker threads to verify large logs on (verify-parallel.ts); default one per core, at most 8.
@@ -77,7 +77,13 @@ export interface VerifyProgress {
   total: number;
 }
 
-export const DEFAULT_BATCH_SIZE = 5000;
+/**
+ * Entries read and compared at a time. A batch is read as one row of concatenations (verify-entries.ts),
+ * whose strings and blobs die young at this size; at 5000 they were large objects, collected with
+ * the old generation, and a whole-store walk took half as long again (docs/BENCHMARKS.md,
+ * "Verification", fourth round).
+ */
+export const DEFAULT_BATCH_SIZE = 1024;
 export const DEFAULT_WORKER_THRESHOLD = 65_536;
 
 /** Every origin the node holds anything of: entries, checkpoints or listings. */
@@ -205,22 +211,19 @@ async function verifyLog(
   const projection = new ProjectionCheck(db, sqlite, origin, report);
   const walk: Walk = { origin, roster: inRoster ? options.roster : undefined, report, listingIndices: new IndexSet(), start: 0, deferred: [], listings: [], retractions: [] };
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const readEntries = entryReader(sqlite);
+  const reads = entryReads(sqlite);
+  const onLeaf = (leafHash: BinaryHash, storedTime: string) => {
+    tree.append(leafHash);
+    // The stored time column: the walk reports it if it differs from the signed bytes.
+    if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root(), storedTime);
+  };
 
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root(), undefined);
   for (let first = 1; first <= size; first += batchSize) {
     const last = Math.min(size, first + batchSize - 1);
-    const rows = readEntries.all(origin, first, last);
     await checkpoints.load(first - 1, last);
-    walk.listings = [];
-    walk.retractions = [];
-    for (const row of rows) {
-      if (row[0] !== tree.size + 1) break;
-      tree.append(checkEntry(walk, tree.size, row));
-      // The stored time column: checkEntry reports it if it differs from the signed bytes.
-      if (checkpoints.nextSize() === tree.size) checkpoints.check(tree.size, tree.root(), row[2]);
-    }
+    walkEntries(walk, reads, first, last, onLeaf);
     report.entries = tree.size;
     tree.flush();
     projection.checkBatch(first, tree.size, walk.listings, walk.retractions);

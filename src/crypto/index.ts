@@ -46,6 +46,16 @@ export function sha256Native(data: Uint8Array): Uint8Array {
   return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
+/**
+ * `sha256Native` with the digest as a binary string, one Latin-1 character per byte. Re-verifying
+ * a whole log hashes two or three times per entry, and the Buffer each digest came in (allocated
+ * outside V8's heap, then garbage) cost more than the hash itself; a 32-character string is cheap
+ * to make and compares with `===` (docs/BENCHMARKS.md, "Verification", fourth round).
+ */
+export function sha256NativeBinary(data: Uint8Array): string {
+  return nodeHash('sha256', data, 'binary');
+}
+
 /** A streaming SHA-256 for inputs that arrive in pieces (files, request bodies). */
 export function createSha256(): { update(data: Uint8Array): void; digest(): Uint8Array } {
   const h = nobleSha256.create();

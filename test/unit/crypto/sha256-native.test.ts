@@ -1,8 +1,8 @@
-/** `sha256Native` (node:crypto) must be the very function `sha256` (@noble/hashes) is. */
+/** `sha256Native` and `sha256NativeBinary` (node:crypto) must be the very function `sha256` (@noble/hashes) is. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8 } from '../../../src/crypto/encoding.js';
-import { sha256, sha256Native } from '../../../src/crypto/index.js';
+import { sha256, sha256Native, sha256NativeBinary } from '../../../src/crypto/index.js';
 
 describe('sha256Native', () => {
   it('equals the noble SHA-256 on random inputs, across block boundaries', () => {
@@ -25,5 +25,18 @@ describe('sha256Native', () => {
     expect(digest).toBeInstanceOf(Uint8Array);
     expect(Buffer.isBuffer(digest)).toBe(false);
     expect(digest.length).toBe(32);
+  });
+});
+
+describe('sha256NativeBinary', () => {
+  it('is the same digest as a binary string: 32 Latin-1 characters, one per byte', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1024 }), (data) => {
+        const text = sha256NativeBinary(data);
+        expect(text).toHaveLength(32);
+        expect(Buffer.from(text, 'latin1').toString('hex')).toBe(toHex(sha256(data)));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -210,6 +210,14 @@ describe('decode rejects malformed input without throwing', () => {
   it('a non-byte argument', () => {
     expect(decodeEntry(listingText as unknown as Uint8Array).ok).toBe(false);
   });
+
+  // JSON.parse now runs before the nesting cap is checked (the cap is checked once a text has
+  // failed): the deepest text within the size cap must still be refused with the cap's own error.
+  it('the deepest nesting the size cap allows, with the nesting error', () => {
+    const depth = MAX_ENTRY_BYTES / 2;
+    expect(decodeEntry(utf8(`${'['.repeat(depth)}${']'.repeat(depth)}`))).toEqual({ ok: false, error: 'entry JSON is nested too deeply' });
+    expect(decodeEntry(utf8(`{"v":${'['.repeat(depth - 3)}${']'.repeat(depth - 3)}}`))).toEqual({ ok: false, error: 'entry JSON is nested too deeply' });
+  });
 });
 
 const hexToken = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(toHex);
