@@ -132,17 +132,66 @@ type RowsAggregate = [number, string | null, string];
 type RetractionColumns = [unknown, unknown, unknown, unknown, unknown];
 
 /**
- * A string as JSON writes it. Only for values `checkEntry` accepted: every string field of an entry
- * is printable ASCII without `"` or a backslash, which JSON (SQLite's `json_array` as JSON.stringify)
- * writes between quotes as it is. Cheaper than JSON.stringify, which a million rows notice.
+ * Reads a text left to right against expected pieces, without building the expected text: joining
+ * a batch's expected rows into one string cost more than reading them from SQLite.
  */
-const str = (s: string): string => `"${s}"`;
+class TextCursor {
+  #at = 0;
 
-/** The JSON text SQLite's `json_array` writes for the row an entry determines (no spaces; safe integers as digits). */
-function expectedRowJson(id: string, e: ListingEntry): string {
-  const digest = e.evidenceDigest === undefined ? 'null' : str(e.evidenceDigest);
-  const banUntil = e.banUntil === null ? 'null' : str(e.banUntil);
-  return `[${str(id)},${e.seq},${str(e.category)},${str(e.severity)},${str(e.time)},${str(e.bannedAt)},${banUntil},${str(e.expiresAt)},${digest}]`;
+  constructor(private readonly text: string) {}
+
+  /** Whether `piece` comes next; if so, moves past it. */
+  next(piece: string): boolean {
+    if (!this.text.startsWith(piece, this.#at)) return false;
+    this.#at += piece.length;
+    return true;
+  }
+
+  /**
+   * Whether a JSON string holding `value` comes next. Only for values `checkEntry` accepted: every
+   * string field of an entry is printable ASCII without `"` or a backslash, which JSON (SQLite's
+   * `json_array` as JSON.stringify) writes between quotes as it is.
+   */
+  quoted(value: string): boolean {
+    return this.next('"') && this.next(value) && this.next('"');
+  }
+
+  /** `quoted`, or `null` for null. */
+  quotedOrNull(value: string | null): boolean {
+    return value === null ? this.next('null') : this.quoted(value);
+  }
+
+  get atEnd(): boolean {
+    return this.#at === this.text.length;
+  }
+}
+
+/**
+ * Whether the listings rows' JSON (`RowsAggregate`) and the token rows' JSON are, in order, exactly
+ * what SQLite's `json_array` writes for the listing entries: `[id,seq,category,severity,listed_at,
+ * banned_at,ban_until,expires_at,evidence_digest]` per row and `[seq,type,epoch,token hex]` per
+ * token (no spaces; safe integers as digits), joined by commas.
+ */
+function rowsMatch(origin: string, listings: readonly ListingEntry[], rowsJson: string, tokensJson: string): boolean {
+  const rows = new TextCursor(rowsJson);
+  const tokens = new TextCursor(tokensJson);
+  let firstToken = true;
+  for (let i = 0; i < listings.length; i++) {
+    const e = listings[i]!;
+    const seq = String(e.seq);
+    const sameRow =
+      rows.next(i === 0 ? '["' : ',["') && rows.next(origin) && rows.next(':') && rows.next(seq) && rows.next('",') && rows.next(seq) && rows.next(',') &&
+      rows.quoted(e.category) && rows.next(',') && rows.quoted(e.severity) && rows.next(',') && rows.quoted(e.time) && rows.next(',') &&
+      rows.quoted(e.bannedAt) && rows.next(',') && rows.quotedOrNull(e.banUntil) && rows.next(',') && rows.quoted(e.expiresAt) && rows.next(',') &&
+      rows.quotedOrNull(e.evidenceDigest ?? null) && rows.next(']');
+    if (!sameRow) return false;
+    for (const t of e.tokens) {
+      const sameToken = tokens.next(firstToken ? '[' : ',[') && tokens.next(seq) && tokens.next(',') && tokens.quoted(t.type) && tokens.next(',') && tokens.next(String(t.epoch)) && tokens.next(',') && tokens.quoted(t.token) && tokens.next(']');
+      if (!sameToken) return false;
+      firstToken = false;
+    }
+  }
+  return rows.atEnd && tokens.atEnd;
 }
 
 /** Compares the projection's rows with the listing entries, a batch of seqs at a time. */
@@ -221,13 +270,7 @@ export class ProjectionRows {
     const [count, rowsJson, retractedJson] = aggregate;
     if (count !== listings.length) return false;
     if (count === 0) return tokenRows === null;
-    const rows: string[] = [];
-    const tokens: string[] = [];
-    for (const e of listings) {
-      rows.push(expectedRowJson(listingId(this.origin, e.seq), e));
-      for (const t of e.tokens) tokens.push(`[${e.seq},${str(t.type)},${t.epoch},${str(t.token)}]`);
-    }
-    if (rowsJson !== rows.join(',') || tokenRows !== tokens.join(',')) return false;
+    if (rowsJson === null || tokenRows === null || !rowsMatch(this.origin, listings, rowsJson, tokenRows)) return false;
     const retracted = JSON.parse(retractedJson) as RetractionColumns[];
     for (const [seq, status, at, reason, retractionSeq] of retracted) {
       if (status !== 'retracted' || typeof seq !== 'number' || typeof retractionSeq !== 'number' || !Number.isSafeInteger(retractionSeq) || retractionSeq <= seq) return false;
