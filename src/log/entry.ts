@@ -167,70 +167,6 @@ class LayoutReader {
   }
 }
 
-/** How a member's value is read: a JSON string, a string or null, a safe integer, or the token list. */
-type ValueKind = 'string' | 'stringOrNull' | 'integer' | 'tokens';
-
-/** One member of a layout: the text before its value (key, and the brace or comma before it), its name, how its value reads. */
-interface LayoutMember {
-  prefix: string;
-  name: string;
-  kind: ValueKind;
-  optional: boolean;
-}
-
-/** Members in RFC 8785 order; `?` marks one that may be absent. */
-function layout(...members: [name: string, kind: ValueKind][]): LayoutMember[] {
-  return members.map(([name, kind], i) => {
-    const optional = name.endsWith('?');
-    const key = optional ? name.slice(0, -1) : name;
-    return { prefix: `${i === 0 ? '{' : ','}"${key}":`, name: key, kind, optional };
-  });
-}
-
-const RETRACTION_LAYOUT = layout(['kind', 'string'], ['origin', 'string'], ['reason', 'string'], ['seq', 'integer'], ['target', 'integer'], ['time', 'string'], ['v', 'integer']);
-const LISTING_LAYOUT = layout(
-  ['banUntil', 'stringOrNull'],
-  ['bannedAt', 'string'],
-  ['category', 'string'],
-  ['evidenceDigest?', 'string'],
-  ['expiresAt', 'string'],
-  ['kind', 'string'],
-  ['origin', 'string'],
-  ['seq', 'integer'],
-  ['severity', 'string'],
-  ['time', 'string'],
-  ['tokens', 'tokens'],
-  ['v', 'integer'],
-);
-const TOKEN_LAYOUT = layout(['epoch', 'integer'], ['token', 'string'], ['type', 'string']);
-
-/** An object of `members` at the reader's position, up to its closing brace; undefined if the text is not that. */
-function readObject(r: LayoutReader, members: readonly LayoutMember[]): Record<string, unknown> | undefined {
-  const value: Record<string, unknown> = {};
-  for (const m of members) {
-    if (!r.literal(m.prefix)) {
-      if (m.optional) continue;
-      return undefined;
-    }
-    const v = m.kind === 'string' ? r.string() : m.kind === 'integer' ? r.integer() : m.kind === 'stringOrNull' ? r.stringOrNull() : readTokens(r);
-    if (v === undefined) return undefined;
-    value[m.name] = v;
-  }
-  return r.literal('}') ? value : undefined;
-}
-
-/** A non-empty array of token objects. */
-function readTokens(r: LayoutReader): Record<string, unknown>[] | undefined {
-  if (!r.literal('[')) return undefined;
-  const tokens: Record<string, unknown>[] = [];
-  do {
-    const token = readObject(r, TOKEN_LAYOUT);
-    if (token === undefined) return undefined;
-    tokens.push(token);
-  } while (r.literal(','));
-  return r.literal(']') ? tokens : undefined;
-}
-
 /**
  * The value of `text` when `text` has the canonical layout of an entry: the members of a listing or
  * a retraction (and of each token) in RFC 8785 order, no whitespace, strings without escapes,
@@ -243,8 +179,66 @@ function readTokens(r: LayoutReader): Record<string, unknown>[] | undefined {
  */
 export function parseEntryLayout(text: string): Record<string, unknown> | undefined {
   const r = new LayoutReader(text);
-  const value = readObject(r, text.startsWith('{"kind":') ? RETRACTION_LAYOUT : LISTING_LAYOUT);
-  return value !== undefined && r.atEnd ? value : undefined;
+  if (r.literal('{"kind":')) {
+    const kind = r.string();
+    if (kind === undefined || !r.literal(',"origin":')) return undefined;
+    const origin = r.string();
+    if (origin === undefined || !r.literal(',"reason":')) return undefined;
+    const reason = r.string();
+    if (reason === undefined || !r.literal(',"seq":')) return undefined;
+    const seq = r.integer();
+    if (seq === undefined || !r.literal(',"target":')) return undefined;
+    const target = r.integer();
+    if (target === undefined || !r.literal(',"time":')) return undefined;
+    const time = r.string();
+    if (time === undefined || !r.literal(',"v":')) return undefined;
+    const v = r.integer();
+    if (v === undefined || !r.literal('}') || !r.atEnd) return undefined;
+    return { kind, origin, reason, seq, target, time, v };
+  }
+  if (!r.literal('{"banUntil":')) return undefined;
+  const banUntil = r.stringOrNull();
+  if (banUntil === undefined || !r.literal(',"bannedAt":')) return undefined;
+  const bannedAt = r.string();
+  if (bannedAt === undefined || !r.literal(',"category":')) return undefined;
+  const category = r.string();
+  if (category === undefined) return undefined;
+  let evidenceDigest: string | undefined;
+  if (r.literal(',"evidenceDigest":')) {
+    evidenceDigest = r.string();
+    if (evidenceDigest === undefined) return undefined;
+  }
+  if (!r.literal(',"expiresAt":')) return undefined;
+  const expiresAt = r.string();
+  if (expiresAt === undefined || !r.literal(',"kind":')) return undefined;
+  const kind = r.string();
+  if (kind === undefined || !r.literal(',"origin":')) return undefined;
+  const origin = r.string();
+  if (origin === undefined || !r.literal(',"seq":')) return undefined;
+  const seq = r.integer();
+  if (seq === undefined || !r.literal(',"severity":')) return undefined;
+  const severity = r.string();
+  if (severity === undefined || !r.literal(',"time":')) return undefined;
+  const time = r.string();
+  if (time === undefined || !r.literal(',"tokens":[')) return undefined;
+  const tokens: Record<string, unknown>[] = [];
+  do {
+    if (!r.literal('{"epoch":')) return undefined;
+    const epoch = r.integer();
+    if (epoch === undefined || !r.literal(',"token":')) return undefined;
+    const token = r.string();
+    if (token === undefined || !r.literal(',"type":')) return undefined;
+    const type = r.string();
+    if (type === undefined || !r.literal('}')) return undefined;
+    tokens.push({ epoch, token, type });
+  } while (r.literal(','));
+  if (!r.literal('],"v":')) return undefined;
+  const v = r.integer();
+  if (v === undefined || !r.literal('}') || !r.atEnd) return undefined;
+  const listing: Record<string, unknown> = { banUntil, bannedAt, category };
+  if (evidenceDigest !== undefined) listing['evidenceDigest'] = evidenceDigest;
+  Object.assign(listing, { expiresAt, kind, origin, seq, severity, time, tokens, v });
+  return listing;
 }
 
 /** Every check in the documented order, with the first failure's error. */
