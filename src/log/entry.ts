@@ -108,137 +108,14 @@ export function decodeEntry(bytes: Uint8Array): DecodeEntryResult {
 
 /** The entry whose canonical text `text` is, or undefined for any other text. */
 function canonicalEntry(text: string): LogEntry | undefined {
-  const value = parseEntryLayout(text);
-  if (value === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
   const checked = checkEntry(value);
   return checked.ok && canonicalText(checked.entry) === text ? checked.entry : undefined;
-}
-
-/** Reads one text left to right; each method moves past what it read, or answers undefined/false. */
-class LayoutReader {
-  at = 0;
-
-  constructor(readonly text: string) {}
-
-  literal(piece: string): boolean {
-    if (!this.text.startsWith(piece, this.at)) return false;
-    this.at += piece.length;
-    return true;
-  }
-
-  /** A JSON string without escapes: its value is the text between the quotes. */
-  string(): string | undefined {
-    const { text } = this;
-    if (text.charCodeAt(this.at) !== 0x22) return undefined;
-    const end = text.indexOf('"', this.at + 1);
-    if (end < 0) return undefined;
-    const value = text.slice(this.at + 1, end);
-    if (value.includes('\\')) return undefined;
-    this.at = end + 1;
-    return value;
-  }
-
-  stringOrNull(): string | null | undefined {
-    return this.literal('null') ? null : this.string();
-  }
-
-  /**
-   * A non-negative safe integer in its shortest decimal form. Every partial value is below the
-   * result, so for a safe integer each step is exact; anything larger is left to JSON.parse.
-   */
-  integer(): number | undefined {
-    const { text } = this;
-    const start = this.at;
-    let i = start;
-    let value = 0;
-    for (; i < text.length && i - start <= 16; i++) {
-      const c = text.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) break;
-      value = value * 10 + (c - 0x30);
-    }
-    const digits = i - start;
-    if (digits === 0 || digits > 16 || !Number.isSafeInteger(value) || (digits > 1 && text.charCodeAt(start) === 0x30)) return undefined;
-    this.at = i;
-    return value;
-  }
-
-  get atEnd(): boolean {
-    return this.at === this.text.length;
-  }
-}
-
-/**
- * The value of `text` when `text` has the canonical layout of an entry: the members of a listing or
- * a retraction (and of each token) in RFC 8785 order, no whitespace, strings without escapes,
- * integers in shortest form; undefined for any other text, which JSON.parse then reads. It checks
- * no value (`checkEntry` does), only that the text is this one JSON shape, which is cheaper than
- * JSON.parse on the texts a log is made of. Wherever it answers and `checkEntry` accepts the value,
- * JSON.parse gives the same value (test/fuzz/entry.test.ts holds it to that on every mutation): the
- * one text JSON.parse refuses here, a control character inside a string, is in no field that
- * `checkEntry` accepts.
- */
-export function parseEntryLayout(text: string): Record<string, unknown> | undefined {
-  const r = new LayoutReader(text);
-  if (r.literal('{"kind":')) {
-    const kind = r.string();
-    if (kind === undefined || !r.literal(',"origin":')) return undefined;
-    const origin = r.string();
-    if (origin === undefined || !r.literal(',"reason":')) return undefined;
-    const reason = r.string();
-    if (reason === undefined || !r.literal(',"seq":')) return undefined;
-    const seq = r.integer();
-    if (seq === undefined || !r.literal(',"target":')) return undefined;
-    const target = r.integer();
-    if (target === undefined || !r.literal(',"time":')) return undefined;
-    const time = r.string();
-    if (time === undefined || !r.literal(',"v":')) return undefined;
-    const v = r.integer();
-    if (v === undefined || !r.literal('}') || !r.atEnd) return undefined;
-    return { kind, origin, reason, seq, target, time, v };
-  }
-  if (!r.literal('{"banUntil":')) return undefined;
-  const banUntil = r.stringOrNull();
-  if (banUntil === undefined || !r.literal(',"bannedAt":')) return undefined;
-  const bannedAt = r.string();
-  if (bannedAt === undefined || !r.literal(',"category":')) return undefined;
-  const category = r.string();
-  if (category === undefined) return undefined;
-  let evidenceDigest: string | undefined;
-  if (r.literal(',"evidenceDigest":')) {
-    evidenceDigest = r.string();
-    if (evidenceDigest === undefined) return undefined;
-  }
-  if (!r.literal(',"expiresAt":')) return undefined;
-  const expiresAt = r.string();
-  if (expiresAt === undefined || !r.literal(',"kind":')) return undefined;
-  const kind = r.string();
-  if (kind === undefined || !r.literal(',"origin":')) return undefined;
-  const origin = r.string();
-  if (origin === undefined || !r.literal(',"seq":')) return undefined;
-  const seq = r.integer();
-  if (seq === undefined || !r.literal(',"severity":')) return undefined;
-  const severity = r.string();
-  if (severity === undefined || !r.literal(',"time":')) return undefined;
-  const time = r.string();
-  if (time === undefined || !r.literal(',"tokens":[')) return undefined;
-  const tokens: Record<string, unknown>[] = [];
-  do {
-    if (!r.literal('{"epoch":')) return undefined;
-    const epoch = r.integer();
-    if (epoch === undefined || !r.literal(',"token":')) return undefined;
-    const token = r.string();
-    if (token === undefined || !r.literal(',"type":')) return undefined;
-    const type = r.string();
-    if (type === undefined || !r.literal('}')) return undefined;
-    tokens.push({ epoch, token, type });
-  } while (r.literal(','));
-  if (!r.literal('],"v":')) return undefined;
-  const v = r.integer();
-  if (v === undefined || !r.literal('}') || !r.atEnd) return undefined;
-  const listing: Record<string, unknown> = { banUntil, bannedAt, category };
-  if (evidenceDigest !== undefined) listing['evidenceDigest'] = evidenceDigest;
-  Object.assign(listing, { expiresAt, kind, origin, seq, severity, time, tokens, v });
-  return listing;
 }
 
 /** Every check in the documented order, with the first failure's error. */
