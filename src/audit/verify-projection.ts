@@ -123,8 +123,9 @@ function sameTokens(tokens: readonly TokenRow[], from: number, to: number, entry
 /**
  * A batch's listings rows as one aggregate row: how many, the columns an entry determines (id, seq,
  * category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest) as JSON arrays
- * joined by commas in seq order, and the retraction columns (seq, status, retracted_at,
- * retraction_reason, retraction_seq) of the rows that are not plainly active, as one JSON array.
+ * joined by commas, and the retraction columns (seq, status, retracted_at, retraction_reason,
+ * retraction_seq) of the rows that are not plainly active, as one JSON array; both in the order
+ * the rows were scanned, which is seq order.
  */
 type RowsAggregate = [number, string | null, string];
 
@@ -254,8 +255,9 @@ export class ProjectionRows {
   /**
    * Whether the batch's rows are exactly what its listing entries say, with the claims of its
    * retracted rows handed to `onClaim`; false, with nothing handed on, when anything differs or is
-   * not plainly well-formed, for `check`'s row-by-row comparison to name. Equal JSON texts are
-   * equal values: the rows are then one per listing entry, with the entry's fields and tokens.
+   * not plainly well-formed, for `check`'s row-by-row comparison to name. JSON is unambiguous, so
+   * texts that match piece by piece are equal values of equal types: the rows are then one per
+   * listing entry, in seq order, with the entry's fields and tokens.
    */
   #clean(first: number, last: number, listings: readonly ListingEntry[]): boolean {
     let aggregate: RowsAggregate;
@@ -265,6 +267,7 @@ export class ProjectionRows {
       tokenRows = this.#tokensAggregate.get(this.origin, first, last) ?? null;
     } catch {
       // A blob where text belongs cannot be written as JSON: the row-by-row comparison names it.
+      // (Any other error recurs in the row-by-row reads and propagates from there.)
       return false;
     }
     const [count, rowsJson, retractedJson] = aggregate;
