@@ -159,8 +159,9 @@ export function checkDecoded(walk: Walk, index: number, entry: LogEntry, rowDiff
 
 /**
  * Walks the entries with seq first…last in order: a clean batch as a whole, else a row at a time.
- * Hands each entry's leaf hash and stored time to `onLeaf`, and returns how many entries were
- * walked: fewer than the batch when a seq is missing, where the walk stops.
+ * The walk's `listings` and `retractions` then hold this batch's. Hands each entry's leaf hash and
+ * stored time to `onLeaf`, and returns how many entries were walked: fewer than the batch when a
+ * seq is missing, where the walk stops.
  */
 export function walkEntries(walk: Walk, reads: EntryReads, first: number, last: number, onLeaf: (leafHash: BinaryHash, storedTime: string) => void): number {
   walk.listings = [];

@@ -93,9 +93,8 @@ export function decodeEntry(bytes: Uint8Array): DecodeEntryResult {
   if (bytes.length > MAX_ENTRY_BYTES) return { ok: false, error: `entry exceeds ${MAX_ENTRY_BYTES} bytes` };
   if (isAscii(bytes)) {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-    const entry = canonicalEntry(text);
-    if (entry !== undefined) return { ok: true, entry };
-    return decodeText(text, true, bytes);
+    const decoded = decodeText(text, true, bytes, false);
+    return decoded.ok ? decoded : decodeText(text, true, bytes, true);
   }
   let text: string;
   try {
@@ -103,24 +102,12 @@ export function decodeEntry(bytes: Uint8Array): DecodeEntryResult {
   } catch {
     return { ok: false, error: 'entry is not valid UTF-8' };
   }
-  return decodeText(text, false, bytes);
+  return decodeText(text, false, bytes, true);
 }
 
-/** The entry whose canonical text `text` is, or undefined for any other text. */
-function canonicalEntry(text: string): LogEntry | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const checked = checkEntry(value);
-  return checked.ok && canonicalText(checked.entry) === text ? checked.entry : undefined;
-}
-
-/** Every check in the documented order, with the first failure's error. */
-function decodeText(text: string, ascii: boolean, bytes: Uint8Array): DecodeEntryResult {
-  if (nestingDepth(text) > MAX_NESTING) return { ok: false, error: 'entry JSON is nested too deeply' };
+/** The checks of a decoded text; with `nestingFirst`, in the documented order, which gives a failing text its error. */
+function decodeText(text: string, ascii: boolean, bytes: Uint8Array, nestingFirst: boolean): DecodeEntryResult {
+  if (nestingFirst && nestingDepth(text) > MAX_NESTING) return { ok: false, error: 'entry JSON is nested too deeply' };
   let value: unknown;
   try {
     value = JSON.parse(text);
