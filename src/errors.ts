@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  /** Written to the local log, but the witness did not cosign it in time (durability.mode witnessed). */
+  not_witnessed: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -115,6 +115,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),
     assertWritable: () => federation.ownLog.assertWritable(),
+    awaitDurable: config.durability.mode === 'witnessed' ? (size) => federation.witnessed.awaitCosigned(size) : undefined,
   });
   await federation.ownLog.load();
   const listingInForce = (origin: string, listedAt: string): boolean => {

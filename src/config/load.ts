@@ -33,6 +33,7 @@ export interface NodeConfig {
   roster: ParsedConfigFile['roster'];
   sync: ParsedConfigFile['sync'];
   checkpoints: ParsedConfigFile['checkpoints'];
+  durability: ParsedConfigFile['durability'];
   limits: ParsedConfigFile['limits'];
   /** `webhook.secretFile` resolved against the data directory; the secret is read at start. */
   events: ParsedConfigFile['events'];
@@ -162,6 +163,7 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
     roster: { ...parsed.roster, ...(parsed.roster.file ? { file: inDataDir(parsed.roster.file) } : {}) },
     sync: parsed.sync,
     checkpoints: parsed.checkpoints,
+    durability: parsed.durability,
     limits: parsed.limits,
     events: { ...parsed.events, webhook: { ...parsed.events.webhook, ...(parsed.events.webhook.secretFile ? { secretFile: inDataDir(parsed.events.webhook.secretFile) } : {}) } },
   };

@@ -89,6 +89,16 @@ export const configFileSchema = z
       })
       .strict()
       .prefault({}),
+    // When a listing or retraction is acknowledged (docs/CONFIGURATION.md, "Durability"): once
+    // committed to the local database, or once the witness has also cosigned a checkpoint covering it.
+    durability: z
+      .object({
+        mode: z.enum(['local', 'witnessed']).default('local'),
+        witnessTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        witnessPollMs: z.number().int().min(10).max(60_000).default(50),
+      })
+      .strict()
+      .prefault({}),
     checkpoints: z
       .object({
         intervalMs: z.number().int().min(10).max(60_000).default(250),

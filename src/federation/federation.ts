@@ -23,6 +23,7 @@ import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
+import { WitnessedDurability } from './witnessed-durability.js';
 
 export interface FederationDeps {
   config: NodeConfig;
@@ -71,6 +72,8 @@ export class Federation {
   readonly sync: Synchronizer;
   /** After a restore: the own log fetched back from peers before the node appends to it. */
   readonly ownLog: OwnLogRecovery;
+  /** Waits for the witness's cosignature of the own log (durability.mode "witnessed"). */
+  readonly witnessed: WitnessedDurability;
   readonly misbehaviour: MisbehaviourRepository;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
@@ -116,6 +119,16 @@ export class Federation {
       pollIntervalMs: config.sync.pollIntervalMs,
       logger,
       onExtended: (size, from) => this.announce(config.member, size, from.id),
+    });
+    this.witnessed = new WitnessedDurability({
+      db,
+      self: config.member,
+      isWitness: config.role === 'association',
+      roster: () => this.roster.current(),
+      sync: this.sync,
+      timeoutMs: config.durability.witnessTimeoutMs,
+      pollIntervalMs: config.durability.witnessPollMs,
+      logger,
     });
     this.roster = new RosterHolder({
       db,
@@ -168,6 +181,7 @@ export class Federation {
   async stop(): Promise<void> {
     // The recovery's ingests stop with the sync loop's flag, which sync.stop() sets at once.
     const recovery = this.ownLog.stop();
+    this.witnessed.stop();
     this.roster.stop();
     await this.sync.stop();
     await recovery;

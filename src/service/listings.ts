@@ -73,6 +73,11 @@ export interface ListingServiceDeps {
   onAppend?: (origin: string, size: number) => void;
   /** Throws while the own log must not be appended to (a restored node still recovering it). */
   assertWritable?: () => void;
+  /**
+   * Resolves once the own log up to `size` is as durable as the node promises (durability.mode
+   * "witnessed": cosigned by the witness); absent, a local commit is enough.
+   */
+  awaitDurable?: ((size: number) => Promise<void>) | undefined;
 }
 
 const DAY_MS = 86_400_000;
@@ -198,6 +203,7 @@ export class ListingService {
       return { entries, size: first + entries.length - 1 };
     });
     deps.onAppend?.(deps.member, size);
+    await this.durable(size, entries.map((e) => listingId(e.origin, e.seq)));
     return entries.map((entry) => ({
       id: listingId(entry.origin, entry.seq),
       origin: entry.origin,
@@ -227,7 +233,26 @@ export class ListingService {
       return seq;
     });
     deps.onAppend?.(deps.member, size);
+    await this.durable(size, [`the retraction of ${id}`]);
     return this.get(id);
+  }
+
+  /**
+   * Waits for the durability the node promises beyond the local commit. A failure says what was
+   * written: the entries stay in the log (an append cannot be undone), so the caller must not
+   * write them again but look them up (docs/CONFIGURATION.md, "Durability").
+   */
+  private async durable(size: number, what: string[]): Promise<void> {
+    if (!this.deps.awaitDurable) return;
+    try {
+      await this.deps.awaitDurable(size);
+    } catch (err) {
+      const shown = what.length > 3 ? `${what.slice(0, 3).join(', ')} and ${what.length - 3} more` : what.join(', ');
+      throw new AppError(
+        'not_witnessed',
+        `${shown}: written to this node's log (up to entry ${size}) but not acknowledged: ${(err as Error).message}. It stays in the log and is shared and cosigned once the witness catches up; do not write it again (GET /v1/listings/{id} shows it)`,
+      );
+    }
   }
 
   async get(id: string): Promise<ListingView> {

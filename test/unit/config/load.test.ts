@@ -123,6 +123,8 @@ describe('each bad value is an error naming its key', () => {
     ['an unknown log level', { logging: { level: 'loud' } }, /: logging\.level: /],
     ['a roster url without a trust root', { roster: { url: 'https://association.example/roster' } }, /: roster\.trustRoot: /],
     ['a sync page size of 0', { sync: { pageSize: 0 } }, /: sync\.pageSize: /],
+    ['an unknown durability mode', { durability: { mode: 'remote' } }, /: durability\.mode: /],
+    ['a witness timeout under 100 ms', { durability: { witnessTimeoutMs: 50 } }, /: durability\.witnessTimeoutMs: /],
     ['a check rate of 0', { limits: { check: { ratePerSecond: 0 } } }, /: limits\.check\.ratePerSecond: /],
     ['a fractional check burst', { limits: { check: { burst: 2.5 } } }, /: limits\.check\.burst: /],
     ['an auditor scope exempt from the check limit', { limits: { check: { exemptScopes: ['auditor'] } } }, /: limits\.check\.exemptScopes\.0: /],
