@@ -53,7 +53,7 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
     summary: "List one of the platform's own severe bans",
     security,
     request: { body: { required: true, content: { 'application/json': { schema: createListingSchema(deps.maxIdentifiersPerRequest) } } } },
-    responses: { 201: { description: 'Listed', content: { 'application/json': { schema: createdListingSchema } } }, ...errors(400, 401, 403, 413, 415) },
+    responses: { 201: { description: 'Listed', content: { 'application/json': { schema: createdListingSchema } } }, ...errors(400, 401, 403, 413, 415, 503) },
   });
   app.openapi(create, async (c) => {
     const created = await deps.listings.create(c.req.valid('json'));
@@ -67,7 +67,7 @@ export function platformRoutes(deps: PlatformRoutesDeps): OpenAPIHono<AppEnv> {
     summary: 'Retract a listing (e.g. after an upheld appeal)',
     security,
     request: { params: listingIdParam, body: { required: true, content: { 'application/json': { schema: retractSchema } } } },
-    responses: { 200: { description: 'Retracted', content: { 'application/json': { schema: listingSchema } } }, ...errors(400, 401, 403, 404, 409, 413, 415) },
+    responses: { 200: { description: 'Retracted', content: { 'application/json': { schema: listingSchema } } }, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
   });
   app.openapi(retract, async (c) => {
     const retracted = await deps.listings.retract(c.req.valid('param').id, c.req.valid('json').reason);

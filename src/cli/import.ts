@@ -73,7 +73,10 @@ export async function openBulkRun(verb: string, file: string, opts: BulkOptions,
   try {
     config = configFor(opts.dataDir);
     // The node's own log lines would mix with the command's output; there is nothing to serve here.
-    node = await createNode(config, { logger: createLogger('silent') });
+    // A bulk run writes locally even where durability.mode is "witnessed": it runs with no sync
+    // loop to reach the witness, and its source file, re-run, is its acknowledgement (an import
+    // skips or reconnects what is already listed). docs/CONFIGURATION.md, "Durability".
+    node = await createNode({ ...config, durability: { ...config.durability, mode: 'local' } }, { logger: createLogger('silent') });
     // A restored node must fetch its own log back from its peers before anything appends to it.
     node.federation.ownLog.assertWritable();
     rejects = await RejectsFile.create(rejectsPath);
@@ -193,8 +196,8 @@ export function registerImportCommand(program: Command): void {
         await pool.close();
         await run.close();
       }
-      const { rows, listed, skipped, rejected } = result;
-      printJson({ rows, listed, skipped, rejected, seconds: run.seconds(), rejectsFile: run.rejects.path, maxRssMb: maxRssMb() });
+      const { rows, listed, skipped, reconnected, rejected } = result;
+      printJson({ rows, listed, skipped, reconnected, rejected, seconds: run.seconds(), rejectsFile: run.rejects.path, maxRssMb: maxRssMb() });
       const stop = stopReason(result);
       if (stop) throw stop;
     });

@@ -5,7 +5,7 @@
  * poll interval; its listings and retractions are accepted from then on.
  */
 import type { Command } from 'commander';
-import { clearOwnLogRecovery, readOwnLogRecovery } from '../federation/own-log-recovery.js';
+import { abandonOwnLogRecovery, readOwnLogRecovery } from '../federation/own-log-recovery.js';
 import { LogReader } from '../store/log-repository.js';
 import { openDatabase } from '../store/database.js';
 import { configFor, printJson } from './options.js';
@@ -22,7 +22,7 @@ export function registerOwnLogCommand(program: Command): void {
       try {
         const mark = await readOwnLogRecovery(handle.db);
         const size = await new LogReader(handle.db).size(config.member);
-        const abandoned = opts.abandonRecovery === true && (await clearOwnLogRecovery(handle.db));
+        const abandoned = opts.abandonRecovery === true && (await abandonOwnLogRecovery(handle.db, config.member));
         printJson({ member: config.member, size, recovering: mark !== undefined && !abandoned, ...(mark ? { since: mark.since, reason: mark.reason } : {}), ...(abandoned ? { abandoned: true } : {}) });
       } finally {
         await handle.close();

@@ -12,11 +12,17 @@
  * A peer that cannot be reached keeps the node waiting, because it may be the one that holds the
  * newest entries; `jointban own-log --abandon-recovery` lifts the wait when an operator knows
  * better. The mark is re-read each round, so that command takes effect on a running node.
+ *
+ * Every checkpoint of the own log a peer shows, signed with this node's key, is remembered in the
+ * mark (`knownSize`): some peer, or the witness that cosigned it, has seen entries up to that size.
+ * Appending below it would give one of those positions (a listing id) a second meaning, a fork every
+ * holder records as equivocation, so neither the recovery nor `--abandon-recovery` lifts the mark
+ * while the node holds fewer entries (docs/OPERATIONS.md, "Losing a node's disk").
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
-import { activePeers, type Roster } from '../roster/index.js';
+import { activePeers, openMemberCheckpoint, type Roster } from '../roster/index.js';
 import { LogReader } from '../store/log-repository.js';
 import { NodeMetaRepository } from '../store/node-meta-repository.js';
 import type { Database } from '../store/tables.js';
@@ -31,6 +37,10 @@ export interface OwnLogRecoveryMark {
   since: string;
   /** What set it: `restore`. */
   reason: string;
+  /** The largest size of the own log that a peer showed a checkpoint of, signed with this node's key. */
+  knownSize?: number;
+  /** The peer that showed it. */
+  knownFrom?: string;
 }
 
 export async function markOwnLogRecovery(db: Kysely<Database>, mark: OwnLogRecoveryMark): Promise<void> {
@@ -40,6 +50,23 @@ export async function markOwnLogRecovery(db: Kysely<Database>, mark: OwnLogRecov
 export async function readOwnLogRecovery(db: Kysely<Database>): Promise<OwnLogRecoveryMark | undefined> {
   const text = await new NodeMetaRepository(db).get(OWN_LOG_RECOVERY);
   return text === undefined ? undefined : (JSON.parse(text) as OwnLogRecoveryMark);
+}
+
+/**
+ * The operator's `--abandon-recovery`: removes the mark unless a peer has shown a signed checkpoint
+ * of the own log beyond what this node holds (those entries must come back first: appending would
+ * fork the log). True if there was a mark.
+ */
+export async function abandonOwnLogRecovery(db: Kysely<Database>, self: string): Promise<boolean> {
+  const mark = await readOwnLogRecovery(db);
+  const size = await new LogReader(db).size(self);
+  if (mark?.knownSize !== undefined && mark.knownSize > size) {
+    throw new AppError(
+      'conflict',
+      `${mark.knownFrom ?? 'a peer'} holds a checkpoint of ${self}'s log at size ${mark.knownSize}, signed by this node, and this node holds ${size} entries: appending now would reuse ids ${self}:${size + 1}…${mark.knownSize} and fork the log. Bring back a node that holds those entries (or restore a newer backup); see docs/OPERATIONS.md, "Losing a node's disk"`,
+    );
+  }
+  return clearOwnLogRecovery(db);
 }
 
 /** Removes the mark; true if there was one. */
@@ -57,6 +84,8 @@ export interface OwnLogRecoveryStatus {
   answered: string[];
   /** Active peers still to answer: writes stay refused until this is empty. */
   waitingFor: string[];
+  /** The largest size of the own log a peer showed a checkpoint of, signed by this node (null: none beyond the backup's). */
+  knownSize: number | null;
 }
 
 export interface OwnLogRecoveryDeps {
@@ -94,7 +123,7 @@ export class OwnLogRecovery {
     if (this.mark === undefined) return;
     throw new AppError(
       'unavailable',
-      `this node was restored from a backup (${this.mark.since}) and is still fetching its own log back from its peers; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
+      `this node was restored from a backup (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer holds a checkpoint of it at size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
     );
   }
 
@@ -120,6 +149,7 @@ export class OwnLogRecovery {
       size: await new LogReader(this.deps.db).size(this.deps.self),
       answered: peers.filter((p) => this.answered.has(p)),
       waitingFor: peers.filter((p) => !this.answered.has(p)),
+      knownSize: mark.knownSize ?? null,
     };
   }
 
@@ -148,9 +178,23 @@ export class OwnLogRecovery {
       await this.ask(roster, { id: member.id, endpoint: member.endpoint });
     }
     if (this.stopped || !peers.every((m) => this.answered.has(m.id))) return;
+    const size = await new LogReader(deps.db).size(deps.self);
+    if (this.mark.knownSize !== undefined && this.mark.knownSize > size) {
+      deps.logger.error({ size, knownSize: this.mark.knownSize, from: this.mark.knownFrom }, 'own log recovery: a peer showed a checkpoint beyond what any peer serves; writes stay refused');
+      return;
+    }
     await clearOwnLogRecovery(deps.db);
     this.mark = undefined;
     deps.logger.info({ size: await new LogReader(deps.db).size(deps.self), peers: peers.length }, 'own log recovered: every peer answered; writes are accepted again');
+  }
+
+  /** Keeps the size of a checkpoint of the own log that this node signed, if it is the largest seen. */
+  private async remember(roster: Roster, peer: Peer, note: string): Promise<void> {
+    const opened = openMemberCheckpoint(roster, this.deps.self, note);
+    const mark = this.mark;
+    if (!opened.ok || mark === undefined || opened.checkpoint.size <= (mark.knownSize ?? 0)) return;
+    this.mark = { ...mark, knownSize: opened.checkpoint.size, knownFrom: peer.id };
+    await markOwnLogRecovery(this.deps.db, this.mark);
   }
 
   /** Asks one peer for its copy of the own log and pulls what it has beyond this node's. */
@@ -159,6 +203,7 @@ export class OwnLogRecovery {
     try {
       const ours = (await deps.sync.checkpointsOf(peer)).find((cp) => cp.origin === deps.self);
       if (ours !== undefined) {
+        await this.remember(roster, peer, ours.note);
         const outcome = await deps.sync.ingestorFor(roster).ingest(peer, ours);
         if (outcome.status === 'rejected') {
           deps.logger.warn({ peer: peer.id, kind: outcome.kind }, "own log recovery: the peer served a copy of this node's log that does not verify");

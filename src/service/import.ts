@@ -7,7 +7,9 @@
  * Idempotent by `reference`: a row whose reference one of this node's own listings already carries
  * (active, retracted or expired) is skipped, so a re-run after a crash or a fix lists only what is
  * missing, and a ban retracted after an appeal is not listed again. Within a file the first valid
- * row of a reference wins.
+ * row of a reference wins. A valid row whose ban is already listed without a reference (fetched
+ * back from peers after a restore: service/reconnect.ts) is reconnected, its reference recorded on
+ * that listing, and counted as skipped: the ban is not listed twice.
  *
  * Memory holds two batches of rows and the reader's buffer. Duplicates are found through the
  * database, one query per batch (each batch is written before the next one's references are looked
@@ -21,6 +23,7 @@ import type { RejectsFile } from './import-output.js';
 import type { Progress, ProgressSnapshot } from './import-progress.js';
 import type { ImportStatusRecorder } from './import-status.js';
 import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
+import { banOf } from './reconnect.js';
 import { eachRow, type RowSource, type SourceRow } from './import-source.js';
 import type { ListingService, PreparedListing } from './listings.js';
 import type { TokenPool, TokenResult } from './token-pool.js';
@@ -36,6 +39,8 @@ export interface ImportTotals {
 }
 
 export interface ImportResult extends ImportTotals {
+  /** Of the skipped rows: those whose reference was recorded on a listing that had none (reconnect.ts). */
+  reconnected: number;
   /** Stopped by the signal before the end of the input. */
   interrupted: boolean;
   /** The input broke (e.g. CSV quoting) after `rows` rows; everything before it was handled. */
@@ -44,7 +49,7 @@ export interface ImportResult extends ImportTotals {
 
 export interface ImportOptions {
   source: RowSource;
-  listings: Pick<ListingService, 'prepareListing' | 'appendPrepared' | 'listedReferences'>;
+  listings: Pick<ListingService, 'prepareListing' | 'appendPrepared' | 'listedReferences' | 'unreferencedMatches' | 'attachReferences'>;
   rules: RowRules;
   rejects: RejectsFile;
   batchSize: number;
@@ -63,6 +68,7 @@ type Pending = { row: number; listing: ImportListing } | { row: number; reason: 
 export async function runImport(options: ImportOptions): Promise<ImportResult> {
   const { source, listings, rejects, progress } = options;
   const totals: ImportTotals = { rows: 0, listed: 0, skipped: 0, rejected: 0 };
+  let reconnected = 0;
   const snapshot = (): ProgressSnapshot => ({
     rows: totals.rows,
     bytes: source.bytesRead(),
@@ -90,7 +96,7 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
     const tokensOf = new Map<Pending, TokenResult>();
     if (pooled) toTokenise.forEach((p, i) => tokensOf.set(p, pooled[i]!));
     const claimed = new Set<string>();
-    const ready: PreparedListing[] = [];
+    const ready: { prepared: PreparedListing; bannedAtGiven: boolean }[] = [];
     for (const pending of current) {
       if (!('listing' in pending)) {
         await reject(pending.row, pending.reason);
@@ -112,10 +118,16 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
       }
       // Only a valid row claims its reference: a rejected first copy leaves the next one its chance.
       claimed.add(listing.reference);
-      ready.push(prepared);
+      ready.push({ prepared, bannedAtGiven: listing.bannedAt !== undefined });
     }
-    await listings.appendPrepared(ready);
-    totals.listed += ready.length;
+    const matches = await listings.unreferencedMatches(ready.map((r) => banOf(r.prepared.entry, r.bannedAtGiven)));
+    const attach = ready.flatMap((r, i) => (matches[i] !== undefined ? [{ id: matches[i], reference: r.prepared.reference! }] : []));
+    const append = ready.filter((_, i) => matches[i] === undefined).map((r) => r.prepared);
+    await listings.attachReferences(attach);
+    await listings.appendPrepared(append);
+    reconnected += attach.length;
+    totals.skipped += attach.length;
+    totals.listed += append.length;
     progress?.update(snapshot());
     await options.status?.update(totals);
   };
@@ -159,5 +171,5 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
     // A failure's own error matters more than a status write that fails after it.
     if (!finished) await options.status?.finish(totals, true).catch(() => undefined);
   }
-  return { ...totals, interrupted, error };
+  return { ...totals, reconnected, interrupted, error };
 }

@@ -14,6 +14,7 @@ import { LogWriter } from '../store/log-repository.js';
 import type { Database } from '../store/tables.js';
 import type { IdentifierType } from '../identifiers/types.js';
 import type { IdentifierInput, Tokenizer } from './identifiers.js';
+import { attachReferences, findUnreferenced, type BanToMatch } from './reconnect.js';
 import type { TokenResult } from './token-pool.js';
 
 export interface CreateListingInput {
@@ -132,6 +133,19 @@ export class ListingService {
     if (items.length === 0) return Promise.resolve([]);
     const time = this.deps.now().toISOString();
     return this.write(items.map((p) => ({ entry: { ...p.entry, time }, reference: p.reference })));
+  }
+
+  /**
+   * For each ban, the id of one of this node's own active listings without a reference that is that
+   * ban (a listing fetched back from peers after a restore), or undefined (service/reconnect.ts).
+   */
+  unreferencedMatches(bans: readonly BanToMatch[]): Promise<(string | undefined)[]> {
+    return findUnreferenced(this.deps.db, this.deps.member, bans, this.deps.now().toISOString());
+  }
+
+  /** Records platform references on own listings that have none; no log entry (the log never holds references). */
+  attachReferences(pairs: readonly { id: string; reference: string }[]): Promise<number> {
+    return attachReferences(this.deps.db, this.deps.member, pairs);
   }
 
   /** Which of these references name one of this node's own listings, whatever its status. */

@@ -10,6 +10,10 @@
  * identifiers must give exactly the old listing's tokens under the old epoch, so a stale or wrong
  * row can never move a ban onto another account.
  *
+ * A row whose reference no listing carries is matched to an own listing without a reference by
+ * its tokens and ban (service/reconnect.ts: one fetched back from peers after a restore), which
+ * then takes the reference and is relisted like the others.
+ *
  * Idempotent: a reference whose active listings already carry the newest epoch is counted as
  * current; a run stopped between the new listing and the retraction is completed by the next run
  * (it finds the new listing and retracts the old ones). Rows are handled one at a time: relisting
@@ -25,6 +29,7 @@ import { listingFromRow, type ImportListing, type RowRules } from './import-rows
 import { eachRow, type RowSource, type SourceRow } from './import-source.js';
 import type { Tokenizer } from './identifiers.js';
 import { statusOf, type ListingService } from './listings.js';
+import { tokenKey } from './reconnect.js';
 
 export interface RelistTotals {
   rows: number;
@@ -46,7 +51,7 @@ export interface RelistOptions {
   db: Kysely<Database>;
   member: string;
   source: RowSource;
-  listings: Pick<ListingService, 'create' | 'retract'>;
+  listings: Pick<ListingService, 'create' | 'retract' | 'unreferencedMatches' | 'attachReferences'>;
   tokenizer: Tokenizer;
   rules: RowRules;
   rejects: RejectsFile;
@@ -57,13 +62,21 @@ export interface RelistOptions {
 
 type Outcome = 'relisted' | 'current' | 'skipped' | { rejected: string };
 
-const tokenKey = (t: { type: string; epoch: number; hex: string }) => `${t.type}/${t.epoch}/${t.hex}`;
+/** Records the row's reference on the own listing without one that is the row's ban (reconnect.ts), if any. */
+async function reconnect(options: RelistOptions, listing: ImportListing): Promise<boolean> {
+  const tokens = new Set(options.tokenizer.tokensFor(listing.identifiers).map(tokenKey));
+  const [id] = await options.listings.unreferencedMatches([{ tokens, category: listing.category, banUntil: listing.banUntil, bannedAt: listing.bannedAt }]);
+  return id !== undefined && (await options.listings.attachReferences([{ id, reference: listing.reference }])) === 1;
+}
 
 async function relistOne(options: RelistOptions, listing: ImportListing): Promise<Outcome> {
   const { tokenizer } = options;
   const reader = new ListingReader(options.db);
   const now = options.now();
-  const active = (await reader.byReference(options.member, listing.reference)).filter((row) => statusOf(row, now) === 'active');
+  const activeOf = async () => (await reader.byReference(options.member, listing.reference)).filter((row) => statusOf(row, now) === 'active');
+  let active = await activeOf();
+  // A ban listed without this reference (fetched back from peers after a restore) is relisted too.
+  if (active.length === 0 && (await reconnect(options, listing))) active = await activeOf();
   if (active.length === 0) return 'skipped';
   const newest = tokenizer.listingEpoch;
   const withTokens = await Promise.all(active.map(async (row) => ({ row, tokens: await reader.tokensOf(row.id) })));

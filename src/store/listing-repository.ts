@@ -97,6 +97,30 @@ export class ListingReader {
   }
 
   /**
+   * Active, unexpired listings of `origin` without a reference that carry one of these tokens, each
+   * with all its tokens (service/reconnect.ts). Looked up by token, the origin and reference checked
+   * here, as in referencesListed: so the token index drives the query.
+   */
+  async unreferencedByTokens(origin: string, tokens: readonly Uint8Array[], now: string): Promise<{ listing: ListingRow; tokens: { type: IdentifierType; epoch: number; token: Uint8Array }[] }[]> {
+    const ids = new Set<string>();
+    for (let i = 0; i < tokens.length; i += REFERENCE_CHUNK) {
+      const rows = await this.db
+        .selectFrom('listing_tokens as t')
+        .innerJoin('listings as l', 'l.id', 't.listing_id')
+        .select(['l.id', 'l.origin', 'l.reference', 'l.status', 'l.expires_at'])
+        .where('t.token', 'in', tokens.slice(i, i + REFERENCE_CHUNK))
+        .execute();
+      for (const r of rows) if (r.origin === origin && r.reference === null && r.status === 'active' && r.expires_at > now) ids.add(r.id);
+    }
+    const out = [];
+    for (const id of ids) {
+      const listing = await this.byId(id);
+      if (listing) out.push({ listing, tokens: await this.tokensOf(id) });
+    }
+    return out;
+  }
+
+  /**
    * Which of these references name a listing of `origin`, whatever its status: one query per
    * chunk (the bulk import asks once per batch, not once per row).
    */
@@ -191,6 +215,15 @@ export class ListingWriter extends ListingReader {
     for (let i = 0; i < rows.length; i += LISTING_CHUNK) await this.trx.insertInto('listings').values(rows.slice(i, i + LISTING_CHUNK)).execute();
     for (let i = 0; i < tokens.length; i += TOKEN_CHUNK) await this.trx.insertInto('listing_tokens').values(tokens.slice(i, i + TOKEN_CHUNK)).execute();
     await recordWatchEvents(this.trx, 'match', rows.map((r) => r.id), this.now);
+  }
+
+  /**
+   * Records the platform's reference on one of `origin`'s listings that has none (a listing fetched
+   * back from peers after a restore: the log does not carry references). False if it has one.
+   */
+  async attachReference(origin: string, id: string, reference: string): Promise<boolean> {
+    const result = await this.trx.updateTable('listings').set({ reference }).where('id', '=', id).where('origin', '=', origin).where('reference', 'is', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** Marks the target listing retracted; returns false when there is no active listing to retract. */
