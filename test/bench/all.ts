@@ -4,9 +4,10 @@
  * 1. check — POST /v1/check against a bare hono echo, and the in-process figures (run.ts, in its
  *    own process tree; its flags pass through);
  * 2. bulk — sync ingest, bulk import and propagation (bulk-bench.ts);
- * 3. verify — `jointban verify` over a generated store (verify-bench.ts).
+ * 3. verify — `jointban verify` over a generated store (verify-bench.ts);
+ * 4. durability — listing latency in durability mode local vs witnessed (durability-bench.ts).
  *
- * `--only check,bulk,verify` picks parts; `--quick` applies to all. Each part prints its table and
+ * `--only check,bulk,verify,durability` picks parts; `--quick` applies to all. Each part prints its table and
  * measures its own baselines in the same run; the figures of parts 2 and 3 go to
  * bench-results/bulk.json and bench-results/verify.json (run.ts writes latest.json). Exits
  * non-zero when any part failed. See docs/BENCHMARKS.md.
@@ -17,9 +18,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBulkResults, runBulkBench } from './bulk-bench.js';
 import { formatVerifyBench, runVerifyBench } from './verify-bench.js';
+import { formatDurabilityBench, runDurabilityBench } from './durability-bench.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const PARTS = ['check', 'bulk', 'verify'] as const;
+const PARTS = ['check', 'bulk', 'verify', 'durability'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseParts(args: string[]): { parts: Part[]; rest: string[] } {
@@ -61,6 +63,11 @@ async function main(): Promise<number> {
     const verify = await runVerifyBench({ quick });
     writeFileSync(join(outDir, 'verify.json'), `${JSON.stringify(verify, null, 2)}\n`);
     process.stdout.write(`\n${formatVerifyBench(verify)}\n`);
+  }
+  if (parts.includes('durability')) {
+    const durability = await runDurabilityBench({ quick });
+    writeFileSync(join(outDir, 'durability.json'), `${JSON.stringify(durability, null, 2)}\n`);
+    process.stdout.write(`\n${formatDurabilityBench(durability)}\n`);
   }
   return failed === 0 ? 0 : 1;
 }

@@ -11,6 +11,8 @@
  * - `sample {origin, count, sampleEvery}`: checks the sampled persons and counts the listings held.
  * - `create-steady {from, count, ratePerSecond}`: lists persons from..from+count−1 one by one at a
  *   steady rate, returning the time each was acknowledged (durable).
+ * - `create-timed {from, count, ratePerSecond}`: as create-steady, returning each create's
+ *   latency in ms (call to acknowledgement), for the durability bench.
  * - `watch {from, count, timeoutMs}`: checks the oldest person not yet seen every few milliseconds
  *   and returns the time each was first seen denied.
  * - `cpu`, `profile-start`, `profile-stop`, `stop`.
@@ -123,6 +125,21 @@ serveCommands(async (command) => {
         acks.push(Date.now());
       }
       return acks;
+    }
+    case 'create-timed': {
+      const from = num(command, 'from');
+      const count = num(command, 'count');
+      const gapMs = 1000 / num(command, 'ratePerSecond');
+      const started = Date.now();
+      const latencies: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const due = started + i * gapMs;
+        if (due > Date.now()) await sleep(due - Date.now());
+        const t0 = performance.now();
+        await node.listings.create(listingInput(from + i, new Date()));
+        latencies.push(performance.now() - t0);
+      }
+      return latencies;
     }
     case 'watch': {
       const from = num(command, 'from');
