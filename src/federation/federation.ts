@@ -115,6 +115,7 @@ export class Federation {
       db,
       self: config.member,
       roster: () => this.roster.current(),
+      client: this.client,
       sync: this.sync,
       pollIntervalMs: config.sync.pollIntervalMs,
       logger,

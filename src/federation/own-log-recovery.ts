@@ -14,7 +14,8 @@
  * better. The mark is re-read each round, so that command takes effect on a running node.
  *
  * Every checkpoint of the own log a peer shows, signed with this node's key, is remembered in the
- * mark (`knownSize`): some peer, or the witness that cosigned it, has seen entries up to that size.
+ * mark (`knownSize`): some peer, or the witness that cosigned it, has seen entries up to that size;
+ * so is a peer that holds entries beyond the checkpoint it serves (a pull cut short after a page).
  * Appending below it would give one of those positions (a listing id) a second meaning, a fork every
  * holder records as equivocation, so neither the recovery nor `--abandon-recovery` lifts the mark
  * while the node holds fewer entries (docs/OPERATIONS.md, "Losing a node's disk").
@@ -27,6 +28,8 @@ import { LogReader } from '../store/log-repository.js';
 import { NodeMetaRepository } from '../store/node-meta-repository.js';
 import type { Database } from '../store/tables.js';
 import type { Peer } from './ingest.js';
+import { federationPaths } from './paths.js';
+import { PeerError, type PeerClient } from './peer-client.js';
 import type { Synchronizer } from './sync.js';
 
 /** The `node_meta` key of the mark: JSON `{since, reason}`. */
@@ -41,7 +44,11 @@ export interface OwnLogRecoveryMark {
   knownSize?: number;
   /** The peer that showed it. */
   knownFrom?: string;
+  /** How: a checkpoint signed by this node, or entries it holds beyond any checkpoint it serves. */
+  knownBy?: KnownBy;
 }
+
+export type KnownBy = 'checkpoint' | 'entries';
 
 export async function markOwnLogRecovery(db: Kysely<Database>, mark: OwnLogRecoveryMark): Promise<void> {
   await new NodeMetaRepository(db).put(OWN_LOG_RECOVERY, JSON.stringify(mark));
@@ -63,7 +70,7 @@ export async function abandonOwnLogRecovery(db: Kysely<Database>, self: string):
   if (mark?.knownSize !== undefined && mark.knownSize > size) {
     throw new AppError(
       'conflict',
-      `${mark.knownFrom ?? 'a peer'} holds a checkpoint of ${self}'s log at size ${mark.knownSize}, signed by this node, and this node holds ${size} entries: appending now would reuse ids ${self}:${size + 1}…${mark.knownSize} and fork the log. Bring back a node that holds those entries (or restore a newer backup); see docs/OPERATIONS.md, "Losing a node's disk"`,
+      `${mark.knownFrom ?? 'a peer'} has seen ${self}'s log up to size ${mark.knownSize} (${mark.knownBy === 'entries' ? 'entries it holds beyond any checkpoint' : 'a checkpoint signed by this node'}) and this node holds ${size} entries: appending now would reuse ids ${self}:${size + 1}…${mark.knownSize} and fork the log. Bring back a node that holds those entries (or restore a newer backup); see docs/OPERATIONS.md, "Losing a node's disk"`,
     );
   }
   return clearOwnLogRecovery(db);
@@ -92,6 +99,8 @@ export interface OwnLogRecoveryDeps {
   db: Kysely<Database>;
   self: string;
   roster: () => Roster | undefined;
+  /** For the one request the ingest does not make: whether a peer holds entries beyond its checkpoint. */
+  client: Pick<PeerClient, 'get'>;
   /** The sync loop's checkpoint list reader and ingest, so a copy of the own log is proven as any mirrored log is. */
   sync: Pick<Synchronizer, 'checkpointsOf' | 'ingestorFor'>;
   pollIntervalMs: number;
@@ -123,7 +132,7 @@ export class OwnLogRecovery {
     if (this.mark === undefined) return;
     throw new AppError(
       'unavailable',
-      `this node was restored from a backup (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer holds a checkpoint of it at size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
+      `this node was restored from a backup (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer has seen it up to size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
     );
   }
 
@@ -180,7 +189,7 @@ export class OwnLogRecovery {
     if (this.stopped || !peers.every((m) => this.answered.has(m.id))) return;
     const size = await new LogReader(deps.db).size(deps.self);
     if (this.mark.knownSize !== undefined && this.mark.knownSize > size) {
-      deps.logger.error({ size, knownSize: this.mark.knownSize, from: this.mark.knownFrom }, 'own log recovery: a peer showed a checkpoint beyond what any peer serves; writes stay refused');
+      deps.logger.error({ size, knownSize: this.mark.knownSize, from: this.mark.knownFrom }, 'own log recovery: a peer has seen the own log beyond what any peer serves; writes stay refused');
       return;
     }
     await clearOwnLogRecovery(deps.db);
@@ -188,13 +197,28 @@ export class OwnLogRecovery {
     deps.logger.info({ size: await new LogReader(deps.db).size(deps.self), peers: peers.length }, 'own log recovered: every peer answered; writes are accepted again');
   }
 
-  /** Keeps the size of a checkpoint of the own log that this node signed, if it is the largest seen. */
-  private async remember(roster: Roster, peer: Peer, note: string): Promise<void> {
-    const opened = openMemberCheckpoint(roster, this.deps.self, note);
+  /** Keeps a size of the own log a peer has seen, if it is the largest seen. */
+  private async remember(peer: Peer, size: number, by: KnownBy): Promise<void> {
     const mark = this.mark;
-    if (!opened.ok || mark === undefined || opened.checkpoint.size <= (mark.knownSize ?? 0)) return;
-    this.mark = { ...mark, knownSize: opened.checkpoint.size, knownFrom: peer.id };
+    if (mark === undefined || size <= (mark.knownSize ?? 0)) return;
+    this.mark = { ...mark, knownSize: size, knownFrom: peer.id, knownBy: by };
     await markOwnLogRecovery(this.deps.db, this.mark);
+  }
+
+  /**
+   * Whether the peer holds entries of the own log beyond `size` that it serves no checkpoint for:
+   * a pull of them that stopped before its last page (ingest.ts commits page by page). Those
+   * positions have been seen, so they must not be given to other entries either.
+   */
+  private async holdsMore(peer: Peer, size: number): Promise<boolean> {
+    try {
+      const body = (await this.deps.client.get(peer.endpoint, federationPaths.entries(this.deps.self, size, size + 1))) as { entries?: unknown } | undefined;
+      if (Array.isArray(body?.entries) && body.entries.length > 0) return true;
+      throw new Error(`GET ${federationPaths.entries(this.deps.self, size, size + 1)}: expected a 404 or one entry`);
+    } catch (err) {
+      if (err instanceof PeerError && err.status === 404) return false;
+      throw err;
+    }
   }
 
   /** Asks one peer for its copy of the own log and pulls what it has beyond this node's. */
@@ -203,7 +227,8 @@ export class OwnLogRecovery {
     try {
       const ours = (await deps.sync.checkpointsOf(peer)).find((cp) => cp.origin === deps.self);
       if (ours !== undefined) {
-        await this.remember(roster, peer, ours.note);
+        const opened = openMemberCheckpoint(roster, deps.self, ours.note);
+        if (opened.ok) await this.remember(peer, opened.checkpoint.size, 'checkpoint');
         const outcome = await deps.sync.ingestorFor(roster).ingest(peer, ours);
         if (outcome.status === 'rejected') {
           deps.logger.warn({ peer: peer.id, kind: outcome.kind }, "own log recovery: the peer served a copy of this node's log that does not verify");
@@ -215,6 +240,12 @@ export class OwnLogRecovery {
           deps.logger.info({ peer: peer.id, size: outcome.size }, 'own log recovery: entries appended after the backup fetched back');
           deps.onExtended(outcome.size, peer);
         }
+      }
+      const size = await new LogReader(deps.db).size(deps.self);
+      if (await this.holdsMore(peer, size)) {
+        await this.remember(peer, size + 1, 'entries');
+        deps.logger.warn({ peer: peer.id, size }, "own log recovery: the peer holds entries of this node's log beyond any checkpoint it serves");
+        return;
       }
       this.answered.add(peer.id);
     } catch (err) {

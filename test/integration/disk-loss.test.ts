@@ -123,11 +123,11 @@ describe("losing a member node's disk", () => {
     expect([...status.waitingFor].sort()).toEqual(['association', 'gamma']);
     const refused = await call('/v1/listings', listingBody({ identifiers: ids('x1') }));
     expect(refused.status).toBe(503);
-    expect((await json<ErrorBody>(refused)).error.message).toContain('a peer holds a checkpoint of it at size 6');
+    expect((await json<ErrorBody>(refused)).error.message).toContain('a peer has seen it up to size 6');
     // Abandoning would give alpha:4…6 a second meaning: refused, with what to do instead.
     const abandon = await runCli(['own-log', '--data-dir', dir, '--abandon-recovery']);
     expect(abandon.code).toBe(1);
-    expect(abandon.stderr).toContain('gamma holds a checkpoint of alpha\'s log at size 6');
+    expect(abandon.stderr).toContain("gamma has seen alpha's log up to size 6 (a checkpoint signed by this node)");
     expect(abandon.stderr).toContain('alpha:4…6');
     expect(await new LogReader(restored.database.db).size('alpha')).toBe(3);
   });
