@@ -14,11 +14,13 @@
  * better. The mark is re-read each round, so that command takes effect on a running node.
  *
  * Every checkpoint of the own log a peer shows, signed with this node's key, is remembered in the
- * mark (`knownSize`): some peer, or the witness that cosigned it, has seen entries up to that size;
- * so is a peer that holds entries beyond the checkpoint it serves (a pull cut short after a page).
+ * mark (`knownSize`): some peer, or the witness that cosigned it, has seen entries up to that size.
  * Appending below it would give one of those positions (a listing id) a second meaning, a fork every
  * holder records as equivocation, so neither the recovery nor `--abandon-recovery` lifts the mark
- * while the node holds fewer entries (docs/OPERATIONS.md, "Losing a node's disk").
+ * while the node holds fewer entries (docs/OPERATIONS.md, "Losing a node's disk"). A peer that
+ * holds entries beyond the checkpoint it serves (a pull cut short after a page) has seen them too,
+ * but cannot prove it (any peer could claim so), so it only keeps the node waiting for it, as a
+ * peer that does not answer does, and the operator may abandon the wait.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -44,11 +46,7 @@ export interface OwnLogRecoveryMark {
   knownSize?: number;
   /** The peer that showed it. */
   knownFrom?: string;
-  /** How: a checkpoint signed by this node, or entries it holds beyond any checkpoint it serves. */
-  knownBy?: KnownBy;
 }
-
-export type KnownBy = 'checkpoint' | 'entries';
 
 export async function markOwnLogRecovery(db: Kysely<Database>, mark: OwnLogRecoveryMark): Promise<void> {
   await new NodeMetaRepository(db).put(OWN_LOG_RECOVERY, JSON.stringify(mark));
@@ -70,7 +68,7 @@ export async function abandonOwnLogRecovery(db: Kysely<Database>, self: string):
   if (mark?.knownSize !== undefined && mark.knownSize > size) {
     throw new AppError(
       'conflict',
-      `${mark.knownFrom ?? 'a peer'} has seen ${self}'s log up to size ${mark.knownSize} (${mark.knownBy === 'entries' ? 'entries it holds beyond any checkpoint' : 'a checkpoint signed by this node'}) and this node holds ${size} entries: appending now would reuse ids ${self}:${size + 1}…${mark.knownSize} and fork the log. Bring back a node that holds those entries (or restore a newer backup); see docs/OPERATIONS.md, "Losing a node's disk"`,
+      `${mark.knownFrom ?? 'a peer'} has seen ${self}'s log up to size ${mark.knownSize} (a checkpoint signed by this node) and this node holds ${size} entries: appending now would reuse ids ${self}:${size + 1}…${mark.knownSize} and fork the log. Bring back a node that holds those entries (or restore a newer backup); see docs/OPERATIONS.md, "Losing a node's disk"`,
     );
   }
   return clearOwnLogRecovery(db);
@@ -91,8 +89,10 @@ export interface OwnLogRecoveryStatus {
   answered: string[];
   /** Active peers still to answer: writes stay refused until this is empty. */
   waitingFor: string[];
-  /** The largest size of the own log a peer showed a checkpoint of, signed by this node (null: none beyond the backup's). */
+  /** The largest size of the own log a peer showed a checkpoint of, signed by this node (null: none). */
   knownSize: number | null;
+  /** Peers (in waitingFor) that hold entries of the own log beyond the checkpoint they serve, and up to what size at least. */
+  heldBeyondCheckpoint: Record<string, number>;
 }
 
 export interface OwnLogRecoveryDeps {
@@ -112,6 +112,8 @@ export interface OwnLogRecoveryDeps {
 export class OwnLogRecovery {
   private mark: OwnLogRecoveryMark | undefined;
   private readonly answered = new Set<string>();
+  /** Peers holding entries of the own log beyond the checkpoint they serve: at least up to this size. */
+  private readonly unproven = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -159,6 +161,7 @@ export class OwnLogRecovery {
       answered: peers.filter((p) => this.answered.has(p)),
       waitingFor: peers.filter((p) => !this.answered.has(p)),
       knownSize: mark.knownSize ?? null,
+      heldBeyondCheckpoint: Object.fromEntries(this.unproven),
     };
   }
 
@@ -197,11 +200,11 @@ export class OwnLogRecovery {
     deps.logger.info({ size: await new LogReader(deps.db).size(deps.self), peers: peers.length }, 'own log recovered: every peer answered; writes are accepted again');
   }
 
-  /** Keeps a size of the own log a peer has seen, if it is the largest seen. */
-  private async remember(peer: Peer, size: number, by: KnownBy): Promise<void> {
+  /** Keeps the size of a checkpoint of the own log signed by this node, if it is the largest seen. */
+  private async remember(peer: Peer, size: number): Promise<void> {
     const mark = this.mark;
     if (mark === undefined || size <= (mark.knownSize ?? 0)) return;
-    this.mark = { ...mark, knownSize: size, knownFrom: peer.id, knownBy: by };
+    this.mark = { ...mark, knownSize: size, knownFrom: peer.id };
     await markOwnLogRecovery(this.deps.db, this.mark);
   }
 
@@ -228,7 +231,7 @@ export class OwnLogRecovery {
       const ours = (await deps.sync.checkpointsOf(peer)).find((cp) => cp.origin === deps.self);
       if (ours !== undefined) {
         const opened = openMemberCheckpoint(roster, deps.self, ours.note);
-        if (opened.ok) await this.remember(peer, opened.checkpoint.size, 'checkpoint');
+        if (opened.ok) await this.remember(peer, opened.checkpoint.size);
         const outcome = await deps.sync.ingestorFor(roster).ingest(peer, ours);
         if (outcome.status === 'rejected') {
           deps.logger.warn({ peer: peer.id, kind: outcome.kind }, "own log recovery: the peer served a copy of this node's log that does not verify");
@@ -243,10 +246,11 @@ export class OwnLogRecovery {
       }
       const size = await new LogReader(deps.db).size(deps.self);
       if (await this.holdsMore(peer, size)) {
-        await this.remember(peer, size + 1, 'entries');
+        this.unproven.set(peer.id, size + 1);
         deps.logger.warn({ peer: peer.id, size }, "own log recovery: the peer holds entries of this node's log beyond any checkpoint it serves");
         return;
       }
+      this.unproven.delete(peer.id);
       this.answered.add(peer.id);
     } catch (err) {
       deps.logger.debug({ peer: peer.id, err: (err as Error).message }, 'own log recovery: peer not answering');
