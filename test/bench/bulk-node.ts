@@ -56,6 +56,25 @@ function num(command: Command, name: string): number {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Lists persons from..from+count−1 one by one at a steady rate: when each was acknowledged, and how long each took. */
+async function createSteady(command: Command): Promise<{ acks: number[]; latencies: number[] }> {
+  const from = num(command, 'from');
+  const count = num(command, 'count');
+  const gapMs = 1000 / num(command, 'ratePerSecond');
+  const started = Date.now();
+  const acks: number[] = [];
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const due = started + i * gapMs;
+    if (due > Date.now()) await sleep(due - Date.now());
+    const t0 = performance.now();
+    await node.listings.create(listingInput(from + i, new Date()));
+    latencies.push(performance.now() - t0);
+    acks.push(Date.now());
+  }
+  return { acks, latencies };
+}
+
 async function seed(count: number, batch: number, sampleEvery: number): Promise<{ ms: number; size: number }> {
   const now = new Date();
   const started = performance.now();
@@ -112,35 +131,10 @@ serveCommands(async (command) => {
         .executeTakeFirstOrThrow();
       return { checked, denied, listings: Number(row.n) };
     }
-    case 'create-steady': {
-      const from = num(command, 'from');
-      const count = num(command, 'count');
-      const gapMs = 1000 / num(command, 'ratePerSecond');
-      const started = Date.now();
-      const acks: number[] = [];
-      for (let i = 0; i < count; i++) {
-        const due = started + i * gapMs;
-        if (due > Date.now()) await sleep(due - Date.now());
-        await node.listings.create(listingInput(from + i, new Date()));
-        acks.push(Date.now());
-      }
-      return acks;
-    }
-    case 'create-timed': {
-      const from = num(command, 'from');
-      const count = num(command, 'count');
-      const gapMs = 1000 / num(command, 'ratePerSecond');
-      const started = Date.now();
-      const latencies: number[] = [];
-      for (let i = 0; i < count; i++) {
-        const due = started + i * gapMs;
-        if (due > Date.now()) await sleep(due - Date.now());
-        const t0 = performance.now();
-        await node.listings.create(listingInput(from + i, new Date()));
-        latencies.push(performance.now() - t0);
-      }
-      return latencies;
-    }
+    case 'create-steady':
+      return (await createSteady(command)).acks;
+    case 'create-timed':
+      return (await createSteady(command)).latencies;
     case 'watch': {
       const from = num(command, 'from');
       const count = num(command, 'count');
