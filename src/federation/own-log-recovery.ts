@@ -40,7 +40,7 @@ export const OWN_LOG_RECOVERY = 'own_log.recovery';
 export interface OwnLogRecoveryMark {
   /** When the mark was set. */
   since: string;
-  /** What set it: `restore`. */
+  /** What set it: `restore`, or `peer_ahead` (a peer showed more of the own log at start). */
   reason: string;
   /** The largest size of the own log that a peer showed a checkpoint of, signed with this node's key. */
   knownSize?: number;
@@ -134,13 +134,43 @@ export class OwnLogRecovery {
     if (this.mark === undefined) return;
     throw new AppError(
       'unavailable',
-      `this node was restored from a backup (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer has seen it up to size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
+      `${this.mark.reason === 'peer_ahead' ? 'a peer holds more of this node\'s own log than this node does (data was lost)' : 'this node was restored from a backup'} (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer has seen it up to size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
     );
   }
 
   start(): void {
     this.stopped = false;
     if (this.mark !== undefined) this.schedule(0);
+    else this.running = this.checkBehind().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'own log check against the peers failed'));
+  }
+
+  /**
+   * A node started on data that `jointban restore` did not mark (a database copied into place by
+   * hand, or a fresh one under an existing member's key) can be behind its own log as its peers
+   * hold it, which only a loss of data explains: peers get this log only from this node. Once at
+   * start, each active peer's checkpoint of the own log is read; one signed by this node beyond
+   * what it holds sets the mark (reason `peer_ahead`), and the node recovers as after a restore.
+   * Writes made before the answers arrive are not held back (that would make every start wait for
+   * every peer): this is a safety net under `jointban restore`, not a replacement for it.
+   */
+  private async checkBehind(): Promise<void> {
+    const { deps } = this;
+    const roster = deps.roster();
+    if (roster === undefined) return;
+    for (const member of activePeers(roster, deps.self)) {
+      if (this.stopped || this.mark !== undefined) return;
+      const peer = { id: member.id, endpoint: member.endpoint };
+      const ours = await deps.sync.checkpointsOf(peer).then(
+        (list) => list.find((cp) => cp.origin === deps.self),
+        () => undefined,
+      );
+      const opened = ours ? openMemberCheckpoint(roster, deps.self, ours.note) : undefined;
+      if (!opened?.ok || opened.checkpoint.size <= (await new LogReader(deps.db).size(deps.self))) continue;
+      this.mark = { since: new Date().toISOString(), reason: 'peer_ahead', knownSize: opened.checkpoint.size, knownFrom: peer.id };
+      await markOwnLogRecovery(deps.db, this.mark);
+      deps.logger.error({ peer: peer.id, size: opened.checkpoint.size }, "a peer holds more of this node's own log than the node: data was lost; writes are refused until it is fetched back");
+      this.schedule(0);
+    }
   }
 
   async stop(): Promise<void> {
