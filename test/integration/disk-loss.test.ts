@@ -23,6 +23,7 @@ import { createNode, type JointbanNode } from '../../src/node.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import { LogReader } from '../../src/store/log-repository.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { HostilePeer } from '../helpers/hostile-peer.js';
 import { json, listingBody, paymentAccount, type CheckBody, type CreatedListingBody, type ErrorBody, type Identifier } from '../helpers/fixtures.js';
@@ -124,6 +125,10 @@ describe("losing a member node's disk", () => {
     const refused = await call('/v1/listings', listingBody({ identifiers: ids('x1') }));
     expect(refused.status).toBe(503);
     expect((await json<ErrorBody>(refused)).error.message).toContain('a peer has seen it up to size 6');
+    // The dashboard's health page says what a peer has seen.
+    const dashboard = new DashboardClient((input, init) => restored!.app.request(input, init));
+    expect((await dashboard.login(alpha.adminKey)).status).toBe(303);
+    expect(await (await dashboard.get('/dashboard')).text()).toMatch(/class="notice own-log-recovery"[^>]*>[^<]*Restored from a backup[^<]*<[^]*a peer has seen 6/);
     // Abandoning would give alpha:4…6 a second meaning: refused, with what to do instead.
     const abandon = await runCli(['own-log', '--data-dir', dir, '--abandon-recovery']);
     expect(abandon.code).toBe(1);

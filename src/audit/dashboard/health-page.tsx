@@ -232,9 +232,10 @@ export function HealthPage(props: HealthPageProps) {
       </p>
       {status.ownLogRecovery && (
         <p class="notice own-log-recovery">
-          Restored from a backup (<When iso={status.ownLogRecovery.since} />): this node is fetching its own log back from its peers and refuses listings and
-          retractions until every active peer has answered. Holds {formatCount(status.ownLogRecovery.size)} entries of its own log; waiting for{' '}
-          {status.ownLogRecovery.waitingFor.length > 0 ? <span class="mono">{status.ownLogRecovery.waitingFor.join(', ')}</span> : 'the next round'}. See docs/OPERATIONS.md, Restore.
+          {status.ownLogRecovery.reason === 'peer_ahead' ? 'Behind its own log as a peer holds it' : 'Restored from a backup'} (<When iso={status.ownLogRecovery.since} />): this node is fetching its own log back from its peers and refuses listings and
+          retractions until every active peer has answered. Holds {formatCount(status.ownLogRecovery.size)} entries of its own log
+          {status.ownLogRecovery.knownSize !== null && status.ownLogRecovery.knownSize > status.ownLogRecovery.size ? `; a peer has seen ${formatCount(status.ownLogRecovery.knownSize)}` : ''}; waiting for{' '}
+          {status.ownLogRecovery.waitingFor.length > 0 ? <span class="mono">{status.ownLogRecovery.waitingFor.join(', ')}</span> : 'the next round'}. See docs/OPERATIONS.md, Restore and Losing a node's disk.
         </p>
       )}
       <div class="cards">
