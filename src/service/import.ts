@@ -49,7 +49,7 @@ export interface ImportResult extends ImportTotals {
 
 export interface ImportOptions {
   source: RowSource;
-  listings: Pick<ListingService, 'prepareListing' | 'appendPrepared' | 'listedReferences' | 'unreferencedMatches' | 'attachReferences'>;
+  listings: Pick<ListingService, 'prepareListing' | 'appendPrepared' | 'listedReferences' | 'hasUnreferenced' | 'unreferencedMatches' | 'attachReferences'>;
   rules: RowRules;
   rejects: RejectsFile;
   batchSize: number;
@@ -69,6 +69,7 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
   const { source, listings, rejects, progress } = options;
   const totals: ImportTotals = { rows: 0, listed: 0, skipped: 0, rejected: 0 };
   let reconnected = 0;
+  let reconnectable: boolean | undefined;
   const snapshot = (): ProgressSnapshot => ({
     rows: totals.rows,
     bytes: source.bytesRead(),
@@ -120,7 +121,10 @@ export async function runImport(options: ImportOptions): Promise<ImportResult> {
       claimed.add(listing.reference);
       ready.push({ prepared, bannedAtGiven: listing.bannedAt !== undefined });
     }
-    const matches = await listings.unreferencedMatches(ready.map((r) => banOf(r.prepared.entry, r.bannedAtGiven)));
+    // Asked once per run: the import's own listings all carry references, so a node with no
+    // listing to reconnect to at the start has none later either, and skips the lookup per batch.
+    reconnectable ??= await listings.hasUnreferenced();
+    const matches = reconnectable ? await listings.unreferencedMatches(ready.map((r) => banOf(r.prepared.entry, r.bannedAtGiven))) : ready.map(() => undefined);
     const attach = ready.flatMap((r, i) => (matches[i] !== undefined ? [{ id: matches[i], reference: r.prepared.reference! }] : []));
     const append = ready.filter((_, i) => matches[i] === undefined).map((r) => r.prepared);
     await listings.attachReferences(attach);

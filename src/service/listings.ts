@@ -143,6 +143,11 @@ export class ListingService {
     return findUnreferenced(this.deps.db, this.deps.member, bans, this.deps.now().toISOString());
   }
 
+  /** Whether any of this node's own listings lacks a reference (so `unreferencedMatches` can find anything). */
+  hasUnreferenced(): Promise<boolean> {
+    return new ListingReader(this.deps.db).hasUnreferenced(this.deps.member);
+  }
+
   /** Records platform references on own listings that have none; no log entry (the log never holds references). */
   attachReferences(pairs: readonly { id: string; reference: string }[]): Promise<number> {
     return attachReferences(this.deps.db, this.deps.member, pairs);

@@ -96,6 +96,12 @@ export class ListingReader {
     return out;
   }
 
+  /** Whether any listing of `origin` lacks a reference (one scan; a bulk import asks once per run). */
+  async hasUnreferenced(origin: string): Promise<boolean> {
+    const row = await this.db.selectFrom('listings').select('id').where('origin', '=', origin).where('reference', 'is', null).limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Active, unexpired listings of `origin` without a reference that carry one of these tokens, each
    * with all its tokens (service/reconnect.ts). Looked up by token, the origin and reference checked
