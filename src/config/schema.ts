@@ -152,7 +152,11 @@ export const configFileSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.durability.mode !== 'witnessed' || c.roster.file !== undefined || c.roster.url !== undefined, {
+    message: 'durability.mode "witnessed" needs a roster (roster.file or roster.url): the witness is its association',
+    path: ['durability', 'mode'],
+  });
 
 export type ConfigFile = z.input<typeof configFileSchema>;
 export type ParsedConfigFile = z.output<typeof configFileSchema>;

@@ -125,6 +125,7 @@ describe('each bad value is an error naming its key', () => {
     ['a sync page size of 0', { sync: { pageSize: 0 } }, /: sync\.pageSize: /],
     ['an unknown durability mode', { durability: { mode: 'remote' } }, /: durability\.mode: /],
     ['a witness timeout under 100 ms', { durability: { witnessTimeoutMs: 50 } }, /: durability\.witnessTimeoutMs: /],
+    ['witnessed durability without a roster', { durability: { mode: 'witnessed' } }, /: durability\.mode: durability\.mode "witnessed" needs a roster/],
     ['a check rate of 0', { limits: { check: { ratePerSecond: 0 } } }, /: limits\.check\.ratePerSecond: /],
     ['a fractional check burst', { limits: { check: { burst: 2.5 } } }, /: limits\.check\.burst: /],
     ['an auditor scope exempt from the check limit', { limits: { check: { exemptScopes: ['auditor'] } } }, /: limits\.check\.exemptScopes\.0: /],
