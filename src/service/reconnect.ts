@@ -23,16 +23,21 @@ export interface BanToMatch {
 
 export const tokenKey = (t: { type: string; epoch: number; hex: string }): string => `${t.type}/${t.epoch}/${t.hex}`;
 
+const epochOf = (key: string): number => Number(key.split('/')[1]);
+
 const sameInstant = (a: string | null, b: string | null | undefined): boolean => a === b || (a !== null && b != null && Date.parse(a) === Date.parse(b));
 
 /** Whether the listing (with its tokens) is the ban the row describes. Pure. */
 export function isSameBan(row: ListingRow, tokens: readonly { type: string; epoch: number; token: Uint8Array }[], want: BanToMatch): boolean {
   if (row.category !== want.category || !sameInstant(row.ban_until, want.banUntil)) return false;
   if (want.bannedAt !== undefined && !sameInstant(row.banned_at, want.bannedAt)) return false;
-  if (tokens.length === 0) return false;
-  const epochs = new Set(tokens.map((t) => t.epoch));
-  const held = new Set(tokens.map((t) => tokenKey({ type: t.type, epoch: t.epoch, hex: Buffer.from(t.token).toString('hex') })));
-  const wanted = [...want.tokens].filter((k) => epochs.has(Number(k.split('/')[1])));
+  // Compared under the epochs both sides have: the row's are those this node holds, the listing's
+  // may include one retired since (a listing made during an earlier overlap).
+  const rowEpochs = new Set([...want.tokens].map(epochOf));
+  const epochs = new Set(tokens.map((t) => t.epoch).filter((e) => rowEpochs.has(e)));
+  if (epochs.size === 0) return false;
+  const held = new Set(tokens.filter((t) => epochs.has(t.epoch)).map((t) => tokenKey({ type: t.type, epoch: t.epoch, hex: Buffer.from(t.token).toString('hex') })));
+  const wanted = [...want.tokens].filter((k) => epochs.has(epochOf(k)));
   return wanted.length === held.size && wanted.every((k) => held.has(k));
 }
 

@@ -63,6 +63,11 @@ describe('isSameBan', () => {
     const onlyNewer = new Set([tokenKey({ type: 'phone', epoch: 2, hex: HEX_A }), tokenKey({ type: 'email', epoch: 2, hex: HEX_B })]);
     expect(isSameBan(row, held, want({ tokens: onlyNewer }))).toBe(false);
   });
+  it('ignores tokens of an epoch the listing carries but the row was not derived under (retired since)', () => {
+    const withRetired = [...held, { type: 'phone', epoch: 0, token: bytes('dd'.repeat(16)) }];
+    expect(isSameBan(row, withRetired, want())).toBe(true);
+    expect(isSameBan(row, [{ type: 'phone', epoch: 0, token: bytes('dd'.repeat(16)) }], want())).toBe(false);
+  });
   it('banOf takes the ban of a prepared entry, with its start only when the input named one', () => {
     const entry = { tokens: [{ type: 'phone', epoch: 1, token: HEX_A }], category: 'fraud', banUntil: null, bannedAt: '2026-11-30T00:00:00.000Z' };
     expect(banOf(entry, false)).toEqual({ tokens: new Set([`phone/1/${HEX_A}`]), category: 'fraud', banUntil: null, bannedAt: undefined });
