@@ -78,6 +78,14 @@ describe('witnessed durability', () => {
     expect(await fed.logSize(fed.association, 'alpha')).toBeGreaterThanOrEqual(next.seq);
   });
 
+  it("on the association's own node, waits only for its own checkpoint, which it cosigns as it signs", async () => {
+    const created = await fed.list(fed.association, ids('own'));
+    const node = fed.association.node;
+    const roster = node.federation.roster.current();
+    const cp = await new CheckpointRepository(node.database.db).latest('association');
+    expect(cp && roster && isCosigned(cp.note, witnessOf(roster)!) ? cp.size : 0).toBeGreaterThanOrEqual(created.seq);
+  });
+
   it('a retraction is witnessed too', async () => {
     const created = await fed.list('alpha', ids('retract'));
     const retracted = await fed.retract('alpha', created.id);
