@@ -49,7 +49,8 @@ export const configFileSchema = z
       .strict()
       .prefault({}),
     tokens: z
-      .object({ epochs: z.array(epochSchema).min(1, 'at least one token epoch is required') })
+      // At most 32: a listing carries a token per identifier and epoch, 32 at most (PROTOCOL.md).
+      .object({ epochs: z.array(epochSchema).min(1, 'at least one token epoch is required').max(32, 'at most 32 token epochs') })
       .strict(),
     identifiers: z
       .object({ defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as CN').default('CN') })

@@ -19,6 +19,7 @@ import { federationPaths } from './paths.js';
 import { ReplayCache } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
+import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
@@ -55,6 +56,8 @@ export interface FederationStatus {
   misbehaviour: Misbehaviour[];
   /** Set while a restored node is still fetching its own log back from its peers (writes refused). */
   ownLogRecovery: OwnLogRecoveryStatus | null;
+  /** The token epochs this node holds, and those each peer names (held-epochs.ts); numbers only. */
+  epochs: EpochsStatus;
 }
 
 /** The trust root from config: the association's roster verifier key, for this federation. */
@@ -74,9 +77,11 @@ export class Federation {
   readonly misbehaviour: MisbehaviourRepository;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
+  private readonly heldEpochs: readonly number[];
 
   constructor(private readonly deps: FederationDeps) {
     const { config, db, logger, now } = deps;
+    this.heldEpochs = config.epochs.map((e) => e.epoch).sort((a, b) => a - b);
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
     // The association's node is the federation's witness: it cosigns what it has verified.
     const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time).secretKey;
@@ -142,6 +147,7 @@ export class Federation {
       nowSeconds,
       onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
       rosterNote: () => this.roster.currentNote(),
+      epochs: this.heldEpochs,
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
         perPeer: new RateLimiter({ ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst }, () => now().getTime()),
@@ -211,6 +217,7 @@ export class Federation {
       origins,
       misbehaviour: await this.misbehaviour.list(100),
       ownLogRecovery: await this.ownLog.status(),
+      epochs: epochsStatus(this.heldEpochs, peers),
     };
   }
 }

@@ -26,6 +26,8 @@ export interface FederationRoutesDeps {
   onNotify: (peer: string, origin: string, size: number) => void;
   /** The signed roster note this node holds, served publicly so members can refresh from it. */
   rosterNote: () => string | undefined;
+  /** The token epochs this node holds, ascending: named in the checkpoint list (held-epochs.ts). */
+  epochs: readonly number[];
   /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
   limits?: PeerLimitsOptions;
 }
@@ -60,7 +62,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
 
   app.get('/v1/federation/checkpoints', async (c) => {
     const all = await new CheckpointRepository(deps.db).latestAll();
-    return c.json({ checkpoints: all.map((cp) => ({ origin: cp.origin, size: cp.size, note: cp.note })) });
+    return c.json({ checkpoints: all.map((cp) => ({ origin: cp.origin, size: cp.size, note: cp.note })), epochs: deps.epochs });
   });
 
   app.get('/v1/federation/logs/:origin/entries/:start/:end', async (c) => {
