@@ -12,13 +12,13 @@
  *      already on epoch 2 alone lists, and the nodes still holding both deny it.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONFIG_FILE_NAME } from '../../src/config/load.js';
 import { fromHex } from '../../src/crypto/encoding.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
 import { Tokenizer } from '../../src/service/identifiers.js';
+import { editEpochs, type EpochConfig } from '../helpers/epochs.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
@@ -34,10 +34,6 @@ afterEach(async () => {
   fed = undefined;
 });
 
-interface EpochConfig {
-  epoch: number;
-  secret: string;
-}
 
 interface Person {
   label: string;
@@ -46,12 +42,6 @@ interface Person {
   tokens: Buffer[];
 }
 
-function editEpochs(dataDir: string, edit: (epochs: EpochConfig[]) => EpochConfig[]): void {
-  const file = join(dataDir, CONFIG_FILE_NAME);
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { tokens: { epochs: EpochConfig[] } };
-  config.tokens.epochs = edit(config.tokens.epochs);
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-}
 
 /** Whether the node stores an active, unexpired listing carrying one of the person's tokens (of any epoch). */
 async function stores(node: FedNode, person: Person): Promise<boolean> {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONFIG_FILE_NAME } from '../../src/config/load.js';
+import { editEpochs, type EpochConfig } from '../helpers/epochs.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 
@@ -23,17 +23,7 @@ afterEach(async () => {
   fed = undefined;
 });
 
-interface EpochConfig {
-  epoch: number;
-  secret: string;
-}
 
-function editEpochs(dataDir: string, edit: (epochs: EpochConfig[]) => EpochConfig[]): void {
-  const file = join(dataDir, CONFIG_FILE_NAME);
-  const config = JSON.parse(readFileSync(file, 'utf8')) as { tokens: { epochs: EpochConfig[] } };
-  config.tokens.epochs = edit(config.tokens.epochs);
-  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-}
 
 async function restartAll(f: TestFederation, edit: (epochs: EpochConfig[]) => EpochConfig[]): Promise<void> {
   for (const node of f.all) {

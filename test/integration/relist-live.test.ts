@@ -6,14 +6,15 @@
  * every ban is relisted, and `jointban verify` passes on the result.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
 import { initDataDir } from '../../src/init.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
 import { runCli } from '../helpers/cli.js';
+import { editEpochs } from '../helpers/epochs.js';
 import { listingBody } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
 
@@ -44,10 +45,7 @@ describe('relist beside a running node', () => {
     );
     await node.stop();
     // Epoch 2 added, the node restarted and serving.
-    const configFile = join(dir, CONFIG_FILE_NAME);
-    const config = JSON.parse(readFileSync(configFile, 'utf8')) as { tokens: { epochs: { epoch: number; secret: string }[] } };
-    config.tokens.epochs.push({ epoch: 2, secret: randomBytes(32).toString('hex') });
-    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600 });
+    editEpochs(dir, (epochs) => [...epochs, { epoch: 2, secret: randomBytes(32).toString('hex') }]);
     node = await start(dir);
     const live = node;
     const url = await live.listen();
