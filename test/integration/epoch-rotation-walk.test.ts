@@ -153,7 +153,8 @@ describe('an epoch rotation, one node at a time, under a continuous checker', ()
       await waitHeld(node.member, [1, 2]);
       if (node !== alpha) continue;
       // Alpha holds 1 and 2, beta and gamma 1 only: the association sees who lacks epoch 2.
-      expect((await f.status(f.association)).epochs.members.filter((m) => m.missing.includes(2)).map((m) => m.member)).toEqual(['beta', 'gamma']);
+      const lacking = async () => (await f.status(f.association)).epochs.members.filter((m) => m.missing.includes(2)).map((m) => m.member);
+      await waitFor(async () => (await lacking()).join() === 'beta,gamma', { message: 'the association to see beta and gamma lacking epoch 2' });
       // Alpha lists through its API and through `jointban import` beside its running node.
       const viaApi = await list(alpha, 'overlap-api');
       expect(viaApi.epochs).toEqual([1, 2]);
@@ -218,7 +219,8 @@ describe('an epoch rotation, one node at a time, under a continuous checker', ()
       const late = await list(alpha, 'late-alpha');
       expect(late.epochs).toEqual([2]);
       for (const other of [beta, gamma]) await f.waitForDecision(other, late.person.ids, 'deny');
-      expect((await f.status(f.association)).epochs.members.filter((m) => m.extra.includes(1)).map((m) => m.member)).toEqual(['beta', 'gamma']);
+      const holding = async () => (await f.status(f.association)).epochs.members.filter((m) => m.extra.includes(1)).map((m) => m.member);
+      await waitFor(async () => (await holding()).join() === 'beta,gamma', { message: 'the association to see beta and gamma still holding epoch 1' });
     }
 
     // After: every node on epoch 2 alone, every person denied everywhere, and never an allow.
