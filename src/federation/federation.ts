@@ -16,7 +16,7 @@ import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
-import { ReplayCache } from './request-signature.js';
+import { nonceQuota, ReplayCache } from './replay-cache.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
 import { federationRoutes } from './routes.js';
@@ -133,10 +133,13 @@ export class Federation {
         deps.onRosterChange?.(roster);
       },
     });
+    const peerRate = { ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst };
     this.routes = federationRoutes({
       db,
       lookupKey: (id) => this.activeMemberKey(id),
-      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds * 2, maxEntries: 100_000 }),
+      // A nonce must outlive the skew check (which accepts created + maxSkew inclusive); each member
+      // gets the share its rate limit can use (replay-cache.ts), so none can fill another's.
+      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds + 1, maxEntriesPerKey: nonceQuota(peerRate, config.sync.maxSkewSeconds) }),
       maxSkewSeconds: config.sync.maxSkewSeconds,
       pageLimit: config.sync.pageSize,
       nowSeconds,
@@ -144,7 +147,7 @@ export class Federation {
       rosterNote: () => this.roster.currentNote(),
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
-        perPeer: new RateLimiter({ ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst }, () => now().getTime()),
+        perPeer: new RateLimiter(peerRate, () => now().getTime()),
       },
     });
   }
