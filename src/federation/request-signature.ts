@@ -13,7 +13,7 @@
  * The full profile is in docs/PROTOCOL.md.
  */
 import { bytesEqual, toBase64, toBase64Url, utf8 } from '../crypto/encoding.js';
-import { ed25519Sign, ed25519Verify, randomBytes, sha256 } from '../crypto/index.js';
+import { ed25519Sign, ed25519VerifyOpenSsl, randomBytes, sha256Native } from '../crypto/index.js';
 import { buildSignatureBase, isLowerCaseFieldName, MAX_COVERED_COMPONENTS } from './signature-base.js';
 import { parseDictionary, type Dictionary, type Parameters } from './structured-fields.js';
 
@@ -91,7 +91,7 @@ export interface RequestSignatureBaseInput {
 
 /** RFC 9530 §2 with SHA-256, the only algorithm of the profile. */
 export function contentDigest(body: Uint8Array): string {
-  return `sha-256=:${toBase64(sha256(body))}:`;
+  return `sha-256=:${toBase64(sha256Native(body))}:`;
 }
 
 /** Base64url of exactly 16 bytes: 22 characters, the last one carrying 2 data bits (A, Q, g or w). */
@@ -239,7 +239,7 @@ function checkDigest(headers: HeaderSource, body: Uint8Array): VerifyFailure | u
   if (member.kind !== 'item' || member.value.type !== 'bytes' || member.params.length > 0) {
     return fail('bad_digest', 'Content-Digest sha-256 is not a byte sequence');
   }
-  if (!bytesEqual(member.value.value, sha256(body))) return fail('bad_digest', 'Content-Digest does not match the body');
+  if (!bytesEqual(member.value.value, sha256Native(body))) return fail('bad_digest', 'Content-Digest does not match the body');
   return undefined;
 }
 
@@ -288,6 +288,8 @@ export function verifyRequest(input: VerifyRequestInput): VerifyResult {
   if (!base.ok) return fail(base.kind === 'unsupported' ? 'unsupported' : 'malformed_signature', base.error);
   const message = utf8(base.base);
   const signature = sig.value.value;
-  if (!publicKeys.some((publicKey) => ed25519Verify(publicKey, message, signature))) return fail('bad_signature', 'signature does not verify');
+  // OpenSSL only: anyone can send a junk signature under a member's key id, so a failure must cost
+  // no more than OpenSSL's check (crypto/index.ts; docs/PROTOCOL.md, "Verification", step 8).
+  if (!publicKeys.some((publicKey) => ed25519VerifyOpenSsl(publicKey, message, signature))) return fail('bad_signature', 'signature does not verify');
   return { ok: true, keyId, nonce, created };
 }

@@ -2,9 +2,14 @@
  * A hostile member against the federation API, over real nodes on loopback (docs/SECURITY.md,
  * "A member floods the federation API"): one member sends far more signed requests than its rate
  * limit allows, and honest sync from another member goes on; requests refused by the limits hold
- * no slot in the replay cache. Every loop here is bounded in count, never in time.
+ * no slot in the replay cache; an outsider sending junk signatures under a member's key id gets 401s
+ * that cost no slow verification and none of the member's allowance. Every loop here is bounded in
+ * count, never in time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { toBase64 } from '../../src/crypto/encoding.js';
+import { ed25519SlowVerifications, generateEd25519KeyPair } from '../../src/crypto/index.js';
+import { addMember } from '../../src/roster/index.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 import { paymentAccount } from '../helpers/fixtures.js';
 
@@ -66,5 +71,33 @@ describe('a member flooding the federation API', () => {
     await f.waitForDecision('association', listed, 'deny');
     const honest = await f.signedFetch('alpha', CHECKPOINTS, f.asMember('association'));
     expect(honest.status).toBe(200);
+  });
+});
+
+describe("junk signatures under a real member's key id", () => {
+  it("are refused 401 bad_signature without one slow verification, and use none of that member's allowance", async () => {
+    fed = await createFederation(2, { extra: { limits: { peerRatePerSecond: 0.001, peerBurst: 10 } } });
+    const f = fed;
+    // delta is a member without a node, so that only this test spends delta's allowance at alpha.
+    const deltaKey = generateEd25519KeyPair();
+    await f.updateRoster((draft, now) => {
+      const added = addMember(draft, { id: 'delta', name: 'Platform delta', publicKey: toBase64(deltaKey.publicKey), endpoint: 'http://127.0.0.1:9' }, now);
+      if (!added.ok) throw new Error(added.error);
+      return added.draft;
+    });
+    const delta = { keyId: 'delta', secretKey: deltaKey.secretKey };
+    const outsider = generateEd25519KeyPair();
+    const body = { origin: 'delta', size: 1, pad: 'x'.repeat(60_000) };
+    const before = ed25519SlowVerifications();
+    const statuses = await flood(200, 4, async () => {
+      const res = await f.signedFetch('alpha', '/v1/federation/notify', { keyId: 'delta', secretKey: outsider.secretKey, method: 'POST', body });
+      const code = ((await res.json()) as { error?: { code?: string } }).error?.code;
+      return code === 'bad_signature' ? res.status : -res.status;
+    });
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    expect(ed25519SlowVerifications() - before).toBe(0);
+    // delta's bucket (10 requests, then one per 1000 s) is untouched by the junk sent in its name.
+    for (let i = 0; i < 10; i++) expect((await f.signedFetch('alpha', CHECKPOINTS, delta)).status).toBe(200);
+    expect((await f.signedFetch('alpha', CHECKPOINTS, delta)).status).toBe(429);
   });
 });
