@@ -26,6 +26,10 @@ export interface PeerAuthOptions {
   /** Unix seconds. */
   now(): number;
   maxSkewSeconds: number;
+  /** The authorities (host[:port]) this node is known under to its peers, for `@authority`. */
+  authorities(): readonly string[];
+  /** During an upgrade's transition (`sync.requestAuthority`): also accept signatures without `@authority`. */
+  acceptWithoutAuthority?: boolean | undefined;
   replay: ReplayCache;
   maxBodyBytes: number;
   /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
@@ -76,6 +80,9 @@ export function peerAuth(opts: PeerAuthOptions): MiddlewareHandler<PeerAuthEnv> 
       method: request.method,
       // WHATWG URL parsing gives the path as sent on the wire by a fetch() client, without the query.
       path: new URL(request.url).pathname,
+      authorities: opts.authorities(),
+      receivedAuthority: request.headers.get('host') ?? new URL(request.url).host,
+      acceptWithoutAuthority: opts.acceptWithoutAuthority,
       body: body.bytes,
       headers: request.headers,
       now,

@@ -3,8 +3,13 @@
  * Ed25519 (§3.3.6) and a Content-Digest (RFC 9530 §2) of the body.
  *
  *   Content-Digest:  sha-256=:<base64 SHA-256 of the body>:
- *   Signature-Input: jb=("@method" "@path" "content-digest");created=<s>;keyid="<member id>";alg="ed25519";nonce="<base64url 16 bytes>"
+ *   Signature-Input: jb=("@method" "@authority" "@path" "content-digest");created=<s>;keyid="<member id>";alg="ed25519";nonce="<base64url 16 bytes>"
  *   Signature:       jb=:<base64 Ed25519 signature over the §2.5 signature base>:
+ *
+ * `@authority` binds a request to the node it was meant for, so a node that receives a member's
+ * request cannot replay it to another node. A verifier rebuilds it from the authorities it is
+ * known under (its roster endpoint, its `http.publicUrl`), never from the Host header, so a reverse
+ * proxy may rewrite Host; the received Host only tells `wrong_authority` from `bad_signature`.
  *
  * `verifyRequest` reads attacker-controlled headers: lengths are capped before parsing, the
  * structured fields (RFC 8941) are parsed by a scanner that never throws, and every failure comes
@@ -22,7 +27,13 @@ export { ReplayCache, type ReplayCacheOptions } from './replay-cache.js';
 export const SIGNATURE_LABEL = 'jb';
 export const SIGNATURE_ALG = 'ed25519';
 /** What every jointban signature covers, in this order when we sign; a verifier requires at least these. */
-export const COVERED_COMPONENTS: readonly string[] = ['@method', '@path', 'content-digest'];
+export const COVERED_COMPONENTS: readonly string[] = ['@method', '@authority', '@path', 'content-digest'];
+/**
+ * What a node signs and accepts during an upgrade (`sync.requestAuthority: "transition"`): the
+ * profile before `@authority`, which nodes of earlier versions require (docs/PROTOCOL.md, "Upgrading").
+ */
+export const TRANSITION_COVERED_COMPONENTS: readonly string[] = ['@method', '@path', 'content-digest'];
+const DERIVED_COMPONENTS = ['@method', '@authority', '@path'];
 export const NONCE_BYTES = 16;
 export const MAX_KEY_ID_LENGTH = 128;
 /** Header caps, far above what the profile produces (about 150, 95 and 55 characters). */
@@ -36,6 +47,12 @@ export interface SignRequestInput {
   method: string;
   /** The request path only (RFC 9421 §2.2.6 `@path`): starts with "/", no query, no fragment. */
   path: string;
+  /**
+   * The target's host[:port] as the WHATWG URL parser gives it (`new URL(endpoint).host`: lower
+   * case, default port omitted), RFC 9421 §2.2.3 `@authority`; null signs without it, which only a
+   * node in an upgrade's transition does.
+   */
+  authority: string | null;
   body: Uint8Array;
   keyId: string;
   secretKey: Uint8Array;
@@ -58,6 +75,12 @@ export interface VerifyRequestInput {
   method: string;
   /** The received request path without the query (e.g. `new URL(request.url).pathname`). */
   path: string;
+  /** The authorities (host[:port], lower case) this node is known under to its peers; see `ownAuthorities`. */
+  authorities: readonly string[];
+  /** The received Host, only to tell `wrong_authority` (signed for that host) from `bad_signature`. */
+  receivedAuthority?: string | undefined;
+  /** During an upgrade's transition: also accept signatures that do not cover `@authority`. */
+  acceptWithoutAuthority?: boolean | undefined;
   body: Uint8Array;
   headers: HeaderSource;
   /** Unix seconds. */
@@ -74,7 +97,8 @@ export type VerifyFailureCode =
   | 'bad_digest'
   | 'bad_signature'
   | 'stale'
-  | 'unsupported';
+  | 'unsupported'
+  | 'wrong_authority';
 
 export type VerifyFailure = { ok: false; code: VerifyFailureCode; message: string };
 
@@ -83,6 +107,7 @@ export type VerifyResult = { ok: true; keyId: string; nonce: string; created: nu
 export interface RequestSignatureBaseInput {
   method: string;
   path: string;
+  authority: string | null;
   contentDigest: string;
   created: number;
   keyId: string;
@@ -109,6 +134,31 @@ function isValidPath(path: string): boolean {
   return path.startsWith('/') && !path.includes('?') && !path.includes('#');
 }
 
+/** A host[:port] as `URL.host` spells it: no user info, path or white space, and lower case. */
+function isValidAuthority(authority: string): boolean {
+  return authority.length > 0 && authority.length <= 300 && authority === authority.toLowerCase() && !/[\s/@?#]/.test(authority);
+}
+
+/**
+ * The authorities a node is known under to its peers: the host[:port] of its own roster endpoint
+ * (what peers sign for) and of `http.publicUrl` when set (during a move, the roster may lag behind
+ * it). Unparseable values are skipped.
+ */
+export function ownAuthorities(urls: readonly (string | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const url of urls) {
+    if (url === undefined) continue;
+    let host: string;
+    try {
+      host = new URL(url).host;
+    } catch {
+      continue;
+    }
+    if (host !== '' && !out.includes(host)) out.push(host);
+  }
+  return out;
+}
+
 function profileParams(created: number, keyId: string, nonce: string): Parameters {
   return [
     ['created', { type: 'integer', value: created }],
@@ -130,9 +180,12 @@ function profileBase(input: RequestSignatureBaseInput): { base: string; signatur
   }
   if (input.keyId.length === 0 || input.keyId.length > MAX_KEY_ID_LENGTH) throw new RangeError('keyId length out of range');
   if (!isValidNonce(input.nonce)) throw new RangeError('nonce must be base64url of 16 bytes');
-  const result = buildSignatureBase(COVERED_COMPONENTS, profileParams(input.created, input.keyId, input.nonce), {
+  if (input.authority !== null && !isValidAuthority(input.authority)) throw new RangeError('authority must be a lower-case host[:port]');
+  const covered = input.authority === null ? TRANSITION_COVERED_COMPONENTS : COVERED_COMPONENTS;
+  const result = buildSignatureBase(covered, profileParams(input.created, input.keyId, input.nonce), {
     method: input.method,
     path: input.path,
+    ...(input.authority === null ? {} : { authority: input.authority }),
     field: (name) => (name === 'content-digest' ? input.contentDigest : undefined),
   });
   if (!result.ok) throw new RangeError(result.error);
@@ -186,7 +239,7 @@ interface ParsedInput {
   nonce: string;
 }
 
-function parseSignatureInput(member: Dictionary[number][1]): { ok: true; value: ParsedInput } | VerifyFailure {
+function parseSignatureInput(member: Dictionary[number][1], required: readonly string[]): { ok: true; value: ParsedInput } | VerifyFailure {
   if (member.kind !== 'inner-list') return fail('malformed_signature', 'Signature-Input member is not an inner list');
   if (member.items.length > MAX_COVERED_COMPONENTS) return fail('malformed_signature', 'too many covered components');
   const covered: string[] = [];
@@ -194,7 +247,7 @@ function parseSignatureInput(member: Dictionary[number][1]): { ok: true; value: 
     if (item.value.type !== 'string') return fail('malformed_signature', 'a covered component is not a string');
     if (item.params.length > 0) return fail('unsupported', 'component parameters are not supported');
     const name = item.value.value;
-    if (name.startsWith('@') && name !== '@method' && name !== '@path') {
+    if (name.startsWith('@') && !DERIVED_COMPONENTS.includes(name)) {
       return fail('unsupported', `covered component ${JSON.stringify(name)} is not supported`);
     }
     if (!name.startsWith('@') && !isLowerCaseFieldName(name)) {
@@ -203,8 +256,8 @@ function parseSignatureInput(member: Dictionary[number][1]): { ok: true; value: 
     if (covered.includes(name)) return fail('malformed_signature', `component ${JSON.stringify(name)} is covered twice`);
     covered.push(name);
   }
-  for (const required of COVERED_COMPONENTS) {
-    if (!covered.includes(required)) return fail('malformed_signature', `the signature must cover "${required}"`);
+  for (const name of required) {
+    if (!covered.includes(name)) return fail('malformed_signature', `the signature must cover "${name}"`);
   }
   const get = (key: string) => member.params.find(([k]) => k === key)?.[1];
   for (const [key] of member.params) {
@@ -260,7 +313,7 @@ export function verifyRequest(input: VerifyRequestInput): VerifyResult {
   const sigMember = jbMember(sigDict.value, 'Signature');
   if (!sigMember.ok) return sigMember;
 
-  const parsed = parseSignatureInput(inputMember.member);
+  const parsed = parseSignatureInput(inputMember.member, input.acceptWithoutAuthority === true ? TRANSITION_COVERED_COMPONENTS : COVERED_COMPONENTS);
   if (!parsed.ok) return parsed;
   const { covered, params, created, keyId, nonce } = parsed.value;
   const sig = sigMember.member;
@@ -280,16 +333,37 @@ export function verifyRequest(input: VerifyRequestInput): VerifyResult {
   const digestFailure = checkDigest(input.headers, input.body);
   if (digestFailure !== undefined) return digestFailure;
 
-  const base = buildSignatureBase(covered, params, {
-    method: input.method,
-    path: input.path,
-    field: (name) => headerValue(input.headers, name),
-  });
-  if (!base.ok) return fail(base.kind === 'unsupported' ? 'unsupported' : 'malformed_signature', base.error);
-  const message = utf8(base.base);
   const signature = sig.value.value;
-  // OpenSSL only: anyone can send a junk signature under a member's key id, so a failure must cost
-  // no more than OpenSSL's check (crypto/index.ts; docs/PROTOCOL.md, "Verification", step 8).
-  if (!publicKeys.some((publicKey) => ed25519VerifyOpenSsl(publicKey, message, signature))) return fail('bad_signature', 'signature does not verify');
-  return { ok: true, keyId, nonce, created };
+  const verifies = (authority: string | undefined): boolean | VerifyFailure => {
+    const base = buildSignatureBase(covered, params, {
+      method: input.method,
+      path: input.path,
+      ...(authority === undefined ? {} : { authority }),
+      field: (name) => headerValue(input.headers, name),
+    });
+    if (!base.ok) return fail(base.kind === 'unsupported' ? 'unsupported' : 'malformed_signature', base.error);
+    const message = utf8(base.base);
+    // OpenSSL only: anyone can send a junk signature under a member's key id, so a failure must cost
+    // no more than OpenSSL's check (crypto/index.ts; docs/PROTOCOL.md, "Verification", step 8).
+    return publicKeys.some((publicKey) => ed25519VerifyOpenSsl(publicKey, message, signature));
+  };
+
+  if (!covered.includes('@authority')) {
+    const result = verifies(undefined);
+    if (result !== true) return result === false ? fail('bad_signature', 'signature does not verify') : result;
+    return { ok: true, keyId, nonce, created };
+  }
+  if (input.authorities.length === 0) return fail('wrong_authority', 'this node knows no authority of its own (no roster endpoint, no http.publicUrl)');
+  for (const authority of input.authorities) {
+    const result = verifies(authority);
+    if (result === true) return { ok: true, keyId, nonce, created };
+    if (result !== false) return result;
+  }
+  // Not for us: say so when the signature is good for the Host the request named (a replay of a
+  // request meant for another node), at the cost of one more OpenSSL check.
+  const received = input.receivedAuthority?.toLowerCase();
+  if (received !== undefined && received.length <= 300 && !input.authorities.includes(received) && verifies(received) === true) {
+    return fail('wrong_authority', `signed for ${received}; this node is ${input.authorities.join(' or ')}`);
+  }
+  return fail('bad_signature', 'signature does not verify');
 }

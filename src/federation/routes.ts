@@ -21,6 +21,10 @@ export interface FederationRoutesDeps {
   lookupKey: (memberId: string) => Uint8Array | readonly Uint8Array[] | undefined;
   replay: ReplayCache;
   maxSkewSeconds: number;
+  /** The authorities this node is known under to its peers (request-signature.ts `ownAuthorities`). */
+  authorities: () => readonly string[];
+  /** `sync.requestAuthority` is "transition": signatures without `@authority` are accepted too. */
+  acceptWithoutAuthority: boolean;
   pageLimit: number;
   nowSeconds: () => number;
   onNotify: (peer: string, origin: string, size: number) => void;
@@ -60,6 +64,8 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
       lookupKey: deps.lookupKey,
       now: deps.nowSeconds,
       maxSkewSeconds: deps.maxSkewSeconds,
+      authorities: deps.authorities,
+      acceptWithoutAuthority: deps.acceptWithoutAuthority,
       replay: deps.replay,
       maxBodyBytes: 64 * 1024,
       limits: deps.limits ? new PeerLimits(deps.limits) : undefined,

@@ -3,9 +3,11 @@
  * "A member floods the federation API"): one member sends far more signed requests than its rate
  * limit allows, and honest sync from another member goes on; requests refused by the limits hold
  * no slot in the replay cache; an outsider sending junk signatures under a member's key id gets 401s
- * that cost no slow verification and none of the member's allowance. Every loop here is bounded in
+ * that cost no slow verification and none of the member's allowance; a member that replays a
+ * request it received to another node is refused (`@authority`). Every loop here is bounded in
  * count, never in time.
  */
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toBase64 } from '../../src/crypto/encoding.js';
 import { ed25519SlowVerifications, generateEd25519KeyPair } from '../../src/crypto/index.js';
@@ -20,6 +22,21 @@ afterEach(async () => {
   await fed?.stop();
   fed = undefined;
 });
+
+/** A GET with exactly these headers, Host included (fetch() always sets Host from the URL). */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'GET', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer within 5 s')));
+    req.end();
+  });
+}
 
 /** Runs `count` calls of `send`, `parallel` at a time; returns the statuses in order. */
 async function flood(count: number, parallel: number, send: (i: number) => Promise<number>): Promise<number[]> {
@@ -40,7 +57,7 @@ describe('a member flooding the federation API', () => {
     const beta = f.asMember('beta');
     const refusedHeaders: Record<string, string>[] = [];
     const statuses = await flood(400, 4, async () => {
-      const headers = f.signedHeaders(CHECKPOINTS, beta);
+      const headers = f.signedHeaders('alpha', CHECKPOINTS, beta);
       const res = await fetch(`${f.get('alpha').url}${CHECKPOINTS}`, { headers });
       await res.arrayBuffer();
       if (res.status === 429 && refusedHeaders.length < 3) refusedHeaders.push({ ...headers });
@@ -99,5 +116,21 @@ describe("junk signatures under a real member's key id", () => {
     // delta's bucket (10 requests, then one per 1000 s) is untouched by the junk sent in its name.
     for (let i = 0; i < 10; i++) expect((await f.signedFetch('alpha', CHECKPOINTS, delta)).status).toBe(200);
     expect((await f.signedFetch('alpha', CHECKPOINTS, delta)).status).toBe(429);
+  });
+});
+
+describe('a member replaying a request it received to another node', () => {
+  it('is refused 401 wrong_authority: the signature covers the node it was meant for', async () => {
+    fed = await createFederation(2);
+    const f = fed;
+    const alphaHost = new URL(f.get('alpha').url).host;
+    // What alpha receives from beta, exactly as sent: Host names alpha.
+    const headers = { ...f.signedHeaders('alpha', CHECKPOINTS, f.asMember('beta')), host: alphaHost };
+    // alpha (or anyone who saw the request) sends it to the association within the skew window.
+    const replayed = await rawGet(`${f.get('association').url}${CHECKPOINTS}`, headers);
+    expect(replayed.status).toBe(401);
+    expect((JSON.parse(replayed.body) as { error: { code: string } }).error.code).toBe('wrong_authority');
+    // The request itself was good: alpha serves it once.
+    expect((await rawGet(`${f.get('alpha').url}${CHECKPOINTS}`, headers)).status).toBe(200);
   });
 });

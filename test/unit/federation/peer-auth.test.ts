@@ -10,6 +10,8 @@ import { RateLimiter } from '../../../src/service/rate-limiter.js';
 const alpha = generateEd25519KeyPair();
 const beta = generateEd25519KeyPair();
 const T0 = 1_750_000_000;
+/** The authority the node under test is known under (app.request() sends no Host: a proxy's view). */
+const HERE = 'alpha-node.example';
 const SKEW = 300;
 const MAX_BODY = 1024;
 
@@ -25,6 +27,7 @@ function createApp(opts: { now?: () => number; suspended?: Set<string>; replay?:
       lookupKey: (id) => (opts.suspended?.has(id) ? undefined : roster.get(id)),
       now: opts.now ?? (() => T0),
       maxSkewSeconds: SKEW,
+      authorities: () => [HERE],
       replay: opts.replay ?? new ReplayCache({ windowSeconds: SKEW + 1, maxEntriesPerKey: 100 }),
       maxBodyBytes: MAX_BODY,
       limits: opts.limits,
@@ -45,6 +48,7 @@ function signedInit(over: { method?: string; path?: string; body?: string; creat
   const headers = signRequest({
     method,
     path: over.path ?? '/federation/v1/notify',
+    authority: HERE,
     body: utf8(body),
     keyId: over.as ?? 'alpha',
     secretKey: (over.as === 'beta' ? beta : alpha).secretKey,
@@ -96,6 +100,15 @@ describe('peerAuth: rejected requests answer 401 with the code', () => {
     const res = await app.request('/federation/v1/other', signedInit());
     expect(res.status).toBe(401);
     expect(await errorCode(res)).toBe('bad_signature');
+  });
+
+  it('signed for another node → wrong_authority when the request names it, bad_signature otherwise', async () => {
+    const forBeta = signRequest({ method: 'GET', path: '/federation/v1/checkpoint', authority: 'beta-node.example', body: new Uint8Array(0), keyId: 'alpha', secretKey: alpha.secretKey, created: T0 });
+    const app = createApp();
+    const named = await app.request('http://beta-node.example/federation/v1/checkpoint', { headers: forBeta });
+    expect(named.status).toBe(401);
+    expect(await errorCode(named)).toBe('wrong_authority');
+    expect(await errorCode(await app.request('/federation/v1/checkpoint', { headers: forBeta }))).toBe('bad_signature');
   });
 
   it('suspended member → unknown_key', async () => {

@@ -4,6 +4,7 @@ import { toBase64, toBase64Url, utf8 } from '../../../src/crypto/encoding.js';
 import { ed25519Sign, generateEd25519KeyPair } from '../../../src/crypto/index.js';
 import {
   contentDigest,
+  ownAuthorities,
   signRequest,
   verifyRequest,
   type SignedRequestHeaders,
@@ -20,15 +21,18 @@ const NOW = 1_750_000_000;
 const SKEW = 300;
 const BODY = utf8('{"entries":[1,2,3]}');
 const roster: Record<string, Uint8Array> = { alpha: alpha.publicKey, beta: beta.publicKey };
+/** The node verifying in these tests is known to its peers as this authority. */
+const HERE = 'node.example';
 
 function signed(over: Partial<SignRequestInput> = {}): SignedRequestHeaders {
-  return signRequest({ method: 'POST', path: '/federation/v1/notify', body: BODY, keyId: 'alpha', secretKey: alpha.secretKey, created: NOW, ...over });
+  return signRequest({ method: 'POST', path: '/federation/v1/notify', authority: HERE, body: BODY, keyId: 'alpha', secretKey: alpha.secretKey, created: NOW, ...over });
 }
 
 function verify(headers: VerifyRequestInput['headers'], over: Partial<VerifyRequestInput> = {}): VerifyResult {
   return verifyRequest({
     method: 'POST',
     path: '/federation/v1/notify',
+    authorities: [HERE],
     body: BODY,
     headers,
     now: NOW,
@@ -44,7 +48,7 @@ function code(result: VerifyResult): string {
 
 /** Re-sign a hand-made Signature-Input (covered components and params) with alpha's key. */
 function signedCustom(covered: string[], params: SfParameters, fields: Record<string, string>): Record<string, string> {
-  const base = buildSignatureBase(covered, params, { method: 'POST', path: '/federation/v1/notify', field: (n) => fields[n] });
+  const base = buildSignatureBase(covered, params, { method: 'POST', path: '/federation/v1/notify', authority: HERE, field: (n) => fields[n] });
   if (!base.ok) throw new Error(base.error);
   return { ...fields, 'signature-input': `jb=${base.signatureParams}`, signature: `jb=:${toBase64(ed25519Sign(alpha.secretKey, utf8(base.base)))}:` };
 }
@@ -81,7 +85,7 @@ describe('sign → verify round trip', () => {
 
   it('accepts a signature covering more header fields than required', () => {
     const h = signed();
-    const extra = signedCustom(['@method', '@path', 'content-digest', 'content-type'], goodParams(), {
+    const extra = signedCustom(['@method', '@authority', '@path', 'content-digest', 'content-type'], goodParams(), {
       'content-digest': h['content-digest'],
       'content-type': 'application/json',
     });
@@ -93,6 +97,8 @@ describe('sign → verify round trip', () => {
     expect(() => signed({ nonce: 'short' })).toThrow(RangeError);
     expect(() => signed({ created: 1.5 })).toThrow(RangeError);
     expect(() => signed({ keyId: 'a\nb' })).toThrow(RangeError);
+    expect(() => signed({ authority: 'Node.Example' })).toThrow(RangeError);
+    expect(() => signed({ authority: 'node.example/path' })).toThrow(RangeError);
   });
 });
 
@@ -223,13 +229,58 @@ describe('wrong key', () => {
 describe('covered components missing content-digest', () => {
   it('a valid signature over @method and @path only → malformed_signature', () => {
     const h = signed();
-    const weak = signedCustom(['@method', '@path'], goodParams(), { 'content-digest': h['content-digest'] });
+    const weak = signedCustom(['@method', '@authority', '@path'], goodParams(), { 'content-digest': h['content-digest'] });
     expect(code(verify(weak))).toBe('malformed_signature');
   });
   it('a valid signature without @method or @path → malformed_signature', () => {
     const h = signed();
     const fields = { 'content-digest': h['content-digest'] };
-    expect(code(verify(signedCustom(['@path', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
-    expect(code(verify(signedCustom(['@method', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
+    expect(code(verify(signedCustom(['@authority', '@path', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
+    expect(code(verify(signedCustom(['@method', '@authority', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
+  });
+});
+
+describe('the target authority (@authority)', () => {
+  it('a request signed for another node, naming it in Host → wrong_authority', () => {
+    const forBeta = signed({ authority: 'beta.example:8443' });
+    expect(verify(forBeta, { authorities: ['beta.example:8443'] }).ok).toBe(true);
+    const result = verify(forBeta, { receivedAuthority: 'beta.example:8443' });
+    expect(code(result)).toBe('wrong_authority');
+    // Host is compared in lower case, as @authority is (RFC 9421 §2.2.3).
+    expect(code(verify(forBeta, { receivedAuthority: 'BETA.example:8443' }))).toBe('wrong_authority');
+  });
+
+  it('signed for another node, with Host rewritten to this one (or absent) → bad_signature', () => {
+    const forBeta = signed({ authority: 'beta.example' });
+    expect(code(verify(forBeta, { receivedAuthority: HERE }))).toBe('bad_signature');
+    expect(code(verify(forBeta))).toBe('bad_signature');
+  });
+
+  it('is checked against the authorities this node is known under, not the Host it received (a proxy may rewrite Host)', () => {
+    expect(verify(signed(), { receivedAuthority: '127.0.0.1:7300' }).ok).toBe(true);
+    // Known under its roster endpoint and a new public URL: a request for either is accepted.
+    const both = ['old.example', HERE];
+    expect(verify(signed(), { authorities: both }).ok).toBe(true);
+    expect(verify(signed({ authority: 'old.example' }), { authorities: both }).ok).toBe(true);
+  });
+
+  it('a node that knows no authority of its own refuses signatures covering one → wrong_authority', () => {
+    expect(code(verify(signed(), { authorities: [] }))).toBe('wrong_authority');
+  });
+
+  it('a signature without @authority → malformed_signature, except during an upgrade transition', () => {
+    const old = signed({ authority: null });
+    expect(old['signature-input']).toMatch(/^jb=\("@method" "@path" "content-digest"\);/);
+    expect(code(verify(old))).toBe('malformed_signature');
+    expect(verify(old, { acceptWithoutAuthority: true }).ok).toBe(true);
+    // The transition accepts the old profile; a signature for another node is still refused.
+    expect(code(verify(signed({ authority: 'beta.example' }), { acceptWithoutAuthority: true, receivedAuthority: 'beta.example' }))).toBe('wrong_authority');
+    expect(verify(signed(), { acceptWithoutAuthority: true }).ok).toBe(true);
+  });
+
+  it('ownAuthorities: host[:port] of the roster endpoint and http.publicUrl, default ports dropped, each once', () => {
+    expect(ownAuthorities(['https://Jointban.Alpha.example:443/base', 'https://jointban.alpha.example'])).toEqual(['jointban.alpha.example']);
+    expect(ownAuthorities(['http://127.0.0.1:7300', undefined, 'https://alpha.example:8443/x'])).toEqual(['127.0.0.1:7300', 'alpha.example:8443']);
+    expect(ownAuthorities([undefined, 'not a url'])).toEqual([]);
   });
 });
