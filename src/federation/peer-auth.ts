@@ -16,7 +16,8 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { PeerLimits } from './peer-limits.js';
-import { verifyRequest, type ReplayCache } from './request-signature.js';
+import type { ReplayCache } from './replay-cache.js';
+import { verifyRequest } from './request-verification.js';
 
 export type PeerAuthEnv = { Variables: { peer: string; rawBody: Uint8Array } };
 

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toBase64, utf8 } from '../../../src/crypto/encoding.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from '../../../src/crypto/index.js';
-import { requestSignatureBase, signRequest, verifyRequest } from '../../../src/federation/request-signature.js';
+import { requestSignatureBase, signRequest } from '../../../src/federation/request-signature.js';
+import { verifyRequest } from '../../../src/federation/request-verification.js';
 import { buildSignatureBase } from '../../../src/federation/signature-base.js';
 import { parseDictionary, serializeDictionary, type Parameters as SfParameters } from '../../../src/federation/structured-fields.js';
 

@@ -2,16 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64, toBase64Url, utf8 } from '../../../src/crypto/encoding.js';
 import { ed25519Sign, generateEd25519KeyPair } from '../../../src/crypto/index.js';
-import {
-  contentDigest,
-  ownAuthorities,
-  signRequest,
-  verifyRequest,
-  type SignedRequestHeaders,
-  type SignRequestInput,
-  type VerifyRequestInput,
-  type VerifyResult,
-} from '../../../src/federation/request-signature.js';
+import { contentDigest, ownAuthorities, signRequest, type SignedRequestHeaders, type SignRequestInput } from '../../../src/federation/request-signature.js';
+import { verifyRequest, type VerifyRequestInput, type VerifyResult } from '../../../src/federation/request-verification.js';
 import { buildSignatureBase } from '../../../src/federation/signature-base.js';
 import { type Parameters as SfParameters } from '../../../src/federation/structured-fields.js';
 
