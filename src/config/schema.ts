@@ -86,6 +86,8 @@ export const configFileSchema = z
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
         maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
         maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
+        // "transition" only while a federation upgrades to request signatures that cover @authority (docs/OPERATIONS.md).
+        requestAuthority: z.enum(['required', 'transition']).default('required'),
         requireCosignature: z.boolean().default(false),
       })
       .strict()

@@ -16,7 +16,8 @@ import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
-import { ReplayCache } from './request-signature.js';
+import { nonceQuota, ReplayCache } from './replay-cache.js';
+import { ownAuthorities } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
 import { epochsStatus, type EpochsStatus } from './held-epochs.js';
@@ -87,7 +88,8 @@ export class Federation {
     const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time).secretKey;
     const keyNow = () => keyAt(now().toISOString());
     const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
-    this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
+    const transition = config.sync.requestAuthority === 'transition';
+    this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds, transitionSignatures: transition });
     this.misbehaviour = new MisbehaviourRepository(db);
     this.signer = new CheckpointSigner({
       db,
@@ -138,11 +140,16 @@ export class Federation {
         deps.onRosterChange?.(roster);
       },
     });
+    const peerRate = { ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst };
     this.routes = federationRoutes({
       db,
       lookupKey: (id) => this.activeMemberKey(id),
-      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds * 2, maxEntries: 100_000 }),
+      // A nonce must outlive the skew check (which accepts created + maxSkew inclusive); each member
+      // gets the share its rate limit can use (replay-cache.ts), so none can fill another's.
+      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds + 1, maxEntriesPerKey: nonceQuota(peerRate, config.sync.maxSkewSeconds) }),
       maxSkewSeconds: config.sync.maxSkewSeconds,
+      authorities: () => this.ownAuthorities(),
+      acceptWithoutAuthority: transition,
       pageLimit: config.sync.pageSize,
       nowSeconds,
       onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
@@ -150,9 +157,15 @@ export class Federation {
       epochs: this.heldEpochs,
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
-        perPeer: new RateLimiter({ ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst }, () => now().getTime()),
+        perPeer: new RateLimiter(peerRate, () => now().getTime()),
       },
     });
+  }
+
+  /** What peers sign `@authority` for: this node's roster endpoint, and `http.publicUrl` (PROTOCOL.md, "Covered components"). */
+  private ownAuthorities(): string[] {
+    const self = this.roster.current()?.members.find((m) => m.id === this.deps.config.member);
+    return ownAuthorities([self?.endpoint, this.deps.config.http.publicUrl]);
   }
 
   private activeMemberKey(id: string): Uint8Array[] | undefined {
