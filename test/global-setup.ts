@@ -27,9 +27,10 @@ async function build(): Promise<void> {
   if (status !== 0) throw new Error(`build failed (npx tsc -p tsconfig.json exited ${String(status)}):\n${output}`);
 }
 
-async function startPostgres(): Promise<TestCluster | undefined> {
-  const bin = findPostgresBin();
-  if (bin === undefined) return undefined;
+/** The cluster, or why there is none (no binaries: the PostgreSQL suites then skip or fail). */
+async function startPostgres(): Promise<TestCluster | string> {
+  const { bin, where } = findPostgresBin();
+  if (bin === undefined) return `no initdb and pg_ctl in ${where}`;
   const cluster = await startTestCluster(bin);
   try {
     await createMigratedTemplate(cluster.url);
@@ -42,13 +43,13 @@ async function startPostgres(): Promise<TestCluster | undefined> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const [built, started] = await Promise.allSettled([build(), startPostgres()]);
-  const cluster = started.status === 'fulfilled' ? started.value : undefined;
+  const cluster = started.status === 'fulfilled' && typeof started.value !== 'string' ? started.value : undefined;
   if (built.status === 'rejected') {
     await cluster?.stop();
     throw built.reason;
   }
   if (started.status === 'rejected') throw started.reason;
-  const provided: PostgresProvided = cluster ? { url: cluster.url } : { missing: 'no /usr/lib/postgresql/*/bin/initdb and pg_ctl' };
+  const provided: PostgresProvided = cluster ? { url: cluster.url } : { missing: String(started.value) };
   project.provide('postgres', provided);
   return async () => {
     await cluster?.stop();

@@ -27,15 +27,23 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** The bin directory of the newest installed PostgreSQL with initdb and pg_ctl, if any. */
-export function findPostgresBin(): string | undefined {
-  if (!existsSync(DEBIAN_ROOT)) return undefined;
-  const versions = readdirSync(DEBIAN_ROOT)
-    .filter((v) => /^\d+$/.test(v))
-    .sort((a, b) => Number(b) - Number(a));
-  return versions
+/** Names the directory of initdb and pg_ctl elsewhere than Debian's (another OS, another version). */
+export const POSTGRES_BIN_ENV = 'JOINTBAN_POSTGRES_BIN';
+
+/**
+ * The bin directory with initdb and pg_ctl: $JOINTBAN_POSTGRES_BIN, or else the newest Debian
+ * PostgreSQL. Undefined when there is none; `where` says where it looked.
+ */
+export function findPostgresBin(): { bin: string | undefined; where: string } {
+  const hasBinaries = (bin: string) => existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl'));
+  const named = process.env[POSTGRES_BIN_ENV];
+  if (named !== undefined) return { bin: hasBinaries(named) ? named : undefined, where: `${POSTGRES_BIN_ENV}=${named}` };
+  const versions = existsSync(DEBIAN_ROOT) ? readdirSync(DEBIAN_ROOT).filter((v) => /^\d+$/.test(v)) : [];
+  const bin = versions
+    .sort((a, b) => Number(b) - Number(a))
     .map((v) => join(DEBIAN_ROOT, v, 'bin'))
-    .find((bin) => existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl')));
+    .find(hasBinaries);
+  return { bin, where: `${DEBIAN_ROOT}/*/bin` };
 }
 
 async function freePort(): Promise<number> {

@@ -10,7 +10,11 @@ import { suiteCanRun } from './optional-suite.js';
 /** True when the PostgreSQL suite can run here; otherwise the skip rule of optional-suite.ts. */
 export function postgresCanRun(suite: string): boolean {
   const provided = inject('postgres');
-  return suiteCanRun({ suite, missing: 'missing' in provided ? provided.missing : undefined, enable: 'apt-get install postgresql' });
+  return suiteCanRun({
+    suite,
+    missing: 'missing' in provided ? provided.missing : undefined,
+    enable: 'apt-get install postgresql (or set JOINTBAN_POSTGRES_BIN to the directory of initdb and pg_ctl)',
+  });
 }
 
 export interface TestDatabase {
