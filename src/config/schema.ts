@@ -135,6 +135,17 @@ export const configFileSchema = z
           })
           .strict()
           .prefault({}),
+        watch: z
+          .object({
+            // Identifiers enrolled per second per API key through PUT /v1/watch: a watch that matches
+            // records an event at once, so it tests identifiers like a check (api/rate-limit.ts). Larger
+            // than the check's, for enrolling a platform's existing accounts; the burst fits one full request.
+            ratePerSecond: z.number().min(0.001).max(1_000_000).default(500),
+            burst: z.number().int().min(1).max(1_000_000).default(20_000),
+            exemptScopes: z.array(z.enum(['write', 'admin'])).default([]),
+          })
+          .strict()
+          .prefault({}),
         peerConcurrency: z.number().int().min(1).max(1024).default(16),
         peerRatePerSecond: z.number().min(0.001).max(1_000_000).default(100),
         peerBurst: z.number().int().min(1).max(1_000_000).default(1000),

@@ -95,7 +95,9 @@ describe('with data', () => {
     expectNothingPrivate(html);
     expect(html).toMatch(/>alpha<\/a><\/td><td class="num">3<\/td><td class="num">1<\/td><td class="num">33\.3 %<\/td>/);
     expect(html).toContain('<h2>Anomalies</h2>');
-    expect(html).toContain('Checks served by this node (alpha)');
+    expect(html).toContain('Identifiers tested through this node (alpha) in the window: checks, and watch enrolments');
+    expect(html).toContain('<th class="num">Identifiers tested</th>');
+    expect(html).toContain('<td>watch</td>');
     const csv = await client.get('/dashboard/members.csv');
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
