@@ -111,6 +111,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     categories: config.categories,
     policy: config.policy,
     permanentRetentionDays: config.listings.permanentRetentionDays,
+    maxListingDays: config.listings.maxListingDays,
     tokenizer,
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),

@@ -60,8 +60,14 @@ export const configFileSchema = z
     listings: z
       .object({
         permanentRetentionDays: z.number().int().min(1).max(36500).default(1095),
+        // The latest expiresAt a new listing may carry, in days from now (service/listings.ts).
+        maxListingDays: z.number().int().min(1).max(36500).default(36500),
       })
       .strict()
+      .refine((l) => l.permanentRetentionDays <= l.maxListingDays, {
+        message: 'must be at least permanentRetentionDays: a permanent ban without expiresAt would be refused',
+        path: ['maxListingDays'],
+      })
       .prefault({}),
     roster: z
       .object({

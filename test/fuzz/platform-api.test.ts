@@ -160,13 +160,21 @@ describe('dates at the ends of the log’s range (found by http.platform)', () =
     expect(await dbCounts(t.node.database.db)).toEqual(before);
   });
 
-  it('the ends themselves are accepted', async () => {
-    const res = await t.node.app.request('/v1/listings', {
+  const create = (fields: Record<string, unknown>) =>
+    t.node.app.request('/v1/listings', {
       method: 'POST',
       headers: { authorization: `Bearer ${keys.write}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ...validBodies.create(), bannedAt: '0000-01-01T00:00:00Z', expiresAt: '9999-12-31T23:59:59.999Z' }),
+      body: JSON.stringify({ ...validBodies.create(), ...fields }),
     });
-    expect(res.status).toBe(201);
+
+  it('the first end is accepted; the last is refused by listings.maxListingDays (100 years), not by the log', async () => {
+    const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString();
+    expect((await create({ bannedAt: '0000-01-01T00:00:00Z', expiresAt: inAYear })).status).toBe(201);
+    const before = await dbCounts(t.node.database.db);
+    const res = await create({ bannedAt: '0000-01-01T00:00:00Z', expiresAt: '9999-12-31T23:59:59.999Z' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_input', message: expect.stringContaining('listings.maxListingDays') } });
+    expect(await dbCounts(t.node.database.db)).toEqual(before);
   });
 });
 
