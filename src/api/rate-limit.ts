@@ -66,8 +66,8 @@ export function identifierBudget(options: IdentifierBudgetOptions | undefined, w
   return async (c, next) => {
     const principal = c.get('principal');
     if (!options || options.exemptScopes.includes(principal.scope)) return next();
-    // hono keeps the parsed body, so the validator after this reads the same object; a body that
-    // is not JSON is left for the validator to refuse.
+    // hono keeps the body's text (requireJson decoded it strictly), so the validator after this
+    // parses the same text again; a body that is not JSON is left for the validator to refuse.
     const body: unknown = await c.req.json().catch(() => undefined);
     const result = options.limiter.take(principal.keyId, cost(body));
     if (!result.ok) {

@@ -6,7 +6,7 @@
  */
 import { Hono } from 'hono';
 import type { Kysely } from 'kysely';
-import { fromUtf8, toBase64 } from '../crypto/encoding.js';
+import { toBase64 } from '../crypto/encoding.js';
 import { MEMBER_ID_PATTERN } from '../config/schema.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
@@ -113,8 +113,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
   app.post('/v1/federation/notify', async (c) => {
     let body: unknown;
     try {
-      // Strict: bytes that are not UTF-8 are refused, not read as U+FFFD.
-      body = JSON.parse(fromUtf8(c.get('rawBody')));
+      body = JSON.parse(Buffer.from(c.get('rawBody')).toString('utf8'));
     } catch {
       return c.json(fail('invalid_input', 'body is not valid JSON'), 400);
     }
