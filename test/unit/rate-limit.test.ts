@@ -212,3 +212,14 @@ describe('the cost of a watch request is the number of identifiers it enrols', (
     expect(maxWatchCost(1000, 16)).toBe(16_000);
   });
 });
+
+describe('refills that arrive in pieces add up exactly', () => {
+  it('a debt of 6 at 1 per second is paid at 7 s, however the time is split among refused requests', () => {
+    const { l, advance } = limiter(1, 10);
+    expect(l.take('k', 16)).toEqual(OK);
+    advance(6_999);
+    expect(l.take('k', 1)).toEqual(wait(1));
+    advance(1);
+    expect(l.take('k', 1)).toEqual(OK);
+  });
+});
