@@ -111,6 +111,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     categories: config.categories,
     policy: config.policy,
     permanentRetentionDays: config.listings.permanentRetentionDays,
+    maxListingDays: config.listings.maxListingDays,
     tokenizer,
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),
@@ -143,7 +144,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   });
 
   const webhookConfig = config.events.webhook;
-  const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url });
+  const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url, counter: checkCounter });
   // Read once at start; the secret itself is never logged (docs/EVENTS.md).
   const webhook =
     webhookConfig.url !== undefined && webhookConfig.secretFile !== undefined
@@ -172,7 +173,20 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     // /v1/federation, and only the status route takes an API key rather than a peer signature.
     mount: [
       (a) => a.route('/', statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics)),
-      (a) => a.route('/', watchRoutes({ keys, watch, maxBodyBytes: config.http.maxBodyBytes, maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest })),
+      (a) =>
+        a.route(
+          '/',
+          watchRoutes({
+            keys,
+            watch,
+            maxBodyBytes: config.http.maxBodyBytes,
+            maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest,
+            watchRateLimit: {
+              limiter: new RateLimiter({ ratePerSecond: config.limits.watch.ratePerSecond, burst: config.limits.watch.burst }, () => now().getTime()),
+              exemptScopes: config.limits.watch.exemptScopes,
+            },
+          }),
+        ),
       (a) => a.route('/', auditRoutes(keys, audit)),
       (a) => a.route('/', federation.routes),
       (a) =>

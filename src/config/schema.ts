@@ -61,8 +61,14 @@ export const configFileSchema = z
     listings: z
       .object({
         permanentRetentionDays: z.number().int().min(1).max(36500).default(1095),
+        // The latest expiresAt a new listing may carry, in days from now (service/listings.ts).
+        maxListingDays: z.number().int().min(1).max(36500).default(36500),
       })
       .strict()
+      .refine((l) => l.permanentRetentionDays <= l.maxListingDays, {
+        message: 'must be at least permanentRetentionDays: a permanent ban without expiresAt would be refused',
+        path: ['maxListingDays'],
+      })
       .prefault({}),
     roster: z
       .object({
@@ -135,6 +141,17 @@ export const configFileSchema = z
             burst: z.number().int().min(1).max(1_000_000).default(200),
             // The API-key scopes that may check (api-keys.ts SCOPE_GRANTS); auditor keys cannot.
             exemptScopes: z.array(z.enum(['check', 'write', 'admin'])).default([]),
+          })
+          .strict()
+          .prefault({}),
+        watch: z
+          .object({
+            // Identifiers enrolled per second per API key through PUT /v1/watch: a watch that matches
+            // records an event at once, so it tests identifiers like a check (api/rate-limit.ts). Larger
+            // than the check's, for enrolling a platform's existing accounts; the burst fits one full request.
+            ratePerSecond: z.number().min(0.001).max(1_000_000).default(500),
+            burst: z.number().int().min(1).max(1_000_000).default(20_000),
+            exemptScopes: z.array(z.enum(['write', 'admin'])).default([]),
           })
           .strict()
           .prefault({}),

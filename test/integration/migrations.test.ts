@@ -142,6 +142,24 @@ describe('the SQLite schema of each migration', () => {
   });
 });
 
+describe('0006-identifier-counts', () => {
+  it('gives rows counted before it their request count as identifiers, and its down drops the column with the rows kept', async () => {
+    const handle = await open(join(dir(), 'counts.db'));
+    const migrator = new Migrator({ db: handle.db, provider: migrationProvider });
+    expect((await migrator.migrateTo('0005-watch-lifts')).error).toBeUndefined();
+    handle.sqlite.prepare("INSERT INTO check_counts (day, purpose, key_id, served, hits) VALUES ('2025-03-01', 'registration', 'k', 7, 2)").run();
+    expect((await migrator.migrateTo('0006-identifier-counts')).error).toBeUndefined();
+    expect(handle.sqlite.prepare('SELECT served, identifiers, hits FROM check_counts').get()).toEqual({ served: 7, identifiers: 7, hits: 2 });
+    handle.sqlite.prepare("INSERT INTO check_counts (day, purpose, key_id, served, hits) VALUES ('2025-03-02', 'watch', 'k', 1, 0)").run();
+    expect(handle.sqlite.prepare("SELECT identifiers FROM check_counts WHERE purpose = 'watch'").get()).toEqual({ identifiers: 0 });
+    expect((await migrator.migrateTo('0005-watch-lifts')).error).toBeUndefined();
+    expect(handle.sqlite.prepare('SELECT * FROM check_counts ORDER BY day').all()).toEqual([
+      { day: '2025-03-01', purpose: 'registration', key_id: 'k', served: 7, hits: 2 },
+      { day: '2025-03-02', purpose: 'watch', key_id: 'k', served: 1, hits: 0 },
+    ]);
+  });
+});
+
 describe('a node on a database migrated down and up again', () => {
   it('lists and checks', async () => {
     const dataDir = dir();
