@@ -112,3 +112,38 @@ export function boundedFetch(url: string | URL, opts: BoundedFetchOptions): Prom
     req.end(opts.body);
   });
 }
+
+/**
+ * A deadline over a longer piece of work (an ingest, a lock wait): a signal that aborts when the
+ * timer this object holds fires or when `parent` aborts (a stop, a suspension). The same rule as
+ * above: the timer and the parent's listener hold the controller, so no collection drops them;
+ * `dispose()` releases both once the work is done.
+ */
+export class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  /** True once the timer fired (not the parent): the work ran out of time. */
+  expired = false;
+  private readonly onParent = () => this.controller.abort();
+
+  constructor(
+    readonly ms: number,
+    private readonly parent?: AbortSignal,
+  ) {
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort();
+    }, ms);
+    if (parent?.aborted) this.controller.abort();
+    else parent?.addEventListener('abort', this.onParent, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.parent?.removeEventListener('abort', this.onParent);
+  }
+}
