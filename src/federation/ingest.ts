@@ -76,10 +76,17 @@ interface PeerCall extends Peer {
 
 const DEFAULT_INGEST_TIMEOUT_MS = 300_000;
 /**
- * Entries hashed, decoded or committed between two yields to the event loop: a page of thousands
- * of entries is seconds of synchronous work otherwise, and the check path waits behind it.
+ * Entries decoded, hashed or validated between two yields to the event loop: a page of thousands
+ * of entries is otherwise one block of synchronous work, and every check waits behind it.
  */
 const YIELD_EVERY = 250;
+/**
+ * Entries per transaction when a proven page is committed, with a yield between two: smaller
+ * slices would block less each, but every commit is an fsync (synchronous = FULL) on the main
+ * thread, and a check arriving mid-transaction waits for it (docs/BENCHMARKS.md, "Checks during a
+ * large sync").
+ */
+const COMMIT_SLICE = 250;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const MAX_PROOF_ITEMS = 128;
@@ -120,11 +127,15 @@ export class Ingestor {
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > end - start) {
       throw new PeerError('bad_response', `${request}: expected 1 to ${end - start} entries`, undefined, request);
     }
-    return entries.map((e: unknown, i) => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
+      const e: unknown = entries[i];
       const bytes = typeof e === 'string' ? fromBase64(e) : undefined;
       if (!bytes) throw new PeerError('bad_response', `${request}: entry ${start + i} is not base64`, undefined, request);
-      return bytes;
-    });
+      out.push(bytes);
+    }
+    return out;
   }
 
   /**
@@ -275,9 +286,9 @@ export class Ingestor {
       const good = decoded.entries.length;
       // Committed in slices, each its own transaction with a yield between: every slice is a
       // prefix of the proven page, so a stop between two leaves a proven prefix, as between pages.
-      for (let at = 0; at < good; at += YIELD_EVERY) {
+      for (let at = 0; at < good; at += COMMIT_SLICE) {
         if (at > 0) await yieldToLoop();
-        const slice = decoded.entries.slice(at, at + YIELD_EVERY).map((entry, i) => ({ entry, bytes: page[at + i]!, leafHash: leaves[at + i]! }));
+        const slice = decoded.entries.slice(at, at + COMMIT_SLICE).map((entry, i) => ({ entry, bytes: page[at + i]!, leafHash: leaves[at + i]! }));
         const last = at + slice.length === good;
         await this.commit(origin, slice, last && decoded.ok && end === cp.size ? cp : undefined);
       }

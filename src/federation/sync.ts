@@ -6,6 +6,11 @@
  * that announces entries this node lacks shortens the wait, and never below `backoffBaseMs` after
  * the last attempt: otherwise any member could keep another's loop busy by notifying it. One origin is ingested by one peer at a
  * time, so two peers never race to append the same entries.
+ *
+ * Nothing a peer does holds a loop for long (docs/SECURITY.md, "A trickling peer"): each request
+ * has a deadline the node holds (bounded-fetch.ts), each ingest one more (sync.ingestTimeoutMs),
+ * and a round waits for a busy origin at most sync.requestTimeoutMs before it leaves the origin to
+ * the ingest that holds it. A roster change that drops the peer, and stop(), cancel its round.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
