@@ -18,13 +18,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initLocalFederation } from '../../src/demo/local-federation.js';
-import { percentile } from './bulk-bench.js';
-import type { BulkNodeArgs, BulkNodeReady } from './bulk-node.js';
-import { killAll, ServerChild } from './child-protocol.js';
+import { bulkNodeStarter, percentile } from './bulk-bench.js';
+import type { BulkNodeReady } from './bulk-node.js';
+import { killAll, type ServerChild } from './child-protocol.js';
 import { identifiersOf, person } from './synthetic.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const script = (name: string) => fileURLToPath(new URL(`./${name}.js`, import.meta.url));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface LatencySummary {
@@ -74,18 +73,11 @@ export async function runSyncLatencyBench(options: { entries?: number; gapMs?: n
   const loadAverageAtStart = loadAverage();
   const dir = mkdtempSync(join(tmpdir(), 'jointban-sync-latency-'));
   const children: ServerChild<BulkNodeReady>[] = [];
-  const start = async (dataDir: string) => {
-    const child = await ServerChild.start<BulkNodeReady>(dataDir, script('bulk-node'), { dataDir } satisfies BulkNodeArgs);
-    children.push(child);
-    return child;
-  };
+  const start = bulkNodeStarter(children);
   try {
-    const fed = await initLocalFederation({ dir: join(dir, 'fed'), nodes: 2, extra: {
-        logging: { level: 'warn' },
-        // The checks here measure latency, not the rate limit.
-        limits: { check: { ratePerSecond: 1_000_000, burst: 1_000_000 } },
-      },
-    });
+    // The checks here measure latency, not the rate limit.
+    const extra = { logging: { level: 'warn' as const }, limits: { check: { ratePerSecond: 1_000_000, burst: 1_000_000 } } };
+    const fed = await initLocalFederation({ dir: join(dir, 'fed'), nodes: 2, extra });
     const [associationDir, alphaDir, betaDir] = fed.dataDirs as [string, string, string];
     const association = await start(associationDir);
     const alpha = await start(alphaDir);
