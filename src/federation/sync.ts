@@ -12,6 +12,7 @@
  * and a round waits for a busy origin at most sync.requestTimeoutMs before it leaves the origin to
  * the ingest that holds it. A roster change that drops the peer, and stop(), cancel its round.
  */
+import { setMaxListeners } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { isMemberId } from '../log/entry-schema.js';
@@ -104,14 +105,21 @@ export class Synchronizer {
   /** Rounds in flight (from the timer or syncOnce), for stop() to wait on. */
   private readonly rounds = new Set<Promise<void>>();
   /** Aborted by stop(): cancels every request and ingest of this loop and of own-log recovery. */
-  private lifetime = new AbortController();
+  private lifetime = Synchronizer.lifetimeController();
   private stopped = true;
 
   constructor(private readonly deps: SyncDeps) {}
 
+  /** One listener per round and per ingest in flight: as many as there are peers, not a leak. */
+  private static lifetimeController(): AbortController {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    return controller;
+  }
+
   start(): void {
     this.stopped = false;
-    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
+    if (this.lifetime.signal.aborted) this.lifetime = Synchronizer.lifetimeController();
     for (const state of this.peers.values()) this.schedule(state, 0);
   }
 
