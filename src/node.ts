@@ -40,6 +40,9 @@ import { readKeyFile, readSecretFile } from './store/key-file.js';
 import { assertNoPendingRestore } from './store/restore.js';
 import { VERSION } from './version.js';
 
+/** How long a stop waits for requests in flight before it closes their connections. */
+const STOP_GRACE_MS = 10_000;
+
 export interface NodeDeps {
   logger?: Logger;
   now?: () => Date;
@@ -258,12 +261,17 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         // polling on theirs, so a socket busy at this moment may never sit idle for a whole
         // keep-alive timeout: sweep until the last one has finished its request and gone.
         let sweep: NodeJS.Timeout | undefined;
+        let grace: NodeJS.Timeout | undefined;
         if ('closeIdleConnections' in s) {
           s.closeIdleConnections();
           sweep = setInterval(() => s.closeIdleConnections(), 20);
+          // A request still open after the grace (a caller trickling its request, or reading the
+          // answer a byte at a time) is cut: no remote party can hold a stop.
+          grace = setTimeout(() => s.closeAllConnections(), STOP_GRACE_MS);
         }
         await closed;
         clearInterval(sweep);
+        clearTimeout(grace);
         server = undefined;
       }
       await federation.stop();

@@ -90,6 +90,8 @@ export const configFileSchema = z
         backoffBaseMs: z.number().int().min(10).max(600_000).default(500),
         backoffMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        // One origin's ingest from one peer, every page of it: bounds how long a peer holds the origin's lock.
+        ingestTimeoutMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
         maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
         maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
         // "transition" only while a federation upgrades to request signatures that cover @authority (docs/OPERATIONS.md).
