@@ -15,6 +15,7 @@
  *   latency in ms (call to acknowledgement), for the durability bench.
  * - `watch {from, count, timeoutMs}`: checks the oldest person not yet seen every few milliseconds
  *   and returns the time each was first seen denied.
+ * - `check-key`: a new API key of scope `check`, for checks sent over HTTP by the parent.
  * - `cpu`, `profile-start`, `profile-stop`, `stop`.
  */
 import { join } from 'node:path';
@@ -152,6 +153,8 @@ serveCommands(async (command) => {
       }
       return seen;
     }
+    case 'check-key':
+      return (await node.keys.create('check', 'bench')).key;
     case 'stop':
       await node.stop();
       return null;

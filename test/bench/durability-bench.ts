@@ -12,15 +12,13 @@
 import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
 import { initLocalFederation } from '../../src/demo/local-federation.js';
-import { percentile } from './bulk-bench.js';
-import type { BulkNodeArgs, BulkNodeReady } from './bulk-node.js';
-import { killAll, ServerChild } from './child-protocol.js';
-
-const script = fileURLToPath(new URL('./bulk-node.js', import.meta.url));
+import { bulkNodeStarter, percentile } from './bulk-bench.js';
+import type { BulkNodeReady } from './bulk-node.js';
+import { killAll, type ServerChild } from './child-protocol.js';
 
 export interface LatencySummary {
   p50Ms: number;
@@ -60,9 +58,8 @@ export async function runDurabilityBench(options: { listings?: number; ratePerSe
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     writeFileSync(file, `${JSON.stringify({ ...raw, durability: { mode: 'witnessed' } }, null, 2)}\n`, { mode: 0o600 });
     const witnessedConfig = loadConfig(witnessedDir, {});
-    for (const dataDir of [associationDir, localDir, witnessedDir]) {
-      children.push(await ServerChild.start<BulkNodeReady>(dataDir, script, { dataDir } satisfies BulkNodeArgs));
-    }
+    const start = bulkNodeStarter(children);
+    for (const dataDir of [associationDir, localDir, witnessedDir]) await start(dataDir);
     const [, local, witnessed] = children as [ServerChild<BulkNodeReady>, ServerChild<BulkNodeReady>, ServerChild<BulkNodeReady>];
     const command = { cmd: 'create-timed', from: 1, count: listings, ratePerSecond };
     const [l, w] = await Promise.all([local.command<number[]>(command), witnessed.command<number[]>(command)]);

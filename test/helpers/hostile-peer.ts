@@ -212,6 +212,15 @@ export class HostilePeer {
     return new Response(body, { status: 200, headers: { 'content-type': 'application/json', ...opts.headers } });
   }
 
+  /**
+   * A trickling peer: the requests `matches` picks get their headers and `prefix` at once, then one
+   * `chunk` every `intervalMs` for ever (the slowloris of streamResponse); every other request is
+   * answered by the federation API above. Only the client can end such an answer.
+   */
+  trickle(matches: (req: HostileRequest) => boolean, opts: { prefix?: string; chunk?: string; intervalMs?: number } = {}): void {
+    this.override = (req) => (matches(req) ? this.streamResponse({ prefix: opts.prefix ?? '', chunk: opts.chunk ?? ' ', intervalMs: opts.intervalMs ?? 1_000 }) : undefined);
+  }
+
   /** A response whose body is exactly `text`, declared as JSON whatever it holds. */
   static rawJson(text: string, status = 200): Response {
     return new Response(text, { status, headers: { 'content-type': 'application/json' } });
@@ -221,7 +230,7 @@ export class HostilePeer {
   async notify(nodeUrl: string, origin: string = this.id, size = 1): Promise<number> {
     const path = '/v1/federation/notify';
     const body = utf8(JSON.stringify({ origin, size }));
-    const headers = signRequest({ method: 'POST', path, body, keyId: this.id, secretKey: this.keyPair.secretKey, created: Math.floor(Date.now() / 1000) });
+    const headers = signRequest({ method: 'POST', path, authority: new URL(nodeUrl).host, body, keyId: this.id, secretKey: this.keyPair.secretKey, created: Math.floor(Date.now() / 1000) });
     const res = await fetch(`${nodeUrl}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
     await res.arrayBuffer();
     return res.status;
