@@ -167,7 +167,8 @@ describe("losing a member node's disk", () => {
     expect(second).toMatchObject({ rows: 5, listed: 0, skipped: 5, reconnected: 0, rejected: 0 });
     // A row for the same account with another ban is not the recovered listing.
     const other = join(work, 'other.csv');
-    writeFileSync(other, `reference,category,ban_until,payment_account\nref-other,fraud,2099-01-01T00:00:00Z,${ids('a6')[0]!.value}\n`);
+    const banUntil = new Date(Date.now() + 180 * 86_400_000).toISOString();
+    writeFileSync(other, `reference,category,ban_until,payment_account\nref-other,fraud,${banUntil},${ids('a6')[0]!.value}\n`);
     expect(await runCliJson<Record<string, number>>(['import', '--data-dir', dir, other])).toMatchObject({ listed: 1, reconnected: 0 });
     restored = await createNode(loadConfig(dir, {}), { logger: createLogger('silent') });
     expect(await new LogReader(restored.database.db).size('alpha')).toBe(8);
