@@ -13,7 +13,7 @@ import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour
 import type { Database } from '../store/tables.js';
 import { RateLimiter } from '../service/rate-limiter.js';
 import { AppError } from '../errors.js';
-import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-signer.js';
+import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { ReplayCache } from './request-signature.js';
@@ -21,7 +21,9 @@ import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
+import { OwnCosignatures } from './own-cosignatures.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
+import { cosignMemberCheckpoints } from './witness-requests.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 
 export interface FederationDeps {
@@ -55,6 +57,8 @@ export interface FederationStatus {
   misbehaviour: Misbehaviour[];
   /** Set while a restored node is still fetching its own log back from its peers (writes refused). */
   ownLogRecovery: OwnLogRecoveryStatus | null;
+  /** Set while the node refuses to sign its own checkpoints: the roster makes none of its keys valid. */
+  signingRefused: SigningRefusal | null;
 }
 
 /** The trust root from config: the association's roster verifier key, for this federation. */
@@ -72,6 +76,8 @@ export class Federation {
   /** After a restore: the own log fetched back from peers before the node appends to it. */
   readonly ownLog: OwnLogRecovery;
   readonly misbehaviour: MisbehaviourRepository;
+  /** On a member's node: fetches the witness's cosignatures of its own checkpoints. */
+  readonly ownCosignatures: OwnCosignatures | undefined;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
 
@@ -79,8 +85,8 @@ export class Federation {
     const { config, db, logger, now } = deps;
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
     // The association's node is the federation's witness: it cosigns what it has verified.
-    const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time).secretKey;
-    const keyNow = () => keyAt(now().toISOString());
+    const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time)?.secretKey;
+    const keyNow = () => deps.signingKeys.now(this.roster.current(), config.member, now().toISOString()).secretKey;
     const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
     this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
     this.misbehaviour = new MisbehaviourRepository(db);
@@ -117,6 +123,10 @@ export class Federation {
       logger,
       onExtended: (size, from) => this.announce(config.member, size, from.id),
     });
+    this.ownCosignatures =
+      config.role === 'member'
+        ? new OwnCosignatures({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger })
+        : undefined;
     this.roster = new RosterHolder({
       db,
       trustRoot: parseTrustRootKey(config.roster.trustRoot, config.federation),
@@ -129,6 +139,8 @@ export class Federation {
       onChange: (roster) => {
         // A key written by `jointban keys rotate` since the start is picked up with the roster that lists it.
         deps.signingKeys.reload();
+        // A checkpoint refused for want of a valid key may be signable under this roster.
+        if (this.signer.refusal) void this.signer.flush();
         this.sync.setRoster(roster);
         deps.onRosterChange?.(roster);
       },
@@ -142,6 +154,9 @@ export class Federation {
       nowSeconds,
       onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
       rosterNote: () => this.roster.currentNote(),
+      cosignatures: witnessCosign
+        ? (member, notes) => cosignMemberCheckpoints({ db, roster: () => this.roster.current(), cosign: witnessCosign, misbehaviour: this.misbehaviour, now, logger }, member, notes)
+        : undefined,
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
         perPeer: new RateLimiter({ ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst }, () => now().getTime()),
@@ -163,14 +178,17 @@ export class Federation {
     this.roster.start();
     this.sync.start();
     this.ownLog.start();
+    this.ownCosignatures?.start();
   }
 
   async stop(): Promise<void> {
     // The recovery's ingests stop with the sync loop's flag, which sync.stop() sets at once.
     const recovery = this.ownLog.stop();
+    const cosignatures = this.ownCosignatures?.stop();
     this.roster.stop();
     await this.sync.stop();
     await recovery;
+    await cosignatures;
     await this.signer.stop();
   }
 
@@ -211,6 +229,7 @@ export class Federation {
       origins,
       misbehaviour: await this.misbehaviour.list(100),
       ownLogRecovery: await this.ownLog.status(),
+      signingRefused: this.signer.refusal ?? null,
     };
   }
 }

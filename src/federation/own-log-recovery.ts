@@ -42,6 +42,24 @@ export async function readOwnLogRecovery(db: Kysely<Database>): Promise<OwnLogRe
   return text === undefined ? undefined : (JSON.parse(text) as OwnLogRecoveryMark);
 }
 
+/** The `node_meta` key of the recovery's progress, so `jointban own-log` can say whom it waits for. */
+export const OWN_LOG_RECOVERY_PROGRESS = 'own_log.recovery.progress';
+
+export interface OwnLogRecoveryProgress {
+  /** The mark's `since`: progress of an earlier recovery is not this one's. */
+  since: string;
+  /** Peers that have answered. */
+  answered: string[];
+  /** The size of this node's log each answering peer holds (its checkpoint; 0: none). */
+  peerSizes: Record<string, number>;
+}
+
+export async function readOwnLogRecoveryProgress(db: Kysely<Database>, mark: OwnLogRecoveryMark): Promise<OwnLogRecoveryProgress | undefined> {
+  const text = await new NodeMetaRepository(db).get(OWN_LOG_RECOVERY_PROGRESS);
+  const progress = text === undefined ? undefined : (JSON.parse(text) as OwnLogRecoveryProgress);
+  return progress?.since === mark.since ? progress : undefined;
+}
+
 /** Removes the mark; true if there was one. */
 export async function clearOwnLogRecovery(db: Kysely<Database>): Promise<boolean> {
   const result = await db.deleteFrom('node_meta').where('key', '=', OWN_LOG_RECOVERY).executeTakeFirst();
@@ -57,6 +75,8 @@ export interface OwnLogRecoveryStatus {
   answered: string[];
   /** Active peers still to answer: writes stay refused until this is empty. */
   waitingFor: string[];
+  /** The size of this node's log each answering peer holds: the recovery reaches the largest. */
+  peerSizes: Record<string, number>;
 }
 
 export interface OwnLogRecoveryDeps {
@@ -74,6 +94,7 @@ export interface OwnLogRecoveryDeps {
 export class OwnLogRecovery {
   private mark: OwnLogRecoveryMark | undefined;
   private readonly answered = new Set<string>();
+  private readonly peerSizes = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -120,6 +141,7 @@ export class OwnLogRecovery {
       size: await new LogReader(this.deps.db).size(this.deps.self),
       answered: peers.filter((p) => this.answered.has(p)),
       waitingFor: peers.filter((p) => !this.answered.has(p)),
+      peerSizes: Object.fromEntries(this.peerSizes),
     };
   }
 
@@ -147,6 +169,10 @@ export class OwnLogRecovery {
       if (this.answered.has(member.id) || this.stopped || roster === undefined) continue;
       await this.ask(roster, { id: member.id, endpoint: member.endpoint });
     }
+    if (this.mark !== undefined) {
+      const progress: OwnLogRecoveryProgress = { since: this.mark.since, answered: [...this.answered], peerSizes: Object.fromEntries(this.peerSizes) };
+      await new NodeMetaRepository(deps.db).put(OWN_LOG_RECOVERY_PROGRESS, JSON.stringify(progress));
+    }
     if (this.stopped || !peers.every((m) => this.answered.has(m.id))) return;
     await clearOwnLogRecovery(deps.db);
     this.mark = undefined;
@@ -158,6 +184,8 @@ export class OwnLogRecovery {
     const { deps } = this;
     try {
       const ours = (await deps.sync.checkpointsOf(peer)).find((cp) => cp.origin === deps.self);
+      // The peer's claim, reported as such: what it proves is what the ingest below stores.
+      this.peerSizes.set(peer.id, ours?.size ?? 0);
       if (ours !== undefined) {
         const outcome = await deps.sync.ingestorFor(roster).ingest(peer, ours);
         if (outcome.status === 'rejected') {
