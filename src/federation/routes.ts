@@ -15,6 +15,7 @@ import type { Database } from '../store/tables.js';
 import { peerAuth, type PeerAuthEnv } from './peer-auth.js';
 import { peerLimits, type PeerLimitsOptions } from './peer-limits.js';
 import type { ReplayCache } from './request-signature.js';
+import { MAX_COSIGN_NOTES, parseCosignRequest, type CosignAnswer } from './witness-requests.js';
 
 export interface FederationRoutesDeps {
   db: Kysely<Database>;
@@ -28,6 +29,8 @@ export interface FederationRoutesDeps {
   rosterNote: () => string | undefined;
   /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
   limits?: PeerLimitsOptions;
+  /** Set on the witness (the association's node): cosigns a member's own checkpoints on request. */
+  cosignatures?: ((member: string, notes: string[]) => Promise<CosignAnswer[]>) | undefined;
 }
 
 type Fail = { error: { code: string; message: string } };
@@ -108,6 +111,20 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
     const log = new LogReader(deps.db);
     if (size > (await log.size(origin))) return c.json(fail('not_found', `the log of ${origin} is smaller than ${size}`), 404);
     return c.json({ proof: (await inclusionProofAt(log, origin, index, size)).map(toBase64) });
+  });
+
+  app.post('/v1/federation/cosignatures', async (c) => {
+    const cosignatures = deps.cosignatures;
+    if (!cosignatures) return c.json(fail('not_found', 'this node is not the federation\'s witness'), 404);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(c.get('rawBody')).toString('utf8'));
+    } catch {
+      return c.json(fail('invalid_input', 'body is not valid JSON'), 400);
+    }
+    const notes = parseCosignRequest(body);
+    if (!notes) return c.json(fail('invalid_input', `expected {"checkpoints": [1 to ${MAX_COSIGN_NOTES} checkpoint notes of the caller's own log]}`), 400);
+    return c.json({ checkpoints: await cosignatures(c.get('peer'), notes) });
   });
 
   app.post('/v1/federation/notify', async (c) => {
