@@ -18,6 +18,7 @@ import { witnessOf } from '../../src/federation/witness.js';
 import { verifyReceipt } from '../../src/log/receipt.js';
 import { findMember, memberKeys, retireKey, rotateKey, type Roster } from '../../src/roster/index.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 
 let fed: TestFederation | undefined;
@@ -147,6 +148,10 @@ describe('a member rotating its signing key while running', () => {
     await f.list('alpha', id(3));
     const refused = await waitFor(async () => (await f.status('alpha')).signingRefused, { message: 'alpha to refuse to sign with its retired key' });
     expect(refused).toMatchObject({ size: 3, message: expect.stringMatching(/lists none of this node's keys as valid/) });
+    // The dashboard's health page says so.
+    const dashboard = new DashboardClient((input, init) => alpha.node.app.request(input, init));
+    expect((await dashboard.login(alpha.adminKey)).status).toBe(303);
+    expect(await (await dashboard.get('/dashboard')).text()).toMatch(/class="notice signing-refused"[^>]*>[^<]*This node signs no checkpoint of its own log/);
     const signedSizes = async () => (await alpha.node.database.db.selectFrom('checkpoints').select('size').where('origin', '=', 'alpha').execute()).map((r) => Number(r.size));
     expect(Math.max(...(await signedSizes()))).toBe(2);
     // The next round of beta finds nothing new: no checkpoint, no bad_signature.
