@@ -21,7 +21,7 @@ import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
-import { OwnCosignatures } from './own-cosignatures.js';
+import { CosignatureCollector } from './cosignature-collector.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
 import { cosignMemberCheckpoints } from './witness-requests.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
@@ -76,8 +76,8 @@ export class Federation {
   /** After a restore: the own log fetched back from peers before the node appends to it. */
   readonly ownLog: OwnLogRecovery;
   readonly misbehaviour: MisbehaviourRepository;
-  /** On a member's node: fetches the witness's cosignatures of its own checkpoints. */
-  readonly ownCosignatures: OwnCosignatures | undefined;
+  /** On a member's node: fetches the witness's cosignatures of the checkpoints it holds. */
+  readonly cosignatures: CosignatureCollector | undefined;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
 
@@ -123,9 +123,9 @@ export class Federation {
       logger,
       onExtended: (size, from) => this.announce(config.member, size, from.id),
     });
-    this.ownCosignatures =
+    this.cosignatures =
       config.role === 'member'
-        ? new OwnCosignatures({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger })
+        ? new CosignatureCollector({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger })
         : undefined;
     this.roster = new RosterHolder({
       db,
@@ -155,7 +155,7 @@ export class Federation {
       onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
       rosterNote: () => this.roster.currentNote(),
       cosignatures: witnessCosign
-        ? (member, notes) => cosignMemberCheckpoints({ db, roster: () => this.roster.current(), cosign: witnessCosign, misbehaviour: this.misbehaviour, now, logger }, member, notes)
+        ? (caller, origin, notes) => cosignMemberCheckpoints({ db, roster: () => this.roster.current(), cosign: witnessCosign, misbehaviour: this.misbehaviour, now, logger }, caller, origin, notes)
         : undefined,
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
@@ -178,13 +178,13 @@ export class Federation {
     this.roster.start();
     this.sync.start();
     this.ownLog.start();
-    this.ownCosignatures?.start();
+    this.cosignatures?.start();
   }
 
   async stop(): Promise<void> {
     // The recovery's ingests stop with the sync loop's flag, which sync.stop() sets at once.
     const recovery = this.ownLog.stop();
-    const cosignatures = this.ownCosignatures?.stop();
+    const cosignatures = this.cosignatures?.stop();
     this.roster.stop();
     await this.sync.stop();
     await recovery;

@@ -29,8 +29,8 @@ export interface FederationRoutesDeps {
   rosterNote: () => string | undefined;
   /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
   limits?: PeerLimitsOptions;
-  /** Set on the witness (the association's node): cosigns a member's own checkpoints on request. */
-  cosignatures?: ((member: string, notes: string[]) => Promise<CosignAnswer[]>) | undefined;
+  /** Set on the witness (the association's node): cosigns checkpoints of a log it holds on request. */
+  cosignatures?: ((caller: string, origin: string, notes: string[]) => Promise<CosignAnswer[]>) | undefined;
 }
 
 type Fail = { error: { code: string; message: string } };
@@ -122,9 +122,9 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
     } catch {
       return c.json(fail('invalid_input', 'body is not valid JSON'), 400);
     }
-    const notes = parseCosignRequest(body);
-    if (!notes) return c.json(fail('invalid_input', `expected {"checkpoints": [1 to ${MAX_COSIGN_NOTES} checkpoint notes of the caller's own log]}`), 400);
-    return c.json({ checkpoints: await cosignatures(c.get('peer'), notes) });
+    const request = parseCosignRequest(body);
+    if (!request) return c.json(fail('invalid_input', `expected {"origin": <member id>, "checkpoints": [1 to ${MAX_COSIGN_NOTES} checkpoint notes of that member's log]}`), 400);
+    return c.json({ checkpoints: await cosignatures(c.get('peer'), request.origin, request.notes) });
   });
 
   app.post('/v1/federation/notify', async (c) => {

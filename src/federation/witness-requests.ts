@@ -1,23 +1,25 @@
 /**
- * The witness's side of `POST /v1/federation/cosignatures` (docs/PROTOCOL.md, "Cosignatures of a
- * member's own checkpoints"): a member sends checkpoints of its own log that the witness has not
- * cosigned, and gets back each one it can vouch for, cosigned. The witness cosigns what sync gave
- * it (ingest.ts) only at the sizes it happened to pull, so without this a member's other
- * checkpoints would never carry the cosignature that `jointban verify --require-cosignatures` asks
- * for on its own log.
+ * The witness's side of `POST /v1/federation/cosignatures` (docs/PROTOCOL.md, "Cosignatures on
+ * request"): a member sends checkpoints of one log (its own, or one it mirrors) that carry no
+ * cosignature of the witness, and gets back each one the witness can vouch for, cosigned. The
+ * witness cosigns what sync gave it (ingest.ts) only at the sizes it happened to pull, so without
+ * this a member's own checkpoints, and those it pulled from a peer before the witness saw them,
+ * would never carry the cosignature that `jointban verify --require-cosignatures` asks for.
  *
- * The witness vouches for a checkpoint exactly as for one it pulled: it verifies with the member's
+ * The witness vouches for a checkpoint exactly as for one it pulled: it verifies with the origin's
  * key valid at the time of the last entry (PROTOCOL.md, "Key history"), and the tree must be the
  * one it holds at that size, so it is consistent with everything it accepted. A checkpoint beyond
  * what it holds is `not_held` (the member asks again once the witness has synced); a different
- * tree of a size it holds is recorded as `equivocation` with both as evidence and never cosigned.
- * The notes are peer data: each is parsed defensively, and a request holds at most
- * MAX_COSIGN_NOTES of at most MAX_NOTE_CHARS characters.
+ * tree of a size it holds is recorded as `equivocation` of the origin, with the caller as the
+ * peer that showed it and both trees as evidence, and never cosigned. The body is peer data: it is
+ * parsed defensively, and a request holds at most MAX_COSIGN_NOTES notes of at most
+ * MAX_NOTE_CHARS characters, so one request costs a bounded number of signature checks.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, toBase64 } from '../crypto/encoding.js';
 import { decodeEntry } from '../log/entry.js';
+import { isMemberId } from '../log/entry-schema.js';
 import { checkpointKeyError, openMemberCheckpoint, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
@@ -42,16 +44,23 @@ export interface WitnessRequestDeps {
   logger: Logger;
 }
 
-/** Reads the request body: `{"checkpoints": ["<note>", …]}`; undefined when it is not that. */
-export function parseCosignRequest(body: unknown): string[] | undefined {
-  const list = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
-  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_COSIGN_NOTES) return undefined;
-  if (!list.every((n): n is string => typeof n === 'string' && n.length > 0 && n.length <= MAX_NOTE_CHARS)) return undefined;
-  return list;
+export interface CosignRequest {
+  /** The member whose log the checkpoints are of. */
+  origin: string;
+  notes: string[];
 }
 
-/** Answers one request of `member` for cosignatures of its own checkpoints, in the order asked. */
-export async function cosignMemberCheckpoints(deps: WitnessRequestDeps, member: string, notes: string[]): Promise<CosignAnswer[]> {
+/** Reads the request body: `{"origin": "<member>", "checkpoints": ["<note>", …]}`; undefined when it is not that. */
+export function parseCosignRequest(body: unknown): CosignRequest | undefined {
+  const { origin, checkpoints: list } = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  if (!isMemberId(origin)) return undefined;
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_COSIGN_NOTES) return undefined;
+  if (!list.every((n): n is string => typeof n === 'string' && n.length > 0 && n.length <= MAX_NOTE_CHARS)) return undefined;
+  return { origin, notes: list };
+}
+
+/** Answers one request of `caller` for cosignatures of checkpoints of `member`'s log, in the order asked. */
+export async function cosignMemberCheckpoints(deps: WitnessRequestDeps, caller: string, member: string, notes: string[]): Promise<CosignAnswer[]> {
   const roster = deps.roster();
   const log = new LogReader(deps.db);
   const held = await log.size(member);
@@ -74,11 +83,11 @@ export async function cosignMemberCheckpoints(deps: WitnessRequestDeps, member: 
     const ours = await rootAt(log, member, cp.size);
     if (!bytesEqual(ours, cp.root)) {
       const accepted = await new CheckpointRepository(deps.db).atSize(member, cp.size);
-      const message = `${member} asked the witness to cosign a tree of size ${cp.size} that differs from the one it holds`;
+      const message = `${member} signed a tree of size ${cp.size} that differs from the one the witness holds (${caller} asked for its cosignature)`;
       const fresh = await deps.misbehaviour.record({
         kind: 'equivocation',
         origin: member,
-        peer: member,
+        peer: caller,
         detectedAt: deps.now().toISOString(),
         message,
         evidence: { checkpoint: note, conflictsWith: accepted?.note ?? null, localRoot: toBase64(ours) },

@@ -66,8 +66,8 @@ export class CheckpointRepository {
 
   /**
    * Replaces the stored note of a checkpoint with the same tree signed more widely (the witness's
-   * cosignature added): for mirrored logs (ingest.ts) and for the node's own log, whose
-   * cosignatures it fetches from the witness (own-cosignatures.ts). Only the note changes, and
+   * cosignature added): from sync (ingest.ts), and from the witness on request for the node's own
+   * log and any other it holds (cosignature-collector.ts). Only the note changes, and
    * only where origin, size and root all match.
    */
   async replaceNote(cp: { origin: string; size: number; root: Uint8Array; note: string }): Promise<void> {

@@ -1,9 +1,10 @@
 /**
- * A member's own checkpoints carry the witness's cosignature (docs/PROTOCOL.md, "Cosignatures of a
- * member's own checkpoints"): the member asks the association for the cosignatures of every
- * checkpoint it signed, so `jointban verify --require-cosignatures` passes on its own log, and a
- * restore with the flag passes too. The witness vouches only for the tree it holds: a different tree
- * of a size it holds is refused and recorded as equivocation, a checkpoint of another member's log
+ * Every checkpoint a member holds comes to carry the witness's cosignature (docs/PROTOCOL.md,
+ * "Cosignatures on request"): the member asks the association for the cosignatures of the
+ * checkpoints it signed itself and of those it pulled from a peer before the witness saw them, so
+ * `jointban verify --require-cosignatures` passes on its data, its own log included, and a restore
+ * with the flag passes too. The witness vouches only for the tree it holds: a different tree of a
+ * size it holds is refused and recorded as equivocation, a note of another log than the one named
  * or beyond what it holds is not cosigned, and a node that is not the witness has no such route.
  */
 import { cpSync, mkdirSync } from 'node:fs';
@@ -20,10 +21,11 @@ const FEDERATION = 'demo.jointban.example';
 let fed: TestFederation;
 const phone = (n: number) => [{ type: 'phone' as const, value: `+86 139 0001 ${String(n).padStart(4, '0')}` }];
 
-async function uncosigned(member: string): Promise<number[]> {
+/** The sizes of `origin`'s checkpoints that `member` holds without the witness's cosignature. */
+async function uncosigned(member: string, origin = member): Promise<number[]> {
   const node = fed.get(member).node;
   const witness = witnessOf(node.federation.roster.current()!)!;
-  const rows = await new CheckpointRepository(node.database.db).after(member, -1, 10_000);
+  const rows = await new CheckpointRepository(node.database.db).after(origin, -1, 10_000);
   return rows.filter((cp) => !isCosigned(cp.note, witness)).map((cp) => cp.size);
 }
 
@@ -68,8 +70,27 @@ describe("a member's own checkpoints", () => {
   });
 });
 
+describe("a peer's checkpoints pulled before the witness saw them", () => {
+  it('come to carry the witness cosignature too', { timeout: 60_000 }, async () => {
+    // With the association down, beta pulls each of alpha's checkpoints from alpha itself; the
+    // association, back, pulls only the latest and would cosign that one alone.
+    await fed.stopNode(fed.association);
+    const before = await fed.logSize('beta', 'alpha');
+    for (let i = 20; i < 23; i++) {
+      await fed.list('alpha', phone(i));
+      await fed.waitForDecision('beta', phone(i), 'deny');
+    }
+    const pulled = (await uncosigned('beta', 'alpha')).filter((size) => size > before);
+    expect(pulled.length).toBeGreaterThan(1);
+    await fed.startNode(fed.association);
+    await waitFor(async () => (await uncosigned('beta', 'alpha')).length === 0, { message: "every checkpoint of alpha's log that beta holds to be cosigned" });
+    await waitFor(async () => (await uncosigned('alpha')).length === 0, { message: "every checkpoint of alpha's own log to be cosigned" });
+  });
+});
+
 describe('the witness asked to cosign a checkpoint', () => {
-  const ask = (notes: string[], target = fed.association) => fed.signedFetch(target, '/v1/federation/cosignatures', { ...fed.asMember('alpha'), method: 'POST', body: { checkpoints: notes } });
+  const ask = (notes: string[], origin = 'alpha', target = fed.association) =>
+    fed.signedFetch(target, '/v1/federation/cosignatures', { ...fed.asMember('alpha'), method: 'POST', body: { origin, checkpoints: notes } });
 
   it('refuses another tree of a size it holds and records the equivocation; does not cosign what it does not hold or another log', async () => {
     const secretKey = fed.asMember('alpha').secretKey;
@@ -85,12 +106,17 @@ describe('the witness asked to cosign a checkpoint', () => {
     expect(body.checkpoints.some((a) => a.note !== undefined)).toBe(false);
     const recorded = (await fed.status(fed.association)).misbehaviour.filter((m) => m.kind === 'equivocation' && m.origin === 'alpha');
     expect(recorded).toHaveLength(1);
+    expect(recorded[0]!.peer).toBe('alpha');
+    // beta's own note, named as beta's: cosigned for alpha, which may hold it as a mirrored log.
+    const mirrored = (await (await ask([betaLog], 'beta')).json()) as { checkpoints: { status: string; note?: string }[] };
+    expect(mirrored.checkpoints).toEqual([{ size: expect.any(Number), status: 'cosigned', note: expect.stringMatching(/^[\s\S]*— demo\.jointban\.example\/witness /) }]);
   });
 
   it('answers malformed requests with 400, and a node that is not the witness has no such route', async () => {
     expect((await ask([])).status).toBe(400);
     expect((await ask(Array.from({ length: 33 }, () => 'x'))).status).toBe(400);
-    const notWitness = await fed.signedFetch('beta', '/v1/federation/cosignatures', { ...fed.asMember('alpha'), method: 'POST', body: { checkpoints: ['x'] } });
+    expect((await ask(['x'], 'Not A Member')).status).toBe(400);
+    const notWitness = await fed.signedFetch('beta', '/v1/federation/cosignatures', { ...fed.asMember('alpha'), method: 'POST', body: { origin: 'alpha', checkpoints: ['x'] } });
     expect(notWitness.status).toBe(404);
   });
 });
