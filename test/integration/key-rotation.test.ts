@@ -148,6 +148,8 @@ describe('a member rotating its signing key while running', () => {
     await f.list('alpha', id(3));
     const refused = await waitFor(async () => (await f.status('alpha')).signingRefused, { message: 'alpha to refuse to sign with its retired key' });
     expect(refused).toMatchObject({ size: 3, message: expect.stringMatching(/lists none of this node's keys as valid/) });
+    const metrics = await fetch(`${alpha.url}/metrics`, { headers: { authorization: `Bearer ${alpha.adminKey}` } });
+    expect(await metrics.text()).toMatch(/^jointban_checkpoint_signing_refused 1$/m);
     // The dashboard's health page says so.
     const dashboard = new DashboardClient((input, init) => alpha.node.app.request(input, init));
     expect((await dashboard.login(alpha.adminKey)).status).toBe(303);
@@ -166,6 +168,8 @@ describe('a member rotating its signing key while running', () => {
     await f.startNode('alpha');
     await f.waitForDecision('beta', id(3), 'deny');
     expect((await f.status('alpha')).signingRefused).toBeNull();
+    const after = await fetch(`${alpha.url}/metrics`, { headers: { authorization: `Bearer ${alpha.adminKey}` } });
+    expect(await after.text()).toMatch(/^jointban_checkpoint_signing_refused 0$/m);
     // The roster makes the new key valid now: keys finish makes it the key file.
     const finished = await runCliJson<{ publicKey: string; retiredFile: string }>(['keys', 'finish', '--data-dir', alpha.dataDir]);
     expect(finished.publicKey).toBe(rotated.publicKey);
