@@ -84,6 +84,26 @@ export function createMetrics(
     },
   });
   new Gauge({
+    name: 'jointban_token_epoch_held',
+    help: 'One series per token epoch this node holds (the epoch number as a label, never its secret), each 1.',
+    labelNames: ['epoch'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const e of (await snapshot())?.epochs.held ?? []) this.set({ epoch: String(e) }, 1);
+    },
+  });
+  new Gauge({
+    name: 'jointban_peer_token_epochs_missing',
+    help: 'Token epochs this node holds that a peer does not name in its checkpoint list (0 when it holds them all; absent while unknown).',
+    labelNames: ['peer'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const m of (await snapshot())?.epochs.members ?? []) if (m.held !== null) this.set({ peer: m.member }, m.missing.length);
+    },
+  });
+  new Gauge({
     name: 'jointban_misbehaviour_recorded',
     help: 'Misbehaviour records shown by the status (latest 100), by kind.',
     labelNames: ['kind'],

@@ -49,7 +49,8 @@ export const configFileSchema = z
       .strict()
       .prefault({}),
     tokens: z
-      .object({ epochs: z.array(epochSchema).min(1, 'at least one token epoch is required') })
+      // At most 32: a listing carries a token per identifier and epoch, 32 at most (PROTOCOL.md).
+      .object({ epochs: z.array(epochSchema).min(1, 'at least one token epoch is required').max(32, 'at most 32 token epochs') })
       .strict(),
     identifiers: z
       .object({ defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as CN').default('CN') })
@@ -85,6 +86,8 @@ export const configFileSchema = z
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
         maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
         maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
+        // "transition" only while a federation upgrades to request signatures that cover @authority (docs/OPERATIONS.md).
+        requestAuthority: z.enum(['required', 'transition']).default('required'),
         requireCosignature: z.boolean().default(false),
       })
       .strict()

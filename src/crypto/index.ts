@@ -18,6 +18,8 @@
  * the cofactorless equation and compares R's bytes). `ed25519Verify` therefore accepts a signature
  * on OpenSSL's word only when noble-strict provably accepts it too, and asks noble otherwise; see
  * there. The accepted set is exactly noble-strict's (test/unit/crypto/ed25519-verify.test.ts).
+ * `ed25519VerifyOpenSsl` never asks noble: for peer request signatures, where a failed check must be
+ * cheap because anyone can send one (docs/SECURITY.md, "Junk signatures under a member's key id").
  */
 import * as ed from '@noble/ed25519';
 import { hkdf } from '@noble/hashes/hkdf.js';
@@ -158,7 +160,18 @@ function isCanonicalScalar(signature: Uint8Array): boolean {
   return s < GROUP_ORDER;
 }
 
+let slowVerifications = 0;
+
+/**
+ * How many verifications reached the JavaScript verifier (about 2 ms each, against tens of µs for
+ * OpenSSL) since the process started: tests count them to show a path stays off it.
+ */
+export function ed25519SlowVerifications(): number {
+  return slowVerifications;
+}
+
 function nobleStrictVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  slowVerifications++;
   try {
     return ed.verify(signature, message, publicKey, { zip215: false });
   } catch {
@@ -189,6 +202,25 @@ export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signat
     // An OpenSSL error is not a verdict: noble decides below.
   }
   return nobleStrictVerify(publicKey, message, signature);
+}
+
+/**
+ * Never throws. Accepts a subset of what `ed25519Verify` accepts, and only on OpenSSL's word: the
+ * same strict key and S < L checks, then OpenSSL's cofactorless equation [S]B = R + [k]A with R
+ * compared as bytes (RFC 8032 §5.1.7 allows a verifier either equation). It refuses the crafted
+ * signatures with a small-order component in R that the cofactored equation lets through; no
+ * RFC 8032 signer produces those, so every honest signature passes. Never calls the JavaScript
+ * verifier, so a failed check costs what OpenSSL's does.
+ */
+export function ed25519VerifyOpenSsl(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) return false;
+  const key = strictKey(publicKey);
+  if (!key.accepted || key.openssl === undefined || !isCanonicalScalar(signature)) return false;
+  try {
+    return nodeVerify(null, message, key.openssl, signature);
+  } catch {
+    return false;
+  }
 }
 
 export function randomBytes(length: number): Uint8Array {

@@ -16,9 +16,11 @@ import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
-import { ReplayCache } from './request-signature.js';
+import { nonceQuota, ReplayCache } from './replay-cache.js';
+import { ownAuthorities } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
 import type { SigningKeys } from './signing-keys.js';
+import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
 import { CosignatureCollector } from './cosignature-collector.js';
@@ -59,6 +61,8 @@ export interface FederationStatus {
   ownLogRecovery: OwnLogRecoveryStatus | null;
   /** Set while the node refuses to sign its own checkpoints: the roster makes none of its keys valid. */
   signingRefused: SigningRefusal | null;
+  /** The token epochs this node holds, and those each peer names (held-epochs.ts); numbers only. */
+  epochs: EpochsStatus;
 }
 
 /** The trust root from config: the association's roster verifier key, for this federation. */
@@ -80,15 +84,18 @@ export class Federation {
   readonly cosignatures: CosignatureCollector | undefined;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
+  private readonly heldEpochs: readonly number[];
 
   constructor(private readonly deps: FederationDeps) {
     const { config, db, logger, now } = deps;
+    this.heldEpochs = config.epochs.map((e) => e.epoch).sort((a, b) => a - b);
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
     // The association's node is the federation's witness: it cosigns what it has verified.
     const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time)?.secretKey;
     const keyNow = () => deps.signingKeys.now(this.roster.current(), config.member, now().toISOString()).secretKey;
     const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
-    this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds });
+    const transition = config.sync.requestAuthority === 'transition';
+    this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds, transitionSignatures: transition });
     this.misbehaviour = new MisbehaviourRepository(db);
     this.signer = new CheckpointSigner({
       db,
@@ -145,11 +152,16 @@ export class Federation {
         deps.onRosterChange?.(roster);
       },
     });
+    const peerRate = { ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst };
     this.routes = federationRoutes({
       db,
       lookupKey: (id) => this.activeMemberKey(id),
-      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds * 2, maxEntries: 100_000 }),
+      // A nonce must outlive the skew check (which accepts created + maxSkew inclusive); each member
+      // gets the share its rate limit can use (replay-cache.ts), so none can fill another's.
+      replay: new ReplayCache({ windowSeconds: config.sync.maxSkewSeconds + 1, maxEntriesPerKey: nonceQuota(peerRate, config.sync.maxSkewSeconds) }),
       maxSkewSeconds: config.sync.maxSkewSeconds,
+      authorities: () => this.ownAuthorities(),
+      acceptWithoutAuthority: transition,
       pageLimit: config.sync.pageSize,
       nowSeconds,
       onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
@@ -157,11 +169,18 @@ export class Federation {
       cosignatures: witnessCosign
         ? (caller, origin, notes) => cosignMemberCheckpoints({ db, roster: () => this.roster.current(), cosign: witnessCosign, misbehaviour: this.misbehaviour, now, logger }, caller, origin, notes)
         : undefined,
+      epochs: this.heldEpochs,
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
-        perPeer: new RateLimiter({ ratePerSecond: config.limits.peerRatePerSecond, burst: config.limits.peerBurst }, () => now().getTime()),
+        perPeer: new RateLimiter(peerRate, () => now().getTime()),
       },
     });
+  }
+
+  /** What peers sign `@authority` for: this node's roster endpoint, and `http.publicUrl` (PROTOCOL.md, "Covered components"). */
+  private ownAuthorities(): string[] {
+    const self = this.roster.current()?.members.find((m) => m.id === this.deps.config.member);
+    return ownAuthorities([self?.endpoint, this.deps.config.http.publicUrl]);
   }
 
   private activeMemberKey(id: string): Uint8Array[] | undefined {
@@ -230,6 +249,7 @@ export class Federation {
       misbehaviour: await this.misbehaviour.list(100),
       ownLogRecovery: await this.ownLog.status(),
       signingRefused: this.signer.refusal ?? null,
+      epochs: epochsStatus(this.heldEpochs, peers),
     };
   }
 }

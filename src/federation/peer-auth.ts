@@ -8,10 +8,16 @@
  * hono's own body readers and validators still work downstream.
  *
  * Failures answer 401 `{"error":{"code","message"}}` with the verifier's code, or `replayed`.
- * A nonce is remembered only after the signature verified, so only members can fill the cache.
+ * The order is what keeps one member from locking out the others (docs/SECURITY.md, "A member floods
+ * the federation API"): verify the signature; refuse a nonce already seen; apply the peer limits
+ * (503 busy, 429 over the member's rate); only then remember the nonce, in the member's own share of
+ * the replay cache (429 when that share is full). So only members reach the cache, a refused request
+ * holds no slot in it, and a member can fill no share but its own.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { verifyRequest, type ReplayCache } from './request-signature.js';
+import type { PeerLimits } from './peer-limits.js';
+import type { ReplayCache } from './replay-cache.js';
+import { verifyRequest } from './request-verification.js';
 
 export type PeerAuthEnv = { Variables: { peer: string; rawBody: Uint8Array } };
 
@@ -21,8 +27,14 @@ export interface PeerAuthOptions {
   /** Unix seconds. */
   now(): number;
   maxSkewSeconds: number;
+  /** The authorities (host[:port]) this node is known under to its peers, for `@authority`. */
+  authorities(): readonly string[];
+  /** During an upgrade's transition (`sync.requestAuthority`): also accept signatures without `@authority`. */
+  acceptWithoutAuthority?: boolean | undefined;
   replay: ReplayCache;
   maxBodyBytes: number;
+  /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
+  limits?: PeerLimits | undefined;
 }
 
 type BodyRead = { ok: true; bytes: Uint8Array } | { ok: false };
@@ -54,8 +66,8 @@ async function readBodyWithLimit(request: Request, max: number): Promise<BodyRea
   return { ok: true, bytes };
 }
 
-function reject(c: Context, status: 401 | 413, code: string, message: string): Response {
-  return c.json({ error: { code, message } }, status);
+function reject(c: Context, status: 401 | 413 | 429 | 503, code: string, message: string, retryAfterSeconds?: number): Response {
+  return c.json({ error: { code, message } }, status, retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) });
 }
 
 export function peerAuth(opts: PeerAuthOptions): MiddlewareHandler<PeerAuthEnv> {
@@ -69,6 +81,9 @@ export function peerAuth(opts: PeerAuthOptions): MiddlewareHandler<PeerAuthEnv> 
       method: request.method,
       // WHATWG URL parsing gives the path as sent on the wire by a fetch() client, without the query.
       path: new URL(request.url).pathname,
+      authorities: opts.authorities(),
+      receivedAuthority: request.headers.get('host') ?? new URL(request.url).host,
+      acceptWithoutAuthority: opts.acceptWithoutAuthority,
       body: body.bytes,
       headers: request.headers,
       now,
@@ -76,15 +91,22 @@ export function peerAuth(opts: PeerAuthOptions): MiddlewareHandler<PeerAuthEnv> 
       lookupKey: opts.lookupKey,
     });
     if (!result.ok) return reject(c, 401, result.code, result.message);
-    if (!opts.replay.checkAndRemember(result.keyId, result.nonce, result.created, now)) {
-      return reject(c, 401, 'replayed', 'this signature nonce was already used, or cannot be remembered now');
+    const { keyId, nonce, created } = result;
+    if (opts.replay.seen(keyId, nonce, now)) return reject(c, 401, 'replayed', 'this signature nonce was already used');
+    const refused = opts.limits?.admit(keyId);
+    if (refused) return reject(c, refused.status, refused.code, refused.message, refused.retryAfterSeconds);
+    const remembered = opts.replay.remember(keyId, nonce, created, now);
+    if (remembered === 'quota') {
+      return reject(c, 429, 'rate_limited', 'this member holds its whole share of live signature nonces; retry later', opts.replay.windowSeconds);
     }
+    if (remembered !== 'remembered') return reject(c, 401, 'replayed', 'this signature nonce was already used, or is too old to remember');
 
-    c.set('peer', result.keyId);
+    c.set('peer', keyId);
     c.set('rawBody', body.bytes);
     if (request.body !== null) {
       c.req.raw = new Request(request, { body: body.bytes });
     }
-    await next();
+    if (opts.limits) await opts.limits.enter(next);
+    else await next();
   };
 }

@@ -45,6 +45,8 @@ export interface PeerClientOptions {
   maxResponseBytes: number;
   /** Unix seconds, for the signature's `created`. */
   nowSeconds: () => number;
+  /** Sign without `@authority`, as nodes of earlier versions require (`sync.requestAuthority: "transition"`). */
+  transitionSignatures?: boolean;
 }
 
 /**
@@ -118,7 +120,7 @@ export class PeerClient {
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, String(v));
     const bodyBytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     const headers: Record<string, string> = {
-      ...signRequest({ method, path: url.pathname, body: bodyBytes, keyId: this.opts.self, secretKey: this.opts.secretKey(), created: this.opts.nowSeconds() }),
+      ...signRequest({ method, path: url.pathname, authority: this.opts.transitionSignatures ? null : url.host, body: bodyBytes, keyId: this.opts.self, secretKey: this.opts.secretKey(), created: this.opts.nowSeconds() }),
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -4,15 +4,13 @@
  * per peer a token bucket of `limits.peerRatePerSecond` requests per second with bursts of
  * `limits.peerBurst` (429 beyond). Both answer with Retry-After.
  *
- * Mounted after peer authentication: only verified, active members reach these limits, so an
- * outsider cannot use up the slots honest peers need. What an outsider can send is bounded before
- * that by the body limit of peer authentication and by signature checks that stop at an unknown
- * key id. A refused peer's sync counts the refusal as a failed round and backs off
+ * Applied by peer authentication (peer-auth.ts) after the signature verified and before the
+ * request's nonce is remembered: only verified, active members reach these limits, so an outsider
+ * cannot use up the slots honest peers need, and a refused request holds no replay-cache slot.
+ * A refused peer's sync counts the refusal as a failed round and backs off
  * (`sync.backoffBaseMs` …); it never counts as misbehaviour.
  */
-import type { Context, MiddlewareHandler } from 'hono';
 import type { RateLimiter } from '../service/rate-limiter.js';
-import type { PeerAuthEnv } from './peer-auth.js';
 
 export interface PeerLimitsOptions {
   /** The most federation requests served at once (`limits.peerConcurrency`). */
@@ -24,26 +22,40 @@ export interface PeerLimitsOptions {
 /** What a refused peer is told to wait: a slot frees as soon as any request in progress ends. */
 export const BUSY_RETRY_AFTER_SECONDS = 1;
 
-function refuse(c: Context<PeerAuthEnv>, status: 429 | 503, code: string, message: string, retryAfter: number): Response {
-  return c.json({ error: { code, message } }, status, { 'Retry-After': String(retryAfter) });
+export interface PeerRefusal {
+  status: 429 | 503;
+  code: 'rate_limited' | 'unavailable';
+  message: string;
+  retryAfterSeconds: number;
 }
 
-export function peerLimits(options: PeerLimitsOptions): MiddlewareHandler<PeerAuthEnv> {
-  let inFlight = 0;
-  return async (c, next) => {
-    // Busy first: a request refused for want of a slot does not use up the peer's allowance.
-    if (inFlight >= options.maxConcurrent) {
-      return refuse(c, 503, 'unavailable', `this node is serving ${options.maxConcurrent} federation requests already`, BUSY_RETRY_AFTER_SECONDS);
+export class PeerLimits {
+  private inFlight = 0;
+
+  constructor(private readonly options: PeerLimitsOptions) {}
+
+  /**
+   * Whether the peer may be served now; takes one of its tokens if so. Busy first: a request refused
+   * for want of a slot does not use up the peer's allowance. Pair an admitted request with `enter`.
+   */
+  admit(peer: string): PeerRefusal | undefined {
+    if (this.inFlight >= this.options.maxConcurrent) {
+      return { status: 503, code: 'unavailable', message: `this node is serving ${this.options.maxConcurrent} federation requests already`, retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS };
     }
-    const rate = options.perPeer.take(c.get('peer'), 1);
+    const rate = this.options.perPeer.take(peer, 1);
     if (!rate.ok) {
-      return refuse(c, 429, 'rate_limited', `too many requests from this member; retry in ${rate.retryAfterSeconds} s`, rate.retryAfterSeconds);
+      return { status: 429, code: 'rate_limited', message: `too many requests from this member; retry in ${rate.retryAfterSeconds} s`, retryAfterSeconds: rate.retryAfterSeconds };
     }
-    inFlight++;
+    return undefined;
+  }
+
+  /** Runs an admitted request while holding one of the concurrency slots. */
+  async enter<T>(serve: () => Promise<T>): Promise<T> {
+    this.inFlight++;
     try {
-      await next();
+      return await serve();
     } finally {
-      inFlight--;
+      this.inFlight--;
     }
-  };
+  }
 }

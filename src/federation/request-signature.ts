@@ -3,39 +3,45 @@
  * Ed25519 (§3.3.6) and a Content-Digest (RFC 9530 §2) of the body.
  *
  *   Content-Digest:  sha-256=:<base64 SHA-256 of the body>:
- *   Signature-Input: jb=("@method" "@path" "content-digest");created=<s>;keyid="<member id>";alg="ed25519";nonce="<base64url 16 bytes>"
+ *   Signature-Input: jb=("@method" "@authority" "@path" "content-digest");created=<s>;keyid="<member id>";alg="ed25519";nonce="<base64url 16 bytes>"
  *   Signature:       jb=:<base64 Ed25519 signature over the §2.5 signature base>:
  *
- * `verifyRequest` reads attacker-controlled headers: lengths are capped before parsing, the
- * structured fields (RFC 8941) are parsed by a scanner that never throws, and every failure comes
- * back as a typed result. Only the label `jb` is understood; anything else is refused, not skipped.
- * Replay (the nonce) is checked by the caller with `ReplayCache` after a successful verification.
- * The full profile is in docs/PROTOCOL.md.
+ * `@authority` binds a request to the node it was meant for, so a node that receives a member's
+ * request cannot replay it to another node. A verifier rebuilds it from the authorities it is
+ * known under (its roster endpoint, its `http.publicUrl`), never from the Host header, so a reverse
+ * proxy may rewrite Host; the received Host only tells `wrong_authority` from `bad_signature`.
+ *
+ * This file fixes the profile and signs; `request-verification.ts` verifies. The full profile is in
+ * docs/PROTOCOL.md.
  */
-import { bytesEqual, toBase64, toBase64Url, utf8 } from '../crypto/encoding.js';
-import { ed25519Sign, ed25519Verify, randomBytes, sha256 } from '../crypto/index.js';
-import { buildSignatureBase, isLowerCaseFieldName, MAX_COVERED_COMPONENTS } from './signature-base.js';
-import { parseDictionary, type Dictionary, type Parameters } from './structured-fields.js';
+import { toBase64, toBase64Url, utf8 } from '../crypto/encoding.js';
+import { ed25519Sign, randomBytes, sha256Native } from '../crypto/index.js';
+import { buildSignatureBase } from './signature-base.js';
+import type { Parameters } from './structured-fields.js';
 
 export { ReplayCache, type ReplayCacheOptions } from './replay-cache.js';
 
 export const SIGNATURE_LABEL = 'jb';
 export const SIGNATURE_ALG = 'ed25519';
 /** What every jointban signature covers, in this order when we sign; a verifier requires at least these. */
-export const COVERED_COMPONENTS: readonly string[] = ['@method', '@path', 'content-digest'];
+export const COVERED_COMPONENTS: readonly string[] = ['@method', '@authority', '@path', 'content-digest'];
+/**
+ * What a node signs and accepts during an upgrade (`sync.requestAuthority: "transition"`): the
+ * profile before `@authority`, which nodes of earlier versions require (docs/PROTOCOL.md, "Upgrading").
+ */
+export const TRANSITION_COVERED_COMPONENTS: readonly string[] = ['@method', '@path', 'content-digest'];
 export const NONCE_BYTES = 16;
 export const MAX_KEY_ID_LENGTH = 128;
-/** Header caps, far above what the profile produces (about 150, 95 and 55 characters). */
-export const MAX_SIGNATURE_INPUT_LENGTH = 1024;
-export const MAX_SIGNATURE_LENGTH = 256;
-export const MAX_CONTENT_DIGEST_LENGTH = 256;
-
-const SIGNATURE_PARAMS = ['created', 'keyid', 'alg', 'nonce'];
-
 export interface SignRequestInput {
   method: string;
   /** The request path only (RFC 9421 §2.2.6 `@path`): starts with "/", no query, no fragment. */
   path: string;
+  /**
+   * The target's host[:port] as the WHATWG URL parser gives it (`new URL(endpoint).host`: lower
+   * case, default port omitted), RFC 9421 §2.2.3 `@authority`; null signs without it, which only a
+   * node in an upgrade's transition does.
+   */
+  authority: string | null;
   body: Uint8Array;
   keyId: string;
   secretKey: Uint8Array;
@@ -52,37 +58,10 @@ export type SignedRequestHeaders = {
   signature: string;
 };
 
-export type HeaderSource = { get(name: string): string | null } | Record<string, string | undefined>;
-
-export interface VerifyRequestInput {
-  method: string;
-  /** The received request path without the query (e.g. `new URL(request.url).pathname`). */
-  path: string;
-  body: Uint8Array;
-  headers: HeaderSource;
-  /** Unix seconds. */
-  now: number;
-  maxSkewSeconds: number;
-  /** The member's Ed25519 public keys valid now; none for an unknown or suspended member. */
-  lookupKey(keyId: string): Uint8Array | readonly Uint8Array[] | undefined;
-}
-
-export type VerifyFailureCode =
-  | 'missing_signature'
-  | 'malformed_signature'
-  | 'unknown_key'
-  | 'bad_digest'
-  | 'bad_signature'
-  | 'stale'
-  | 'unsupported';
-
-export type VerifyFailure = { ok: false; code: VerifyFailureCode; message: string };
-
-export type VerifyResult = { ok: true; keyId: string; nonce: string; created: number } | VerifyFailure;
-
 export interface RequestSignatureBaseInput {
   method: string;
   path: string;
+  authority: string | null;
   contentDigest: string;
   created: number;
   keyId: string;
@@ -91,7 +70,7 @@ export interface RequestSignatureBaseInput {
 
 /** RFC 9530 §2 with SHA-256, the only algorithm of the profile. */
 export function contentDigest(body: Uint8Array): string {
-  return `sha-256=:${toBase64(sha256(body))}:`;
+  return `sha-256=:${toBase64(sha256Native(body))}:`;
 }
 
 /** Base64url of exactly 16 bytes: 22 characters, the last one carrying 2 data bits (A, Q, g or w). */
@@ -107,6 +86,31 @@ export function isValidNonce(nonce: string): boolean {
 
 function isValidPath(path: string): boolean {
   return path.startsWith('/') && !path.includes('?') && !path.includes('#');
+}
+
+/** A host[:port] as `URL.host` spells it: no user info, path or white space, and lower case. */
+function isValidAuthority(authority: string): boolean {
+  return authority.length > 0 && authority.length <= 300 && authority === authority.toLowerCase() && !/[\s/@?#]/.test(authority);
+}
+
+/**
+ * The authorities a node is known under to its peers: the host[:port] of its own roster endpoint
+ * (what peers sign for) and of `http.publicUrl` when set (during a move, the roster may lag behind
+ * it). Unparseable values are skipped.
+ */
+export function ownAuthorities(urls: readonly (string | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const url of urls) {
+    if (url === undefined) continue;
+    let host: string;
+    try {
+      host = new URL(url).host;
+    } catch {
+      continue;
+    }
+    if (host !== '' && !out.includes(host)) out.push(host);
+  }
+  return out;
 }
 
 function profileParams(created: number, keyId: string, nonce: string): Parameters {
@@ -130,9 +134,12 @@ function profileBase(input: RequestSignatureBaseInput): { base: string; signatur
   }
   if (input.keyId.length === 0 || input.keyId.length > MAX_KEY_ID_LENGTH) throw new RangeError('keyId length out of range');
   if (!isValidNonce(input.nonce)) throw new RangeError('nonce must be base64url of 16 bytes');
-  const result = buildSignatureBase(COVERED_COMPONENTS, profileParams(input.created, input.keyId, input.nonce), {
+  if (input.authority !== null && !isValidAuthority(input.authority)) throw new RangeError('authority must be a lower-case host[:port]');
+  const covered = input.authority === null ? TRANSITION_COVERED_COMPONENTS : COVERED_COMPONENTS;
+  const result = buildSignatureBase(covered, profileParams(input.created, input.keyId, input.nonce), {
     method: input.method,
     path: input.path,
+    ...(input.authority === null ? {} : { authority: input.authority }),
     field: (name) => (name === 'content-digest' ? input.contentDigest : undefined),
   });
   if (!result.ok) throw new RangeError(result.error);
@@ -150,144 +157,4 @@ export function signRequest(input: SignRequestInput): SignedRequestHeaders {
     'signature-input': `${SIGNATURE_LABEL}=${signatureParams}`,
     signature: `${SIGNATURE_LABEL}=:${toBase64(signature)}:`,
   };
-}
-
-function isHeaderGetter(h: HeaderSource): h is { get(name: string): string | null } {
-  return typeof (h as { get?: unknown }).get === 'function';
-}
-
-/** A field's combined value (field lines joined by ", ", RFC 9110 §5.3), matched case-insensitively. */
-function headerValue(headers: HeaderSource, name: string): string | undefined {
-  if (isHeaderGetter(headers)) return headers.get(name) ?? undefined;
-  const values: string[] = [];
-  for (const [key, value] of Object.entries(headers)) {
-    if (value !== undefined && key.toLowerCase() === name) values.push(value);
-  }
-  return values.length === 0 ? undefined : values.join(', ');
-}
-
-const fail = (code: VerifyFailureCode, message: string): VerifyFailure => ({ ok: false, code, message });
-
-/** Exactly one member, labelled `jb`; anything else is refused rather than partly understood. */
-function jbMember(dict: Dictionary, header: string): { ok: true; member: Dictionary[number][1] } | VerifyFailure {
-  if (dict.length === 0) return fail('missing_signature', `${header} has no signature`);
-  const [first] = dict;
-  if (dict.length > 1 || first === undefined || first[0] !== SIGNATURE_LABEL) {
-    return fail('unsupported', `${header} must hold exactly one signature, labelled "${SIGNATURE_LABEL}"`);
-  }
-  return { ok: true, member: first[1] };
-}
-
-interface ParsedInput {
-  covered: string[];
-  params: Parameters;
-  created: number;
-  keyId: string;
-  nonce: string;
-}
-
-function parseSignatureInput(member: Dictionary[number][1]): { ok: true; value: ParsedInput } | VerifyFailure {
-  if (member.kind !== 'inner-list') return fail('malformed_signature', 'Signature-Input member is not an inner list');
-  if (member.items.length > MAX_COVERED_COMPONENTS) return fail('malformed_signature', 'too many covered components');
-  const covered: string[] = [];
-  for (const item of member.items) {
-    if (item.value.type !== 'string') return fail('malformed_signature', 'a covered component is not a string');
-    if (item.params.length > 0) return fail('unsupported', 'component parameters are not supported');
-    const name = item.value.value;
-    if (name.startsWith('@') && name !== '@method' && name !== '@path') {
-      return fail('unsupported', `covered component ${JSON.stringify(name)} is not supported`);
-    }
-    if (!name.startsWith('@') && !isLowerCaseFieldName(name)) {
-      return fail('malformed_signature', `invalid field name ${JSON.stringify(name)}`);
-    }
-    if (covered.includes(name)) return fail('malformed_signature', `component ${JSON.stringify(name)} is covered twice`);
-    covered.push(name);
-  }
-  for (const required of COVERED_COMPONENTS) {
-    if (!covered.includes(required)) return fail('malformed_signature', `the signature must cover "${required}"`);
-  }
-  const get = (key: string) => member.params.find(([k]) => k === key)?.[1];
-  for (const [key] of member.params) {
-    if (!SIGNATURE_PARAMS.includes(key)) return fail('unsupported', `signature parameter "${key}" is not supported`);
-  }
-  const created = get('created');
-  const keyId = get('keyid');
-  const alg = get('alg');
-  const nonce = get('nonce');
-  if (created?.type !== 'integer' || created.value < 0) return fail('malformed_signature', 'created must be a non-negative integer');
-  if (keyId?.type !== 'string' || keyId.value.length === 0 || keyId.value.length > MAX_KEY_ID_LENGTH) {
-    return fail('malformed_signature', 'keyid must be a non-empty string');
-  }
-  if (alg?.type !== 'string') return fail('malformed_signature', 'alg must be a string');
-  if (alg.value !== SIGNATURE_ALG) return fail('unsupported', `alg must be "${SIGNATURE_ALG}"`);
-  if (nonce?.type !== 'string' || !isValidNonce(nonce.value)) return fail('malformed_signature', 'nonce must be base64url of 16 bytes');
-  return { ok: true, value: { covered, params: member.params, created: created.value, keyId: keyId.value, nonce: nonce.value } };
-}
-
-/** RFC 9530: a dictionary holding exactly the sha-256 digest, compared byte for byte. */
-function checkDigest(headers: HeaderSource, body: Uint8Array): VerifyFailure | undefined {
-  const header = headerValue(headers, 'content-digest');
-  if (header === undefined) return fail('bad_digest', 'missing Content-Digest');
-  if (header.length > MAX_CONTENT_DIGEST_LENGTH) return fail('bad_digest', 'Content-Digest too long');
-  const parsed = parseDictionary(header);
-  if (!parsed.ok) return fail('bad_digest', `Content-Digest: ${parsed.error}`);
-  const [first] = parsed.value;
-  if (parsed.value.length !== 1 || first === undefined || first[0] !== 'sha-256') {
-    return fail('unsupported', 'Content-Digest must hold exactly one sha-256 digest');
-  }
-  const member = first[1];
-  if (member.kind !== 'item' || member.value.type !== 'bytes' || member.params.length > 0) {
-    return fail('bad_digest', 'Content-Digest sha-256 is not a byte sequence');
-  }
-  if (!bytesEqual(member.value.value, sha256(body))) return fail('bad_digest', 'Content-Digest does not match the body');
-  return undefined;
-}
-
-/** RFC 9421 §3.2 for the jointban profile. Never throws on any header content. */
-export function verifyRequest(input: VerifyRequestInput): VerifyResult {
-  const inputHeader = headerValue(input.headers, 'signature-input');
-  const sigHeader = headerValue(input.headers, 'signature');
-  if (inputHeader === undefined || sigHeader === undefined) return fail('missing_signature', 'Signature-Input and Signature are required');
-  if (inputHeader.length > MAX_SIGNATURE_INPUT_LENGTH) return fail('malformed_signature', 'Signature-Input too long');
-  if (sigHeader.length > MAX_SIGNATURE_LENGTH) return fail('malformed_signature', 'Signature too long');
-
-  const inputDict = parseDictionary(inputHeader);
-  if (!inputDict.ok) return fail('malformed_signature', `Signature-Input: ${inputDict.error}`);
-  const sigDict = parseDictionary(sigHeader);
-  if (!sigDict.ok) return fail('malformed_signature', `Signature: ${sigDict.error}`);
-  const inputMember = jbMember(inputDict.value, 'Signature-Input');
-  if (!inputMember.ok) return inputMember;
-  const sigMember = jbMember(sigDict.value, 'Signature');
-  if (!sigMember.ok) return sigMember;
-
-  const parsed = parseSignatureInput(inputMember.member);
-  if (!parsed.ok) return parsed;
-  const { covered, params, created, keyId, nonce } = parsed.value;
-  const sig = sigMember.member;
-  if (sig.kind !== 'item' || sig.value.type !== 'bytes' || sig.params.length > 0) {
-    return fail('malformed_signature', 'Signature member is not a byte sequence');
-  }
-  if (sig.value.value.length !== 64) return fail('malformed_signature', 'an Ed25519 signature is 64 bytes');
-
-  if (created > input.now + input.maxSkewSeconds) return fail('stale', 'created is in the future');
-  if (created < input.now - input.maxSkewSeconds) return fail('stale', 'created is too old');
-
-  const found = input.lookupKey(keyId);
-  // A member rotating its key has two valid keys for a while (PROTOCOL.md, "Key history").
-  const publicKeys = found === undefined ? [] : found instanceof Uint8Array ? [found] : found;
-  if (publicKeys.length === 0) return fail('unknown_key', 'unknown or suspended member');
-
-  const digestFailure = checkDigest(input.headers, input.body);
-  if (digestFailure !== undefined) return digestFailure;
-
-  const base = buildSignatureBase(covered, params, {
-    method: input.method,
-    path: input.path,
-    field: (name) => headerValue(input.headers, name),
-  });
-  if (!base.ok) return fail(base.kind === 'unsupported' ? 'unsupported' : 'malformed_signature', base.error);
-  const message = utf8(base.base);
-  const signature = sig.value.value;
-  if (!publicKeys.some((publicKey) => ed25519Verify(publicKey, message, signature))) return fail('bad_signature', 'signature does not verify');
-  return { ok: true, keyId, nonce, created };
 }

@@ -13,7 +13,7 @@ import { LogReader } from '../store/log-repository.js';
 import { consistencyProofAt, inclusionProofAt } from '../store/proofs.js';
 import type { Database } from '../store/tables.js';
 import { peerAuth, type PeerAuthEnv } from './peer-auth.js';
-import { peerLimits, type PeerLimitsOptions } from './peer-limits.js';
+import { PeerLimits, type PeerLimitsOptions } from './peer-limits.js';
 import type { ReplayCache } from './request-signature.js';
 import { MAX_COSIGN_NOTES, parseCosignRequest, type CosignAnswer } from './witness-requests.js';
 
@@ -22,11 +22,17 @@ export interface FederationRoutesDeps {
   lookupKey: (memberId: string) => Uint8Array | readonly Uint8Array[] | undefined;
   replay: ReplayCache;
   maxSkewSeconds: number;
+  /** The authorities this node is known under to its peers (request-signature.ts `ownAuthorities`). */
+  authorities: () => readonly string[];
+  /** `sync.requestAuthority` is "transition": signatures without `@authority` are accepted too. */
+  acceptWithoutAuthority: boolean;
   pageLimit: number;
   nowSeconds: () => number;
   onNotify: (peer: string, origin: string, size: number) => void;
   /** The signed roster note this node holds, served publicly so members can refresh from it. */
   rosterNote: () => string | undefined;
+  /** The token epochs this node holds, ascending: named in the checkpoint list (held-epochs.ts). */
+  epochs: readonly number[];
   /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
   limits?: PeerLimitsOptions;
   /** Set on the witness (the association's node): cosigns checkpoints of a log it holds on request. */
@@ -57,13 +63,23 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
     return note ? c.text(note, 200, { 'content-type': 'text/plain; charset=utf-8' }) : c.json(fail('not_found', 'this node holds no roster'), 404);
   });
 
-  app.use('/v1/federation/*', peerAuth({ lookupKey: deps.lookupKey, now: deps.nowSeconds, maxSkewSeconds: deps.maxSkewSeconds, replay: deps.replay, maxBodyBytes: 64 * 1024 }));
-  // After authentication, so that only members use up the slots (peer-limits.ts).
-  if (deps.limits) app.use('/v1/federation/*', peerLimits(deps.limits));
+  app.use(
+    '/v1/federation/*',
+    peerAuth({
+      lookupKey: deps.lookupKey,
+      now: deps.nowSeconds,
+      maxSkewSeconds: deps.maxSkewSeconds,
+      authorities: deps.authorities,
+      acceptWithoutAuthority: deps.acceptWithoutAuthority,
+      replay: deps.replay,
+      maxBodyBytes: 64 * 1024,
+      limits: deps.limits ? new PeerLimits(deps.limits) : undefined,
+    }),
+  );
 
   app.get('/v1/federation/checkpoints', async (c) => {
     const all = await new CheckpointRepository(deps.db).latestAll();
-    return c.json({ checkpoints: all.map((cp) => ({ origin: cp.origin, size: cp.size, note: cp.note })) });
+    return c.json({ checkpoints: all.map((cp) => ({ origin: cp.origin, size: cp.size, note: cp.note })), epochs: deps.epochs });
   });
 
   app.get('/v1/federation/logs/:origin/entries/:start/:end', async (c) => {

@@ -16,6 +16,7 @@ import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js
 import type { Database } from '../store/tables.js';
 import { Ingestor, type AdvertisedCheckpoint, type IngestOutcome, type Peer } from './ingest.js';
 import { isNonConforming, nonConformingEvidence, PeerError, type PeerClient } from './peer-client.js';
+import { parseHeldEpochs } from './held-epochs.js';
 import { federationPaths } from './paths.js';
 
 export interface SyncOptions {
@@ -50,6 +51,8 @@ export interface PeerStatus {
   nextAttemptAt: string | null;
   /** The sizes this peer advertised at the last successful poll, per origin. */
   advertised: Record<string, number>;
+  /** The token epochs the peer named in its last checkpoint list; null until then, or from a node of an earlier version. */
+  epochs: number[] | null;
 }
 
 interface PeerState extends PeerStatus {
@@ -66,13 +69,15 @@ const CHECKPOINTS_REQUEST = `GET ${federationPaths.checkpoints()}`;
  * each origin a member id: so a list costs at most one signature check per roster member, however
  * long the peer makes it.
  */
-function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
+function parseCheckpointList(body: unknown): { checkpoints: AdvertisedCheckpoint[]; epochs: number[] | null } {
   const bad = (problem: string) => new PeerError('bad_response', `${CHECKPOINTS_REQUEST}: ${problem}`, undefined, CHECKPOINTS_REQUEST);
   const list = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
   if (!Array.isArray(list)) throw bad('checkpoint list is malformed');
+  const epochs = parseHeldEpochs((body as { epochs?: unknown }).epochs);
+  if (!epochs.ok) throw bad(epochs.error);
   if (list.length > MAX_CHECKPOINTS_LISTED) throw bad(`checkpoint list has more than ${MAX_CHECKPOINTS_LISTED} items`);
   const seen = new Set<string>();
-  return list.map((item: unknown, i) => {
+  const checkpoints = list.map((item: unknown, i) => {
     const { origin, size, note } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
     if (!isMemberId(origin) || typeof note !== 'string' || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       throw bad(`checkpoint list item ${i} is malformed`);
@@ -81,6 +86,7 @@ function parseCheckpointList(body: unknown): AdvertisedCheckpoint[] {
     seen.add(origin);
     return { origin, size, note };
   });
+  return { checkpoints, epochs: epochs.epochs };
 }
 
 export class Synchronizer {
@@ -123,6 +129,7 @@ export class Synchronizer {
         consecutiveFailures: 0,
         nextAttemptAt: null,
         advertised: {},
+        epochs: null,
         timer: undefined,
         running: false,
         again: false,
@@ -217,7 +224,8 @@ export class Synchronizer {
     if (!roster) return;
     state.lastAttemptAt = deps.now().toISOString();
     const peer: Peer = { id: state.member, endpoint: state.endpoint };
-    const advertised = await this.checkpointsOf(peer);
+    const { checkpoints: advertised, epochs } = await this.checkpointListOf(peer);
+    state.epochs = epochs;
     state.advertised = Object.fromEntries(advertised.map((a) => [a.origin, a.size]));
     const ingestor = this.ingestorFor(roster);
     let failure: string | undefined;
@@ -253,6 +261,11 @@ export class Synchronizer {
 
   /** The peer's checkpoint list; a non-conforming answer is recorded as `bad_response` of the peer. */
   async checkpointsOf(peer: Peer): Promise<AdvertisedCheckpoint[]> {
+    return (await this.checkpointListOf(peer)).checkpoints;
+  }
+
+  /** The checkpoint list with the token epochs the peer names beside it (held-epochs.ts). */
+  private async checkpointListOf(peer: Peer): Promise<{ checkpoints: AdvertisedCheckpoint[]; epochs: number[] | null }> {
     try {
       return parseCheckpointList(await this.deps.client.get(peer.endpoint, federationPaths.checkpoints()));
     } catch (err) {

@@ -35,17 +35,20 @@ export class Tokenizer {
     return this.deriver.epochs;
   }
 
-  /** The epoch new listings are made under: the newest held (PROTOCOL.md, "Token derivation"). */
-  get listingEpoch(): number {
+  /** The newest epoch held: what `jointban import --relist` moves bans onto (service/relist.ts). */
+  get newestEpoch(): number {
     return this.deriver.epochs.at(-1) as number;
   }
 
   /**
-   * Tokens for a new listing: under the newest epoch only, so a member that keeps an old secret
-   * after leaving cannot enumerate what was listed after the rotation.
+   * Tokens for a new listing: under every epoch held, like a check. During an epoch overlap the
+   * nodes of a federation do not all hold the same epochs (each adds the new one, and later drops
+   * the old one, at its own restart), and a listing must match at every node that holds any of the
+   * lister's epochs; the procedure (docs/OPERATIONS.md) keeps one epoch common to all nodes at
+   * every step.
    */
   tokensForListing(identifiers: readonly IdentifierInput[]): DerivedToken[] {
-    return this.tokensFor(identifiers, [this.listingEpoch]);
+    return this.tokensFor(identifiers);
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
-import { encodeEntry, listingId, parseListingId, type ListingEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
+import { encodeEntry, listingId, MAX_TOKENS, parseListingId, type ListingEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
 import { monetizationSuspensionEnd, type Policy } from '../policy/index.js';
 import { ListingReader, ListingWriter, type ListingRow } from '../store/listing-repository.js';
 import { sqliteOf } from '../store/database.js';
@@ -150,6 +150,14 @@ export class ListingService {
     // Tokenised last, here or in the pool: a row with a bad date and a bad phone is refused for its date either way.
     if (pooled !== undefined && 'error' in pooled) throw new AppError(pooled.error.code, pooled.error.message);
     const tokens = pooled?.tokens ?? deps.tokenizer.tokensForListing(input.identifiers).map((t) => ({ type: t.type, epoch: t.epoch, token: t.hex }));
+    if (tokens.length > MAX_TOKENS) {
+      // Each identifier gives a token per epoch held: the entry's token limit (PROTOCOL.md) is reached sooner during an overlap.
+      const epochs = deps.tokenizer.epochs.length;
+      throw new AppError(
+        'invalid_input',
+        `identifiers: ${tokens.length} tokens (each identifier under ${epochs} epochs), a listing carries at most ${MAX_TOKENS}: give at most ${Math.floor(MAX_TOKENS / epochs)} identifiers while this node holds ${epochs} epochs`,
+      );
+    }
     return {
       v: 1,
       kind: 'listing',

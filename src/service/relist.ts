@@ -1,8 +1,10 @@
 /**
  * `jointban import --relist` (docs/OPERATIONS.md, "Key and epoch rotation"): after a new token
- * epoch is added, lists again under the newest epoch every ban this node listed under an older one,
- * then retracts the old listing with reason `relisted`, so peers see one active listing per ban and
- * the old epoch can be retired without the ban lapsing.
+ * epoch is added, lists again every ban this node listed without the newest epoch, now under every
+ * epoch held (the newest included), then retracts the old listing with reason `relisted`, so peers
+ * see one active listing per ban and the old epoch can be retired without the ban lapsing. The new
+ * listing carries the old epoch's tokens too and comes first in the log, so no node, whichever
+ * epochs it holds, loses the match at the retraction.
  *
  * The node holds no raw identifiers, so they come from the platform's own records: the same file
  * as `jointban import` (same columns, same row parser), matched to listings by `reference`. The
@@ -65,16 +67,17 @@ async function relistOne(options: RelistOptions, listing: ImportListing): Promis
   const now = options.now();
   const active = (await reader.byReference(options.member, listing.reference)).filter((row) => statusOf(row, now) === 'active');
   if (active.length === 0) return 'skipped';
-  const newest = tokenizer.listingEpoch;
+  const newest = tokenizer.newestEpoch;
   const withTokens = await Promise.all(active.map(async (row) => ({ row, tokens: await reader.tokensOf(row.id) })));
   const old = withTokens.filter((l) => !l.tokens.some((t) => t.epoch === newest));
   if (old.length === 0) return 'current';
 
   for (const { row, tokens } of old) {
-    const epochs = [...new Set(tokens.map((t) => t.epoch))];
-    const missing = epochs.find((e) => !tokenizer.epochs.includes(e));
-    if (missing !== undefined) return { rejected: `listing ${row.id} was made under epoch ${missing}, which this node no longer holds` };
-    const held = new Set(tokens.map((t) => tokenKey({ type: t.type, epoch: t.epoch, hex: Buffer.from(t.token).toString('hex') })));
+    // A listing of an earlier overlap carries tokens of an epoch retired since: the epochs still
+    // held are enough to tell that the row is the account that was listed.
+    const epochs = [...new Set(tokens.map((t) => t.epoch))].filter((e) => tokenizer.epochs.includes(e));
+    if (epochs.length === 0) return { rejected: `listing ${row.id} was made under epochs this node no longer holds` };
+    const held = new Set(tokens.filter((t) => epochs.includes(t.epoch)).map((t) => tokenKey({ type: t.type, epoch: t.epoch, hex: Buffer.from(t.token).toString('hex') })));
     const derived = new Set(tokenizer.tokensFor(listing.identifiers, epochs).map(tokenKey));
     if (held.size !== derived.size || [...held].some((k) => !derived.has(k))) {
       return { rejected: `the identifiers do not give the tokens of listing ${row.id}: the row is not the account that was listed` };

@@ -5,7 +5,7 @@
  * Everything outside this file speaks dialect-neutral Kysely.
  */
 import type SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
 import { openSqlite } from './sqlite-connection.js';
@@ -39,10 +39,36 @@ export function sqliteOf(db: Kysely<Database>): SQLite.Database | undefined {
   return rawConnections.get(db);
 }
 
+/**
+ * Kysely's SQLite driver opens every transaction with a deferred `BEGIN`: the transaction reads
+ * under a snapshot and asks for the write lock at its first write, and when another process
+ * (`jointban import --relist` beside a running node, docs/OPERATIONS.md) committed in between,
+ * SQLite cannot upgrade the stale snapshot and fails with SQLITE_BUSY_SNAPSHOT at once, whatever
+ * the busy timeout. `BEGIN IMMEDIATE` takes the write lock first, waiting up to the busy timeout,
+ * so writers of every process on one file serialise in the database (DESIGN.md). Every Kysely
+ * transaction of a writable handle is a write transaction; a read-only handle keeps `BEGIN`.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class WriterSqliteDialect extends SqliteDialect {
+  constructor(private readonly writerConfig: SqliteDialectConfig) {
+    super(writerConfig);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.writerConfig);
+  }
+}
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const readonly = options.readonly === true;
   const sqlite = openSqlite(options.file, readonly);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const dialect = readonly ? new SqliteDialect({ database: sqlite }) : new WriterSqliteDialect({ database: sqlite });
+  const db = new Kysely<Database>({ dialect });
   rawConnections.set(db, sqlite);
   const handle: DatabaseHandle = {
     db,

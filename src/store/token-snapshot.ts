@@ -73,7 +73,9 @@ export async function writeTokenSnapshot(file: string, snapshot: TokenSnapshot):
   header.writeUInt32LE(state.hi.length, 20);
   header.writeDoubleLE(snapshot.watermark, 24);
   Buffer.from(snapshot.anchor).copy(header, 32, 0, 16);
-  const temp = `${file}.tmp`;
+  // One temp file per process: `jointban import --relist` may stop beside the running node, and two
+  // writers of one temp file would rename a mix of two tables, which could miss a listed token.
+  const temp = `${file}.${process.pid}.tmp`;
   const handle = await open(temp, 'w', 0o600);
   try {
     // writeFile on a handle writes all of it, from the current position.

@@ -89,6 +89,8 @@ export interface SignedFetchOptions {
   /** Unix seconds; now by default. */
   created?: number;
   nonce?: string;
+  /** The `@authority` signed for, instead of the target's host; null signs the transition profile without it. */
+  authority?: string | null;
 }
 
 export interface TestFederation {
@@ -116,8 +118,8 @@ export interface TestFederation {
   logSize(ref: NodeRef, origin: string): Promise<number>;
   /** Tokens as the federation derives them (its shared epoch secret), for crafting entries. */
   tokens(identifiers: Identifier[]): { type: Identifier['type']; epoch: number; token: string }[];
-  /** Headers of a request signed as some member (RFC 9421 profile), for replay tests. */
-  signedHeaders(path: string, opts: SignedFetchOptions): SignedRequestHeaders;
+  /** Headers of a request to `to`'s federation API (`@authority` is its host), signed as some member (RFC 9421 profile), for replay tests. */
+  signedHeaders(to: NodeRef, path: string, opts: SignedFetchOptions): SignedRequestHeaders;
   /** fetch() of a node's federation API, signed as some member. */
   signedFetch(ref: NodeRef, path: string, opts: SignedFetchOptions): Promise<Response>;
   /** Signs as the given node's own identity (a real member). */
@@ -204,11 +206,12 @@ export async function createFederation(n: number, options: CreateFederationOptio
       headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-  const signedHeaders = (path: string, opts: SignedFetchOptions): SignedRequestHeaders => {
+  const signedHeaders = (to: NodeRef, path: string, opts: SignedFetchOptions): SignedRequestHeaders => {
     const body = opts.body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(opts.body));
     return signRequest({
       method: opts.method ?? 'GET',
       path,
+      authority: opts.authority !== undefined ? opts.authority : new URL(get(to).url).host,
       body,
       keyId: opts.keyId,
       secretKey: opts.secretKey,
@@ -260,7 +263,7 @@ export async function createFederation(n: number, options: CreateFederationOptio
     signedHeaders,
     signedFetch(ref, path, opts) {
       const method = opts.method ?? 'GET';
-      const headers: Record<string, string> = { ...signedHeaders(path, opts) };
+      const headers: Record<string, string> = { ...signedHeaders(ref, path, opts) };
       if (opts.body !== undefined) headers['content-type'] = 'application/json';
       return fetch(`${get(ref).url}${path}`, { method, headers, ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}) });
     },

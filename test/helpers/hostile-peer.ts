@@ -221,7 +221,7 @@ export class HostilePeer {
   async notify(nodeUrl: string, origin: string = this.id, size = 1): Promise<number> {
     const path = '/v1/federation/notify';
     const body = utf8(JSON.stringify({ origin, size }));
-    const headers = signRequest({ method: 'POST', path, body, keyId: this.id, secretKey: this.keyPair.secretKey, created: Math.floor(Date.now() / 1000) });
+    const headers = signRequest({ method: 'POST', path, authority: new URL(nodeUrl).host, body, keyId: this.id, secretKey: this.keyPair.secretKey, created: Math.floor(Date.now() / 1000) });
     const res = await fetch(`${nodeUrl}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
     await res.arrayBuffer();
     return res.status;

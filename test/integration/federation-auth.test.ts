@@ -75,14 +75,17 @@ describe('federation API authentication', () => {
   });
 
   it('refuses a replayed signed request: the same headers twice → 401 replayed', async () => {
-    const headers = fed.signedHeaders(CHECKPOINTS, fed.asMember(beta));
+    const headers = fed.signedHeaders(alpha, CHECKPOINTS, fed.asMember(beta));
     const first = await fetch(`${alpha.url}${CHECKPOINTS}`, { headers });
     expect(first.status).toBe(200);
     const second = await fetch(`${alpha.url}${CHECKPOINTS}`, { headers });
     expect(second.status).toBe(401);
     expect(await errorCode(second)).toBe('replayed');
-    // The same signature sent to another node is that node's first sight of it.
-    expect((await fetch(`${gamma.url}${CHECKPOINTS}`, { headers })).status).toBe(200);
+    // The same signature sent to another node does not verify there: it covers alpha's authority
+    // (fetch() names gamma in Host; hostile-member-requests.test.ts keeps alpha's Host: wrong_authority).
+    const elsewhere = await fetch(`${gamma.url}${CHECKPOINTS}`, { headers });
+    expect(elsewhere.status).toBe(401);
+    expect(await errorCode(elsewhere)).toBe('bad_signature');
   });
 
   it('refuses a stale or future `created` with 401', async () => {
@@ -96,7 +99,7 @@ describe('federation API authentication', () => {
   });
 
   it('refuses a body that is not the one signed', async () => {
-    const headers = fed.signedHeaders('/v1/federation/notify', { ...fed.asMember(beta), method: 'POST', body: { origin: 'beta', size: 1 } });
+    const headers = fed.signedHeaders(alpha, '/v1/federation/notify', { ...fed.asMember(beta), method: 'POST', body: { origin: 'beta', size: 1 } });
     const res = await fetch(`${alpha.url}/v1/federation/notify`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json' },
@@ -104,6 +107,14 @@ describe('federation API authentication', () => {
     });
     expect(res.status).toBe(401);
     expect(await errorCode(res)).toBe('bad_digest');
+  });
+});
+
+describe('request signatures and the target authority (@authority)', () => {
+  it('a federation that requires it refuses the profile before it: 401 malformed_signature', async () => {
+    const old = await fed.signedFetch(alpha, CHECKPOINTS, { ...fed.asMember(beta), authority: null });
+    expect(old.status).toBe(401);
+    expect(await errorCode(old)).toBe('malformed_signature');
   });
 });
 
@@ -231,5 +242,22 @@ describe('the roster', () => {
     const served = await (await fetch(`${fed.association.url}/v1/roster`)).text();
     const opened = openRoster(served, trustRootOf(beta));
     expect(opened.ok && opened.roster.version).toBe(2);
+  });
+});
+
+describe('upgrading a federation: sync.requestAuthority "transition"', () => {
+  it('signs without @authority and accepts both profiles; a request signed for another node is still refused', async () => {
+    await fed.stop();
+    fed = await createFederation(2, { extra: { sync: { requestAuthority: 'transition' } } });
+    const [a, b] = fed.nodes as [FedNode, FedNode];
+    // The nodes' own sync, in the profile of earlier versions, still moves data.
+    const listed = [paymentAccount('alipay:transition-sync')];
+    await fed.list(a, listed);
+    await fed.waitForDecision(b, listed, 'deny');
+    expect((await fed.signedFetch(a, CHECKPOINTS, { ...fed.asMember(b), authority: null })).status).toBe(200);
+    expect((await fed.signedFetch(a, CHECKPOINTS, fed.asMember(b))).status).toBe(200);
+    const elsewhere = await fed.signedFetch(a, CHECKPOINTS, { ...fed.asMember(b), authority: new URL(fed.association.url).host });
+    expect(elsewhere.status).toBe(401);
+    expect(await errorCode(elsewhere)).toBe('bad_signature');
   });
 });

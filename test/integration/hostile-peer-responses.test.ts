@@ -214,6 +214,20 @@ describe('an error status with a body that is not JSON', () => {
   });
 });
 
+describe('the token epochs a peer names (held-epochs.ts)', () => {
+  it('are recorded as named, and a malformed list is bad_response that fails the round', async () => {
+    mallory.override = (req) => (isCheckpoints(req) ? HostilePeer.rawJson(JSON.stringify({ checkpoints: [], epochs: [1, 7] })) : undefined);
+    await poke();
+    await waitFor(async () => (await fed.status(beta)).epochs.members.find((m) => m.member === MALLORY)?.held?.join() === '1,7', { message: `beta to record the epochs ${MALLORY} names` });
+    expect((await fed.status(beta)).epochs.members.find((m) => m.member === MALLORY)).toEqual({ member: MALLORY, held: [1, 7], missing: [], extra: [7] });
+
+    mallory.override = (req) => (isCheckpoints(req) ? HostilePeer.rawJson(JSON.stringify({ checkpoints: [], epochs: [7, 1] })) : undefined);
+    await poke();
+    await expectBadResponse(beta, /epochs must be in ascending order/);
+    await expectServing(beta);
+  });
+});
+
 describe('deeply nested JSON: 100,000 nested arrays', () => {
   const nested = (inner = '') => `${'['.repeat(NESTING)}${inner}${']'.repeat(NESTING)}`;
 

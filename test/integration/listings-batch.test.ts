@@ -29,9 +29,13 @@ function rowCounts(): { log: number; listings: number; tokens: number } {
   return { log: count('log_entries'), listings: count('listings'), tokens: count('listing_tokens') };
 }
 
-/** A second service over the node's database whose append notifications the test records. */
-function observedService(): { service: ListingService; appends: [string, number][] } {
+/**
+ * A second service over the node's database whose append notifications the test records; `epochs`
+ * adds secrets beside the node's own (an epoch overlap).
+ */
+function observedService(extraEpochs: readonly number[] = []): { service: ListingService; appends: [string, number][] } {
   const { config } = t.node;
+  const epochs = [...config.epochs, ...extraEpochs.map((epoch) => ({ epoch, secret: new Uint8Array(32).fill(epoch) }))];
   const appends: [string, number][] = [];
   const service = new ListingService({
     db: t.node.database.db,
@@ -39,7 +43,7 @@ function observedService(): { service: ListingService; appends: [string, number]
     categories: config.categories,
     policy: config.policy,
     permanentRetentionDays: config.listings.permanentRetentionDays,
-    tokenizer: new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion),
+    tokenizer: new Tokenizer(createHmacTokenDeriver(epochs), config.defaultRegion),
     now: () => new Date(),
     onAppend: (origin, size) => appends.push([origin, size]),
   });
@@ -126,5 +130,31 @@ describe('createMany: one bad item rejects the whole batch', () => {
   it('a single create keeps its message without the item prefix', async () => {
     const input = { ...listingInput(0, new Date()), identifiers: [{ type: 'national_id' as const, value: BAD_NATIONAL_ID }] };
     await expect(t.node.listings.create(input)).rejects.toMatchObject({ code: 'invalid_identifier', message: expect.stringMatching(/^identifiers\[0\] \(national_id\): /) });
+  });
+});
+
+describe('a listing during an epoch overlap', () => {
+  it('carries every identifier under every epoch held, so a node holding either epoch matches it', async () => {
+    const { service } = observedService([2]);
+    const [created] = await service.createMany(inputs(0, 1));
+    expect(created!.tokens.map((tok) => [tok.type, tok.epoch])).toEqual([
+      ['phone', 1],
+      ['phone', 2],
+      ['national_id', 1],
+      ['national_id', 2],
+      ['email', 1],
+      ['email', 2],
+    ]);
+    // The node itself holds epoch 1 only: it matches through the epoch-1 tokens.
+    expect((await check([{ type: 'national_id', value: person(0).nationalId }])).decision).toBe('deny');
+  });
+
+  it('refuses, naming the limit, a listing whose identifiers under every epoch exceed an entry\'s 32 tokens', async () => {
+    const { service, appends } = observedService([2, 3]);
+    const input = { ...listingInput(0, new Date()), identifiers: Array.from({ length: 11 }, (_, i) => ({ type: 'email' as const, value: `user${i}@example.org` })) };
+    await expect(service.create(input)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^identifiers: 33 tokens .*at most 10 identifiers while this node holds 3 epochs$/) });
+    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(appends).toEqual([]);
+    await expect(service.create({ ...input, identifiers: input.identifiers.slice(0, 10) })).resolves.toMatchObject({ seq: 1 });
   });
 });

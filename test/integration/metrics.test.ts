@@ -38,4 +38,11 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^jointban_federation_status_ok 1$/m);
     expect(text).not.toContain('13800138000');
   });
+
+  it('shows a series per token epoch held, the number only', async () => {
+    const text = await (await t.request('GET', '/metrics', { key: t.adminKey })).text();
+    expect(text.match(/^jointban_token_epoch_held\{.*$/gm)).toEqual(['jointban_token_epoch_held{epoch="1"} 1']);
+    // A standalone node has no peers to compare with.
+    expect(text).not.toMatch(/^jointban_peer_token_epochs_missing\{/m);
+  });
 });

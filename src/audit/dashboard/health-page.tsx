@@ -1,13 +1,14 @@
 /**
  * The federation health page: the roster's members, every log this node holds with its size,
  * the age of its last checkpoint, how far this node is behind each peer and whether the witness
- * cosigned it (OriginStatus.cosigned; "—" where no witness is known), the state of each peer, and
- * the misbehaviour this node recorded. An association node holds every member's log; a member
+ * cosigned it (OriginStatus.cosigned; "—" where no witness is known), the state of each peer, the
+ * token epochs each holds, and the misbehaviour this node recorded. An association node holds every member's log; a member
  * node its own and its peers', and the page says which.
  */
 import type { FederationStatus, OriginStatus } from '../../federation/federation.js';
 import type { Roster } from '../../roster/index.js';
 import { formatAgo, formatCount, humanise, NONE } from './format.js';
+import { EpochsTable } from './epochs-table.js';
 import { Card, Empty, Num, Page, When, type NodeInfo, type Viewer } from './layout.js';
 
 export interface HealthPageProps {
@@ -248,6 +249,7 @@ export function HealthPage(props: HealthPageProps) {
         <Card label="Members in roster" value={status.roster ? status.roster.members : 0} />
         <Card label="Log entries held" value={entries} />
         <Card label="Peers syncing" value={`${formatCount(reachable)} of ${formatCount(status.peers.length)}`} tone={reachable < status.peers.length ? 'warn' : undefined} />
+        <Card label="Token epochs held" value={status.epochs.held.join(', ')} tone={status.epochs.members.some((m) => m.missing.length > 0) ? 'warn' : undefined} />
         <Card label="Misbehaviour recorded" value={status.misbehaviour.length} tone={status.misbehaviour.length > 0 ? 'bad' : 'ok'} />
       </div>
 
@@ -264,6 +266,9 @@ export function HealthPage(props: HealthPageProps) {
       ) : (
         <Empty>{roster ? 'No peers: the roster lists no other active member. The association adds members with jointban roster add.' : STANDALONE_NOTICE}</Empty>
       )}
+
+      <h2>Token epochs</h2>
+      {status.epochs.members.length > 0 ? <EpochsTable epochs={status.epochs} /> : <Empty>This node holds epochs {status.epochs.held.join(', ')}; it has no peers to compare with.</Empty>}
 
       <h2>Recorded misbehaviour</h2>
       {status.misbehaviour.length > 0 ? (

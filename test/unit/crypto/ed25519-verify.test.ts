@@ -12,7 +12,7 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ed25519PublicKey, ed25519Sign, ed25519Verify } from '../../../src/crypto/index.js';
+import { ed25519PublicKey, ed25519SlowVerifications, ed25519Sign, ed25519Verify, ed25519VerifyOpenSsl } from '../../../src/crypto/index.js';
 
 ed.hashes.sha512 = sha512;
 
@@ -146,5 +146,46 @@ describe('ed25519Verify against noble-strict on random signatures', () => {
     expect(ed25519Verify(ed25519PublicKey(secret), new Uint8Array([1]), sig)).toBe(true);
     expect(ed25519Verify(ed25519PublicKey(secret).subarray(1), new Uint8Array([1]), sig)).toBe(false);
     expect(ed25519Verify(ed25519PublicKey(secret), new Uint8Array([1]), sig.subarray(1))).toBe(false);
+  });
+});
+
+describe('ed25519VerifyOpenSsl (peer request signatures): OpenSSL only, never the slow verifier', () => {
+  it('accepts exactly the cases noble-strict and OpenSSL both accept, without one slow verification', () => {
+    const before = ed25519SlowVerifications();
+    let refusedValid = 0;
+    for (const c of file.cases) {
+      const [pk, msg, sig] = [bytes(c.publicKey), bytes(c.message), bytes(c.signature)];
+      const expected = c.valid && openssl(pk, msg, sig) === true;
+      if (c.valid && !expected) refusedValid++;
+      expect({ comment: c.comment, valid: ed25519VerifyOpenSsl(pk, msg, sig) }).toEqual({ comment: c.comment, valid: expected });
+    }
+    expect(ed25519SlowVerifications()).toBe(before);
+    // The crafted mixed-order signatures noble-strict accepts are what it gives up.
+    expect(refusedValid).toBeGreaterThan(0);
+  });
+
+  it('accepts every signature an RFC 8032 signer makes, and a damaged one costs no slow verification', () => {
+    const before = ed25519SlowVerifications();
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), fc.nat(511), (secret, msg, bit) => {
+        const pk = ed25519PublicKey(secret);
+        const sig = ed25519Sign(secret, msg);
+        expect(ed25519VerifyOpenSsl(pk, msg, sig)).toBe(true);
+        const bad = Uint8Array.from(sig);
+        bad[bit >> 3]! ^= 1 << (bit & 7);
+        expect(ed25519VerifyOpenSsl(pk, msg, bad)).toBe(false);
+      }),
+      { numRuns: 100 },
+    );
+    expect(ed25519SlowVerifications()).toBe(before);
+  });
+
+  it('the counter counts: ed25519Verify asks the slow verifier about a damaged signature', () => {
+    const secret = new Uint8Array(32).fill(9);
+    const sig = ed25519Sign(secret, new Uint8Array([1]));
+    sig[0]! ^= 1;
+    const before = ed25519SlowVerifications();
+    expect(ed25519Verify(ed25519PublicKey(secret), new Uint8Array([1]), sig)).toBe(false);
+    expect(ed25519SlowVerifications()).toBe(before + 1);
   });
 });

@@ -3,15 +3,23 @@ import { describe, expect, it } from 'vitest';
 import { fromUtf8, utf8 } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair } from '../../../src/crypto/index.js';
 import { peerAuth, type PeerAuthEnv } from '../../../src/federation/peer-auth.js';
+import { PeerLimits } from '../../../src/federation/peer-limits.js';
 import { ReplayCache, signRequest } from '../../../src/federation/request-signature.js';
+import { RateLimiter } from '../../../src/service/rate-limiter.js';
 
 const alpha = generateEd25519KeyPair();
+const beta = generateEd25519KeyPair();
 const T0 = 1_750_000_000;
+/** The authority the node under test is known under (app.request() sends no Host: a proxy's view). */
+const HERE = 'alpha-node.example';
 const SKEW = 300;
 const MAX_BODY = 1024;
 
-function createApp(opts: { now?: () => number; suspended?: Set<string>; replay?: ReplayCache } = {}) {
-  const roster = new Map([['alpha', alpha.publicKey]]);
+function createApp(opts: { now?: () => number; suspended?: Set<string>; replay?: ReplayCache; limits?: PeerLimits } = {}) {
+  const roster = new Map([
+    ['alpha', alpha.publicKey],
+    ['beta', beta.publicKey],
+  ]);
   const app = new Hono<PeerAuthEnv>();
   app.use(
     '/federation/*',
@@ -19,8 +27,10 @@ function createApp(opts: { now?: () => number; suspended?: Set<string>; replay?:
       lookupKey: (id) => (opts.suspended?.has(id) ? undefined : roster.get(id)),
       now: opts.now ?? (() => T0),
       maxSkewSeconds: SKEW,
-      replay: opts.replay ?? new ReplayCache({ windowSeconds: SKEW, maxEntries: 100 }),
+      authorities: () => [HERE],
+      replay: opts.replay ?? new ReplayCache({ windowSeconds: SKEW + 1, maxEntriesPerKey: 100 }),
       maxBodyBytes: MAX_BODY,
+      limits: opts.limits,
     }),
   );
   app.post('/federation/v1/notify', async (c) =>
@@ -32,15 +42,16 @@ function createApp(opts: { now?: () => number; suspended?: Set<string>; replay?:
 
 const BODY = '{"origin":"alpha","size":42}';
 
-function signedInit(over: { method?: string; path?: string; body?: string; created?: number; nonce?: string } = {}): RequestInit {
+function signedInit(over: { method?: string; path?: string; body?: string; created?: number; nonce?: string; as?: 'alpha' | 'beta' } = {}): RequestInit {
   const method = over.method ?? 'POST';
   const body = over.body ?? (method === 'GET' ? '' : BODY);
   const headers = signRequest({
     method,
     path: over.path ?? '/federation/v1/notify',
+    authority: HERE,
     body: utf8(body),
-    keyId: 'alpha',
-    secretKey: alpha.secretKey,
+    keyId: over.as ?? 'alpha',
+    secretKey: (over.as === 'beta' ? beta : alpha).secretKey,
     created: over.created ?? T0,
     ...(over.nonce === undefined ? {} : { nonce: over.nonce }),
   });
@@ -91,6 +102,15 @@ describe('peerAuth: rejected requests answer 401 with the code', () => {
     expect(await errorCode(res)).toBe('bad_signature');
   });
 
+  it('signed for another node → wrong_authority when the request names it, bad_signature otherwise', async () => {
+    const forBeta = signRequest({ method: 'GET', path: '/federation/v1/checkpoint', authority: 'beta-node.example', body: new Uint8Array(0), keyId: 'alpha', secretKey: alpha.secretKey, created: T0 });
+    const app = createApp();
+    const named = await app.request('http://beta-node.example/federation/v1/checkpoint', { headers: forBeta });
+    expect(named.status).toBe(401);
+    expect(await errorCode(named)).toBe('wrong_authority');
+    expect(await errorCode(await app.request('/federation/v1/checkpoint', { headers: forBeta }))).toBe('bad_signature');
+  });
+
   it('suspended member → unknown_key', async () => {
     const res = await createApp({ suspended: new Set(['alpha']) }).request('/federation/v1/notify', signedInit());
     expect(await errorCode(res)).toBe('unknown_key');
@@ -119,10 +139,46 @@ describe('peerAuth: rejected requests answer 401 with the code', () => {
     expect((await app.request('/federation/v1/notify', signedInit({ nonce }))).status).toBe(200);
   });
 
-  it('a full replay cache → replayed (fail closed)', async () => {
-    const app = createApp({ replay: new ReplayCache({ windowSeconds: SKEW, maxEntries: 1 }) });
+});
+
+describe('peerAuth: limits apply before a nonce is remembered', () => {
+  it("a member's full share of the replay cache → 429 rate_limited; another member is still served", async () => {
+    const replay = new ReplayCache({ windowSeconds: SKEW + 1, maxEntriesPerKey: 2 });
+    const app = createApp({ replay });
+    for (let i = 0; i < 2; i++) expect((await app.request('/federation/v1/notify', signedInit())).status).toBe(200);
+    const full = await app.request('/federation/v1/notify', signedInit());
+    expect(full.status).toBe(429);
+    expect(full.headers.get('retry-after')).toBe(String(SKEW + 1));
+    expect(await errorCode(full)).toBe('rate_limited');
+    expect(replay.sizeOf('alpha')).toBe(2);
+    for (let i = 0; i < 2; i++) expect((await app.request('/federation/v1/notify', signedInit({ as: 'beta' }))).status).toBe(200);
+  });
+
+  it('a request refused by the rate limit holds no nonce: the same signed request is served once the bucket refills', async () => {
+    let ms = 0;
+    const replay = new ReplayCache({ windowSeconds: SKEW + 1, maxEntriesPerKey: 100 });
+    const limits = new PeerLimits({ maxConcurrent: 4, perPeer: new RateLimiter({ ratePerSecond: 1, burst: 1 }, () => ms) });
+    const app = createApp({ replay, limits });
     expect((await app.request('/federation/v1/notify', signedInit())).status).toBe(200);
-    expect(await errorCode(await app.request('/federation/v1/notify', signedInit()))).toBe('replayed');
+    const init = signedInit();
+    for (let i = 0; i < 5; i++) {
+      const refused = await app.request('/federation/v1/notify', init);
+      expect(refused.status).toBe(429);
+      expect(await errorCode(refused)).toBe('rate_limited');
+    }
+    expect(replay.sizeOf('alpha')).toBe(1);
+    ms += 1_000;
+    expect((await app.request('/federation/v1/notify', init)).status).toBe(200);
+    expect(await errorCode(await app.request('/federation/v1/notify', init))).toBe('replayed');
+  });
+
+  it('a replayed request is refused before the limits: it uses none of the member\'s allowance', async () => {
+    const limits = new PeerLimits({ maxConcurrent: 4, perPeer: new RateLimiter({ ratePerSecond: 0.001, burst: 2 }, () => 0) });
+    const app = createApp({ limits });
+    const init = signedInit();
+    expect((await app.request('/federation/v1/notify', init)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect(await errorCode(await app.request('/federation/v1/notify', init))).toBe('replayed');
+    expect((await app.request('/federation/v1/notify', signedInit())).status).toBe(200);
   });
 });
 

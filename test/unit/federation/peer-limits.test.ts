@@ -1,11 +1,12 @@
 /**
- * The limits on the federation API (src/federation/peer-limits.ts), through hono's app.request():
+ * The limits on the federation API (src/federation/peer-limits.ts), through hono's app.request()
+ * (peer-auth.ts applies them to signed requests; here a stand-in reads the peer from a header):
  * the concurrency cap holds requests that are still in progress (handlers the test releases by
  * hand, so nothing depends on timing), and the per-peer bucket runs on an injected clock.
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { BUSY_RETRY_AFTER_SECONDS, peerLimits } from '../../../src/federation/peer-limits.js';
+import { BUSY_RETRY_AFTER_SECONDS, PeerLimits } from '../../../src/federation/peer-limits.js';
 import type { PeerAuthEnv } from '../../../src/federation/peer-auth.js';
 import { RateLimiter } from '../../../src/service/rate-limiter.js';
 
@@ -30,13 +31,15 @@ function createApp(opts: { maxConcurrent: number; ratePerSecond?: number; burst?
   const app = new Hono<PeerAuthEnv>();
   app.onError((_err, c) => c.json({ error: { code: 'internal', message: 'internal error' } }, 500));
   app.use('/v1/federation/*', fakeAuth);
-  app.use(
-    '/v1/federation/*',
-    peerLimits({
-      maxConcurrent: opts.maxConcurrent,
-      perPeer: new RateLimiter({ ratePerSecond: opts.ratePerSecond ?? 1000, burst: opts.burst ?? 1000 }, opts.now ?? (() => 0)),
-    }),
-  );
+  const limits = new PeerLimits({
+    maxConcurrent: opts.maxConcurrent,
+    perPeer: new RateLimiter({ ratePerSecond: opts.ratePerSecond ?? 1000, burst: opts.burst ?? 1000 }, opts.now ?? (() => 0)),
+  });
+  app.use('/v1/federation/*', async (c, next) => {
+    const refused = limits.admit(c.get('peer'));
+    if (refused) return c.json({ error: { code: refused.code, message: refused.message } }, refused.status, { 'Retry-After': String(refused.retryAfterSeconds) });
+    await limits.enter(next);
+  });
   app.get('/v1/federation/slow', async (c) => {
     inside++;
     for (const w of waiters.filter((w) => inside >= w.n)) w.resolve();
@@ -57,7 +60,7 @@ function createApp(opts: { maxConcurrent: number; ratePerSecond?: number; burst?
 
 const get = (app: Hono<PeerAuthEnv>, path: string, peer = 'alpha') => app.request(path, { headers: { 'x-peer': peer } });
 
-describe('peerLimits: concurrent requests', () => {
+describe('PeerLimits: concurrent requests', () => {
   it('serves up to maxConcurrent at once and answers 503 with Retry-After beyond', async () => {
     const { app, gate } = createApp({ maxConcurrent: 4 });
     const held = ['alpha', 'beta', 'gamma', 'alpha'].map((peer) => get(app, '/v1/federation/slow', peer));
@@ -107,7 +110,7 @@ describe('peerLimits: concurrent requests', () => {
   });
 });
 
-describe('peerLimits: requests per peer', () => {
+describe('PeerLimits: requests per peer', () => {
   it('answers 429 with Retry-After once a peer has used its burst, per peer, until the clock refills it', async () => {
     let ms = 0;
     const { app } = createApp({ maxConcurrent: 16, ratePerSecond: 0.5, burst: 3, now: () => ms });

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toBase64, utf8 } from '../../../src/crypto/encoding.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from '../../../src/crypto/index.js';
-import { requestSignatureBase, signRequest, verifyRequest } from '../../../src/federation/request-signature.js';
+import { requestSignatureBase, signRequest } from '../../../src/federation/request-signature.js';
+import { verifyRequest } from '../../../src/federation/request-verification.js';
 import { buildSignatureBase } from '../../../src/federation/signature-base.js';
 import { parseDictionary, serializeDictionary, type Parameters as SfParameters } from '../../../src/federation/structured-fields.js';
 
@@ -77,6 +78,10 @@ interface Vectors {
     valid: boolean;
     method: string;
     path: string;
+    /** The authority the verifier is known under, and the signer signs for; absent: the transition profile. */
+    authority?: string;
+    /** The Host the verifier received, when it differs from `authority`. */
+    host?: string;
     body: string;
     now: number;
     created?: number;
@@ -95,20 +100,36 @@ describe('test/vectors/request-signature.json', () => {
 
   it('the key pair matches', () => expect(ed25519PublicKey(seed)).toEqual(publicKey));
 
+  it('covers the current profile and the transition one, and a request for another node', () => {
+    expect(v.vectors.filter((t) => t.valid && t.authority !== undefined).length).toBeGreaterThanOrEqual(2);
+    expect(v.vectors.filter((t) => t.authority === undefined).length).toBeGreaterThanOrEqual(2);
+    expect(v.vectors.map((t) => t.expectedCode)).toContain('wrong_authority');
+  });
+
   for (const t of v.vectors) {
-    it(`${t.valid ? 'valid' : 'invalid'}: ${t.comment}`, () => {
+    it(`${t.valid ? 'valid' : 'invalid'}${t.authority === undefined ? ' (transition profile)' : ''}: ${t.comment}`, () => {
       const body = utf8(t.body);
+      const authority = t.authority ?? null;
+      const verifier = {
+        method: t.method,
+        path: t.path,
+        authorities: t.authority === undefined ? [] : [t.authority],
+        receivedAuthority: t.host,
+        acceptWithoutAuthority: t.authority === undefined,
+        body,
+        now: t.now,
+        maxSkewSeconds: v.maxSkewSeconds,
+        lookupKey,
+      };
       if (t.valid) {
         const { created, nonce, expected } = t as Required<typeof t>;
-        const headers = signRequest({ method: t.method, path: t.path, body, keyId: v.key.keyId, secretKey: seed, created, nonce });
+        const headers = signRequest({ method: t.method, path: t.path, authority, body, keyId: v.key.keyId, secretKey: seed, created, nonce });
         expect(headers).toEqual({ 'content-digest': expected.contentDigest, 'signature-input': expected.signatureInput, signature: expected.signature });
-        const base = requestSignatureBase({ method: t.method, path: t.path, contentDigest: expected.contentDigest, created, keyId: v.key.keyId, nonce });
+        const base = requestSignatureBase({ method: t.method, path: t.path, authority, contentDigest: expected.contentDigest, created, keyId: v.key.keyId, nonce });
         expect(base).toBe(expected.signatureBase);
-        const result = verifyRequest({ method: t.method, path: t.path, body, headers, now: t.now, maxSkewSeconds: v.maxSkewSeconds, lookupKey });
-        expect(result).toEqual({ ok: true, keyId: v.key.keyId, nonce, created });
+        expect(verifyRequest({ ...verifier, headers })).toEqual({ ok: true, keyId: v.key.keyId, nonce, created });
       } else {
-        const result = verifyRequest({ method: t.method, path: t.path, body, headers: t.headers ?? {}, now: t.now, maxSkewSeconds: v.maxSkewSeconds, lookupKey });
-        expect(result).toMatchObject({ ok: false, code: t.expectedCode });
+        expect(verifyRequest({ ...verifier, headers: t.headers ?? {} })).toMatchObject({ ok: false, code: t.expectedCode });
       }
     });
   }

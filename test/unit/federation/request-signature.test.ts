@@ -2,16 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64, toBase64Url, utf8 } from '../../../src/crypto/encoding.js';
 import { ed25519Sign, generateEd25519KeyPair } from '../../../src/crypto/index.js';
-import {
-  contentDigest,
-  ReplayCache,
-  signRequest,
-  verifyRequest,
-  type SignedRequestHeaders,
-  type SignRequestInput,
-  type VerifyRequestInput,
-  type VerifyResult,
-} from '../../../src/federation/request-signature.js';
+import { contentDigest, ownAuthorities, signRequest, type SignedRequestHeaders, type SignRequestInput } from '../../../src/federation/request-signature.js';
+import { verifyRequest, type VerifyRequestInput, type VerifyResult } from '../../../src/federation/request-verification.js';
 import { buildSignatureBase } from '../../../src/federation/signature-base.js';
 import { type Parameters as SfParameters } from '../../../src/federation/structured-fields.js';
 
@@ -21,15 +13,18 @@ const NOW = 1_750_000_000;
 const SKEW = 300;
 const BODY = utf8('{"entries":[1,2,3]}');
 const roster: Record<string, Uint8Array> = { alpha: alpha.publicKey, beta: beta.publicKey };
+/** The node verifying in these tests is known to its peers as this authority. */
+const HERE = 'node.example';
 
 function signed(over: Partial<SignRequestInput> = {}): SignedRequestHeaders {
-  return signRequest({ method: 'POST', path: '/federation/v1/notify', body: BODY, keyId: 'alpha', secretKey: alpha.secretKey, created: NOW, ...over });
+  return signRequest({ method: 'POST', path: '/federation/v1/notify', authority: HERE, body: BODY, keyId: 'alpha', secretKey: alpha.secretKey, created: NOW, ...over });
 }
 
 function verify(headers: VerifyRequestInput['headers'], over: Partial<VerifyRequestInput> = {}): VerifyResult {
   return verifyRequest({
     method: 'POST',
     path: '/federation/v1/notify',
+    authorities: [HERE],
     body: BODY,
     headers,
     now: NOW,
@@ -45,7 +40,7 @@ function code(result: VerifyResult): string {
 
 /** Re-sign a hand-made Signature-Input (covered components and params) with alpha's key. */
 function signedCustom(covered: string[], params: SfParameters, fields: Record<string, string>): Record<string, string> {
-  const base = buildSignatureBase(covered, params, { method: 'POST', path: '/federation/v1/notify', field: (n) => fields[n] });
+  const base = buildSignatureBase(covered, params, { method: 'POST', path: '/federation/v1/notify', authority: HERE, field: (n) => fields[n] });
   if (!base.ok) throw new Error(base.error);
   return { ...fields, 'signature-input': `jb=${base.signatureParams}`, signature: `jb=:${toBase64(ed25519Sign(alpha.secretKey, utf8(base.base)))}:` };
 }
@@ -82,7 +77,7 @@ describe('sign → verify round trip', () => {
 
   it('accepts a signature covering more header fields than required', () => {
     const h = signed();
-    const extra = signedCustom(['@method', '@path', 'content-digest', 'content-type'], goodParams(), {
+    const extra = signedCustom(['@method', '@authority', '@path', 'content-digest', 'content-type'], goodParams(), {
       'content-digest': h['content-digest'],
       'content-type': 'application/json',
     });
@@ -94,6 +89,8 @@ describe('sign → verify round trip', () => {
     expect(() => signed({ nonce: 'short' })).toThrow(RangeError);
     expect(() => signed({ created: 1.5 })).toThrow(RangeError);
     expect(() => signed({ keyId: 'a\nb' })).toThrow(RangeError);
+    expect(() => signed({ authority: 'Node.Example' })).toThrow(RangeError);
+    expect(() => signed({ authority: 'node.example/path' })).toThrow(RangeError);
   });
 });
 
@@ -224,69 +221,58 @@ describe('wrong key', () => {
 describe('covered components missing content-digest', () => {
   it('a valid signature over @method and @path only → malformed_signature', () => {
     const h = signed();
-    const weak = signedCustom(['@method', '@path'], goodParams(), { 'content-digest': h['content-digest'] });
+    const weak = signedCustom(['@method', '@authority', '@path'], goodParams(), { 'content-digest': h['content-digest'] });
     expect(code(verify(weak))).toBe('malformed_signature');
   });
   it('a valid signature without @method or @path → malformed_signature', () => {
     const h = signed();
     const fields = { 'content-digest': h['content-digest'] };
-    expect(code(verify(signedCustom(['@path', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
-    expect(code(verify(signedCustom(['@method', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
+    expect(code(verify(signedCustom(['@authority', '@path', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
+    expect(code(verify(signedCustom(['@method', '@authority', 'content-digest'], goodParams(), fields)))).toBe('malformed_signature');
   });
 });
 
-describe('replay', () => {
-  const cache = () => new ReplayCache({ windowSeconds: SKEW, maxEntries: 3 });
-
-  it('the same nonce twice → refused; a different nonce → ok; another member → ok', () => {
-    const c = cache();
-    expect(c.checkAndRemember('alpha', 'n1', NOW, NOW)).toBe(true);
-    expect(c.checkAndRemember('alpha', 'n1', NOW, NOW + 1)).toBe(false);
-    expect(c.checkAndRemember('alpha', 'n2', NOW, NOW + 1)).toBe(true);
-    expect(c.checkAndRemember('beta', 'n1', NOW, NOW + 1)).toBe(true);
+describe('the target authority (@authority)', () => {
+  it('a request signed for another node, naming it in Host → wrong_authority', () => {
+    const forBeta = signed({ authority: 'beta.example:8443' });
+    expect(verify(forBeta, { authorities: ['beta.example:8443'] }).ok).toBe(true);
+    const result = verify(forBeta, { receivedAuthority: 'beta.example:8443' });
+    expect(code(result)).toBe('wrong_authority');
+    // Host is compared in lower case, as @authority is (RFC 9421 §2.2.3).
+    expect(code(verify(forBeta, { receivedAuthority: 'BETA.example:8443' }))).toBe('wrong_authority');
   });
 
-  it('keys cannot collide across the keyid/nonce boundary', () => {
-    const c = cache();
-    expect(c.checkAndRemember('ab', 'c', NOW, NOW)).toBe(true);
-    expect(c.checkAndRemember('a', 'bc', NOW, NOW)).toBe(true);
+  it('signed for another node, with Host rewritten to this one (or absent) → bad_signature', () => {
+    const forBeta = signed({ authority: 'beta.example' });
+    expect(code(verify(forBeta, { receivedAuthority: HERE }))).toBe('bad_signature');
+    expect(code(verify(forBeta))).toBe('bad_signature');
   });
 
-  it('forgets an entry once created + window has passed', () => {
-    const c = cache();
-    expect(c.checkAndRemember('alpha', 'n1', NOW, NOW)).toBe(true);
-    expect(c.checkAndRemember('alpha', 'n1', NOW, NOW + SKEW - 1)).toBe(false);
-    expect(c.size).toBe(1);
-    // At created + window the verifier's skew check already refuses the signature; the cache is free again.
-    expect(c.checkAndRemember('alpha', 'n2', NOW + SKEW, NOW + SKEW)).toBe(true);
-    expect(c.size).toBe(1);
+  it('is checked against the authorities this node is known under, not the Host it received (a proxy may rewrite Host)', () => {
+    expect(verify(signed(), { receivedAuthority: '127.0.0.1:7300' }).ok).toBe(true);
+    // Known under its roster endpoint and a new public URL: a request for either is accepted.
+    const both = ['old.example', HERE];
+    expect(verify(signed(), { authorities: both }).ok).toBe(true);
+    expect(verify(signed({ authority: 'old.example' }), { authorities: both }).ok).toBe(true);
   });
 
-  it('refuses a signature older than its window (fail closed on a short window)', () => {
-    expect(cache().checkAndRemember('alpha', 'n1', NOW - SKEW, NOW)).toBe(false);
+  it('a node that knows no authority of its own refuses signatures covering one → wrong_authority', () => {
+    expect(code(verify(signed(), { authorities: [] }))).toBe('wrong_authority');
   });
 
-  it('is bounded: refuses new entries when full of live ones, accepts again after eviction', () => {
-    const c = cache();
-    for (const n of ['a', 'b', 'c']) expect(c.checkAndRemember('alpha', n, NOW, NOW)).toBe(true);
-    expect(c.checkAndRemember('alpha', 'd', NOW, NOW)).toBe(false);
-    expect(c.size).toBe(3);
-    expect(c.checkAndRemember('alpha', 'd', NOW + 10, NOW + SKEW)).toBe(true);
-    expect(c.size).toBe(1);
+  it('a signature without @authority → malformed_signature, except during an upgrade transition', () => {
+    const old = signed({ authority: null });
+    expect(old['signature-input']).toMatch(/^jb=\("@method" "@path" "content-digest"\);/);
+    expect(code(verify(old))).toBe('malformed_signature');
+    expect(verify(old, { acceptWithoutAuthority: true }).ok).toBe(true);
+    // The transition accepts the old profile; a signature for another node is still refused.
+    expect(code(verify(signed({ authority: 'beta.example' }), { acceptWithoutAuthority: true, receivedAuthority: 'beta.example' }))).toBe('wrong_authority');
+    expect(verify(signed(), { acceptWithoutAuthority: true }).ok).toBe(true);
   });
 
-  it('evicts in expiry order, whatever the insertion order', () => {
-    const c = new ReplayCache({ windowSeconds: 100, maxEntries: 100 });
-    const createds = [50, 10, 90, 30, 70, 20, 80, 40, 60, 0];
-    for (const [i, t] of createds.entries()) expect(c.checkAndRemember('m', `n${i}`, NOW + t, NOW)).toBe(true);
-    // At NOW + 145 everything created up to NOW + 45 has expired: 0..40 go, 50..90 stay.
-    expect(c.checkAndRemember('m', 'x', NOW + 50, NOW + 145)).toBe(true);
-    expect(c.size).toBe(6);
-    for (const [i, t] of createds.entries()) expect(c.checkAndRemember('m', `n${i}`, NOW + t, NOW + 145)).toBe(false);
-  });
-
-  it('rejects nonsensical options', () => {
-    expect(() => new ReplayCache({ windowSeconds: 0, maxEntries: 1 })).toThrow(RangeError);
-    expect(() => new ReplayCache({ windowSeconds: 1, maxEntries: 0 })).toThrow(RangeError);
+  it('ownAuthorities: host[:port] of the roster endpoint and http.publicUrl, default ports dropped, each once', () => {
+    expect(ownAuthorities(['https://Jointban.Alpha.example:443/base', 'https://jointban.alpha.example'])).toEqual(['jointban.alpha.example']);
+    expect(ownAuthorities(['http://127.0.0.1:7300', undefined, 'https://alpha.example:8443/x'])).toEqual(['127.0.0.1:7300', 'alpha.example:8443']);
+    expect(ownAuthorities([undefined, 'not a url'])).toEqual([]);
   });
 });

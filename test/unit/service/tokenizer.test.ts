@@ -60,3 +60,15 @@ describe('Tokenizer.tokensForCheck', () => {
     expect(() => tokenizer.tokensForCheck([{ type: 'national_id', value: '110105194912310021' }])).not.toThrow(/110105/);
   });
 });
+
+describe('Tokenizer.tokensForListing', () => {
+  it('derives every identifier under every epoch held, as a check does, so a listing made during an overlap matches at nodes holding either', () => {
+    expect(tokenizer.newestEpoch).toBe(2);
+    const listing = tokenizer.tokensForListing(IDS);
+    expect(listing.map((t) => ({ type: t.type, epoch: t.epoch, hex: t.hex }))).toEqual(tokenizer.tokensFor(IDS).map((t) => ({ type: t.type, epoch: t.epoch, hex: t.hex })));
+    expect(new Set(listing.map((t) => t.epoch))).toEqual(new Set([1, 2]));
+    // A node still on epoch 1 alone derives exactly the epoch-1 tokens of the listing.
+    const old = new Tokenizer(createHmacTokenDeriver([{ epoch: 1, secret: new Uint8Array(32).fill(0x11) }]), 'CN');
+    expect(old.tokensForCheck(IDS).map((t) => toHex(t.token))).toEqual(listing.filter((t) => t.epoch === 1).map((t) => t.hex));
+  });
+});
