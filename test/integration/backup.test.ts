@@ -270,6 +270,26 @@ describe('a tampered backup', () => {
   });
 });
 
+describe('a version 1 manifest (made before manifests were signed)', () => {
+  it('is refused without --allow-unsigned-manifest, and restored with it, saying it is unsigned', async () => {
+    const file = copyBackup('version-1');
+    const manifest = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as Record<string, unknown>;
+    delete manifest['signature'];
+    manifest['version'] = 1;
+    writeFileSync(`${file}.json`, JSON.stringify(manifest));
+    const dir = freshDataDir('version-1');
+    expectOneLineError(await restore(file, dir), /a version 1 manifest carries no signature.*--allow-unsigned-manifest/);
+    expect(existsSync(join(dir, 'jointban.db'))).toBe(false);
+    const allowed = await restore(file, dir, '--allow-unsigned-manifest');
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/^warning: the manifest is a version 1 manifest and carries no signature/m);
+    // A version 2 manifest without its signature is never accepted, flag or not.
+    manifest['version'] = 2;
+    writeFileSync(`${file}.json`, JSON.stringify(manifest));
+    expectOneLineError(await restore(file, freshDataDir('version-2-unsigned'), '--allow-unsigned-manifest'), /the manifest carries no signature/);
+  });
+});
+
 describe('a damaged backup file', () => {
   it('truncated: one line, nothing written', async () => {
     const file = copyBackup('truncated');
