@@ -1,8 +1,10 @@
 /**
  * 0001: the node's own log, mirrored logs, Merkle nodes, checkpoints, the listings projection,
  * token index and API keys. Frozen: never edit a migration that has shipped; add a new one.
+ * On PostgreSQL its column types come from column-types.ts; on SQLite its DDL is what shipped.
  */
 import type { Kysely } from 'kysely';
+import { columnTypes } from './column-types.js';
 
 // Migrations take Kysely<any> on purpose: they describe the schema at their point in time and must
 // not depend on today's table types.
@@ -10,14 +12,15 @@ import type { Kysely } from 'kysely';
 type AnyDb = Kysely<any>;
 
 export async function up(db: AnyDb): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('log_entries')
     .addColumn('origin', 'text', (c) => c.notNull())
     .addColumn('seq', 'bigint', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('time', 'text', (c) => c.notNull())
-    .addColumn('bytes', 'blob', (c) => c.notNull())
-    .addColumn('leaf_hash', 'blob', (c) => c.notNull())
+    .addColumn('bytes', t.bytes, (c) => c.notNull())
+    .addColumn('leaf_hash', t.bytes, (c) => c.notNull())
     .addPrimaryKeyConstraint('log_entries_pk', ['origin', 'seq'])
     .execute();
 
@@ -26,7 +29,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('origin', 'text', (c) => c.notNull())
     .addColumn('level', 'integer', (c) => c.notNull())
     .addColumn('idx', 'bigint', (c) => c.notNull())
-    .addColumn('hash', 'blob', (c) => c.notNull())
+    .addColumn('hash', t.bytes, (c) => c.notNull())
     .addPrimaryKeyConstraint('tree_nodes_pk', ['origin', 'level', 'idx'])
     .execute();
 
@@ -34,7 +37,7 @@ export async function up(db: AnyDb): Promise<void> {
     .createTable('checkpoints')
     .addColumn('origin', 'text', (c) => c.notNull())
     .addColumn('size', 'bigint', (c) => c.notNull())
-    .addColumn('root', 'blob', (c) => c.notNull())
+    .addColumn('root', t.bytes, (c) => c.notNull())
     .addColumn('note', 'text', (c) => c.notNull())
     .addColumn('recorded_at', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('checkpoints_pk', ['origin', 'size'])
@@ -63,9 +66,9 @@ export async function up(db: AnyDb): Promise<void> {
 
   await db.schema
     .createTable('listing_tokens')
-    .addColumn('token', 'blob', (c) => c.notNull())
+    .addColumn('token', t.bytes, (c) => c.notNull())
     .addColumn('type', 'text', (c) => c.notNull())
-    .addColumn('epoch', 'integer', (c) => c.notNull())
+    .addColumn('epoch', t.int64, (c) => c.notNull())
     .addColumn('listing_id', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('listing_tokens_pk', ['token', 'type', 'epoch', 'listing_id'])
     .execute();
@@ -76,7 +79,7 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('scope', 'text', (c) => c.notNull())
-    .addColumn('key_hash', 'blob', (c) => c.notNull())
+    .addColumn('key_hash', t.bytes, (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('revoked_at', 'text')
     .addColumn('last_used_at', 'text')

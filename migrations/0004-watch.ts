@@ -5,13 +5,16 @@
  * event with its webhook delivery state; AUTOINCREMENT keeps ids (the events cursor) from ever
  * being reused after the newest events are pruned.
  * Frozen: never edit a migration that has shipped; add a new one.
+ * On PostgreSQL its column types come from column-types.ts; on SQLite its DDL is what shipped.
  */
 import type { Kysely } from 'kysely';
+import { columnTypes } from './column-types.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDb = Kysely<any>;
 
 export async function up(db: AnyDb): Promise<void> {
+  const t = columnTypes(db);
   await db.schema
     .createTable('watch_references')
     .addColumn('reference', 'text', (c) => c.primaryKey())
@@ -19,16 +22,18 @@ export async function up(db: AnyDb): Promise<void> {
     .execute();
   await db.schema
     .createTable('watch_tokens')
-    .addColumn('token', 'blob', (c) => c.notNull())
+    .addColumn('token', t.bytes, (c) => c.notNull())
     .addColumn('type', 'text', (c) => c.notNull())
-    .addColumn('epoch', 'integer', (c) => c.notNull())
+    .addColumn('epoch', t.int64, (c) => c.notNull())
     .addColumn('reference', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('watch_tokens_pk', ['token', 'type', 'epoch', 'reference'])
     .execute();
   await db.schema.createIndex('watch_tokens_reference').on('watch_tokens').column('reference').execute();
   await db.schema
     .createTable('watch_events')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    // PostgreSQL: an identity column, whose sequence never hands out an id twice either; "by
+    // default" so that a copy of the table can carry its ids over.
+    .addColumn('id', t.postgres ? 'bigint' : 'integer', (c) => (t.postgres ? c.generatedByDefaultAsIdentity().primaryKey() : c.primaryKey().autoIncrement()))
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('reference', 'text', (c) => c.notNull())
     .addColumn('listing_id', 'text', (c) => c.notNull())

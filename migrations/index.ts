@@ -8,6 +8,7 @@ import * as m0002 from './0002-federation.js';
 import * as m0003 from './0003-audit.js';
 import * as m0004 from './0004-watch.js';
 import * as m0005 from './0005-watch-lifts.js';
+import * as m0006 from './0006-identifier-counts.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-audit': m0003,
   '0004-watch': m0004,
   '0005-watch-lifts': m0005,
+  '0006-identifier-counts': m0006,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,8 @@
 export const ERROR_STATUS = {
   invalid_input: 400,
   invalid_identifier: 400,
+  /** A body that is not valid UTF-8: refused, not repaired, so two byte strings never read as one. */
+  invalid_encoding: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -104,6 +104,16 @@ export function createMetrics(
     },
   });
   new Gauge({
+    name: 'jointban_sync_peer_failed_rounds',
+    help: 'Failed sync rounds per peer since the node started; a request or ingest past its deadline counts.',
+    labelNames: ['peer'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const p of (await snapshot())?.peers ?? []) this.set({ peer: p.member }, p.failedRounds);
+    },
+  });
+  new Gauge({
     name: 'jointban_misbehaviour_recorded',
     help: 'Misbehaviour records shown by the status (latest 100), by kind.',
     labelNames: ['kind'],

@@ -41,6 +41,9 @@ import { assertNoPendingRestore } from './store/restore.js';
 import { AppError } from './errors.js';
 import { VERSION } from './version.js';
 
+/** How long a stop waits for requests in flight before it closes their connections. */
+const STOP_GRACE_MS = 10_000;
+
 export interface NodeDeps {
   logger?: Logger;
   now?: () => Date;
@@ -118,6 +121,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     categories: config.categories,
     policy: config.policy,
     permanentRetentionDays: config.listings.permanentRetentionDays,
+    maxListingDays: config.listings.maxListingDays,
     tokenizer,
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),
@@ -150,7 +154,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   });
 
   const webhookConfig = config.events.webhook;
-  const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url });
+  const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url, counter: checkCounter });
   // Read once at start; the secret itself is never logged (docs/EVENTS.md).
   const webhook =
     webhookConfig.url !== undefined && webhookConfig.secretFile !== undefined
@@ -179,7 +183,20 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     // /v1/federation, and only the status route takes an API key rather than a peer signature.
     mount: [
       (a) => a.route('/', statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics)),
-      (a) => a.route('/', watchRoutes({ keys, watch, maxBodyBytes: config.http.maxBodyBytes, maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest })),
+      (a) =>
+        a.route(
+          '/',
+          watchRoutes({
+            keys,
+            watch,
+            maxBodyBytes: config.http.maxBodyBytes,
+            maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest,
+            watchRateLimit: {
+              limiter: new RateLimiter({ ratePerSecond: config.limits.watch.ratePerSecond, burst: config.limits.watch.burst }, () => now().getTime()),
+              exemptScopes: config.limits.watch.exemptScopes,
+            },
+          }),
+        ),
       (a) => a.route('/', auditRoutes(keys, audit)),
       (a) => a.route('/', federation.routes),
       (a) =>
@@ -251,12 +268,17 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         // polling on theirs, so a socket busy at this moment may never sit idle for a whole
         // keep-alive timeout: sweep until the last one has finished its request and gone.
         let sweep: NodeJS.Timeout | undefined;
+        let grace: NodeJS.Timeout | undefined;
         if ('closeIdleConnections' in s) {
           s.closeIdleConnections();
           sweep = setInterval(() => s.closeIdleConnections(), 20);
+          // A request still open after the grace (a caller trickling its request, or reading the
+          // answer a byte at a time) is cut: no remote party can hold a stop.
+          grace = setTimeout(() => s.closeAllConnections(), STOP_GRACE_MS);
         }
         await closed;
         clearInterval(sweep);
+        clearTimeout(grace);
         server = undefined;
       }
       await federation.stop();

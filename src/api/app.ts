@@ -13,7 +13,7 @@ import { requestContext } from './middleware.js';
 import type { Metrics } from '../metrics.js';
 import { opsRoutes } from './ops-routes.js';
 import { platformRoutes } from './platform-routes.js';
-import type { CheckRateLimitOptions } from './rate-limit.js';
+import type { IdentifierBudgetOptions } from './rate-limit.js';
 import { validationHook } from './validation.js';
 
 export interface AppDeps {
@@ -27,7 +27,7 @@ export interface AppDeps {
   maxBodyBytes: number;
   maxIdentifiersPerRequest: number;
   /** The per-key rate limit of /v1/check; none when absent. */
-  checkRateLimit?: CheckRateLimitOptions | undefined;
+  checkRateLimit?: IdentifierBudgetOptions | undefined;
   ready: () => boolean;
   /** Mounts further sub-apps (status, the federation API) after the platform routes. */
   mount?: ((app: OpenAPIHono<AppEnv>) => void)[];

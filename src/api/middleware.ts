@@ -58,13 +58,38 @@ export function requireScope(keys: ApiKeyService, scope: Scope): MiddlewareHandl
   };
 }
 
-/** Rejects a body that is not declared as JSON before anything reads it. */
+/**
+ * Decodes a request body as UTF-8, refusing (400 `invalid_encoding`) bytes that are not UTF-8
+ * rather than replacing them with U+FFFD as `Request.text()` does: replaced, two different byte
+ * strings read as one string, so two different identifiers would share a token. A leading BOM is
+ * dropped, as `text()` drops it.
+ */
+export function decodeBody(bytes: Uint8Array): string {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new AppError('invalid_encoding', 'the body is not valid UTF-8');
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Rejects a body that is not declared as JSON before anything reads it, then reads it once,
+ * strictly as UTF-8 (decodeBody). Hono's `c.req.json()` parses the text it caches, so the
+ * validator and the rate limit after this see exactly the decoded text. Runs after limitBody,
+ * whose errors (a chunked body over the limit) pass through unchanged.
+ */
 export function requireJson(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\s*(;|$)/i.test(type)) {
       throw new AppError('unsupported_media_type', 'the body must be JSON, sent with "Content-Type: application/json"');
     }
+    const text = decodeBody(new Uint8Array(await c.req.arrayBuffer()));
+    // At run time hono caches each body reading as a promise (its type says otherwise); with only
+    // the bytes cached, json() would decode them again, leniently.
+    (c.req.bodyCache as unknown as { text?: Promise<string> }).text = Promise.resolve(text);
     await next();
   };
 }

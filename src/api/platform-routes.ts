@@ -9,7 +9,7 @@ import type { ListingService } from '../service/listings.js';
 import type { Metrics } from '../metrics.js';
 import type { AppEnv } from './env.js';
 import { limitBody, requireJson, requireScope } from './middleware.js';
-import { checkRateLimit, type CheckRateLimitOptions } from './rate-limit.js';
+import { checkRateLimit, type IdentifierBudgetOptions } from './rate-limit.js';
 import {
   checkResultSchema,
   checkSchema,
@@ -30,7 +30,7 @@ export interface PlatformRoutesDeps {
   maxBodyBytes: number;
   maxIdentifiersPerRequest: number;
   /** The per-key rate limit of /v1/check (`limits.check`); none when absent. */
-  checkRateLimit?: CheckRateLimitOptions | undefined;
+  checkRateLimit?: IdentifierBudgetOptions | undefined;
 }
 
 const errors = (...statuses: number[]) =>

@@ -9,6 +9,7 @@ import type { ApiKeyService } from '../service/api-keys.js';
 import { LIFT_REASONS, MAX_EVENTS_PAGE, MAX_WATCH_BATCH, type WatchService } from '../service/watch.js';
 import type { AppEnv } from './env.js';
 import { limitBody, requireJson, requireScope } from './middleware.js';
+import { watchRateLimit, type IdentifierBudgetOptions } from './rate-limit.js';
 import { errorSchema, identifierSchema, referenceSchema } from './schemas.js';
 import { validationHook } from './validation.js';
 
@@ -17,6 +18,8 @@ export interface WatchRoutesDeps {
   watch: WatchService;
   maxBodyBytes: number;
   maxIdentifiersPerRequest: number;
+  /** The per-key identifier budget of PUT /v1/watch (`limits.watch`); none when absent. */
+  watchRateLimit?: IdentifierBudgetOptions | undefined;
 }
 
 const errors = (...statuses: number[]) =>
@@ -64,7 +67,14 @@ const eventSchema = z
 
 export function watchRoutes(deps: WatchRoutesDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.on('PUT', '/v1/watch', requireScope(deps.keys, 'write'), limitBody(deps.maxBodyBytes), requireJson());
+  app.on(
+    'PUT',
+    '/v1/watch',
+    requireScope(deps.keys, 'write'),
+    limitBody(deps.maxBodyBytes),
+    requireJson(),
+    watchRateLimit(deps.watchRateLimit, MAX_WATCH_BATCH, deps.maxIdentifiersPerRequest),
+  );
   app.on('DELETE', '/v1/watch/:reference', requireScope(deps.keys, 'write'));
   app.on('GET', '/v1/events', requireScope(deps.keys, 'write'));
   app.on('POST', '/v1/events/dead-letters/redrive', requireScope(deps.keys, 'admin'));
@@ -93,13 +103,14 @@ export function watchRoutes(deps: WatchRoutesDeps): OpenAPIHono<AppEnv> {
     },
     responses: {
       200: {
-        description: 'Watched, all or nothing; `events` match events were recorded for active listings the accounts already match',
+        description:
+          'Watched (validated and charged to the key\'s identifier budget all or nothing, then written in chunks of 50 references); `events` match events were recorded for active listings the accounts already match',
         content: { 'application/json': { schema: z.object({ watched: z.number().int(), events: z.number().int() }) } },
       },
-      ...errors(400, 401, 403, 413, 415),
+      ...errors(400, 401, 403, 413, 415, 429),
     },
   });
-  app.openapi(put, async (c) => c.json(await deps.watch.put(c.req.valid('json').watch), 200));
+  app.openapi(put, async (c) => c.json(await deps.watch.put(c.req.valid('json').watch, { keyId: c.get('principal').keyId }), 200));
 
   const remove = createRoute({
     method: 'delete',

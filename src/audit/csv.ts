@@ -6,7 +6,7 @@
  * in docs/AUDIT.md. No field can start with `=`, `+`, `-` or `@` (member ids and categories start
  * with a letter, counts are not negative), so a spreadsheet never reads one as a formula.
  */
-import { PURPOSES } from '../policy/index.js';
+import { COUNTED_KINDS } from '../service/check-counter.js';
 import type { AuditReport, MemberStats } from './report-types.js';
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
@@ -47,7 +47,7 @@ export function reportToCsv(report: AuditReport): string {
     'anomalies',
     ...categories.map((c) => `listings_by_category.${c}`),
     ...types.map((t) => `listings_by_identifier_type.${t}`),
-    ...PURPOSES.flatMap((p) => [`checks.${p}.served`, `checks.${p}.hits`, `checks.${p}.hit_rate`]),
+    ...COUNTED_KINDS.flatMap((p) => [`checks.${p}.served`, `checks.${p}.identifiers`, `checks.${p}.hits`, `checks.${p}.hit_rate`]),
   ];
   const rows = report.members.map((m) => {
     const kinds = [...new Set(report.anomalies.filter((a) => a.member === m.member).map((a) => a.kind))];
@@ -69,9 +69,9 @@ export function reportToCsv(report: AuditReport): string {
       kinds.join(' '),
       ...categories.map((c) => m.listingsByCategory[c] ?? 0),
       ...types.map((t) => m.listingsByIdentifierType[t] ?? 0),
-      ...PURPOSES.flatMap((p) => {
+      ...COUNTED_KINDS.flatMap((p) => {
         const c = m.checks?.find((x) => x.purpose === p);
-        return c ? [c.served, c.hits, c.hitRate] : [null, null, null];
+        return c ? [c.served, c.identifiers, c.hits, c.hitRate] : [null, null, null, null];
       }),
     ];
   });

@@ -17,10 +17,15 @@ export interface Burst {
 }
 
 export interface CheckCounts {
-  purpose: 'registration' | 'monetization';
+  /** A check's purpose, or `watch`: enrolments through PUT /v1/watch, which test identifiers too. */
+  purpose: 'registration' | 'monetization' | 'watch';
+  /** Requests served. */
   served: number;
-  /** Checks whose decision was review or deny. */
+  /** Identifiers (or tokens) those requests tested: what enumeration costs. */
+  identifiers: number;
+  /** Checks whose decision was review or deny; for `watch`, the match events recorded at enrolment. */
   hits: number;
+  /** hits / served; null for `watch` (its hits are events, several per reference at times). */
   hitRate: number | null;
 }
 
@@ -42,7 +47,7 @@ export interface MemberStats {
   withoutEvidenceDigest: number;
   bursts: Burst[];
   daily: DailyCount[];
-  /** Checks this node served, per purpose (only on the row of the node's own member). */
+  /** Checks this node served, per purpose, and watch enrolments (only on the row of the node's own member). */
   checks: CheckCounts[] | null;
 }
 

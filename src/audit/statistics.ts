@@ -5,7 +5,7 @@
  * token, reference or identifier ever enters a report. Every definition is in docs/AUDIT.md.
  */
 import { IDENTIFIER_TYPES } from '../identifiers/types.js';
-import { PURPOSES } from '../policy/index.js';
+import { COUNTED_KINDS } from '../service/check-counter.js';
 import type { AuditRepository, OriginCount, OriginKeyCount } from '../store/audit-repository.js';
 import type { CheckCountRepository } from '../store/check-count-repository.js';
 import { CHECK_VOLUME_BASELINE_DAYS, checkVolumeAnomalies, detectCheckVolumeJumps } from './check-volume.js';
@@ -57,11 +57,12 @@ function daily(listings: ReadonlyMap<string, number> | undefined, retractions: R
 async function checkCounts(input: StatisticsInput): Promise<CheckCounts[]> {
   const { first, last } = windowDays(input.window);
   const rows = await input.checkCounts.perPurpose(first, last);
-  return PURPOSES.map((purpose) => {
+  return COUNTED_KINDS.map((purpose) => {
     const row = rows.find((r) => r.purpose === purpose);
     const served = row?.served ?? 0;
     const hits = row?.hits ?? 0;
-    return { purpose, served, hits, hitRate: served === 0 ? null : round(hits / served, 4) };
+    // A watch's hits are events (a reference may match several listings), not answers: no rate.
+    return { purpose, served, identifiers: row?.identifiers ?? 0, hits, hitRate: served === 0 || purpose === 'watch' ? null : round(hits / served, 4) };
   });
 }
 

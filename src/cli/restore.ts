@@ -17,6 +17,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { OriginVerification } from '../audit/verify.js';
+import { boundedFetch } from '../bounded-fetch.js';
 import { loadConfig, type NodeConfig } from '../config/load.js';
 import { bytesEqual, toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
@@ -57,8 +58,8 @@ async function nodeAnswering(http: NodeConfig['http']): Promise<{ url: string; m
   const host = http.host === '0.0.0.0' ? '127.0.0.1' : http.host === '::' ? '::1' : http.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`;
   try {
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-    const body: unknown = await res.json();
+    const res = await boundedFetch(`${url}/healthz`, { method: 'GET', timeoutMs: 2000, maxBytes: 64 * 1024 });
+    const body: unknown = JSON.parse(Buffer.from(res.body).toString('utf8'));
     if (typeof body === 'object' && body !== null && 'member' in body) return { url, member: String(body.member) };
   } catch {
     // Nothing listening, or something that is not a jointban node: either way not ours to stop.

@@ -61,8 +61,14 @@ export const configFileSchema = z
     listings: z
       .object({
         permanentRetentionDays: z.number().int().min(1).max(36500).default(1095),
+        // The latest expiresAt a new listing may carry, in days from now (service/listings.ts).
+        maxListingDays: z.number().int().min(1).max(36500).default(36500),
       })
       .strict()
+      .refine((l) => l.permanentRetentionDays <= l.maxListingDays, {
+        message: 'must be at least permanentRetentionDays: a permanent ban without expiresAt would be refused',
+        path: ['maxListingDays'],
+      })
       .prefault({}),
     roster: z
       .object({
@@ -84,6 +90,8 @@ export const configFileSchema = z
         backoffBaseMs: z.number().int().min(10).max(600_000).default(500),
         backoffMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        // One origin's ingest from one peer, every page of it: bounds how long a peer holds the origin's lock.
+        ingestTimeoutMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
         maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
         maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
         // "transition" only while a federation upgrades to request signatures that cover @authority (docs/OPERATIONS.md).
@@ -135,6 +143,17 @@ export const configFileSchema = z
             burst: z.number().int().min(1).max(1_000_000).default(200),
             // The API-key scopes that may check (api-keys.ts SCOPE_GRANTS); auditor keys cannot.
             exemptScopes: z.array(z.enum(['check', 'write', 'admin'])).default([]),
+          })
+          .strict()
+          .prefault({}),
+        watch: z
+          .object({
+            // Identifiers enrolled per second per API key through PUT /v1/watch: a watch that matches
+            // records an event at once, so it tests identifiers like a check (api/rate-limit.ts). Larger
+            // than the check's, for enrolling a platform's existing accounts; the burst fits one full request.
+            ratePerSecond: z.number().min(0.001).max(1_000_000).default(500),
+            burst: z.number().int().min(1).max(1_000_000).default(20_000),
+            exemptScopes: z.array(z.enum(['write', 'admin'])).default([]),
           })
           .strict()
           .prefault({}),

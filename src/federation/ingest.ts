@@ -29,6 +29,7 @@ import type { PeerClient } from './peer-client.js';
 import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { isCosigned, witnessOf } from './witness.js';
+import { Deadline } from '../bounded-fetch.js';
 
 export interface AdvertisedCheckpoint {
   origin: string;
@@ -62,7 +63,31 @@ export interface IngestDeps {
   logger: Logger;
   /** True once the node is stopping: a long catch-up ends after the page being committed. */
   stopping?: () => boolean;
+  /** Cancels every ingest (a stop, the peer suspended): requests in flight end at once. */
+  signal?: AbortSignal | undefined;
+  /** One ingest, all its pages (sync.ingestTimeoutMs): past it the ingest ends and throws a timeout. */
+  timeoutMs?: number | undefined;
 }
+
+/** A peer as one ingest calls it: every request carries the ingest's signal (its deadline, a stop). */
+interface PeerCall extends Peer {
+  signal: AbortSignal;
+}
+
+const DEFAULT_INGEST_TIMEOUT_MS = 300_000;
+/**
+ * Entries decoded, hashed or validated between two yields to the event loop: a page of thousands
+ * of entries is otherwise one block of synchronous work, and every check waits behind it.
+ */
+const YIELD_EVERY = 250;
+/**
+ * Entries per transaction when a proven page is committed, with a yield between two: smaller
+ * slices would block less each, but every commit is an fsync (synchronous = FULL) on the main
+ * thread, and a check arriving mid-transaction waits for it (docs/BENCHMARKS.md, "Checks during a
+ * large sync").
+ */
+const COMMIT_SLICE = 250;
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const MAX_PROOF_ITEMS = 128;
 
@@ -87,30 +112,53 @@ export class Ingestor {
   }
 
   /** A consistency proof from the peer; an answer that is not a list of hashes is `bad_response`. */
-  private async consistencyProof(peer: Peer, origin: string, from: number, to: number): Promise<Uint8Array[]> {
+  private async consistencyProof(peer: PeerCall, origin: string, from: number, to: number): Promise<Uint8Array[]> {
     const path = federationPaths.consistency(origin, from, to);
-    const body = (await this.deps.client.get(peer.endpoint, path)) as { proof?: unknown } | undefined;
+    const body = (await this.deps.client.get(peer.endpoint, path, undefined, peer.signal)) as { proof?: unknown } | undefined;
     const proof = decodeHashList(body?.proof);
     if (!proof) throw new PeerError('bad_response', `GET ${path}: expected {"proof": [at most ${MAX_PROOF_ITEMS} base64 32-byte hashes]}`, undefined, `GET ${path}`);
     return proof;
   }
 
-  private async fetchPage(peer: Peer, origin: string, start: number, end: number): Promise<Uint8Array[]> {
+  private async fetchPage(peer: PeerCall, origin: string, start: number, end: number): Promise<Uint8Array[]> {
     const request = `GET ${federationPaths.entries(origin, start, end)}`;
-    const body = (await this.deps.client.get(peer.endpoint, federationPaths.entries(origin, start, end))) as { entries?: unknown } | undefined;
+    const body = (await this.deps.client.get(peer.endpoint, federationPaths.entries(origin, start, end), undefined, peer.signal)) as { entries?: unknown } | undefined;
     const entries = body?.entries;
     if (!Array.isArray(entries) || entries.length === 0 || entries.length > end - start) {
       throw new PeerError('bad_response', `${request}: expected 1 to ${end - start} entries`, undefined, request);
     }
-    return entries.map((e: unknown, i) => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
+      const e: unknown = entries[i];
       const bytes = typeof e === 'string' ? fromBase64(e) : undefined;
       if (!bytes) throw new PeerError('bad_response', `${request}: entry ${start + i} is not base64`, undefined, request);
-      return bytes;
-    });
+      out.push(bytes);
+    }
+    return out;
   }
 
-  /** Brings this node's copy of `advertised.origin` up to the peer's signed checkpoint. */
+  /**
+   * Brings this node's copy of `advertised.origin` up to the peer's signed checkpoint, within the
+   * ingest deadline: past it the requests in flight are cut and a `timeout` PeerError is thrown
+   * (pages committed before stay: each is a proven prefix). The sync loop holds the origin's lock
+   * for the whole call, so this deadline is what bounds the lock too.
+   */
   async ingest(peer: Peer, advertised: AdvertisedCheckpoint): Promise<IngestOutcome> {
+    const ms = this.deps.timeoutMs ?? DEFAULT_INGEST_TIMEOUT_MS;
+    const deadline = new Deadline(ms, this.deps.signal);
+    try {
+      return await this.ingestWithin({ id: peer.id, endpoint: peer.endpoint, signal: deadline.signal }, advertised);
+    } catch (err) {
+      if (!deadline.expired) throw err;
+      const request = err instanceof PeerError ? err.request : undefined;
+      throw new PeerError('timeout', `ingest of ${advertised.origin} from ${peer.id} did not finish within ${ms} ms (sync.ingestTimeoutMs)`, undefined, request);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async ingestWithin(peer: PeerCall, advertised: AdvertisedCheckpoint): Promise<IngestOutcome> {
     const { deps } = this;
     const origin = advertised.origin;
     if (!findMember(deps.roster, origin)) return { status: 'skipped', reason: `${origin} is not in the roster` };
@@ -163,7 +211,7 @@ export class Ingestor {
    * (PROTOCOL.md, "Key history"). A key without a period (a member that never rotated) needs no
    * lookup. A refusal is recorded like a bad signature.
    */
-  private async checkKeyPeriod(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, key: MemberKey): Promise<IngestOutcome | undefined> {
+  private async checkKeyPeriod(peer: PeerCall, origin: string, cp: OpenedCheckpoint, local: number, key: MemberKey): Promise<IngestOutcome | undefined> {
     if (cp.size === 0 || (key.validFrom === undefined && key.validUntil === undefined)) return undefined;
     let keyError: string | undefined;
     try {
@@ -182,7 +230,7 @@ export class Ingestor {
    * own copy when it holds it, else the entry fetched from the peer and proven included in the
    * signed root (peer data: an entry that is not, or does not decode, is a bad response).
    */
-  private async keyPeriodError(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, key: MemberKey): Promise<string | undefined> {
+  private async keyPeriodError(peer: PeerCall, origin: string, cp: OpenedCheckpoint, local: number, key: MemberKey): Promise<string | undefined> {
     const index = cp.size - 1;
     let bytes: Uint8Array;
     if (cp.size <= local) {
@@ -192,7 +240,7 @@ export class Ingestor {
     } else {
       const [fetched] = await this.fetchPage(peer, origin, index, cp.size);
       const path = federationPaths.inclusion(origin, index, cp.size);
-      const body = (await this.deps.client.get(peer.endpoint, path)) as { proof?: unknown } | undefined;
+      const body = (await this.deps.client.get(peer.endpoint, path, undefined, peer.signal)) as { proof?: unknown } | undefined;
       const proof = decodeHashList(body?.proof);
       if (!fetched || !proof || !verifyInclusion(leafHash(fetched), index, cp.size, proof, cp.root)) {
         throw new PeerError('bad_response', `GET ${path}: the last entry is not proven included in the signed root`, undefined, `GET ${path}`);
@@ -204,7 +252,7 @@ export class Ingestor {
     return checkpointKeyError(key, decoded.entry.time);
   }
 
-  private async extend(peer: Peer, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
+  private async extend(peer: PeerCall, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
     const { deps } = this;
     let size = from;
     const request = (start: number) => {
@@ -217,22 +265,32 @@ export class Ingestor {
     while (size < cp.size) {
       // Every committed page is a proven prefix, so stopping here loses nothing: a restart resumes.
       if (deps.stopping?.()) return size > from ? { status: 'extended', size, from } : { status: 'skipped', reason: 'stopping' };
+      if (peer.signal.aborted) throw new PeerError('cancelled', `ingest of ${origin} from ${peer.id} cancelled after ${size - from} entries`);
       const page = await next;
       const end = size + page.length;
       // The next page travels while this one is proven and committed: at most two pages in memory.
       if (end < cp.size) next = request(end);
       const tree = await new LogReader(deps.db).compactRange(origin, size);
       const before = tree.root();
-      const leaves = page.map((bytes) => leafHash(bytes));
-      for (const leaf of leaves) tree.append(leaf);
+      const leaves: Uint8Array[] = [];
+      for (let i = 0; i < page.length; i++) {
+        if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
+        const leaf = leafHash(page[i]!);
+        leaves.push(leaf);
+        tree.append(leaf);
+      }
       if (!(await this.proven(peer, origin, tree, end, cp))) {
         return this.diagnose(peer, origin, cp, size, before);
       }
-      const decoded = this.validate(origin, size, page);
+      const decoded = await this.validate(origin, size, page);
       const good = decoded.entries.length;
-      if (good > 0) {
-        const proven = decoded.entries.map((entry, i) => ({ entry, bytes: page[i]!, leafHash: leaves[i]! }));
-        await this.commit(origin, proven, decoded.ok && end === cp.size ? cp : undefined);
+      // Committed in slices, each its own transaction with a yield between: every slice is a
+      // prefix of the proven page, so a stop between two leaves a proven prefix, as between pages.
+      for (let at = 0; at < good; at += COMMIT_SLICE) {
+        if (at > 0) await yieldToLoop();
+        const slice = decoded.entries.slice(at, at + COMMIT_SLICE).map((entry, i) => ({ entry, bytes: page[at + i]!, leafHash: leaves[at + i]! }));
+        const last = at + slice.length === good;
+        await this.commit(origin, slice, last && decoded.ok && end === cp.size ? cp : undefined);
       }
       if (!decoded.ok) {
         return this.reject(peer, origin, decoded.kind, decoded.message, { checkpoint: cp.note, index: decoded.index, entry: toBase64(page[decoded.index - size]!) });
@@ -255,7 +313,7 @@ export class Ingestor {
   }
 
   /** True when the tree of size `end` (ours + the page) is a prefix of the signed tree. */
-  private async proven(peer: Peer, origin: string, tree: CompactRange, end: number, cp: OpenedCheckpoint): Promise<boolean> {
+  private async proven(peer: PeerCall, origin: string, tree: CompactRange, end: number, cp: OpenedCheckpoint): Promise<boolean> {
     if (end === cp.size) return bytesEqual(tree.root(), cp.root);
     const proof = await this.consistencyProof(peer, origin, end, cp.size);
     return verifyConsistency(end, cp.size, tree.root(), cp.root, proof);
@@ -265,10 +323,11 @@ export class Ingestor {
    * A page did not fit the signed root. If the signed tree is not even consistent with what this
    * node already accepted, the origin rewrote its history; otherwise the peer served bad entries.
    */
-  private async diagnose(peer: Peer, origin: string, cp: OpenedCheckpoint, local: number, localRoot: Uint8Array): Promise<IngestOutcome> {
+  private async diagnose(peer: PeerCall, origin: string, cp: OpenedCheckpoint, local: number, localRoot: Uint8Array): Promise<IngestOutcome> {
     if (local > 0) {
       const proof = await this.consistencyProof(peer, origin, local, cp.size).catch((err: unknown) => {
-        if (isNonConforming(err)) throw err;
+        // A proof cut short by this node (its stop, the ingest deadline) proves nothing either way.
+        if (isNonConforming(err) || peer.signal.aborted) throw err;
         return undefined;
       });
       if (!proof || !verifyConsistency(local, cp.size, localRoot, cp.root, proof)) {
@@ -291,14 +350,15 @@ export class Ingestor {
    * Decodes and checks a proven page; on the first bad entry, says why and returns the good entries
    * before it (they are the proven prefix of the signed tree and are stored).
    */
-  private validate(
+  private async validate(
     origin: string,
     start: number,
     page: Uint8Array[],
-  ): { ok: true; entries: LogEntry[] } | { ok: false; entries: LogEntry[]; index: number; kind: MisbehaviourKind; message: string } {
+  ): Promise<{ ok: true; entries: LogEntry[] } | { ok: false; entries: LogEntry[]; index: number; kind: MisbehaviourKind; message: string }> {
     const entries: LogEntry[] = [];
     const fail = (index: number, kind: MisbehaviourKind, message: string) => ({ ok: false as const, entries, index, kind, message });
     for (let i = 0; i < page.length; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
       const index = start + i;
       const decoded = decodeEntry(page[i]!);
       if (!decoded.ok) return fail(index, 'bad_entry', `entry ${index} of ${origin} is malformed: ${decoded.error}`);

@@ -4,9 +4,11 @@
  * defensively, and never trusted beyond what signatures and Merkle proofs then establish.
  */
 import { utf8 } from '../crypto/encoding.js';
+import { boundedFetch, BoundedFetchError, type BoundedFetchOptions, type BoundedResponse } from '../bounded-fetch.js';
 import { signRequest } from './request-signature.js';
 
-export type PeerErrorKind = 'network' | 'timeout' | 'http' | 'too_large' | 'bad_response';
+/** cancelled: the node stopped the request itself (stopping, the peer suspended, an ingest past its deadline). */
+export type PeerErrorKind = 'network' | 'timeout' | 'cancelled' | 'http' | 'too_large' | 'bad_response';
 
 export class PeerError extends Error {
   constructor(
@@ -49,71 +51,48 @@ export interface PeerClientOptions {
   transitionSignatures?: boolean;
 }
 
-/**
- * Reads the whole body, at most `max` bytes. The request's timeout signal covers the body too, so a
- * peer that trickles its answer is cut off at the timeout, not only one that is slow to start.
- */
-async function readLimited(response: Response, max: number, request: string, timeoutMs: number): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > max) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new PeerError('too_large', `${request}: response of ${declared} bytes exceeds the ${max}-byte limit`, undefined, request);
-  }
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    let step: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      step = await reader.read();
-    } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new PeerError('timeout', `${request}: the whole answer did not arrive within ${timeoutMs} ms`, undefined, request);
-      throw new PeerError('network', `${request}: the answer broke off: ${(err as Error).message}`, undefined, request);
-    }
-    const { done, value } = step;
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new PeerError('too_large', `${request}: response exceeds the ${max}-byte limit`, undefined, request);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
-}
-
 export class PeerClient {
   constructor(private readonly opts: PeerClientOptions) {}
 
-  get(endpoint: string, path: string, query?: Record<string, string | number>): Promise<unknown> {
-    return this.request('GET', endpoint, path, undefined, query);
+  get(endpoint: string, path: string, query?: Record<string, string | number>, signal?: AbortSignal): Promise<unknown> {
+    return this.request('GET', endpoint, path, undefined, query, signal);
   }
 
-  post(endpoint: string, path: string, body: unknown): Promise<unknown> {
-    return this.request('POST', endpoint, path, body);
+  post(endpoint: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+    return this.request('POST', endpoint, path, body, undefined, signal);
   }
 
   /** Unsigned GET of a text resource (the public roster). */
-  async getText(url: string): Promise<string> {
-    const response = await this.fetch(url, { method: 'GET' });
-    const bytes = await readLimited(response, this.opts.maxResponseBytes, `GET ${url}`, this.opts.timeoutMs);
-    if (!response.ok) throw new PeerError('http', `GET ${url}: HTTP ${response.status}`, response.status);
-    return Buffer.from(bytes).toString('utf8');
+  async getText(url: string, signal?: AbortSignal): Promise<string> {
+    const request = `GET ${url}`;
+    const response = await this.exchange(url, { method: 'GET', signal }, request);
+    if (!response.ok) throw new PeerError('http', `${request}: HTTP ${response.status}`, response.status);
+    return Buffer.from(response.body).toString('utf8');
   }
 
-  private async fetch(url: string, init: RequestInit): Promise<Response> {
+  /**
+   * One exchange under `timeoutMs` over the whole answer (bounded-fetch.ts holds the deadline, so a
+   * trickled body is cut whatever the garbage collector does) and `maxResponseBytes`.
+   */
+  private async exchange(url: string, init: Pick<BoundedFetchOptions, 'method' | 'headers' | 'body' | 'signal'>, request: string): Promise<BoundedResponse> {
+    const { timeoutMs, maxResponseBytes } = this.opts;
     try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.opts.timeoutMs), redirect: 'error' });
+      return await boundedFetch(url, { ...init, timeoutMs, maxBytes: maxResponseBytes });
     } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new PeerError('timeout', `no answer from ${new URL(url).origin} within ${this.opts.timeoutMs} ms`);
-      throw new PeerError('network', `cannot reach ${new URL(url).origin}: ${(err as Error).message}`);
+      if (!(err instanceof BoundedFetchError)) throw err;
+      const origin = new URL(url).origin;
+      if (err.kind === 'too_large') throw new PeerError('too_large', `${request}: ${err.message}`, undefined, request);
+      if (err.kind === 'cancelled') throw new PeerError('cancelled', `${request}: cancelled (the node is stopping, the peer left the roster or the sync ran out of time)`, undefined, request);
+      if (err.phase === 'head') {
+        if (err.kind === 'timeout') throw new PeerError('timeout', `${request}: no answer from ${origin} within ${timeoutMs} ms`, undefined, request);
+        throw new PeerError('network', `${request}: cannot reach ${origin}: ${err.message}`, undefined, request);
+      }
+      if (err.kind === 'timeout') throw new PeerError('timeout', `${request}: the whole answer did not arrive within ${timeoutMs} ms`, undefined, request);
+      throw new PeerError('network', `${request}: ${err.message}`, undefined, request);
     }
   }
 
-  private async request(method: 'GET' | 'POST', endpoint: string, path: string, body?: unknown, query?: Record<string, string | number>): Promise<unknown> {
+  private async request(method: 'GET' | 'POST', endpoint: string, path: string, body?: unknown, query?: Record<string, string | number>, signal?: AbortSignal): Promise<unknown> {
     const url = new URL(path, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
     // The signed @path must be what the server sees: the endpoint's own path prefix included.
     url.pathname = `${new URL(endpoint).pathname.replace(/\/$/, '')}${path}`;
@@ -124,9 +103,9 @@ export class PeerClient {
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await this.fetch(url.toString(), { method, headers, ...(body !== undefined ? { body: bodyBytes } : {}) });
     const request = `${method} ${url.pathname}`;
-    const bytes = await readLimited(response, this.opts.maxResponseBytes, request, this.opts.timeoutMs);
+    const response = await this.exchange(url.toString(), { method, headers, signal, ...(body !== undefined ? { body: bodyBytes } : {}) }, request);
+    const bytes = response.body;
     let parsed: unknown;
     let json = true;
     try {

@@ -6,7 +6,13 @@
  * that announces entries this node lacks shortens the wait, and never below `backoffBaseMs` after
  * the last attempt: otherwise any member could keep another's loop busy by notifying it. One origin is ingested by one peer at a
  * time, so two peers never race to append the same entries.
+ *
+ * Nothing a peer does holds a loop for long (docs/SECURITY.md, "A trickling peer"): each request
+ * has a deadline the node holds (bounded-fetch.ts), each ingest one more (sync.ingestTimeoutMs),
+ * and a round waits for a busy origin at most sync.requestTimeoutMs before it leaves the origin to
+ * the ingest that holds it. A roster change that drops the peer, and stop(), cancel its round.
  */
+import { setMaxListeners } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { isMemberId } from '../log/entry-schema.js';
@@ -15,12 +21,17 @@ import { LogReader } from '../store/log-repository.js';
 import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
 import { Ingestor, type AdvertisedCheckpoint, type IngestOutcome, type Peer } from './ingest.js';
+import { KeyedLock, LockWaitTimeout } from './keyed-lock.js';
 import { isNonConforming, nonConformingEvidence, PeerError, type PeerClient } from './peer-client.js';
 import { parseHeldEpochs } from './held-epochs.js';
 import { federationPaths } from './paths.js';
 
 export interface SyncOptions {
   pollIntervalMs: number;
+  /** Every request; also how long a round waits for an origin another peer is ingesting. */
+  requestTimeoutMs: number;
+  /** One origin's ingest from one peer, all pages: past it the ingest stops (committed pages stay) and the round fails. */
+  ingestTimeoutMs: number;
   requireCosignature: boolean;
   pageSize: number;
   backoffBaseMs: number;
@@ -48,6 +59,8 @@ export interface PeerStatus {
   lastSuccessAt: string | null;
   lastError: string | null;
   consecutiveFailures: number;
+  /** Failed rounds since the node started (a request or ingest past its deadline included). */
+  failedRounds: number;
   nextAttemptAt: string | null;
   /** The sizes this peer advertised at the last successful poll, per origin. */
   advertised: Record<string, number>;
@@ -59,6 +72,8 @@ interface PeerState extends PeerStatus {
   timer: NodeJS.Timeout | undefined;
   running: boolean;
   again: boolean;
+  /** Cancels the round in flight: the peer left the roster or was suspended, or the node stops. */
+  abort: AbortController | undefined;
 }
 
 const MAX_CHECKPOINTS_LISTED = 1000;
@@ -92,20 +107,37 @@ function parseCheckpointList(body: unknown): { checkpoints: AdvertisedCheckpoint
 export class Synchronizer {
   private roster: Roster | undefined;
   private readonly peers = new Map<string, PeerState>();
-  private readonly originLocks = new Map<string, Promise<unknown>>();
+  private readonly originLock = new KeyedLock();
+  /** Rounds in flight (from the timer or syncOnce), for stop() to wait on. */
+  private readonly rounds = new Set<Promise<void>>();
+  /** Aborted by stop(): cancels every request and ingest of this loop and of own-log recovery. */
+  private lifetime = Synchronizer.lifetimeController();
   private stopped = true;
 
   constructor(private readonly deps: SyncDeps) {}
 
+  /** One listener per round and per ingest in flight: as many as there are peers, not a leak. */
+  private static lifetimeController(): AbortController {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    return controller;
+  }
+
   start(): void {
     this.stopped = false;
+    if (this.lifetime.signal.aborted) this.lifetime = Synchronizer.lifetimeController();
     for (const state of this.peers.values()) this.schedule(state, 0);
   }
 
+  /**
+   * Cancels every request in flight (bounded-fetch destroys its socket at once), so a round ends
+   * after at most the page it is committing: a trickling peer cannot hold a stop.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const state of this.peers.values()) if (state.timer) clearTimeout(state.timer);
-    await Promise.allSettled([...this.originLocks.values()]);
+    this.lifetime.abort();
+    await Promise.allSettled([...this.rounds]);
   }
 
   /** Adopts a new roster: starts loops for new peers, drops removed or suspended ones. */
@@ -115,6 +147,8 @@ export class Synchronizer {
     for (const [id, state] of this.peers) {
       if (wanted.get(id) !== state.endpoint) {
         if (state.timer) clearTimeout(state.timer);
+        // A suspended member's round in flight stops now, not when its peer chooses to answer.
+        state.abort?.abort();
         this.peers.delete(id);
       }
     }
@@ -127,12 +161,14 @@ export class Synchronizer {
         lastSuccessAt: null,
         lastError: null,
         consecutiveFailures: 0,
+        failedRounds: 0,
         nextAttemptAt: null,
         advertised: {},
         epochs: null,
         timer: undefined,
         running: false,
         again: false,
+        abort: undefined,
       };
       this.peers.set(id, state);
       if (!this.stopped) this.schedule(state, 0);
@@ -178,13 +214,31 @@ export class Synchronizer {
   }
 
   status(): PeerStatus[] {
-    return [...this.peers.values()].map(({ timer: _t, running: _r, again: _a, ...s }) => s);
+    return [...this.peers.values()].map(({ timer: _t, running: _r, again: _a, abort: _c, ...s }) => s);
   }
 
   /** Runs one round against one peer now (tests and `sync now` use it). */
   async syncOnce(peerId: string): Promise<void> {
     const state = this.peers.get(peerId);
-    if (state) await this.round(state);
+    if (state) await this.tracked(state);
+  }
+
+  /** A round, cancelled with the peer's removal or the node's stop, and known to stop(). */
+  private async tracked(state: PeerState): Promise<void> {
+    const abort = new AbortController();
+    const onStop = () => abort.abort();
+    this.lifetime.signal.addEventListener('abort', onStop, { once: true });
+    if (this.lifetime.signal.aborted) abort.abort();
+    state.abort = abort;
+    const round = this.round(state, abort.signal);
+    this.rounds.add(round);
+    try {
+      await round;
+    } finally {
+      this.rounds.delete(round);
+      this.lifetime.signal.removeEventListener('abort', onStop);
+      if (state.abort === abort) state.abort = undefined;
+    }
   }
 
   private schedule(state: PeerState, delayMs: number): void {
@@ -201,10 +255,11 @@ export class Synchronizer {
     state.again = false;
     let ok = false;
     try {
-      await this.round(state);
+      await this.tracked(state);
       ok = true;
     } catch (err) {
       state.consecutiveFailures += 1;
+      state.failedRounds += 1;
       state.lastError = err instanceof Error ? err.message : String(err);
       this.deps.logger.debug({ peer: state.member, err: state.lastError }, 'sync round failed');
     } finally {
@@ -218,20 +273,29 @@ export class Synchronizer {
     this.schedule(state, Math.round(exp * (0.5 + Math.random() * 0.5)));
   }
 
-  private async round(state: PeerState): Promise<void> {
+  private async round(state: PeerState, signal: AbortSignal): Promise<void> {
     const { deps } = this;
     const roster = this.roster;
     if (!roster) return;
     state.lastAttemptAt = deps.now().toISOString();
     const peer: Peer = { id: state.member, endpoint: state.endpoint };
-    const { checkpoints: advertised, epochs } = await this.checkpointListOf(peer);
+    const { checkpoints: advertised, epochs } = await this.checkpointListOf(peer, signal);
     state.epochs = epochs;
     state.advertised = Object.fromEntries(advertised.map((a) => [a.origin, a.size]));
-    const ingestor = this.ingestorFor(roster);
+    const ingestor = this.ingestorFor(roster, signal);
     let failure: string | undefined;
     for (const cp of advertised) {
       if (cp.origin === deps.self) continue;
-      const outcome = await this.withOriginLock(cp.origin, () => ingestor.ingest(peer, cp));
+      let outcome: IngestOutcome;
+      try {
+        // The wait is bounded: an origin another peer is ingesting is left to that ingest (itself
+        // bounded by sync.ingestTimeoutMs), and this round goes on with the next origin.
+        outcome = await this.originLock.run(cp.origin, () => ingestor.ingest(peer, cp), { waitMs: deps.options.requestTimeoutMs, signal });
+      } catch (err) {
+        if (!(err instanceof LockWaitTimeout) || signal.aborted) throw err;
+        deps.logger.debug({ peer: peer.id, origin: cp.origin }, 'origin busy with another peer: left to that ingest');
+        continue;
+      }
       if (outcome.status === 'extended') deps.onExtended(cp.origin, outcome.size, peer);
       if (outcome.status === 'rejected') failure = `${cp.origin}: ${outcome.kind}`;
     }
@@ -241,8 +305,11 @@ export class Synchronizer {
     state.lastSuccessAt = deps.now().toISOString();
   }
 
-  /** An Ingestor with this loop's settings, for one roster (own-log-recovery.ts uses it too). */
-  ingestorFor(roster: Roster): Ingestor {
+  /**
+   * An Ingestor with this loop's settings, for one roster (own-log-recovery.ts uses it too). Its
+   * ingests end when `signal` aborts, and with the loop's stop when none is given.
+   */
+  ingestorFor(roster: Roster, signal: AbortSignal = this.lifetime.signal): Ingestor {
     const { deps } = this;
     return new Ingestor({
       db: deps.db,
@@ -256,18 +323,20 @@ export class Synchronizer {
       now: deps.now,
       logger: deps.logger,
       stopping: () => this.stopped,
+      signal,
+      timeoutMs: deps.options.ingestTimeoutMs,
     });
   }
 
   /** The peer's checkpoint list; a non-conforming answer is recorded as `bad_response` of the peer. */
-  async checkpointsOf(peer: Peer): Promise<AdvertisedCheckpoint[]> {
-    return (await this.checkpointListOf(peer)).checkpoints;
+  async checkpointsOf(peer: Peer, signal: AbortSignal = this.lifetime.signal): Promise<AdvertisedCheckpoint[]> {
+    return (await this.checkpointListOf(peer, signal)).checkpoints;
   }
 
   /** The checkpoint list with the token epochs the peer names beside it (held-epochs.ts). */
-  private async checkpointListOf(peer: Peer): Promise<{ checkpoints: AdvertisedCheckpoint[]; epochs: number[] | null }> {
+  private async checkpointListOf(peer: Peer, signal: AbortSignal): Promise<{ checkpoints: AdvertisedCheckpoint[]; epochs: number[] | null }> {
     try {
-      return parseCheckpointList(await this.deps.client.get(peer.endpoint, federationPaths.checkpoints()));
+      return parseCheckpointList(await this.deps.client.get(peer.endpoint, federationPaths.checkpoints(), undefined, signal));
     } catch (err) {
       if (isNonConforming(err)) {
         const evidence = nonConformingEvidence(err);
@@ -276,17 +345,6 @@ export class Synchronizer {
         if (fresh) this.deps.logger.warn({ kind: 'bad_response', peer: peer.id, message }, 'misbehaviour detected');
       }
       throw err;
-    }
-  }
-
-  private async withOriginLock(origin: string, fn: () => Promise<IngestOutcome>): Promise<IngestOutcome> {
-    const previous = this.originLocks.get(origin) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(fn);
-    this.originLocks.set(origin, next);
-    try {
-      return await next;
-    } finally {
-      if (this.originLocks.get(origin) === next) this.originLocks.delete(origin);
     }
   }
 }

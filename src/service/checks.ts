@@ -57,7 +57,7 @@ export interface CheckServiceDeps {
   policy: Policy;
   tokenizer: Tokenizer;
   now: () => Date;
-  /** Counts every check served, for the audit report (in memory; see check-counter.ts). */
+  /** Counts every check served and the identifiers it tested, for the audit report (in memory; see check-counter.ts). */
   counter?: CheckRecorder;
   /**
    * The hot path's token lookup (store/check-store.ts): undefined from it, or when absent, means
@@ -120,8 +120,10 @@ export class CheckService {
     const decision = evaluatePolicy(this.deps.policy, purpose, policyMatches, now);
     const result: CheckResult = { decision: decision.decision, purpose, matches, penalties: decision.penalties, rules: decision.rules };
     if (input.receipts && decision.decision !== 'allow') result.receipts = await this.receiptsFor(matches);
-    // Counted once the answer is complete: a check that failed was not served.
-    this.deps.counter?.record(purpose, decision.decision !== 'allow', caller.keyId);
+    // Counted once the answer is complete: a check that failed was not served. Each identifier
+    // (or token) asked about is one test, whatever the number of epochs it was tokenised under.
+    const tested = input.identifiers?.length || input.tokens?.length || 0;
+    this.deps.counter?.record(purpose, caller.keyId, tested, decision.decision !== 'allow' ? 1 : 0);
     return result;
   }
 

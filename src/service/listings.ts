@@ -67,6 +67,8 @@ export interface ListingServiceDeps {
   categories: readonly string[];
   policy: Policy;
   permanentRetentionDays: number;
+  /** The latest `expiresAt` a listing may have, in days from now (`listings.maxListingDays`); 100 years when absent. */
+  maxListingDays?: number | undefined;
   tokenizer: Tokenizer;
   now: () => Date;
   /** Called after a commit that appended to the node's own log (the checkpoint signer listens). */
@@ -81,6 +83,9 @@ export function statusOf(row: Pick<ListingRow, 'status' | 'expires_at'>, now: Da
   if (row.status === 'retracted') return 'retracted';
   return row.expires_at <= now.toISOString() ? 'expired' : 'active';
 }
+
+/** The default of `listings.maxListingDays`: 100 years. */
+export const MAX_LISTING_DAYS = 36_500;
 
 function iso(value: string, field: string): string {
   const t = Date.parse(value);
@@ -146,7 +151,15 @@ export class ListingService {
     const banUntil = input.banUntil === null ? null : iso(input.banUntil, 'banUntil');
     if (banUntil !== null && banUntil <= bannedAt) throw new AppError('invalid_input', 'banUntil: must be after bannedAt');
     const expiresAt = input.expiresAt !== undefined ? iso(input.expiresAt, 'expiresAt') : this.defaultExpiry(bannedAt, banUntil);
-    if (expiresAt <= now.toISOString()) throw new AppError('invalid_input', 'expiresAt: must be in the future');
+    // A listing that never lapses outlives every penalty and the person's record at the origin.
+    // Compared as numbers: an ISO string past year 9999 starts with "+" and sorts first.
+    const maxDays = deps.maxListingDays ?? MAX_LISTING_DAYS;
+    const expiresMs = Date.parse(expiresAt);
+    if (expiresMs <= now.getTime()) throw new AppError('invalid_input', 'expiresAt: must be in the future');
+    if (expiresMs > now.getTime() + maxDays * DAY_MS) {
+      const why = input.expiresAt === undefined ? ' (the default, from banUntil and the policy; give an earlier banUntil or an expiresAt)' : '';
+      throw new AppError('invalid_input', `expiresAt: must be at most ${maxDays} days from now (listings.maxListingDays)${why}`);
+    }
     // Tokenised last, here or in the pool: a row with a bad date and a bad phone is refused for its date either way.
     if (pooled !== undefined && 'error' in pooled) throw new AppError(pooled.error.code, pooled.error.message);
     const tokens = pooled?.tokens ?? deps.tokenizer.tokensForListing(input.identifiers).map((t) => ({ type: t.type, epoch: t.epoch, token: t.hex }));

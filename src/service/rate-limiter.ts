@@ -77,7 +77,10 @@ export class RateLimiter {
 
   private refill(bucket: Bucket, now: number): Bucket {
     const elapsed = Math.max(0, now - bucket.at);
-    return { tokens: Math.min(this.limit.burst, bucket.tokens + (elapsed * this.limit.ratePerSecond) / 1000), at: Math.max(now, bucket.at) };
+    // Rounded to 1e-9 of a token: refills added piece by piece (each refused request stores one)
+    // must add up to what one refill over the whole time gives, not a float's hair less.
+    const tokens = Math.round((bucket.tokens + (elapsed * this.limit.ratePerSecond) / 1000) * 1e9) / 1e9;
+    return { tokens: Math.min(this.limit.burst, tokens), at: Math.max(now, bucket.at) };
   }
 
   private refilled(caller: string, now: number): Bucket {

@@ -10,6 +10,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { boundedFetch, BoundedFetchError } from '../bounded-fetch.js';
 import { hmacSha256 } from '../crypto/index.js';
 import { toHex, utf8 } from '../crypto/encoding.js';
 import { EventDeliveryRepository, type EventRow } from '../store/watch-repository.js';
@@ -148,7 +149,9 @@ export class EventWorker {
     let error: string;
     let reason: FailureReason;
     try {
-      const res = await fetch(webhook.url, {
+      // The deadline covers the whole answer and is held here (bounded-fetch.ts): a receiver that
+      // trickles its status line cannot hold back every later event.
+      const res = await boundedFetch(webhook.url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -156,10 +159,11 @@ export class EventWorker {
           [EVENT_ID_HEADER]: String(event.id),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(webhook.timeoutMs), this.abort.signal]),
+        timeoutMs: webhook.timeoutMs,
+        maxBytes: 0,
+        discardBody: true,
+        signal: this.abort.signal,
       });
-      await res.body?.cancel().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) {
         const at = this.deps.now();
         await this.repo.markDelivered(event.id, at.toISOString());
@@ -170,9 +174,10 @@ export class EventWorker {
       reason = 'http_status';
     } catch (err) {
       if (this.stopping) return;
-      const e = err as Error & { cause?: { code?: string } };
-      reason = e.name === 'TimeoutError' ? 'timeout' : 'network';
-      error = reason === 'timeout' ? `no response within ${webhook.timeoutMs} ms` : `network error (${e.cause?.code ?? e.name})`;
+      if (!(err instanceof BoundedFetchError)) throw err;
+      reason = err.kind === 'timeout' ? 'timeout' : 'network';
+      // The code, not the message: the message may name the URL, whose path and query are secret.
+      error = reason === 'timeout' ? `no response within ${webhook.timeoutMs} ms` : `network error (${err.code ?? err.kind})`;
     }
     const attempts = event.attempts + 1;
     const dead = attempts >= webhook.maxAttempts;

@@ -107,6 +107,8 @@ export interface CheckCountTable {
   purpose: string;
   key_id: string;
   served: number;
+  /** Identifiers tested (migration 0006; rows from before it hold their request count). */
+  identifiers: number;
   hits: number;
 }
 

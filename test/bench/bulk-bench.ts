@@ -86,7 +86,16 @@ export interface BulkBenchResult {
   };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** Starts a bulk-node.ts child on a data directory, remembered in `children` for the cleanup. */
+export function bulkNodeStarter(children: ServerChild<BulkNodeReady>[]): (dataDir: string) => Promise<ServerChild<BulkNodeReady>> {
+  return async (dataDir) => {
+    const child = await ServerChild.start<BulkNodeReady>(dataDir, script('bulk-node'), { dataDir } satisfies BulkNodeArgs);
+    children.push(child);
+    return child;
+  };
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
@@ -113,11 +122,7 @@ export async function runBulkBench(options: BulkBenchOptions = {}): Promise<Bulk
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100) };
   const dir = mkdtempSync(join(tmpdir(), 'jointban-bulk-bench-'));
   const children: ServerChild<BulkNodeReady>[] = [];
-  const start = async (dataDir: string) => {
-    const child = await ServerChild.start<BulkNodeReady>(dataDir, script('bulk-node'), { dataDir } satisfies BulkNodeArgs);
-    children.push(child);
-    return child;
-  };
+  const start = bulkNodeStarter(children);
   try {
     // The federation's defaults (sync poll, checkpoint interval, page size), quieter logs.
     const fed = await initLocalFederation({ dir: join(dir, 'fed'), nodes: 2, extra: { logging: { level: 'warn' }, ...(options.pageSize ? { sync: { pageSize: options.pageSize } } : {}) } });

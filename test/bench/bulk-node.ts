@@ -13,6 +13,7 @@
  *   steady rate, returning the time each was acknowledged (durable).
  * - `watch {from, count, timeoutMs}`: checks the oldest person not yet seen every few milliseconds
  *   and returns the time each was first seen denied.
+ * - `check-key`: a new API key of scope `check`, for checks sent over HTTP by the parent.
  * - `cpu`, `profile-start`, `profile-stop`, `stop`.
  */
 import { join } from 'node:path';
@@ -141,6 +142,8 @@ serveCommands(async (command) => {
       }
       return seen;
     }
+    case 'check-key':
+      return (await node.keys.create('check', 'bench')).key;
     case 'stop':
       await node.stop();
       return null;

@@ -40,6 +40,8 @@ export const FUZZ_BUDGET = {
   'http.federation': 800,
   'http.federation-headers': 500,
   'http.watch': 400,
+  'http.watch-budget': 80,
+  'http.utf8': 300,
   // A hostile peer over real sockets (test/integration/hostile-peer-responses.test.ts).
   'hostile-peer.wrong-types': 100,
 } as const satisfies Record<string, number>;

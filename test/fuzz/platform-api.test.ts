@@ -160,13 +160,21 @@ describe('dates at the ends of the log’s range (found by http.platform)', () =
     expect(await dbCounts(t.node.database.db)).toEqual(before);
   });
 
-  it('the ends themselves are accepted', async () => {
-    const res = await t.node.app.request('/v1/listings', {
+  const create = (fields: Record<string, unknown>) =>
+    t.node.app.request('/v1/listings', {
       method: 'POST',
       headers: { authorization: `Bearer ${keys.write}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ...validBodies.create(), bannedAt: '0000-01-01T00:00:00Z', expiresAt: '9999-12-31T23:59:59.999Z' }),
+      body: JSON.stringify({ ...validBodies.create(), ...fields }),
     });
-    expect(res.status).toBe(201);
+
+  it('the first end is accepted; the last is refused by listings.maxListingDays (100 years), not by the log', async () => {
+    const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString();
+    expect((await create({ bannedAt: '0000-01-01T00:00:00Z', expiresAt: inAYear })).status).toBe(201);
+    const before = await dbCounts(t.node.database.db);
+    const res = await create({ bannedAt: '0000-01-01T00:00:00Z', expiresAt: '9999-12-31T23:59:59.999Z' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_input', message: expect.stringContaining('listings.maxListingDays') } });
+    expect(await dbCounts(t.node.database.db)).toEqual(before);
   });
 });
 
@@ -208,3 +216,59 @@ function expectWrites(route: Route, method: string, status: number, before: DbCo
     expect(after).toEqual(before);
   }
 }
+
+/**
+ * Bodies with random bytes spliced into a string value: a body that is not UTF-8 is refused with
+ * 400 `invalid_encoding` and writes nothing; one that is UTF-8 is never refused for its encoding
+ * (whatever else is wrong with it). The oracle is a strict decoder run over the whole body.
+ */
+describe('body encoding fuzzing', () => {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const isUtf8 = (bytes: Uint8Array): boolean => {
+    try {
+      strict.decode(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const routes: Record<'create' | 'check' | 'retract' | 'watch', { method: string; path: string; body: () => unknown; key: () => string }> = {
+    create: { method: 'POST', path: '/v1/listings', body: validBodies.create, key: () => keys.write },
+    check: { method: 'POST', path: '/v1/check', body: validBodies.check, key: () => keys.check },
+    retract: { method: 'POST', path: '/v1/listings/alpha:999/retract', body: validBodies.retract, key: () => keys.write },
+    watch: { method: 'PUT', path: '/v1/watch', body: () => ({ watch: [{ reference: 'acct-utf8', identifiers: [email('fuzz@example.org')] }] }), key: () => keys.write },
+  };
+  // Bytes around the edges of UTF-8: continuation bytes, lead bytes, overlong and surrogate starts.
+  const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x80, 0xbf, 0xc0, 0xc1, 0xc2, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff));
+  const splice = fc.record({
+    route: fc.constantFrom<keyof typeof routes>('create', 'check', 'retract', 'watch'),
+    bytes: fc.array(byte, { minLength: 1, maxLength: 6 }),
+    // Which string value's end the bytes go before (the n-th closing quote, modulo their count).
+    at: fc.nat(),
+  });
+
+  it('http.utf8: a body that is not UTF-8 is 400 invalid_encoding and writes nothing; UTF-8 is never refused for it', async () => {
+    let refused = 0;
+    await fuzzAsync(
+      'http.utf8',
+      fc.asyncProperty(splice, async ({ route, bytes, at }) => {
+        const r = routes[route];
+        const text = new TextEncoder().encode(JSON.stringify(r.body()));
+        const quotes = [...text.keys()].filter((i) => text[i] === 0x22 && text[i - 1] !== 0x3a && text[i + 1] !== 0x3a);
+        const cut = quotes[at % quotes.length]!;
+        const body = new Uint8Array([...text.slice(0, cut), ...bytes, ...text.slice(cut)]);
+        const before = await dbCounts(t.node.database.db);
+        const res = await t.node.app.request(r.path, { method: r.method, headers: { authorization: `Bearer ${r.key()}`, 'content-type': 'application/json' }, body });
+        const answer = (await res.json()) as { error?: { code: string } };
+        expect(res.status).toBeLessThan(500);
+        if (!isUtf8(body)) {
+          expect(res.status).toBe(400);
+          expect(answer.error?.code).toBe('invalid_encoding');
+          expect(await dbCounts(t.node.database.db)).toEqual(before);
+          refused++;
+        } else expect(answer.error?.code).not.toBe('invalid_encoding');
+      }),
+    );
+    expect(refused).toBeGreaterThan(0);
+  });
+});

@@ -106,3 +106,74 @@ describe('watch API fuzzing', () => {
     expect(statuses.get(400) ?? 0).toBeGreaterThan(0);
   });
 });
+
+/**
+ * The identifier budget of PUT /v1/watch against a model: a node whose clock stands still, so a
+ * key's bucket never refills and the model is exact. Each case uses two fresh keys and sends a
+ * sequence of requests of random sizes, some with identifiers that fail normalisation (they cost
+ * what they carry all the same). The node must answer 429 exactly when the model's bucket is
+ * short, a 429 writes nothing, and no key enrols more than its burst plus one request's overdraft.
+ */
+describe('watch budget fuzzing', () => {
+  const BURST = 12;
+  let b: TestNode;
+  beforeAll(async () => {
+    b = await createTestNode({
+      listen: false,
+      now: () => new Date('2025-06-15T12:00:00.000Z'),
+      extra: { limits: { watch: { ratePerSecond: 0.001, burst: BURST } }, logging: { level: 'silent' } },
+    });
+  });
+  afterAll(async () => {
+    await b?.stop();
+  });
+
+  const item = fc.record({ identifiers: fc.integer({ min: 1, max: 4 }), valid: fc.boolean() });
+  const putRequest = fc.record({ key: fc.constantFrom(0, 1), items: fc.array(item, { minLength: 1, maxLength: 4 }) });
+
+  it('http.watch-budget: 429 exactly when the key’s bucket is short; a refused request writes nothing', async () => {
+    let refusals = 0;
+    let served = 0;
+    let next = 0;
+    await fuzzAsync(
+      'http.watch-budget',
+      fc.asyncProperty(fc.array(putRequest, { minLength: 1, maxLength: 8 }), async (requests) => {
+        const keys = [await b.key('write'), await b.key('write')];
+        const tokens = [BURST, BURST];
+        const enrolled = [0, 0];
+        for (const r of requests) {
+          const watch = r.items.map((it) => ({
+            reference: `ref-${next++}`,
+            identifiers: Array.from({ length: it.identifiers }, (_, i) => (it.valid ? phone(`137${String(next * 4 + i).padStart(8, '0')}`) : phone('12345'))),
+          }));
+          const cost = watch.reduce((n, w) => n + w.identifiers.length, 0);
+          const before = await counts(b.node.database.db);
+          const res = await b.node.app.request('/v1/watch', {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${keys[r.key]!}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ watch }),
+          });
+          const text = await res.text();
+          const short = tokens[r.key]! < Math.min(cost, BURST);
+          if (short) {
+            expect(res.status, text).toBe(429);
+            expect(JSON.parse(text)).toMatchObject({ error: { code: 'rate_limited' } });
+            expect(await counts(b.node.database.db)).toEqual(before);
+            refusals++;
+            continue;
+          }
+          tokens[r.key]! -= cost;
+          expect(res.status, text).toBe(r.items.every((it) => it.valid) ? 200 : 400);
+          if (res.status === 200) {
+            enrolled[r.key]! += cost;
+            served++;
+          } else expect(await counts(b.node.database.db)).toEqual(before);
+          expect(enrolled[r.key]!).toBeLessThanOrEqual(BURST + 16);
+        }
+      }),
+    );
+    console.log(`http.watch-budget: ${served} served, ${refusals} refused`);
+    expect(refusals).toBeGreaterThan(0);
+    expect(served).toBeGreaterThan(0);
+  });
+});

@@ -29,7 +29,11 @@ export const RAW_VALUES: string[] = [
   ...Array.from({ length: 12 }, (_, i) => phoneN(10 + i).value),
   emailN(5).value,
   emailN(99).value,
+  emailN(98).value,
+  phoneN(97).value,
+  phoneN(98).value,
   NATIONAL_ID,
+  'acct-',
   '+86138001380',
   'user-ref-',
 ];
@@ -125,8 +129,10 @@ export async function seedAuditHistory(t: TestNode, clock: Clock): Promise<Seede
   await record('gamma', 'equivocation', '2025-03-22T00:00:00.000Z', 3);
   await record('beta', 'bad_entry', '2025-04-03T00:00:00.000Z', 4);
 
-  // Checks on 03-25: 4 registration checks through the API (2 listed → deny), 1 in-process
-  // (listed → deny), 2 monetization checks, and one invalid request, which is not a check served.
+  // Checks on 03-25: 4 registration checks through the API (2 listed → deny; one of them tests 2
+  // identifiers), 1 in-process (listed → deny), 2 monetization checks, and one invalid request,
+  // which is not a check served. A watch enrolment of 2 references with 3 identifiers, one of which
+  // matches W2 and W4 (two events at once).
   clock.set('2025-03-25T09:00:00.000Z');
   const check = async (identifiers: Identifier[], purpose = 'registration') => {
     const res = await post(t, '/v1/check', checkKey, { identifiers, purpose });
@@ -136,7 +142,12 @@ export async function seedAuditHistory(t: TestNode, clock: Clock): Promise<Seede
   expect((await check([nationalId()])).decision).toBe('deny');
   expect((await check([phoneN(12)])).decision).toBe('deny');
   expect((await check([phoneN(99)])).decision).toBe('allow');
-  expect((await check([emailN(99)])).decision).toBe('allow');
+  expect((await check([emailN(99), phoneN(98)])).decision).toBe('allow');
+  const watched = await t.request('PUT', '/v1/watch', {
+    key: writeKey,
+    body: { watch: [{ reference: 'acct-1', identifiers: [nationalId(), emailN(98)] }, { reference: 'acct-2', identifiers: [phoneN(97)] }] },
+  });
+  expect(await json(watched)).toEqual({ watched: 2, events: 2 });
   expect((await t.node.checks.check({ identifiers: [phoneN(13)] })).decision).toBe('deny');
   const monetization = [await check([nationalId()], 'monetization'), await check([phoneN(99)], 'monetization')];
   expect((await post(t, '/v1/check', checkKey, { identifiers: [] })).status).toBe(400);
@@ -179,8 +190,9 @@ export function expectedReport(seeded: Seeded): Record<string, unknown> {
           { day: '2025-03-15', listings: 0, retractions: 1 },
         ],
         checks: [
-          { purpose: 'registration', served: 5, hits: 3, hitRate: 0.6 },
-          { purpose: 'monetization', served: 2, hits: h, hitRate: h / 2 },
+          { purpose: 'registration', served: 5, identifiers: 6, hits: 3, hitRate: 0.6 },
+          { purpose: 'monetization', served: 2, identifiers: 2, hits: h, hitRate: h / 2 },
+          { purpose: 'watch', served: 1, identifiers: 3, hits: 2, hitRate: null },
         ],
       },
       {

@@ -212,6 +212,15 @@ export class HostilePeer {
     return new Response(body, { status: 200, headers: { 'content-type': 'application/json', ...opts.headers } });
   }
 
+  /**
+   * A trickling peer: the requests `matches` picks get their headers and `prefix` at once, then one
+   * `chunk` every `intervalMs` for ever (the slowloris of streamResponse); every other request is
+   * answered by the federation API above. Only the client can end such an answer.
+   */
+  trickle(matches: (req: HostileRequest) => boolean, opts: { prefix?: string; chunk?: string; intervalMs?: number } = {}): void {
+    this.override = (req) => (matches(req) ? this.streamResponse({ prefix: opts.prefix ?? '', chunk: opts.chunk ?? ' ', intervalMs: opts.intervalMs ?? 1_000 }) : undefined);
+  }
+
   /** A response whose body is exactly `text`, declared as JSON whatever it holds. */
   static rawJson(text: string, status = 200): Response {
     return new Response(text, { status, headers: { 'content-type': 'application/json' } });

@@ -54,8 +54,9 @@ describe('a ban listed by two platforms', () => {
     expect(row(r, 'alpha').corroborated).toBe(1);
     expect(row(r, 'beta').corroborated).toBe(1);
     expect(row(r, 'alpha').checks).toEqual([
-      { purpose: 'registration', served: 1, hits: 1, hitRate: 1 },
-      { purpose: 'monetization', served: 0, hits: 0, hitRate: null },
+      { purpose: 'registration', served: 1, identifiers: 1, hits: 1, hitRate: 1 },
+      { purpose: 'monetization', served: 0, identifiers: 0, hits: 0, hitRate: null },
+      { purpose: 'watch', served: 0, identifiers: 0, hits: 0, hitRate: null },
     ]);
     expect(row(r, 'beta').checks).toBeNull();
   });

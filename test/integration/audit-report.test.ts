@@ -54,8 +54,9 @@ describe('GET /v1/audit/report (JSON)', () => {
     const alpha = body.members.find((m) => m.member === 'alpha')!;
     expect(alpha).toMatchObject({ listings: 12, retractions: 1, bursts: [{ day: '2025-03-10', listings: 12, baselinePerDay: 2 }] });
     expect(alpha.checks).toEqual([
-      { purpose: 'registration', served: 0, hits: 0, hitRate: null },
-      { purpose: 'monetization', served: 0, hits: 0, hitRate: null },
+      { purpose: 'registration', served: 0, identifiers: 0, hits: 0, hitRate: null },
+      { purpose: 'monetization', served: 0, identifiers: 0, hits: 0, hitRate: null },
+      { purpose: 'watch', served: 0, identifiers: 0, hits: 0, hitRate: null },
     ]);
     expect(body.members.map((m) => m.member)).toEqual(['alpha']);
   });
@@ -106,9 +107,13 @@ describe('GET /v1/audit/report?format=csv', () => {
       'listings_by_identifier_type.phone': '13',
       'listings_by_identifier_type.national_id': '2',
       'checks.registration.served': '5',
+      'checks.registration.identifiers': '6',
       'checks.registration.hits': '3',
       'checks.registration.hit_rate': '0.6',
       'checks.monetization.served': '2',
+      'checks.watch.served': '1',
+      'checks.watch.identifiers': '3',
+      'checks.watch.hits': '2',
     });
     const gamma = Object.fromEntries(header!.map((h, i) => [h, rows[2]![i]]));
     expect(gamma).toMatchObject({ listings: '0', retraction_rate: '', anomalies: 'misbehaviour', 'checks.registration.served': '' });
@@ -120,11 +125,13 @@ describe('check counters', () => {
     await t.node.checkCounter.flush();
     const rows = await t.node.database.db.selectFrom('check_counts').selectAll().orderBy('day').orderBy('purpose').orderBy('key_id').execute();
     const keyId = seeded.checkKey.slice(3, 15);
-    expect(rows.map((r) => ({ ...r, served: Number(r.served), hits: Number(r.hits) }))).toEqual([
-      { day: '2025-03-25', purpose: 'monetization', key_id: keyId, served: 2, hits: seeded.monetizationHits },
-      { day: '2025-03-25', purpose: 'registration', key_id: '', served: 1, hits: 1 },
-      { day: '2025-03-25', purpose: 'registration', key_id: keyId, served: 4, hits: 2 },
-      { day: '2025-04-05', purpose: 'registration', key_id: keyId, served: 1, hits: 0 },
+    const writeKeyId = seeded.writeKey.slice(3, 15);
+    expect(rows.map((r) => ({ ...r, served: Number(r.served), identifiers: Number(r.identifiers), hits: Number(r.hits) }))).toEqual([
+      { day: '2025-03-25', purpose: 'monetization', key_id: keyId, served: 2, identifiers: 2, hits: seeded.monetizationHits },
+      { day: '2025-03-25', purpose: 'registration', key_id: '', served: 1, identifiers: 1, hits: 1 },
+      { day: '2025-03-25', purpose: 'registration', key_id: keyId, served: 4, identifiers: 5, hits: 2 },
+      { day: '2025-03-25', purpose: 'watch', key_id: writeKeyId, served: 1, identifiers: 3, hits: 2 },
+      { day: '2025-04-05', purpose: 'registration', key_id: keyId, served: 1, identifiers: 1, hits: 0 },
     ]);
   });
 

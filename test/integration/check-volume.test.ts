@@ -1,8 +1,10 @@
 /**
- * The check_volume_jump anomaly in the audit report of a real node: per-key daily check counts
- * written to `check_counts` with exact values (as the check counter's flush writes them), and the
- * report of March 2025 flags exactly the key-days the rule in docs/AUDIT.md names, in JSON and CSV.
- * Baselines reach back before the window.
+ * The check_volume_jump anomaly in the audit report of a real node: per-key daily counts written
+ * to `check_counts` with exact values (as the check counter's flush writes them), and the report
+ * of March 2025 flags exactly the key-days the rule in docs/AUDIT.md names, in JSON and CSV.
+ * Baselines reach back before the window. The rule counts identifiers tested, not requests (each
+ * row's requests are a sixteenth of its identifiers, as checks of 16 would be), and watch
+ * enrolments count with checks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '../../src/audit/window.js';
@@ -18,17 +20,25 @@ const NEW = 'newKey000000';
 const BIG = 'bigKey000000';
 const OLD = 'oldKey000000';
 
-const row = (keyId: string, day: string, served: number, purpose = 'registration'): CheckCountDelta => ({ day, purpose, keyId, served, hits: 0 });
+const row = (keyId: string, day: string, identifiers: number, purpose = 'registration'): CheckCountDelta => ({
+  day,
+  purpose,
+  keyId,
+  served: Math.ceil(identifiers / 16),
+  identifiers,
+  hits: 0,
+});
 const days = (from: string, n: number): string[] => Array.from({ length: n }, (_, i) => addDays(from, i));
 
 beforeAll(async () => {
   t = await createTestNode({ now: () => new Date('2025-04-05T12:00:00.000Z') });
   auditor = await t.key('auditor');
   await new CheckCountRepository(t.node.database.db).add([
-    // 100 a day from 03-01 to 03-14; on 03-15, 600 registration + 400 monetization = 1000 ≥ max(1000, 10 × 100).
+    // 100 a day from 03-01 to 03-14; on 03-15, 400 registration + 200 monetization + 400 watched = 1000 ≥ max(1000, 10 × 100).
     ...days('2025-03-01', 14).map((d) => row(STEADY, d, 100)),
-    row(STEADY, '2025-03-15', 600),
-    row(STEADY, '2025-03-15', 400, 'monetization'),
+    row(STEADY, '2025-03-15', 400),
+    row(STEADY, '2025-03-15', 200, 'monetization'),
+    row(STEADY, '2025-03-15', 400, 'watch'),
     // 150 a day from 03-16 (baseline 100 or 150): never a jump.
     ...days('2025-03-16', 16).map((d) => row(STEADY, d, 150)),
     // A key first used on 03-20: 999 is below the minimum, 03-21's 1000 is not.
@@ -54,9 +64,9 @@ describe('the audit report flags jumps in a key’s check volume', () => {
     expect(res.status).toBe(200);
     const body = await json<ReportBody>(res);
     expect(body.anomalies.filter((a) => a.kind === 'check_volume_jump')).toEqual([
-      { member: 'alpha', kind: 'check_volume_jump', detail: `API key ${BIG}: 15000 checks on 2025-03-01; baseline 1500 per day (threshold 15000)` },
-      { member: 'alpha', kind: 'check_volume_jump', detail: `API key ${STEADY}: 1000 checks on 2025-03-15; baseline 100 per day (threshold 1000)` },
-      { member: 'alpha', kind: 'check_volume_jump', detail: `API key ${NEW}: 1000 checks on 2025-03-21; baseline 0 per day (threshold 1000)` },
+      { member: 'alpha', kind: 'check_volume_jump', detail: `API key ${BIG}: 15000 identifiers tested (checks and watch enrolments) on 2025-03-01; baseline 1500 per day (threshold 15000)` },
+      { member: 'alpha', kind: 'check_volume_jump', detail: `API key ${STEADY}: 1000 identifiers tested (checks and watch enrolments) on 2025-03-15; baseline 100 per day (threshold 1000)` },
+      { member: 'alpha', kind: 'check_volume_jump', detail: `API key ${NEW}: 1000 identifiers tested (checks and watch enrolments) on 2025-03-21; baseline 0 per day (threshold 1000)` },
     ]);
   });
 

@@ -95,7 +95,9 @@ describe('with data', () => {
     expectNothingPrivate(html);
     expect(html).toMatch(/>alpha<\/a><\/td><td class="num">3<\/td><td class="num">1<\/td><td class="num">33\.3 %<\/td>/);
     expect(html).toContain('<h2>Anomalies</h2>');
-    expect(html).toContain('Checks served by this node (alpha)');
+    expect(html).toContain('Identifiers tested through this node (alpha) in the window: checks, and watch enrolments');
+    expect(html).toContain('<th class="num">Identifiers tested</th>');
+    expect(html).toContain('<td>watch</td>');
     const csv = await client.get('/dashboard/members.csv');
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
@@ -149,6 +151,28 @@ describe('with data', () => {
     expect(retracted).toContain('<span class="badge bad">retracted</span>');
     expect(retracted).toContain('appeal upheld');
     expect(retracted).toContain('it was retracted since');
+  });
+
+  it('listing lookup as an auditor: the facts without the receipt, whose signed entry carries the tokens', async () => {
+    const id = encodeURIComponent(ids[0]!);
+    const entry = ((await (await client.get(`/dashboard/listings/receipt?id=${id}`)).json()) as { entry: string }).entry;
+    const auditor = new DashboardClient((input, init) => t.node.app.request(input, init));
+    expect((await auditor.login(await t.key('auditor'))).status).toBe(303);
+
+    const html = await page(auditor, `/dashboard/listings?id=${id}`);
+    expectNothingPrivate(html);
+    expect(html).toContain('<span class="badge ok">active</span>');
+    expect(html).toContain('Receipts are shown to admin sessions only');
+    expect(html).not.toContain('<pre class="receipt"');
+    expect(html).not.toContain('/dashboard/listings/receipt?');
+    expect(html).not.toContain(entry);
+
+    const download = await auditor.get(`/dashboard/listings/receipt?id=${id}`);
+    expect(download.status).toBe(403);
+    expect(download.headers.get('content-disposition')).toBeNull();
+    const refused = await download.text();
+    expect(refused).toContain('they are for admin sessions, not auditor ones');
+    expect(refused).not.toContain(entry);
   });
 
   it('listing lookup: an unknown id says so', async () => {

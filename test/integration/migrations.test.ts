@@ -3,7 +3,7 @@
  * undoing exactly its up, and a node that works on a database migrated all the way down and up.
  * Written against the registry, so a new migration is covered as soon as it is listed.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Migrator } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -113,6 +113,50 @@ describe('up → down → up on a fresh SQLite file', () => {
     const handle = await openDatabase({ driver: 'sqlite', file: join(dir(), 'default.db') });
     cleanup.push(() => handle.close());
     expect(tables(handle)).toEqual(expect.arrayContaining(CORE_TABLES));
+  });
+});
+
+/**
+ * The SQLite DDL of every migration, byte for byte: the schema after each step as SQLite stores it
+ * (`sqlite_master.sql`), Kysely's bookkeeping left out. The snapshot was taken before the
+ * migrations became dialect-aware (issue 14): a data directory made by an older release must
+ * upgrade into exactly the schema a fresh one gets. A new migration adds its step to the snapshot;
+ * an old step never changes.
+ */
+describe('the SQLite schema of each migration', () => {
+  it('is byte-identical to the committed snapshot', async () => {
+    const handle = await open(join(dir(), 'schema.db'));
+    const migrator = new Migrator({ db: handle.db, provider: migrationProvider });
+    const lines: string[] = [];
+    for (const name of await registered()) {
+      const { error } = await migrator.migrateUp();
+      expect(error).toBeUndefined();
+      lines.push(`-- after ${name}`);
+      const rows = handle.sqlite
+        .prepare("SELECT type, name, sql FROM sqlite_master WHERE tbl_name NOT LIKE 'kysely_%' ORDER BY name")
+        .all() as { type: string; name: string; sql: string | null }[];
+      for (const r of rows) lines.push(`${r.type} ${r.name}: ${r.sql ?? '(implicit)'}`);
+    }
+    const expected = readFileSync(new URL('migrations-sqlite-schema.txt', import.meta.url), 'utf8');
+    expect(`${lines.join('\n')}\n`).toBe(expected);
+  });
+});
+
+describe('0006-identifier-counts', () => {
+  it('gives rows counted before it their request count as identifiers, and its down drops the column with the rows kept', async () => {
+    const handle = await open(join(dir(), 'counts.db'));
+    const migrator = new Migrator({ db: handle.db, provider: migrationProvider });
+    expect((await migrator.migrateTo('0005-watch-lifts')).error).toBeUndefined();
+    handle.sqlite.prepare("INSERT INTO check_counts (day, purpose, key_id, served, hits) VALUES ('2025-03-01', 'registration', 'k', 7, 2)").run();
+    expect((await migrator.migrateTo('0006-identifier-counts')).error).toBeUndefined();
+    expect(handle.sqlite.prepare('SELECT served, identifiers, hits FROM check_counts').get()).toEqual({ served: 7, identifiers: 7, hits: 2 });
+    handle.sqlite.prepare("INSERT INTO check_counts (day, purpose, key_id, served, hits) VALUES ('2025-03-02', 'watch', 'k', 1, 0)").run();
+    expect(handle.sqlite.prepare("SELECT identifiers FROM check_counts WHERE purpose = 'watch'").get()).toEqual({ identifiers: 0 });
+    expect((await migrator.migrateTo('0005-watch-lifts')).error).toBeUndefined();
+    expect(handle.sqlite.prepare('SELECT * FROM check_counts ORDER BY day').all()).toEqual([
+      { day: '2025-03-01', purpose: 'registration', key_id: 'k', served: 7, hits: 2 },
+      { day: '2025-03-02', purpose: 'watch', key_id: 'k', served: 1, hits: 0 },
+    ]);
   });
 });
 

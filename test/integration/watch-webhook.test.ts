@@ -16,12 +16,14 @@ import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
 import type { EventsStatus, EventView } from '../../src/service/watch.js';
 import { waitFor } from '../helpers/federation.js';
+import { exposeGc } from '../helpers/gc.js';
 import { json, listingBody, phone } from '../helpers/fixtures.js';
 import { createTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 
 const SECRET = 'whsec-test-0123456789abcdef0123456789abcdef';
 
-type Behaviour = 'ok' | 'fail' | 'hang';
+/** trickle: a status line, then one header line every 100 ms, never the end of the head. */
+type Behaviour = 'ok' | 'fail' | 'hang' | 'trickle';
 
 interface Delivery {
   eventId: string;
@@ -35,6 +37,8 @@ interface Receiver {
   deliveries: Delivery[];
   /** Decides the answer to the n-th request (0-based). */
   behave: (n: number) => Behaviour;
+  /** Trickled answers whose connection the node closed. */
+  tricklesClosed: number;
   close(): Promise<void>;
 }
 
@@ -52,7 +56,7 @@ function verifySignature(secret: string, header: string, body: string): boolean 
 
 async function startReceiver(behave: (n: number) => Behaviour): Promise<Receiver> {
   const deliveries: Delivery[] = [];
-  const receiver: Receiver = { url: '', deliveries, behave, close: async () => undefined };
+  const receiver: Receiver = { url: '', deliveries, behave, tricklesClosed: 0, close: async () => undefined };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -60,6 +64,16 @@ async function startReceiver(behave: (n: number) => Behaviour): Promise<Receiver
       const answered = receiver.behave(deliveries.length);
       deliveries.push({ eventId: String(req.headers['jointban-event-id']), body: Buffer.concat(chunks).toString('utf8'), signature: String(req.headers['jointban-signature']), answered });
       if (answered === 'hang') return;
+      if (answered === 'trickle') {
+        const socket = req.socket;
+        socket.write('HTTP/1.1 200 OK\r\n');
+        const timer = setInterval(() => socket.write('x-pad: 1\r\n'), 100);
+        socket.once('close', () => {
+          clearInterval(timer);
+          receiver.tricklesClosed += 1;
+        });
+        return;
+      }
       res.writeHead(answered === 'ok' ? 204 : 500).end();
     });
   });
@@ -145,6 +159,28 @@ describe('webhook delivery retries until the receiver answers 2xx', () => {
     expect(t.logs()).toContain('webhook delivery failed');
     expect(t.logs()).not.toContain(SECRET);
     expect(t.logs()).not.toContain('token=abc');
+  });
+});
+
+describe('a receiver that trickles its answer, with the garbage collector running', () => {
+  it('is cut at timeoutMs and counted as a timeout; the next attempt delivers', async () => {
+    const gc = exposeGc();
+    expect(gc, 'gc() must be exposed: without a collector this test proves nothing').toBeTypeOf('function');
+    const collector = setInterval(() => gc!(), 50);
+    cleanup.push(() => clearInterval(collector));
+    const script: Behaviour[] = ['trickle', 'ok'];
+    // Generous for an honest answer on a loaded machine; the trickle never ends whatever the limit.
+    const { t, receiver, write } = await setup((n) => script[n] ?? 'ok', { timeoutMs: 2_000 });
+    await watchAndList(t, write, ['acct-trickle']);
+
+    await waitFor(async () => (await eventsStatus(t)).delivered === 1, { message: 'a delivery after the trickled attempt' });
+    expect(receiver.deliveries[0]?.answered).toBe('trickle');
+    expect(receiver.deliveries.at(-1)?.answered).toBe('ok');
+    // The node closed the trickling connection itself; the receiver never ends that head.
+    await waitFor(() => receiver.tricklesClosed === 1, { message: 'the trickling connection closed by the node' });
+    const metrics = await (await t.request('GET', '/metrics', { key: t.adminKey })).text();
+    expect(metrics).toMatch(/jointban_webhook_failures_total\{reason="timeout"\} [1-9]/);
+    expect(metrics).toMatch(/jointban_webhook_deliveries_total\{outcome="delivered"\} 1/);
   });
 });
 

@@ -3,7 +3,7 @@
  * with an injected clock: every expectation is exact arithmetic, nothing waits for wall time.
  */
 import { describe, expect, it } from 'vitest';
-import { checkCost, maxCheckCost } from '../../src/api/rate-limit.js';
+import { checkCost, maxCheckCost, maxWatchCost, watchCost } from '../../src/api/rate-limit.js';
 import { RateLimiter, type TakeResult } from '../../src/service/rate-limiter.js';
 
 /** A limiter on a clock the test moves by hand (milliseconds). */
@@ -190,5 +190,36 @@ describe('the cost of a check is the number of values it tests', () => {
   it('a valid check carries at most maxIdentifiersPerRequest identifiers and 4× as many tokens', () => {
     expect(maxCheckCost(16)).toBe(80);
     expect(maxCheckCost(1)).toBe(5);
+  });
+});
+
+describe('the cost of a watch request is the number of identifiers it enrols', () => {
+  const max = maxWatchCost(1000, 16);
+  const item = (n: number) => ({ reference: 'r', identifiers: new Array(n).fill({}) });
+  it.each([
+    ['one reference of one identifier', { watch: [item(1)] }, 1],
+    ['1,000 references of 5', { watch: new Array(1000).fill(item(5)) }, 5000],
+    ['references without identifiers count none, but a request costs at least 1', { watch: [{ reference: 'r' }, null, 'x'] }, 1],
+    ['mixed', { watch: [item(3), { reference: 'r', identifiers: 'abc' }, item(2)] }, 5],
+    ['no watch list', { identifiers: [{}, {}] }, 1],
+    ['not an object', 'x', 1],
+    ['more than a valid request can carry', { watch: new Array(2000).fill(item(16)) }, 16_000],
+  ])('%s', (_name, body, cost) => {
+    expect(watchCost(body, max)).toBe(cost);
+  });
+
+  it('a valid request carries at most 1,000 references of maxIdentifiersPerRequest identifiers', () => {
+    expect(maxWatchCost(1000, 16)).toBe(16_000);
+  });
+});
+
+describe('refills that arrive in pieces add up exactly', () => {
+  it('a debt of 6 at 1 per second is paid at 7 s, however the time is split among refused requests', () => {
+    const { l, advance } = limiter(1, 10);
+    expect(l.take('k', 16)).toEqual(OK);
+    advance(6_999);
+    expect(l.take('k', 1)).toEqual(wait(1));
+    advance(1);
+    expect(l.take('k', 1)).toEqual(OK);
   });
 });

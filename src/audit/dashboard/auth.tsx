@@ -10,6 +10,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { SecureHeadersVariables } from 'hono/secure-headers';
 import type { AppEnv } from '../../api/env.js';
+import { decodeBody } from '../../api/middleware.js';
 import { AppError } from '../../errors.js';
 import { scopeAllows, type ApiKeyService, type Principal } from '../../service/api-keys.js';
 import { MessagePage, type NodeInfo, type Viewer } from './layout.js';
@@ -70,16 +71,37 @@ export function requireSession(deps: AuthDeps): MiddlewareHandler<DashboardEnv> 
   };
 }
 
-/** The two checks before a form post's body is read: same-site origin, and a small body. */
+/**
+ * Refuses (400 `invalid_encoding`) a form whose bytes, or whose percent-escapes, are not UTF-8:
+ * `parseBody()` would read them as U+FFFD, so different bytes would sign in or match as one.
+ */
+async function requireUtf8Form(c: Context<DashboardEnv>): Promise<void> {
+  const text = decodeBody(new Uint8Array(await c.req.arrayBuffer()));
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(c.req.header('content-type') ?? '')) return;
+  for (const part of text.split('&')) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      throw new AppError('invalid_encoding', 'the form is not valid UTF-8');
+    }
+  }
+}
+
+/** The checks before a form post's body is read: same-site origin, then a small body that is UTF-8. */
 export function formLimits(publicUrl: string | undefined): [MiddlewareHandler<DashboardEnv>, MiddlewareHandler<DashboardEnv>] {
+  const limit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: () => {
+      throw new AppError('payload_too_large', `the form is larger than ${MAX_FORM_BYTES} bytes`);
+    },
+  });
   return [
     rejectCrossSite(publicUrl),
-    bodyLimit({
-      maxSize: MAX_FORM_BYTES,
-      onError: () => {
-        throw new AppError('payload_too_large', `the form is larger than ${MAX_FORM_BYTES} bytes`);
-      },
-    }),
+    (c, next) =>
+      limit(c, async () => {
+        await requireUtf8Form(c);
+        await next();
+      }),
   ];
 }
 

@@ -2,7 +2,8 @@
  * The listing lookup: a listing by id (`origin:seq`), its status and its receipt, the offline
  * proof that its origin published it. Shows what the federation shares about a listing and no
  * more: the origin's own account reference and the token values stay off the page (tokens are
- * personal information under PIPL Art. 73; the receipt carries them only inside its signed entry).
+ * personal information under PIPL Art. 73; the receipt carries them only inside its signed entry,
+ * which is why only admin sessions see receipts: an auditor session gets the facts without them).
  */
 import type { Receipt } from '../../log/receipt.js';
 import type { ListingView } from '../../service/listings.js';
@@ -16,6 +17,8 @@ export interface ListingPageProps {
   query: string;
   listing?: ListingView | undefined;
   receipt?: Receipt | undefined;
+  /** The viewer may not hold receipts (an auditor session): they carry the listed person's tokens. */
+  receiptWithheld?: boolean | undefined;
   error?: string | undefined;
   /** Whether this node holds any entry at all, for the empty state. */
   hasEntries: boolean;
@@ -116,7 +119,13 @@ export function ListingPage(props: ListingPageProps) {
           </h2>
           <ListingFacts listing={listing} />
           <h2>Receipt</h2>
-          {receipt ? (
+          {props.receiptWithheld ? (
+            <Empty>
+              Receipts are shown to admin sessions only: a receipt carries the signed entry, and with it the tokens of every identifier of the
+              listed account (personal information). The facts above are what the entry says; ask the platform for the receipt of a listing you
+              need to verify offline.
+            </Empty>
+          ) : receipt ? (
             <>
               <p>
                 Offline proof that <span class="mono">{listing.origin}</span> published this entry: its bytes, an RFC 9162 inclusion proof and the

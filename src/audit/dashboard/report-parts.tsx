@@ -92,12 +92,13 @@ export function ChecksTable(props: { member: string; checks: CheckCounts[] }) {
   return (
     <div class="table-wrap">
       <table>
-        <caption>Checks served by this node ({props.member}) in the window</caption>
+        <caption>Identifiers tested through this node ({props.member}) in the window: checks, and watch enrolments</caption>
         <thead>
           <tr>
             <th>Purpose</th>
-            <th class="num">Checks</th>
-            <th class="num">Review or deny</th>
+            <th class="num">Requests</th>
+            <th class="num">Identifiers tested</th>
+            <th class="num">Review or deny (watch: match events)</th>
             <th class="num">Hit rate</th>
           </tr>
         </thead>
@@ -106,6 +107,7 @@ export function ChecksTable(props: { member: string; checks: CheckCounts[] }) {
             <tr>
               <td>{c.purpose}</td>
               <Num value={c.served} />
+              <Num value={c.identifiers} />
               <Num value={c.hits} />
               <Num value={formatRate(c.hitRate)} />
             </tr>

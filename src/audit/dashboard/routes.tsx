@@ -11,7 +11,7 @@ import { AppError } from '../../errors.js';
 import type { FederationStatus } from '../../federation/federation.js';
 import type { Receipt } from '../../log/receipt.js';
 import type { Roster } from '../../roster/index.js';
-import type { ApiKeyService } from '../../service/api-keys.js';
+import { scopeAllows, type ApiKeyService } from '../../service/api-keys.js';
 import type { CheckMatch } from '../../service/checks.js';
 import type { ListingView } from '../../service/listings.js';
 import { CSV_CONTENT_TYPE, reportToCsv } from '../csv.js';
@@ -114,10 +114,12 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashboardEnv> {
       const error = `No listing “${query}” on this node. Ids look like alpha:17; another member's listing arrives here at the next sync after its origin lists it.`;
       return c.html(<ListingPage {...page} error={error} />, 404);
     }
+    if (!mayHoldReceipts(c)) return c.html(<ListingPage {...page} listing={listing} receiptWithheld />);
     return c.html(<ListingPage {...page} listing={listing} receipt={await receiptOf(deps, listing)} />);
   });
 
   app.get('/listings/receipt', session, async (c) => {
+    if (!mayHoldReceipts(c)) throw new AppError('forbidden', 'receipts carry the listed person’s tokens: they are for admin sessions, not auditor ones');
     const id = (c.req.query('id') ?? '').trim().slice(0, LISTING_ID_MAX);
     const listing = await findListing(deps, id);
     const receipt = listing ? await receiptOf(deps, listing) : undefined;
@@ -131,6 +133,15 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<DashboardEnv> {
   app.post('*', crossSite, smallBody, session, (c) => notFoundPage(c, node));
   app.get('*', session, (c) => notFoundPage(c, node));
   return app;
+}
+
+/**
+ * Whether the session may see receipts: a receipt's signed entry carries the tokens of every
+ * identifier of the listed account, and an auditor is to see counts and listing facts, never
+ * tokens (docs/SECURITY.md). Admin sessions may; the platform hands a receipt to whom it chooses.
+ */
+function mayHoldReceipts(c: Context<DashboardEnv>): boolean {
+  return scopeAllows(c.get('session').scope, 'admin');
 }
 
 async function findListing(deps: DashboardDeps, id: string): Promise<ListingView | undefined> {
@@ -184,7 +195,7 @@ function errorPage(err: Error, c: Context<DashboardEnv>, node: NodeInfo): Respon
   if (err instanceof HTTPException && err.status === 403) {
     return page('Form refused', 'This form was sent from another site. Open the dashboard directly and try again.', 403);
   }
-  if (err instanceof AppError && (err.status === 400 || err.status === 404 || err.status === 413)) {
+  if (err instanceof AppError && (err.status === 400 || err.status === 403 || err.status === 404 || err.status === 413)) {
     return page(err.status === 404 ? 'Not found' : 'Request refused', `${err.message}.`, err.status);
   }
   c.get('log').error({ err }, 'dashboard request failed');

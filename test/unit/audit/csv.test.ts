@@ -63,8 +63,9 @@ const report: AuditReport = {
       medianHoursToRetraction: 1.5,
       bursts: [{ day: '2025-02-01', listings: 11, baselinePerDay: 0 }],
       checks: [
-        { purpose: 'registration', served: 4, hits: 1, hitRate: 0.25 },
-        { purpose: 'monetization', served: 0, hits: 0, hitRate: null },
+        { purpose: 'registration', served: 4, identifiers: 9, hits: 1, hitRate: 0.25 },
+        { purpose: 'monetization', served: 0, identifiers: 0, hits: 0, hitRate: null },
+        { purpose: 'watch', served: 2, identifiers: 1500, hits: 3, hitRate: null },
       ],
     }),
     member({ member: 'beta', listingsByCategory: { fraud: 0, rumor: 0, other_severe: 0 } }),
@@ -91,17 +92,18 @@ describe('reportToCsv', () => {
       'median_hours_to_retraction', 'corroborated', 'without_evidence_digest', 'bursts', 'burst_days', 'anomalies',
       'listings_by_category.fraud', 'listings_by_category.other_severe', 'listings_by_category.rumor',
       'listings_by_identifier_type.email', 'listings_by_identifier_type.phone',
-      'checks.registration.served', 'checks.registration.hits', 'checks.registration.hit_rate',
-      'checks.monetization.served', 'checks.monetization.hits', 'checks.monetization.hit_rate',
+      'checks.registration.served', 'checks.registration.identifiers', 'checks.registration.hits', 'checks.registration.hit_rate',
+      'checks.monetization.served', 'checks.monetization.identifiers', 'checks.monetization.hits', 'checks.monetization.hit_rate',
+      'checks.watch.served', 'checks.watch.identifiers', 'checks.watch.hits', 'checks.watch.hit_rate',
     ]);
   });
 
   it('writes the values, with empty fields for null and for another member’s checks', () => {
     expect(lines[1]).toBe(
-      'jointban.example,alpha,2025-01-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,alpha,12,3,0.25,1.5,0,0,1,2025-02-01,high_retraction_rate burst,10,0,2,3,12,4,1,0.25,0,0,',
+      'jointban.example,alpha,2025-01-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,alpha,12,3,0.25,1.5,0,0,1,2025-02-01,high_retraction_rate burst,10,0,2,3,12,4,9,1,0.25,0,0,0,,2,1500,3,',
     );
     expect(lines[2]).toBe(
-      'jointban.example,alpha,2025-01-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,beta,0,0,,,0,0,0,,,0,0,0,0,0,,,,,,',
+      'jointban.example,alpha,2025-01-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,2025-06-01T00:00:00.000Z,beta,0,0,,,0,0,0,,,0,0,0,0,0,,,,,,,,,,,,',
     );
   });
 });
