@@ -3,7 +3,7 @@
  * and a first admin API key. Used by `jointban init`, by `npm start` on a fresh machine, by the
  * demo and by tests, so every node starts from the same layout.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONFIG_FILE_NAME, loadConfig, type NodeConfig } from './config/load.js';
 import type { ConfigFile } from './config/schema.js';
@@ -44,6 +44,9 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   const configFile = join(dataDir, CONFIG_FILE_NAME);
   if (existsSync(configFile)) throw new AppError('conflict', `${configFile} already exists: this data directory is already initialised`);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // An existing directory keeps the mode it was made with, and may hold a database left from before:
+  // both become the node user's only, as a directory init creates would be.
+  chmodSync(dataDir, 0o700);
 
   const epochs = options.epochs ?? [{ epoch: 1, secret: randomBytes(32) }];
   // Extra http keys (a body limit, say) are merged into the section, so they keep host and port.
@@ -62,6 +65,9 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   const keyPair = options.keyPair ?? generateEd25519KeyPair();
   writeKeyFile(config.signingKeyFile, keyPair);
 
+  for (const suffix of ['', '-wal', '-shm', '-journal']) {
+    if (existsSync(`${config.databaseFile}${suffix}`)) chmodSync(`${config.databaseFile}${suffix}`, 0o600);
+  }
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   try {
     const keys = new ApiKeyService(new ApiKeyRepository(handle.db), () => new Date());

@@ -76,6 +76,14 @@ export function createMetrics(
     },
   });
   new Gauge({
+    name: 'jointban_checkpoint_signing_refused',
+    help: "1 while the node signs no checkpoint of its own log: the roster makes none of its keys valid.",
+    registers: [registry],
+    async collect() {
+      this.set((await snapshot())?.signingRefused ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'jointban_token_epoch_held',
     help: 'One series per token epoch this node holds (the epoch number as a label, never its secret), each 1.',
     labelNames: ['epoch'],

@@ -36,8 +36,9 @@ import { ApiKeyRepository } from './store/api-key-repository.js';
 import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import { openDatabase, type DatabaseHandle } from './store/database.js';
-import { readKeyFile, readSecretFile } from './store/key-file.js';
+import { assertConfigFilePrivate, readKeyFile, readSecretFile } from './store/key-file.js';
 import { assertNoPendingRestore } from './store/restore.js';
+import { AppError } from './errors.js';
 import { VERSION } from './version.js';
 
 /** How long a stop waits for requests in flight before it closes their connections. */
@@ -82,6 +83,12 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   const now = deps.now ?? (() => new Date());
   // Before the database is opened: a restore that has not verified leaves data no node may serve.
   assertNoPendingRestore(config.dataDir);
+  // A node derives tokens: a config loaded for the commands that need no secrets cannot start one.
+  if (config.missingEpochSecrets.length > 0) {
+    throw new AppError('invalid_input', `config ${config.configFile}: the secret of epoch ${config.missingEpochSecrets.join(', ')} is not set (tokens.epochs[].secretEnv)`);
+  }
+  // Refused, not warned about: like the key file, a readable secret is a leak already under way.
+  assertConfigFilePrivate(config.configFile, config.secretInFile);
   const identity = readKeyFile(config.signingKeyFile);
   const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   const { db } = database;

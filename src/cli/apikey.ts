@@ -4,10 +4,10 @@ import { AppError } from '../errors.js';
 import { ApiKeyService, describeScopes, SCOPES, type Scope } from '../service/api-keys.js';
 import { ApiKeyRepository } from '../store/api-key-repository.js';
 import { openDatabase } from '../store/database.js';
-import { configFor, printJson } from './options.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 async function withKeys<T>(dataDir: string, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
-  const config = configFor(dataDir);
+  const config = configWithoutSecrets(dataDir);
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   try {
     return await fn(new ApiKeyService(new ApiKeyRepository(handle.db), () => new Date()));

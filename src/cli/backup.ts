@@ -2,11 +2,20 @@
  * `jointban backup --data-dir DIR --to FILE [--force]`: a consistent copy of the node's database,
  * taken while the node runs (src/store/backup.ts), with its manifest `FILE.json`. Prints the
  * manifest on stdout. The backup deliberately leaves out the config file and the signing key:
- * stderr says so every time, so that nobody mistakes it for a backup of everything.
+ * stderr says so every time, so that nobody mistakes it for a backup of everything. The manifest is
+ * signed with the node's signing key (store/backup-signature.ts), which restore checks.
  */
 import type { Command } from 'commander';
+import type { NodeConfig } from '../config/load.js';
+import type { Ed25519KeyPair } from '../crypto/index.js';
+import { SigningKeys } from '../federation/signing-keys.js';
+import { createLogger } from '../logging.js';
+import type { Roster } from '../roster/index.js';
 import { createBackup, type BackupProgress } from '../store/backup.js';
-import { configFor, printJson } from './options.js';
+import { openDatabase } from '../store/database.js';
+import { readKeyFile } from '../store/key-file.js';
+import { heldRoster } from './held-roster.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 interface BackupOptions {
   dataDir: string;
@@ -36,6 +45,23 @@ function progressLine(): { update(p: BackupProgress): void; done(): void } {
   };
 }
 
+/**
+ * The key that signs the manifest: during a rotation, the one the roster the node holds makes valid
+ * now (the next key once it has started), as the node itself would sign; the key file otherwise.
+ */
+async function keyValidNow(config: NodeConfig): Promise<Ed25519KeyPair> {
+  const keys = new SigningKeys(config.signingKeyFile, readKeyFile(config.signingKeyFile), createLogger('silent'));
+  let roster: Roster | undefined;
+  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, readonly: true }).catch(() => undefined);
+  try {
+    // A roster that does not verify here fails the restore's own check anyway; the backup still goes ahead.
+    roster = handle ? await heldRoster(config, handle.db).catch(() => undefined) : undefined;
+  } finally {
+    await handle?.close();
+  }
+  return keys.now(roster, config.member, new Date().toISOString());
+}
+
 export function registerBackupCommand(program: Command): void {
   program
     .command('backup')
@@ -44,13 +70,15 @@ export function registerBackupCommand(program: Command): void {
     .requiredOption('--to <file>', 'the backup file to write; its manifest goes to <file>.json')
     .option('--force', 'replace an existing backup of that name')
     .action(async (opts: BackupOptions) => {
-      const config = configFor(opts.dataDir);
+      const config = configWithoutSecrets(opts.dataDir);
+      const signingKey = await keyValidNow(config);
       const progress = progressLine();
       const result = await createBackup({
         databaseFile: config.databaseFile,
         to: opts.to,
         force: opts.force === true,
         identity: { member: config.member, federation: config.federation, role: config.role },
+        signingKey,
         onProgress: (p) => progress.update(p),
       }).finally(() => progress.done());
       printJson({ file: result.file, manifestFile: result.manifestFile, ...result.manifest });

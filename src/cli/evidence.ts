@@ -14,7 +14,7 @@ import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { openDatabase } from '../store/database.js';
 import { ListingReader } from '../store/listing-repository.js';
 import { LogReader } from '../store/log-repository.js';
-import { configFor, printJson } from './options.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 interface FileHash extends HashedFile {
   file: string;
@@ -48,7 +48,7 @@ async function hashFiles(files: readonly string[]): Promise<FileHash[]> {
 async function committedDigest(dataDir: string, id: string): Promise<{ digest: string; checkpointSize: number | null }> {
   const parsed = parseListingId(id);
   if (!parsed.ok) throw new AppError('invalid_input', `--listing: ${parsed.error}`);
-  const config = configFor(dataDir);
+  const config = configWithoutSecrets(dataDir);
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
   try {
     const stored = await new LogReader(handle.db).entry(parsed.origin, parsed.seq);

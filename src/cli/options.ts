@@ -12,8 +12,17 @@ export function parsePositiveInt(value: string): number {
   return Number(value);
 }
 
+/** The config of a command that derives tokens: every epoch secret must be available. */
 export function configFor(dataDir: string): NodeConfig {
   return loadConfig(dataDir);
+}
+
+/**
+ * The config of a command that derives no token (verify, backup, restore, keys, roster, …): it runs
+ * without the epoch secrets in its environment (config/load.ts, `epochSecrets`).
+ */
+export function configWithoutSecrets(dataDir: string): NodeConfig {
+  return loadConfig(dataDir, process.env, { epochSecrets: 'optional' });
 }
 
 export function printJson(value: unknown): void {

@@ -1,29 +1,52 @@
 /**
  * `jointban own-log`: whether a restored node is still fetching its own log back from its peers
- * (federation/own-log-recovery.ts), and, with `--abandon-recovery`, the operator's word that it
- * need not wait any longer (a peer that will never answer). A running node notices within one
- * poll interval; its listings and retractions are accepted from then on.
+ * (federation/own-log-recovery.ts), whom it waits for and what size it waits to reach, and, with
+ * `--abandon-recovery`, the operator's word that it need not wait any longer (a peer that will
+ * never answer). A running node notices within one poll interval; its listings and retractions are
+ * accepted from then on.
+ *
+ * The peers are the active peers of the roster the node holds; which of them answered, and with
+ * what size, is what the running node recorded after its last round (a node that has not run yet
+ * waits for all of them, for a size no peer has told it yet).
  */
 import type { Command } from 'commander';
-import { abandonOwnLogRecovery, readOwnLogRecovery } from '../federation/own-log-recovery.js';
+import { abandonOwnLogRecovery, readOwnLogRecovery, readOwnLogRecoveryProgress } from '../federation/own-log-recovery.js';
+import { activePeers } from '../roster/index.js';
 import { LogReader } from '../store/log-repository.js';
 import { openDatabase } from '../store/database.js';
-import { configFor, printJson } from './options.js';
+import { heldRoster } from './held-roster.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 export function registerOwnLogCommand(program: Command): void {
   program
     .command('own-log')
-    .description("show whether this node is still fetching its own log back from its peers after a restore")
+    .description('show whether this node is still fetching its own log back from its peers after a restore, from whom, and up to what size')
     .requiredOption('--data-dir <dir>', 'the data directory')
     .option('--abandon-recovery', 'stop waiting for peers: accept listings and retractions on the log as it is (may fork it, see docs/OPERATIONS.md)')
     .action(async (opts: { dataDir: string; abandonRecovery?: boolean }) => {
-      const config = configFor(opts.dataDir);
+      const config = configWithoutSecrets(opts.dataDir);
       const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
       try {
         const mark = await readOwnLogRecovery(handle.db);
         const size = await new LogReader(handle.db).size(config.member);
         const abandoned = opts.abandonRecovery === true && (await abandonOwnLogRecovery(handle.db, config.member));
-        printJson({ member: config.member, size, recovering: mark !== undefined && !abandoned, ...(mark ? { since: mark.since, reason: mark.reason } : {}), ...(abandoned ? { abandoned: true } : {}) });
+        if (mark === undefined || abandoned) {
+          printJson({ member: config.member, size, recovering: false, ...(mark ? { since: mark.since, reason: mark.reason } : {}), ...(abandoned ? { abandoned: true } : {}) });
+          return;
+        }
+        const roster = await heldRoster(config, handle.db);
+        const peers = roster === undefined ? [] : activePeers(roster, config.member).map((m) => m.id);
+        const progress = await readOwnLogRecoveryProgress(handle.db, mark);
+        const answered = peers.filter((p) => progress?.answered.includes(p));
+        const waitingFor = peers.filter((p) => !answered.includes(p));
+        const peerSizes = Object.fromEntries(answered.map((p) => [p, progress?.peerSizes[p] ?? 0]));
+        // At least what it holds; more once a peer that has not answered yet turns out to hold more.
+        const reach = Math.max(size, ...Object.values(peerSizes));
+        const waiting =
+          waitingFor.length === 0
+            ? `every peer has answered; the node lifts the wait on its next round (its own log reaches ${reach} entries)`
+            : `waiting for ${waitingFor.join(', ')} to answer; the own log reaches at least ${reach} entries (it holds ${size})`;
+        printJson({ member: config.member, size, recovering: true, since: mark.since, reason: mark.reason, waitingFor, answered, peerSizes, reachesAtLeast: reach, waiting });
       } finally {
         await handle.close();
       }

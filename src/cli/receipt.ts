@@ -23,7 +23,7 @@ function readText(file: string, what: string): string {
 }
 
 async function rosterFromDataDir(dataDir: string): Promise<Roster> {
-  const config = loadConfig(dataDir);
+  const config = loadConfig(dataDir, process.env, { epochSecrets: 'optional' });
   const trustRoot = parseTrustRootKey(config.roster.trustRoot, config.federation);
   if (!trustRoot) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set`);
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });

@@ -17,7 +17,7 @@ import { parseTrustRootKey } from '../federation/federation.js';
 import { openRoster } from '../roster/index.js';
 import { openDatabase } from '../store/database.js';
 import type { Database } from '../store/tables.js';
-import { configFor } from './options.js';
+import { configWithoutSecrets } from './options.js';
 
 /** The platforms of the roster this node accepted (stored, and verified again here). */
 async function rosterMembers(db: Kysely<Database>, config: NodeConfig): Promise<string[]> {
@@ -50,7 +50,7 @@ export function registerReportCommand(program: Command): void {
     .action(async (opts: ReportOptions) => {
       if (opts.format !== 'json' && opts.format !== 'csv') throw new AppError('invalid_input', '--format: must be json or csv');
       const window = parseAuditWindow(opts.from, opts.to, { from: '--from', to: '--to' });
-      const config = configFor(opts.dataDir);
+      const config = configWithoutSecrets(opts.dataDir);
       const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
       let text: string;
       try {

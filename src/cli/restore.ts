@@ -13,17 +13,19 @@
  * must also be those the manifest lists, and the key in keys/ the one the roster holds for this
  * member. Only then is the marker removed; otherwise the command exits 1 and the marker stays.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { OriginVerification } from '../audit/verify.js';
 import { boundedFetch } from '../bounded-fetch.js';
 import { loadConfig, type NodeConfig } from '../config/load.js';
-import { bytesEqual } from '../crypto/encoding.js';
+import { bytesEqual, toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import { markOwnLogRecovery } from '../federation/own-log-recovery.js';
-import { findMember, memberKeys } from '../roster/index.js';
-import { readManifest, type BackupManifest } from '../store/backup.js';
+import { nextKeyFile } from '../federation/signing-keys.js';
+import { findMember, keyValidAt, memberKeys, type Roster } from '../roster/index.js';
+import { manifestPathOf, readManifest, type BackupManifest } from '../store/backup.js';
+import { manifestSigner } from '../store/backup-signature.js';
 import { openDatabase } from '../store/database.js';
 import { readKeyFile } from '../store/key-file.js';
 import {
@@ -37,6 +39,7 @@ import {
   restorePending,
   stageDatabase,
 } from '../store/restore.js';
+import { heldRoster } from './held-roster.js';
 import { verifyDataDir, type DataDirVerification } from './verify.js';
 
 interface RestoreOptions {
@@ -44,6 +47,7 @@ interface RestoreOptions {
   dataDir: string;
   force?: boolean;
   requireCosignatures?: boolean;
+  allowUnsignedManifest?: boolean;
 }
 
 const SHOWN_FAILURES = 5;
@@ -75,6 +79,36 @@ async function preflight(config: NodeConfig, manifest: BackupManifest, force: bo
   if (databaseInUse(target)) throw new AppError('conflict', `${target} is open in another process (a running node, a backup or a verify): stop it before restoring`);
 }
 
+/**
+ * Checks the manifest's signature before anything changes (the staged copy is the backup's
+ * database, its hash already checked against the manifest): it must verify with a key the roster
+ * in that database (itself verified against this data directory's trust root) lists for this
+ * member, valid when the manifest says the backup was made. Without a roster: with the node's own
+ * key file or its next key. Returns the line that says which key signed.
+ */
+async function checkManifestSignature(config: NodeConfig, from: string, manifest: BackupManifest, staged: string): Promise<string> {
+  if (manifest.version === 1) return 'warning: the manifest is a version 1 manifest and carries no signature (--allow-unsigned-manifest)';
+  const handle = await openDatabase({ driver: 'sqlite', file: staged, readonly: true });
+  let roster: Roster | undefined;
+  try {
+    roster = await heldRoster(config, handle.db);
+  } finally {
+    await handle.close();
+  }
+  const next = nextKeyFile(config.signingKeyFile);
+  const keys = roster
+    ? memberKeys(findMember(roster, config.member))
+        .filter((k) => keyValidAt(k, manifest.createdAt))
+        .map((k) => k.publicKey)
+    : [config.signingKeyFile, ...(existsSync(next) ? [next] : [])].map((f) => readKeyFile(f).publicKey);
+  const signer = manifestSigner(manifest, keys);
+  const whose = roster ? `a key roster version ${roster.version} lists for ${config.member} at ${manifest.createdAt}` : `the key in ${config.signingKeyFile} (the backup holds no roster)`;
+  if (signer === undefined) {
+    throw new AppError('invalid_input', `${manifestPathOf(from)}: the signature does not verify with ${whose}: the backup was changed after it was made, or is not this node's; nothing was restored`);
+  }
+  return `manifest signed by ${toHex(signer).slice(0, 16)}…, ${whose}`;
+}
+
 /** Differences between what the manifest lists and what verified, and a key the roster does not hold. */
 function problemsOf(manifest: BackupManifest, config: NodeConfig, verified: DataDirVerification): string[] {
   const problems: string[] = [];
@@ -88,11 +122,20 @@ function problemsOf(manifest: BackupManifest, config: NodeConfig, verified: Data
     if (!manifest.logs.some((l) => l.origin === r.origin)) problems.push(`the database holds a log of ${r.origin} that the manifest does not list`);
   }
   const roster = verified.keys.options.roster;
-  // Any key of the node's history will do: during a rotation the key file may hold the old one.
   const rosterKeys = roster ? memberKeys(findMember(roster, config.member)) : [];
   const own = readKeyFile(config.signingKeyFile).publicKey;
-  if (rosterKeys.length > 0 && !rosterKeys.some((k) => bytesEqual(k.publicKey, own))) {
+  const listed = rosterKeys.find((k) => bytesEqual(k.publicKey, own));
+  if (rosterKeys.length > 0 && listed === undefined) {
     problems.push(`${config.signingKeyFile} is not the key the roster holds for ${config.member}: restore the node's own keys/ too`);
+  } else if (listed !== undefined && listed.validUntil !== undefined && Date.parse(listed.validUntil) <= Date.now()) {
+    // During a rotation the key file may hold the old key, as long as the roster has not retired it
+    // or the new key is there beside it: a node left with a retired key only cannot sign.
+    const next = nextKeyFile(config.signingKeyFile);
+    const nextKey = existsSync(next) ? readKeyFile(next).publicKey : undefined;
+    const now = new Date().toISOString();
+    if (!rosterKeys.some((k) => nextKey !== undefined && bytesEqual(k.publicKey, nextKey) && keyValidAt(k, now))) {
+      problems.push(`${config.signingKeyFile} holds a key the roster retired at ${listed.validUntil}: restore keys/ as it was after the rotation (node.key.next, or node.key once keys finish ran)`);
+    }
   }
   return problems;
 }
@@ -131,12 +174,20 @@ export function registerRestoreCommand(program: Command): void {
     .requiredOption('--data-dir <dir>', "the data directory, holding the node's jointban.json and keys/ already")
     .option('--force', 'replace the database the data directory holds')
     .option('--require-cosignatures', 'a checkpoint without a witness cosignature is a failure, not a warning')
+    .option('--allow-unsigned-manifest', 'accept a version 1 manifest, which carries no signature (backups made before signed manifests)')
     .action(async (opts: RestoreOptions) => {
       const from = resolve(opts.from);
-      const config = loadConfig(resolve(opts.dataDir));
-      const manifest = readManifest(from);
+      const config = loadConfig(resolve(opts.dataDir), process.env, { epochSecrets: 'optional' });
+      const manifest = readManifest(from, { allowUnsigned: opts.allowUnsignedManifest === true });
       await preflight(config, manifest, opts.force === true);
       const staged = await stageDatabase(from, manifest, config.databaseFile);
+      let signedBy: string;
+      try {
+        signedBy = await checkManifestSignature(config, from, manifest, staged);
+      } catch (err) {
+        rmSync(staged, { force: true });
+        throw err;
+      }
       try {
         // Checked again just before the switch: a node may have been started since the first look.
         if (databaseInUse(config.databaseFile)) throw new AppError('conflict', `${config.databaseFile} was opened by another process meanwhile: stop it and run jointban restore again`);
@@ -159,6 +210,7 @@ export function registerRestoreCommand(program: Command): void {
         throw new AppError(err.code, `restore did not verify: ${err.message}; ${stillPending(config.dataDir)}`);
       }
       printSummary(from, manifest, verified, problems);
+      process.stdout.write(`${signedBy}\n`);
       const failed = verified.results.filter((r) => !r.ok).map((r) => r.origin);
       if (failed.length > 0 || problems.length > 0) {
         const what = [...(failed.length > 0 ? [`verification failed for ${failed.join(', ')}`] : []), ...(problems.length > 0 ? [`${problems.length} problems with the manifest or keys`] : [])];

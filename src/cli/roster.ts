@@ -38,7 +38,7 @@ import {
 } from '../roster/index.js';
 import { writeFileAtomic } from '../store/backup.js';
 import { readKeyFile } from '../store/key-file.js';
-import { configFor, printJson } from './options.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 export const ROSTER_DRAFT_FILE = 'roster.json';
 export const ROSTER_NOTE_FILE = 'roster.note';
@@ -50,7 +50,7 @@ interface Association {
 }
 
 function association(dataDir: string): Association {
-  const config = configFor(dataDir);
+  const config = configWithoutSecrets(dataDir);
   if (config.role !== 'association') {
     throw new AppError('forbidden', `roster commands run on the association's node; ${config.configFile} has role ${config.role}`);
   }

@@ -11,11 +11,10 @@ import type { Command } from 'commander';
 import { verifyStore, type OriginVerification, type VerifyStoreOptions } from '../audit/verify.js';
 import { loadConfig, type NodeConfig } from '../config/load.js';
 import { AppError } from '../errors.js';
-import { parseTrustRootKey } from '../federation/federation.js';
 import { witnessOf } from '../federation/witness.js';
-import { openRoster } from '../roster/index.js';
 import { openDatabase, type DatabaseHandle } from '../store/database.js';
 import { readKeyFile } from '../store/key-file.js';
+import { heldRoster } from './held-roster.js';
 import { printJson } from './options.js';
 
 interface VerifyOptions {
@@ -34,19 +33,15 @@ export interface Keys {
 
 /** The roster the node holds, verified against the trust root, or the node's own key without one. */
 async function keysFor(config: NodeConfig, handle: DatabaseHandle, requireCosignatures: boolean): Promise<Keys> {
-  const row = await handle.db.selectFrom('rosters').select(['version', 'note']).orderBy('version', 'desc').limit(1).executeTakeFirst();
-  if (row === undefined) {
+  const roster = await heldRoster(config, handle.db);
+  if (roster === undefined) {
     const { publicKey } = readKeyFile(config.signingKeyFile);
     return { options: { federation: config.federation, roster: undefined, self: { member: config.member, publicKey }, requireCosignatures }, rosterVersion: null };
   }
-  const trustRoot = parseTrustRootKey(config.roster.trustRoot, config.federation);
-  if (trustRoot === undefined) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set, so the roster this node holds cannot be verified`);
-  const opened = openRoster(row.note, trustRoot);
-  if (!opened.ok) throw new AppError('invalid_input', `the roster this node holds (version ${Number(row.version)}) does not verify against the trust root: ${opened.error}`);
-  const witness = witnessOf(opened.roster);
+  const witness = witnessOf(roster);
   return {
-    options: { federation: config.federation, roster: opened.roster, ...(witness ? { witness } : {}), requireCosignatures },
-    rosterVersion: opened.roster.version,
+    options: { federation: config.federation, roster, ...(witness ? { witness } : {}), requireCosignatures },
+    rosterVersion: roster.version,
   };
 }
 
@@ -107,7 +102,7 @@ export interface DataDirVerification {
 
 /** Verifies the logs of a node's data directory, as the command does, without printing. */
 export async function verifyDataDir(dataDir: string, options: { requireCosignatures?: boolean } = {}): Promise<DataDirVerification> {
-  const config = loadConfig(resolve(dataDir));
+  const config = loadConfig(resolve(dataDir), process.env, { epochSecrets: 'optional' });
   const started = performance.now();
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, readonly: true });
   try {

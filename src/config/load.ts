@@ -24,7 +24,12 @@ export interface NodeConfig {
   http: ParsedConfigFile['http'];
   databaseFile: string;
   signingKeyFile: string;
+  /** The epoch secrets resolved; with `epochSecrets: 'optional'` those whose variable is unset are left out. */
   epochs: EpochSecret[];
+  /** Epochs whose secret was not available (only ever non-empty with `epochSecrets: 'optional'`). */
+  missingEpochSecrets: number[];
+  /** The file itself holds an epoch secret (`tokens.epochs[].secret`): it must be readable by the node's user only. */
+  secretInFile: boolean;
   defaultRegion: string;
   policy: Policy;
   categories: readonly string[];
@@ -40,6 +45,17 @@ export interface NodeConfig {
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadOptions {
+  /**
+   * `required` (the default) for everything that derives tokens (start, check, import, relist,
+   * rescan): an epoch without its secret is an error. `optional` for the commands that never
+   * derive one (verify, backup, restore, keys, roster, report, …): an epoch whose `secretEnv`
+   * variable is unset is left out, so they run without the secrets in their environment. A secret
+   * that is present but malformed is an error either way.
+   */
+  epochSecrets?: 'required' | 'optional';
+}
 
 export function configError(file: string, message: string): AppError {
   return new AppError('invalid_input', `config ${file}: ${message}`);
@@ -88,9 +104,10 @@ function applyEnv(raw: unknown, env: Env, file: string): unknown {
   return out;
 }
 
-function resolveEpochs(parsed: ParsedConfigFile, env: Env, file: string): EpochSecret[] {
+function resolveEpochs(parsed: ParsedConfigFile, env: Env, file: string, optional: boolean): { epochs: EpochSecret[]; missing: number[] } {
   const seen = new Set<number>();
-  return parsed.tokens.epochs.map((e, i) => {
+  const missing: number[] = [];
+  const epochs = parsed.tokens.epochs.map((e, i): EpochSecret | undefined => {
     const key = `tokens.epochs[${i}]`;
     if (seen.has(e.epoch)) throw configError(file, `${key}.epoch: epoch ${e.epoch} is listed twice`);
     seen.add(e.epoch);
@@ -99,6 +116,10 @@ function resolveEpochs(parsed: ParsedConfigFile, env: Env, file: string): EpochS
     const envName = env[`JOINTBAN_EPOCH_SECRET_${e.epoch}`] !== undefined ? `JOINTBAN_EPOCH_SECRET_${e.epoch}` : e.secretEnv;
     const fromEnv = envName !== undefined ? env[envName] : undefined;
     if (envName !== undefined && e.secretEnv === envName && fromEnv === undefined) {
+      if (optional) {
+        missing.push(e.epoch);
+        return undefined;
+      }
       throw configError(file, `${key}.secretEnv: environment variable ${envName} is not set`);
     }
     const text = fromEnv ?? e.secret;
@@ -109,6 +130,7 @@ function resolveEpochs(parsed: ParsedConfigFile, env: Env, file: string): EpochS
     }
     return { epoch: e.epoch, secret };
   });
+  return { epochs: epochs.filter((e): e is EpochSecret => e !== undefined), missing };
 }
 
 function loadPolicy(path: string): Policy {
@@ -128,14 +150,14 @@ function loadCategories(path: string): string[] {
   return [...new Set(result.data.categories)];
 }
 
-export function loadConfig(dataDir: string, env: Env = process.env): NodeConfig {
+export function loadConfig(dataDir: string, env: Env = process.env, options: LoadOptions = {}): NodeConfig {
   const dir = resolve(dataDir);
   const file = join(dir, CONFIG_FILE_NAME);
-  return resolveConfig(dir, file, readJson(file), env);
+  return resolveConfig(dir, file, readJson(file), env, options);
 }
 
 /** Validates a raw config object (already read) against the schema and resolves it. */
-export function resolveConfig(dataDir: string, file: string, raw: unknown, env: Env = process.env): NodeConfig {
+export function resolveConfig(dataDir: string, file: string, raw: unknown, env: Env = process.env, options: LoadOptions = {}): NodeConfig {
   const result = configFileSchema.safeParse(applyEnv(raw, env, file));
   if (!result.success) throw configError(file, formatZodIssues(result.error));
   const parsed = result.data;
@@ -145,6 +167,7 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
     throw configError(file, `identifiers.defaultRegion: ${parsed.identifiers.defaultRegion} is not a region the phone number metadata knows`);
   }
   const inDataDir = (p: string) => (isAbsolute(p) ? p : join(dataDir, p));
+  const epochs = resolveEpochs(parsed, env, file, options.epochSecrets === 'optional');
   return {
     dataDir,
     configFile: file,
@@ -154,7 +177,9 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
     http: parsed.http,
     databaseFile: inDataDir(parsed.database.file),
     signingKeyFile: inDataDir(parsed.keys.signingKeyFile),
-    epochs: resolveEpochs(parsed, env, file),
+    epochs: epochs.epochs,
+    missingEpochSecrets: epochs.missing,
+    secretInFile: parsed.tokens.epochs.some((e) => e.secret !== undefined),
     defaultRegion: parsed.identifiers.defaultRegion,
     policy: loadPolicy(parsed.policy.file ? inDataDir(parsed.policy.file) : shippedConfigPath('policy.json')),
     categories: loadCategories(parsed.categories.file ? inDataDir(parsed.categories.file) : shippedConfigPath('categories.json')),

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type Env } from '../config/load.js';
 import type { ConfigFile } from '../config/schema.js';
 import { generateEd25519KeyPair, randomBytes, type Ed25519KeyPair } from '../crypto/index.js';
 import { toBase64 } from '../crypto/encoding.js';
@@ -50,6 +50,8 @@ export interface LocalFederationOptions {
   /** Config keys for every node (the tests shorten intervals). */
   extra?: Partial<ConfigFile> | undefined;
   logger?: (member: string) => Logger;
+  /** The environment the nodes' configs are loaded with (none by default: the files hold everything). */
+  env?: Env | undefined;
 }
 
 export function demoMemberName(i: number): string {
@@ -157,7 +159,7 @@ export async function startLocalFederation(options: LocalFederationOptions): Pro
   const start = async (i: number): Promise<LocalNode> => {
     const member = names[i]!;
     const dataDir = join(options.dir, member);
-    const node = await createNode(loadConfig(dataDir, {}), options.logger ? { logger: options.logger(member) } : {});
+    const node = await createNode(loadConfig(dataDir, options.env ?? {}), options.logger ? { logger: options.logger(member) } : {});
     const url = await node.listen();
     const local = { member, dataDir, url, adminKey: adminKeys[i]!, node };
     running.set(member, local);

@@ -27,8 +27,11 @@ export interface CheckpointSignerDeps {
   db: Kysely<Database>;
   member: string;
   federation: string;
-  /** The key to sign a checkpoint whose last entry is dated `time` with (signing-keys.ts). */
-  keyFor: (time: string | undefined) => Uint8Array;
+  /**
+   * The key to sign a checkpoint whose last entry is dated `time` with (signing-keys.ts), or
+   * undefined when the roster makes none of the node's keys valid then: nothing is signed.
+   */
+  keyFor: (time: string | undefined) => Uint8Array | undefined;
   intervalMs: number;
   maxEntries: number;
   now: () => Date;
@@ -38,8 +41,19 @@ export interface CheckpointSignerDeps {
   cosign?: ((note: string) => string) | undefined;
 }
 
+/** Why the signer is not signing: the log has entries no key of this node may sign. */
+export interface SigningRefusal {
+  /** The size of the log it would sign. */
+  size: number;
+  /** The time of the last entry, which picks the key. */
+  time: string | null;
+  since: string;
+  message: string;
+}
+
 export class CheckpointSigner {
   private signedSize = -1;
+  private refused: SigningRefusal | undefined;
   /** `Date.now()` when the last signing began; the next may begin `intervalMs` later. */
   private lastSigningAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
@@ -81,6 +95,11 @@ export class CheckpointSigner {
     return this.chain;
   }
 
+  /** Set while the log holds entries the signer refuses to sign (status and health show it). */
+  get refusal(): SigningRefusal | undefined {
+    return this.refused;
+  }
+
   async stop(): Promise<void> {
     await this.flush();
     this.stopped = true;
@@ -98,7 +117,19 @@ export class CheckpointSigner {
     const last = size > 0 ? await log.entry(deps.member, size) : undefined;
     const decoded = last ? decodeEntry(last.bytes) : undefined;
     const time = decoded?.ok ? decoded.entry.time : undefined;
-    const signed = signCheckpoint({ origin, size, root }, { name: origin, secretKey: deps.keyFor(time) });
+    const secretKey = deps.keyFor(time);
+    if (secretKey === undefined) {
+      // Not signed, not stored: the next roster (or append) tries again. signing-keys.ts logs it.
+      this.refused = {
+        size,
+        time: time ?? null,
+        since: this.refused?.since ?? deps.now().toISOString(),
+        message: `the roster lists none of this node's keys as valid at ${time ?? 'the start of the log'}: checkpoints stop at size ${Math.max(this.signedSize, 0)}; install the key the roster lists (keys/node.key.next) or ask the association to list this node's key`,
+      };
+      return;
+    }
+    this.refused = undefined;
+    const signed = signCheckpoint({ origin, size, root }, { name: origin, secretKey });
     const note = deps.cosign ? deps.cosign(signed) : signed;
     await new CheckpointRepository(deps.db).insert({ origin: deps.member, size, root, note }, deps.now().toISOString());
     this.signedSize = size;

@@ -13,7 +13,7 @@ import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour
 import type { Database } from '../store/tables.js';
 import { RateLimiter } from '../service/rate-limiter.js';
 import { AppError } from '../errors.js';
-import { CheckpointSigner, type SignedCheckpoint } from './checkpoint-signer.js';
+import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { nonceQuota, ReplayCache } from './replay-cache.js';
@@ -23,7 +23,9 @@ import type { SigningKeys } from './signing-keys.js';
 import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
+import { CosignatureCollector } from './cosignature-collector.js';
 import { cosign, isCosigned, witnessOf } from './witness.js';
+import { cosignMemberCheckpoints } from './witness-requests.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 import { WitnessedDurability } from './witnessed-durability.js';
 
@@ -58,6 +60,8 @@ export interface FederationStatus {
   misbehaviour: Misbehaviour[];
   /** Set while a restored node is still fetching its own log back from its peers (writes refused). */
   ownLogRecovery: OwnLogRecoveryStatus | null;
+  /** Set while the node refuses to sign its own checkpoints: the roster makes none of its keys valid. */
+  signingRefused: SigningRefusal | null;
   /** The token epochs this node holds, and those each peer names (held-epochs.ts); numbers only. */
   epochs: EpochsStatus;
 }
@@ -79,6 +83,8 @@ export class Federation {
   /** Waits for the witness's cosignature of the own log (durability.mode "witnessed"). */
   readonly witnessed: WitnessedDurability;
   readonly misbehaviour: MisbehaviourRepository;
+  /** On a member's node: fetches the witness's cosignatures of the checkpoints it holds. */
+  readonly cosignatures: CosignatureCollector | undefined;
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
   private readonly heldEpochs: readonly number[];
@@ -88,8 +94,8 @@ export class Federation {
     this.heldEpochs = config.epochs.map((e) => e.epoch).sort((a, b) => a - b);
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
     // The association's node is the federation's witness: it cosigns what it has verified.
-    const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time).secretKey;
-    const keyNow = () => keyAt(now().toISOString());
+    const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time)?.secretKey;
+    const keyNow = () => deps.signingKeys.now(this.roster.current(), config.member, now().toISOString()).secretKey;
     const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
     const transition = config.sync.requestAuthority === 'transition';
     this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds, transitionSignatures: transition });
@@ -138,6 +144,10 @@ export class Federation {
       pollIntervalMs: config.durability.witnessPollMs,
       logger,
     });
+    this.cosignatures =
+      config.role === 'member'
+        ? new CosignatureCollector({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger })
+        : undefined;
     this.roster = new RosterHolder({
       db,
       trustRoot: parseTrustRootKey(config.roster.trustRoot, config.federation),
@@ -150,6 +160,8 @@ export class Federation {
       onChange: (roster) => {
         // A key written by `jointban keys rotate` since the start is picked up with the roster that lists it.
         deps.signingKeys.reload();
+        // A checkpoint refused for want of a valid key may be signable under this roster.
+        if (this.signer.refusal) void this.signer.flush();
         this.sync.setRoster(roster);
         deps.onRosterChange?.(roster);
       },
@@ -168,6 +180,9 @@ export class Federation {
       nowSeconds,
       onNotify: (peer, origin, size) => this.sync.notify(peer, origin, size),
       rosterNote: () => this.roster.currentNote(),
+      cosignatures: witnessCosign
+        ? (caller, origin, notes) => cosignMemberCheckpoints({ db, roster: () => this.roster.current(), cosign: witnessCosign, misbehaviour: this.misbehaviour, now, logger }, caller, origin, notes)
+        : undefined,
       epochs: this.heldEpochs,
       limits: {
         maxConcurrent: config.limits.peerConcurrency,
@@ -196,15 +211,18 @@ export class Federation {
     this.roster.start();
     this.sync.start();
     this.ownLog.start();
+    this.cosignatures?.start();
   }
 
   async stop(): Promise<void> {
     // The recovery's ingests stop with the sync loop's flag, which sync.stop() sets at once.
     const recovery = this.ownLog.stop();
     this.witnessed.stop();
+    const cosignatures = this.cosignatures?.stop();
     this.roster.stop();
     await this.sync.stop();
     await recovery;
+    await cosignatures;
     await this.signer.stop();
   }
 
@@ -245,6 +263,7 @@ export class Federation {
       origins,
       misbehaviour: await this.misbehaviour.list(100),
       ownLogRecovery: await this.ownLog.status(),
+      signingRefused: this.signer.refusal ?? null,
       epochs: epochsStatus(this.heldEpochs, peers),
     };
   }

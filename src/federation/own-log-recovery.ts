@@ -74,6 +74,24 @@ export async function abandonOwnLogRecovery(db: Kysely<Database>, self: string):
   return clearOwnLogRecovery(db);
 }
 
+/** The `node_meta` key of the recovery's progress, so `jointban own-log` can say whom it waits for. */
+export const OWN_LOG_RECOVERY_PROGRESS = 'own_log.recovery.progress';
+
+export interface OwnLogRecoveryProgress {
+  /** The mark's `since`: progress of an earlier recovery is not this one's. */
+  since: string;
+  /** Peers that have answered. */
+  answered: string[];
+  /** The size of this node's log each answering peer holds (its checkpoint; 0: none). */
+  peerSizes: Record<string, number>;
+}
+
+export async function readOwnLogRecoveryProgress(db: Kysely<Database>, mark: OwnLogRecoveryMark): Promise<OwnLogRecoveryProgress | undefined> {
+  const text = await new NodeMetaRepository(db).get(OWN_LOG_RECOVERY_PROGRESS);
+  const progress = text === undefined ? undefined : (JSON.parse(text) as OwnLogRecoveryProgress);
+  return progress?.since === mark.since ? progress : undefined;
+}
+
 /** Removes the mark; true if there was one. */
 export async function clearOwnLogRecovery(db: Kysely<Database>): Promise<boolean> {
   const result = await db.deleteFrom('node_meta').where('key', '=', OWN_LOG_RECOVERY).executeTakeFirst();
@@ -93,6 +111,8 @@ export interface OwnLogRecoveryStatus {
   knownSize: number | null;
   /** Peers (in waitingFor) that hold entries of the own log beyond the checkpoint they serve, and up to what size at least. */
   heldBeyondCheckpoint: Record<string, number>;
+  /** The size of this node's log each answering peer holds: the recovery reaches the largest. */
+  peerSizes: Record<string, number>;
 }
 
 export interface OwnLogRecoveryDeps {
@@ -114,6 +134,7 @@ export class OwnLogRecovery {
   private readonly answered = new Set<string>();
   /** Peers holding entries of the own log beyond the checkpoint they serve: at least up to this size. */
   private readonly unproven = new Map<string, number>();
+  private readonly peerSizes = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
@@ -192,6 +213,7 @@ export class OwnLogRecovery {
       waitingFor: peers.filter((p) => !this.answered.has(p)),
       knownSize: mark.knownSize ?? null,
       heldBeyondCheckpoint: Object.fromEntries(this.unproven),
+      peerSizes: Object.fromEntries(this.peerSizes),
     };
   }
 
@@ -218,6 +240,10 @@ export class OwnLogRecovery {
     for (const member of peers) {
       if (this.answered.has(member.id) || this.stopped || roster === undefined) continue;
       await this.ask(roster, { id: member.id, endpoint: member.endpoint });
+    }
+    if (this.mark !== undefined) {
+      const progress: OwnLogRecoveryProgress = { since: this.mark.since, answered: [...this.answered], peerSizes: Object.fromEntries(this.peerSizes) };
+      await new NodeMetaRepository(deps.db).put(OWN_LOG_RECOVERY_PROGRESS, JSON.stringify(progress));
     }
     if (this.stopped || !peers.every((m) => this.answered.has(m.id))) return;
     const size = await new LogReader(deps.db).size(deps.self);
@@ -259,6 +285,8 @@ export class OwnLogRecovery {
     const { deps } = this;
     try {
       const ours = (await deps.sync.checkpointsOf(peer)).find((cp) => cp.origin === deps.self);
+      // The peer's claim, reported as such: what it proves is what the ingest below stores.
+      this.peerSizes.set(peer.id, ours?.size ?? 0);
       if (ours !== undefined) {
         const opened = openMemberCheckpoint(roster, deps.self, ours.note);
         if (opened.ok) await this.remember(peer, opened.checkpoint.size);

@@ -8,4 +8,5 @@ export const federationPaths = {
   consistency: (origin: string, from: number, to: number) => `/v1/federation/logs/${origin}/consistency/${from}/${to}`,
   inclusion: (origin: string, index: number, size: number) => `/v1/federation/logs/${origin}/inclusion/${index}/${size}`,
   notify: () => '/v1/federation/notify',
+  cosignatures: () => '/v1/federation/cosignatures',
 };

@@ -15,6 +15,7 @@ import type { Database } from '../store/tables.js';
 import { peerAuth, type PeerAuthEnv } from './peer-auth.js';
 import { PeerLimits, type PeerLimitsOptions } from './peer-limits.js';
 import type { ReplayCache } from './request-signature.js';
+import { MAX_COSIGN_NOTES, parseCosignRequest, type CosignAnswer } from './witness-requests.js';
 
 export interface FederationRoutesDeps {
   db: Kysely<Database>;
@@ -34,6 +35,8 @@ export interface FederationRoutesDeps {
   epochs: readonly number[];
   /** Concurrency and per-peer rate limits (`limits.*`); none when absent. */
   limits?: PeerLimitsOptions;
+  /** Set on the witness (the association's node): cosigns checkpoints of a log it holds on request. */
+  cosignatures?: ((caller: string, origin: string, notes: string[]) => Promise<CosignAnswer[]>) | undefined;
 }
 
 type Fail = { error: { code: string; message: string } };
@@ -124,6 +127,20 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
     const log = new LogReader(deps.db);
     if (size > (await log.size(origin))) return c.json(fail('not_found', `the log of ${origin} is smaller than ${size}`), 404);
     return c.json({ proof: (await inclusionProofAt(log, origin, index, size)).map(toBase64) });
+  });
+
+  app.post('/v1/federation/cosignatures', async (c) => {
+    const cosignatures = deps.cosignatures;
+    if (!cosignatures) return c.json(fail('not_found', 'this node is not the federation\'s witness'), 404);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(c.get('rawBody')).toString('utf8'));
+    } catch {
+      return c.json(fail('invalid_input', 'body is not valid JSON'), 400);
+    }
+    const request = parseCosignRequest(body);
+    if (!request) return c.json(fail('invalid_input', `expected {"origin": <member id>, "checkpoints": [1 to ${MAX_COSIGN_NOTES} checkpoint notes of that member's log]}`), 400);
+    return c.json({ checkpoints: await cosignatures(c.get('peer'), request.origin, request.notes) });
   });
 
   app.post('/v1/federation/notify', async (c) => {

@@ -6,9 +6,12 @@
  * now for requests and cosignatures), the newest such key first: so the node switches to its new
  * key as soon as the roster lists it as valid, without a restart.
  *
- * Without a roster, or when the roster lists none of the held keys as valid then, it signs with
- * its key file (as before rotation existed) and says so once in the log: peers will refuse that
- * signature, and the operator must look.
+ * Without a roster (a node that has not joined yet) it signs with its key file. When the roster
+ * lists none of the held keys as valid then, it signs no checkpoint at all: a signature peers
+ * refuse would only get its log marked `bad_signature` and, stored, make `jointban verify` fail on
+ * this node for good. It says so once per roster version in the log; the checkpoint signer reports
+ * it on the federation status. Requests still go out signed with the key file: peers refuse them,
+ * which changes nothing.
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -47,10 +50,17 @@ export class SigningKeys {
     }
   }
 
-  /** The key pair to sign with for `time` (an ISO time; undefined for an empty log). */
-  at(roster: Roster | undefined, member: string, time: string | undefined): Ed25519KeyPair {
-    const primary = this.held[0] as Ed25519KeyPair;
-    if (roster === undefined) return primary;
+  /** The key file's pair. */
+  get primary(): Ed25519KeyPair {
+    return this.held[0] as Ed25519KeyPair;
+  }
+
+  /**
+   * The key pair to sign a checkpoint with for `time` (an ISO time; undefined for an empty log), or
+   * undefined when the roster makes none of the held keys valid then.
+   */
+  at(roster: Roster | undefined, member: string, time: string | undefined): Ed25519KeyPair | undefined {
+    if (roster === undefined) return this.primary;
     const listed = memberKeys(findMember(roster, member));
     for (const key of [...listed].reverse()) {
       if (!keyValidAt(key, time)) continue;
@@ -60,8 +70,16 @@ export class SigningKeys {
     // Once per roster version, not per signature: the set stays as small as the roster history.
     if (!this.warned.has(roster.version)) {
       this.warned.add(roster.version);
-      this.logger.error({ member, rosterVersion: roster.version, time }, "the roster lists none of this node's keys as valid: signing with the key file; peers will refuse it");
+      this.logger.error(
+        { member, rosterVersion: roster.version, time },
+        "the roster lists none of this node's keys as valid: no checkpoint is signed until it does (docs/OPERATIONS.md, \"Node signing keys\")",
+      );
     }
-    return primary;
+    return undefined;
+  }
+
+  /** The key to sign a request or a cosignature with now: the valid one, else the key file. */
+  now(roster: Roster | undefined, member: string, time: string): Ed25519KeyPair {
+    return this.at(roster, member, time) ?? this.primary;
   }
 }

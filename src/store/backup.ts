@@ -21,19 +21,22 @@ import { basename, dirname, join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { z } from 'zod';
 import { toHex } from '../crypto/encoding.js';
-import { createSha256 } from '../crypto/index.js';
+import { createSha256, type Ed25519KeyPair } from '../crypto/index.js';
 import { AppError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { signManifest } from './backup-signature.js';
 import { openDatabase } from './database.js';
 
 export const BACKUP_FORMAT = 'jointban-backup';
-export const BACKUP_FORMAT_VERSION = 1;
+/** 2: the manifest is signed (backup-signature.ts). A version 1 manifest is unsigned. */
+export const BACKUP_FORMAT_VERSION = 2;
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
+// Strict: the signature covers every field, so a field this version does not know is refused, not dropped.
 const manifestSchema = z.object({
   format: z.literal(BACKUP_FORMAT),
-  version: z.literal(BACKUP_FORMAT_VERSION),
+  version: z.union([z.literal(1), z.literal(BACKUP_FORMAT_VERSION)]),
   createdAt: z.string(),
   software: z.string(),
   member: z.string(),
@@ -46,8 +49,10 @@ const manifestSchema = z.object({
   rosterVersion: z.number().int().positive().nullable(),
   listings: z.number().int().nonnegative(),
   /** Every log held: entries (the highest seq) and the largest checkpoint stored. */
-  logs: z.array(z.object({ origin: z.string(), size: z.number().int().nonnegative(), checkpoint: z.number().int().nonnegative() })),
-});
+  logs: z.array(z.object({ origin: z.string(), size: z.number().int().nonnegative(), checkpoint: z.number().int().nonnegative() }).strict()),
+  /** The node's signature over every other field (version 2; backup-signature.ts). */
+  signature: z.object({ publicKey: z.string().regex(/^[0-9a-f]{64}$/), ed25519: z.string().max(100) }).strict().optional(),
+}).strict();
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
 
@@ -72,6 +77,8 @@ export interface CreateBackupOptions {
   /** Replace an existing backup at `to`. */
   force?: boolean;
   identity: BackupIdentity;
+  /** The node's signing key: it signs the manifest. */
+  signingKey: Ed25519KeyPair;
   now?: () => Date;
   onProgress?: (progress: BackupProgress) => void;
   /** Pages copied per step until the first restart (tests use 1 to provoke one). */
@@ -254,15 +261,18 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
     } finally {
       closeSync(fd);
     }
-    const manifest: BackupManifest = {
-      format: BACKUP_FORMAT,
-      version: BACKUP_FORMAT_VERSION,
-      createdAt,
-      software: VERSION,
-      ...options.identity,
-      database,
-      ...described,
-    };
+    const manifest: BackupManifest = signManifest(
+      {
+        format: BACKUP_FORMAT,
+        version: BACKUP_FORMAT_VERSION,
+        createdAt,
+        software: VERSION,
+        ...options.identity,
+        database,
+        ...described,
+      },
+      options.signingKey,
+    );
     renameSync(tmp, to);
     writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
     return { file: to, manifestFile, manifest, restarts };
@@ -275,7 +285,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
  * Reads and checks a backup's manifest (`FILE.json`). Its content is whatever was handed over, so
  * it is parsed defensively and every fault is one line naming the file.
  */
-export function readManifest(file: string): BackupManifest {
+export function readManifest(file: string, options: { allowUnsigned?: boolean } = {}): BackupManifest {
   const manifestFile = manifestPathOf(resolve(file));
   if (!existsSync(resolve(file))) throw new AppError('not_found', `${file}: no such backup file`);
   let text: string;
@@ -295,6 +305,12 @@ export function readManifest(file: string): BackupManifest {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AppError('invalid_input', `${manifestFile}: not a ${BACKUP_FORMAT} version ${BACKUP_FORMAT_VERSION} manifest (${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'invalid'})`);
+  }
+  if (parsed.data.version === BACKUP_FORMAT_VERSION && parsed.data.signature === undefined) {
+    throw new AppError('invalid_input', `${manifestFile}: the manifest carries no signature`);
+  }
+  if (parsed.data.version === 1 && !options.allowUnsigned) {
+    throw new AppError('invalid_input', `${manifestFile}: a version 1 manifest carries no signature, so nothing shows it was not edited: add --allow-unsigned-manifest only for a backup kept where nobody could change it`);
   }
   return parsed.data;
 }

@@ -45,6 +45,12 @@ export class CheckpointRepository {
     return row ? fromRow(row) : undefined;
   }
 
+  /** Up to `limit` checkpoints of `origin` larger than `size`, smallest first. */
+  async after(origin: string, size: number, limit: number): Promise<StoredCheckpoint[]> {
+    const rows = await this.db.selectFrom('checkpoints').selectAll().where('origin', '=', origin).where('size', '>', size).orderBy('size').limit(limit).execute();
+    return rows.map(fromRow);
+  }
+
   /** The latest checkpoint of every origin. */
   async latestAll(): Promise<StoredCheckpoint[]> {
     const rows = await this.db
@@ -60,7 +66,9 @@ export class CheckpointRepository {
 
   /**
    * Replaces the stored note of a checkpoint with the same tree signed more widely (the witness's
-   * cosignature added). Only the note changes, and only where origin, size and root all match.
+   * cosignature added): from sync (ingest.ts), and from the witness on request for the node's own
+   * log and any other it holds (cosignature-collector.ts). Only the note changes, and
+   * only where origin, size and root all match.
    */
   async replaceNote(cp: { origin: string; size: number; root: Uint8Array; note: string }): Promise<void> {
     await this.db.updateTable('checkpoints').set({ note: cp.note }).where('origin', '=', cp.origin).where('size', '=', cp.size).where('root', '=', cp.root).execute();

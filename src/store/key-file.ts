@@ -14,6 +14,23 @@ export function writeKeyFile(file: string, keyPair: Ed25519KeyPair): void {
   chmodSync(file, 0o600);
 }
 
+/**
+ * Refuses a config file that holds an epoch secret and that users other than the node's can read,
+ * as a key file is refused: the secret lets its holder enumerate tokens offline (docs/SECURITY.md).
+ */
+export function assertConfigFilePrivate(file: string, holdsSecret: boolean): void {
+  if (!holdsSecret) return;
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (err) {
+    throw new AppError('invalid_input', `cannot read config ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new AppError('invalid_input', `config ${file} holds an epoch secret and is readable by other users: run chmod 600 on it, or move the secret to the environment (secretEnv)`);
+  }
+}
+
 export function readKeyFile(file: string): Ed25519KeyPair {
   let text: string;
   try {

@@ -4,16 +4,22 @@
  * `jointban verify`, src/audit/verify-worker.ts) opens its connection the same way without loading
  * Kysely and the migrations, which took most of a worker's start-up time.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { AppError } from '../errors.js';
 
 /** Opens the SQLite file; `readonly` opens an existing one for reading only. */
 export function openSqlite(file: string, readonly: boolean): SQLite.Database {
-  if (!readonly) mkdirSync(dirname(file), { recursive: true });
   let sqlite: SQLite.Database;
   try {
+    if (!readonly) {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      // Created here, readable by the node's user only (an empty file is an empty database), so
+      // SQLite never creates it under the process umask; SQLite gives its -wal and -shm the
+      // database file's mode. An existing file keeps its mode: `jointban init` tightens it.
+      closeSync(openSync(file, 'a', 0o600));
+    }
     sqlite = new SQLite(file, readonly ? { readonly: true, fileMustExist: true } : {});
   } catch (err) {
     throw new AppError('unavailable', `cannot open database ${file}: ${(err as Error).message}`);

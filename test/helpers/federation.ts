@@ -76,6 +76,8 @@ export type NodeRef = FedNode | string;
 export interface CreateFederationOptions {
   /** Config sections merged over FAST_CONFIG (section by section, one level deep). */
   extra?: Partial<ConfigFile>;
+  /** The environment the nodes load their configs with (a test that moves a secret to secretEnv). */
+  env?: Record<string, string>;
 }
 
 export interface SignedFetchOptions {
@@ -152,7 +154,7 @@ export async function createFederation(n: number, options: CreateFederationOptio
   const dir = mkdtempSync(join(tmpdir(), 'jointban-fed-'));
   let local: LocalFederation;
   try {
-    local = await startLocalFederation({ dir, nodes: n, extra: mergeConfig(FAST_CONFIG, options.extra) });
+    local = await startLocalFederation({ dir, nodes: n, extra: mergeConfig(FAST_CONFIG, options.extra), env: options.env });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;

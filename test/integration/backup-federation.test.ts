@@ -17,7 +17,8 @@ import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import type { BackupManifest } from '../../src/store/backup.js';
 import { LogReader } from '../../src/store/log-repository.js';
-import { writeKeyFile } from '../../src/store/key-file.js';
+import { readKeyFile, writeKeyFile } from '../../src/store/key-file.js';
+import { signManifest } from '../../src/store/backup-signature.js';
 import { RESTORE_PENDING_FILE } from '../../src/store/restore.js';
 import { runCli } from '../helpers/cli.js';
 import { DashboardClient } from '../helpers/dashboard-client.js';
@@ -89,6 +90,7 @@ describe('a member node restored from a backup', () => {
     expect(result.stdout).toMatch(/roster version 1, witness \S+/);
     expect(result.stdout).toMatch(/^alpha\s+OK\s+3 entries/m);
     expect(result.stdout).toMatch(/^beta\s+OK\s+2 entries/m);
+    expect(result.stdout).toMatch(/^manifest signed by [0-9a-f]{16}…, a key roster version 1 lists for alpha/m);
     expect(result.stderr).toMatch(/own log up to 3 entries/);
     expect(existsSync(join(dir, RESTORE_PENDING_FILE))).toBe(false);
 
@@ -156,8 +158,15 @@ describe('a member node restored from a backup', () => {
     const bytes = readFileSync(file);
     manifest.database = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
     writeFileSync(`${file}.json`, JSON.stringify(manifest));
-
     const dir = freshDataDir('without-beta');
+    // Rehashed only: the signature, checked against alpha's key in the roster the backup holds, fails.
+    const unsigned = await restore(file, dir);
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.stderr).toMatch(/the signature does not verify with a key roster version 1 lists for alpha/);
+    expect(existsSync(join(dir, RESTORE_PENDING_FILE))).toBe(false);
+
+    // Re-signed with alpha's own key (an insider): the restore's own checks still catch it.
+    writeFileSync(`${file}.json`, JSON.stringify(signManifest(manifest, readKeyFile(loadConfig(alpha.dataDir, {}).signingKeyFile))));
     const result = await restore(file, dir);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^alpha\s+OK/m);
@@ -200,7 +209,18 @@ describe('a member node restored from a backup', () => {
 
       const status = await runCli(['own-log', '--data-dir', dir]);
       expect(status.code, status.stderr).toBe(0);
-      expect(JSON.parse(status.stdout)).toMatchObject({ member: 'alpha', size: 6, recovering: true, reason: 'restore' });
+      // It names whom it waits for and what size the peers that answered hold.
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        member: 'alpha',
+        size: 6,
+        recovering: true,
+        reason: 'restore',
+        waitingFor: ['association'],
+        answered: ['beta'],
+        peerSizes: { beta: 6 },
+        reachesAtLeast: 6,
+        waiting: 'waiting for association to answer; the own log reaches at least 6 entries (it holds 6)',
+      });
       const abandoned = await runCli(['own-log', '--data-dir', dir, '--abandon-recovery']);
       expect(abandoned.code, abandoned.stderr).toBe(0);
       expect(JSON.parse(abandoned.stdout)).toMatchObject({ recovering: false, abandoned: true });

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateEd25519KeyPair } from '../../src/crypto/index.js';
 import { createBackup, readManifest, type BackupProgress } from '../../src/store/backup.js';
 import { openDatabase } from '../../src/store/database.js';
 import { tempDir } from '../helpers/test-node.js';
@@ -18,6 +19,7 @@ let databaseFile: string;
 let writer: SQLite.Database;
 
 const identity = { member: 'alpha', federation: 'jointban.example', role: 'member' } as const;
+const signingKey = generateEd25519KeyPair();
 
 beforeEach(async () => {
   dir = tempDir('jointban-backup-online-');
@@ -49,7 +51,7 @@ function keysIn(file: string): Set<string> {
 describe('a database nobody writes to meanwhile', () => {
   it('is copied page by page without a restart', async () => {
     const seen: BackupProgress[] = [];
-    const result = await createBackup({ databaseFile, to: join(dir, 'quiet.db'), identity, stepPages: 1, onProgress: (p) => seen.push(p) });
+    const result = await createBackup({ databaseFile, to: join(dir, 'quiet.db'), identity, signingKey, stepPages: 1, onProgress: (p) => seen.push(p) });
     expect(result.restarts).toBe(0);
     expect(seen.length).toBeGreaterThan(10);
     expect(seen.every((p, i) => i === 0 || p.remainingPages < seen[i - 1]!.remainingPages)).toBe(true);
@@ -67,6 +69,7 @@ describe('a database written to between the steps of the copy', () => {
       databaseFile,
       to: join(dir, 'busy.db'),
       identity,
+      signingKey,
       stepPages: 1,
       onProgress: (p) => {
         steps++;

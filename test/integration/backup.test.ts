@@ -2,9 +2,10 @@
  * `jointban backup` and `jointban restore` with the real CLI against a real node: a backup taken
  * while the node keeps listing, restored into a fresh data directory (its jointban.json and keys/
  * copied from the original, as an operator restores them from their own backup) and served by a
- * new node. Then every way a restore must refuse: a tampered backup (caught by the checksum, or by
- * the log verification when the manifest was rewritten to match), a damaged or garbage file, an
- * existing database, a running node; and the secrets a backup must never contain.
+ * new node. Then every way a restore must refuse: a tampered backup (caught by the checksum; by the
+ * manifest's signature when the manifest was rewritten to match, an admin API key added, say; or by
+ * the log verification when whoever holds the node's key re-signed it), a damaged or garbage file,
+ * an existing database, a running node; and the secrets a backup must never contain.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { toHex } from '../../src/crypto/encoding.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import type { BackupManifest } from '../../src/store/backup.js';
+import { signManifest } from '../../src/store/backup-signature.js';
 import { RESTORE_PENDING_FILE } from '../../src/store/restore.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { json, listingBody, paymentAccount, type CheckBody, type CreatedListingBody, type Identifier } from '../helpers/fixtures.js';
@@ -65,12 +67,15 @@ function copyBackup(label: string): string {
   return file;
 }
 
-/** Rewrites the manifest's size and checksum to match the file, as someone who tampered would. */
-function rehash(file: string): void {
+/**
+ * Rewrites the manifest's size and checksum to match the file, as someone who tampered would; with
+ * `resign`, signs it again with the node's own key, as only someone holding that key could.
+ */
+function rehash(file: string, resign = false): void {
   const manifest = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as BackupManifest;
   const bytes = readFileSync(file);
   manifest.database = { bytes: bytes.length, sha256: sha256(bytes) };
-  writeFileSync(`${file}.json`, JSON.stringify(manifest));
+  writeFileSync(`${file}.json`, JSON.stringify(resign ? signManifest(manifest, source.node.identity) : manifest));
 }
 
 /** Changes one byte of the token in entry `seq` of alpha's log, inside the backup file. */
@@ -169,7 +174,8 @@ describe('a backup of a running node, restored into a fresh data directory', () 
 
   it('is a consistent snapshot: its log is a prefix of the running node\'s, and its listings match its log', async () => {
     const manifest = JSON.parse(readFileSync(`${backupFile}.json`, 'utf8')) as BackupManifest;
-    expect(manifest).toMatchObject({ format: 'jointban-backup', version: 1, member: 'alpha', role: 'member', rosterVersion: null });
+    expect(manifest).toMatchObject({ format: 'jointban-backup', version: 2, member: 'alpha', role: 'member', rosterVersion: null });
+    expect(manifest.signature?.publicKey).toBe(toHex(source.node.identity.publicKey));
     const size = manifest.logs.find((l) => l.origin === 'alpha')?.size ?? 0;
     expect(size).toBeGreaterThanOrEqual(before.length + 1);
     const copy = new SQLite(backupFile, { readonly: true });
@@ -216,10 +222,37 @@ describe('a tampered backup', () => {
     expect(existsSync(join(dir, RESTORE_PENDING_FILE))).toBe(false);
   });
 
-  it('with a manifest rewritten to match: the verification fails, the marker stays and no node starts there', async () => {
-    const file = copyBackup('tampered-rehashed');
+  it('with a manifest rewritten to match: refused by the manifest signature, and nothing is written', async () => {
+    const file = copyBackup('tampered-unsigned');
     flipEntryByte(file, 3);
     rehash(file);
+    const dir = freshDataDir('tampered-unsigned');
+    expectOneLineError(await restore(file, dir), /tampered-unsigned\.db\.json: the signature does not verify with the key in .*node\.key .*nothing was restored/);
+    expect(existsSync(join(dir, 'jointban.db'))).toBe(false);
+    expect(existsSync(join(dir, RESTORE_PENDING_FILE))).toBe(false);
+  });
+
+  it('with an admin API key added and the hash updated: refused by the manifest signature, the key never usable', async () => {
+    const file = copyBackup('extra-admin');
+    const db = new SQLite(file);
+    try {
+      const row = db.prepare("SELECT * FROM api_keys WHERE scope = 'admin' LIMIT 1").get() as Record<string, unknown>;
+      const columns = Object.keys(row);
+      const copy = { ...row, id: 'planted', key_hash: Buffer.alloc(32, 7), name: 'planted' } as Record<string, unknown>;
+      db.prepare(`INSERT INTO api_keys (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...columns.map((c) => copy[c]));
+    } finally {
+      db.close();
+    }
+    rehash(file);
+    const dir = freshDataDir('extra-admin');
+    expectOneLineError(await restore(file, dir), /the signature does not verify/);
+    expect(existsSync(join(dir, 'jointban.db'))).toBe(false);
+  });
+
+  it('with a manifest rewritten to match and re-signed with the node key: the verification fails, the marker stays and no node starts there', async () => {
+    const file = copyBackup('tampered-rehashed');
+    flipEntryByte(file, 3);
+    rehash(file, true);
     const dir = freshDataDir('tampered-rehashed');
     const result = await restore(file, dir);
     expectOneLineError(result, /restore did not verify \(verification failed for alpha\).*RESTORE_PENDING stays/);
@@ -234,6 +267,26 @@ describe('a tampered backup', () => {
     const again = await restore(backupFile, dir);
     expect(again.code, again.stderr).toBe(0);
     expect(existsSync(join(dir, RESTORE_PENDING_FILE))).toBe(false);
+  });
+});
+
+describe('a version 1 manifest (made before manifests were signed)', () => {
+  it('is refused without --allow-unsigned-manifest, and restored with it, saying it is unsigned', async () => {
+    const file = copyBackup('version-1');
+    const manifest = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as Record<string, unknown>;
+    delete manifest['signature'];
+    manifest['version'] = 1;
+    writeFileSync(`${file}.json`, JSON.stringify(manifest));
+    const dir = freshDataDir('version-1');
+    expectOneLineError(await restore(file, dir), /a version 1 manifest carries no signature.*--allow-unsigned-manifest/);
+    expect(existsSync(join(dir, 'jointban.db'))).toBe(false);
+    const allowed = await restore(file, dir, '--allow-unsigned-manifest');
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stdout).toMatch(/^warning: the manifest is a version 1 manifest and carries no signature/m);
+    // A version 2 manifest without its signature is never accepted, flag or not.
+    manifest['version'] = 2;
+    writeFileSync(`${file}.json`, JSON.stringify(manifest));
+    expectOneLineError(await restore(file, freshDataDir('version-2-unsigned'), '--allow-unsigned-manifest'), /the manifest carries no signature/);
   });
 });
 

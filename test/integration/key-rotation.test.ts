@@ -4,8 +4,10 @@
  * file, the association lists it with `rotateKey`, and the running node switches to it with the
  * roster. Listings before and after the rotation reach every node, a node that starts fresh after
  * the rotation accepts the checkpoint the old key signed, the audit and receipts issued before the
- * rotation still verify, and once the old key is retired a checkpoint it signs over a later entry
- * is refused and recorded as bad_signature.
+ * rotation still verify. `keys finish` refuses until the roster makes the new key valid, and on the
+ * association's node. Once the old key is retired, a node left with only that key signs nothing
+ * (it says so on its status) instead of a checkpoint every peer would refuse, and signs again,
+ * after what it held, as soon as it has its new key back.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import { witnessOf } from '../../src/federation/witness.js';
 import { verifyReceipt } from '../../src/log/receipt.js';
 import { findMember, memberKeys, retireKey, rotateKey, type Roster } from '../../src/roster/index.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 
 let fed: TestFederation | undefined;
@@ -74,6 +77,17 @@ describe('a member rotating its signing key while running', () => {
     expect(again.code).not.toBe(0);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
     const newKey = toBase64(fromHex(rotated.publicKey)!);
+    // Finishing before the roster lists the new key would leave the node with a key nobody accepts.
+    const early = await runCli(['keys', 'finish', '--data-dir', alpha.dataDir]);
+    expect(early.code).toBe(1);
+    expect(early.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^jointban: the key in .*node\.key\.next is not valid now: the roster it holds \(version 1\) does not list it/)]);
+    expect(existsSync(rotated.file)).toBe(true);
+    // The association's key is the trust root: neither command runs on its node.
+    for (const verb of ['rotate', 'finish']) {
+      const refused = await runCli(['keys', verb, '--data-dir', f.association.dataDir]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/this is the association's node: .*trust-root procedure \(docs\/OPERATIONS\.md, "The association's key"\)/)]);
+    }
 
     // The association's side: the new key valid from now, the old one for one more hour.
     const at = new Date().toISOString();
@@ -117,8 +131,8 @@ describe('a member rotating its signing key while running', () => {
       expect(results.every((r) => r.ok)).toBe(true);
     }
 
-    // Now the old key is retired (e.g. it leaked), and alpha's node loses its new key: it falls
-    // back to the old key, and the checkpoint over an entry dated after the retirement is refused.
+    // Now the old key is retired (e.g. it leaked), and alpha's node loses its new key: left with the
+    // retired key only, it signs no checkpoint over a later entry, and says so.
     await f.updateRoster((draft) => {
       const r = retireKey(draft, 'alpha', oldKey, new Date().toISOString());
       if (!r.ok) throw new Error(r.error);
@@ -132,16 +146,37 @@ describe('a member rotating its signing key while running', () => {
     renameSync(rotated.file, `${rotated.file}.lost`);
     await f.startNode('alpha');
     await f.list('alpha', id(3));
-    await waitFor(async () => (await f.status('beta')).misbehaviour.some((m) => m.kind === 'bad_signature' && m.origin === 'alpha'), {
-      timeoutMs: 15_000,
-      message: 'beta to record the checkpoint signed by the retired key',
-    });
-    const record = (await f.status('beta')).misbehaviour.find((m) => m.kind === 'bad_signature' && m.origin === 'alpha');
-    expect(record?.message).toMatch(/valid from .* but its last entry is dated/);
+    const refused = await waitFor(async () => (await f.status('alpha')).signingRefused, { message: 'alpha to refuse to sign with its retired key' });
+    expect(refused).toMatchObject({ size: 3, message: expect.stringMatching(/lists none of this node's keys as valid/) });
+    const metrics = await fetch(`${alpha.url}/metrics`, { headers: { authorization: `Bearer ${alpha.adminKey}` } });
+    expect(await metrics.text()).toMatch(/^jointban_checkpoint_signing_refused 1$/m);
+    // The dashboard's health page says so.
+    const dashboard = new DashboardClient((input, init) => alpha.node.app.request(input, init));
+    expect((await dashboard.login(alpha.adminKey)).status).toBe(303);
+    expect(await (await dashboard.get('/dashboard')).text()).toMatch(/class="notice signing-refused"[^>]*>[^<]*This node signs no checkpoint of its own log/);
+    const signedSizes = async () => (await alpha.node.database.db.selectFrom('checkpoints').select('size').where('origin', '=', 'alpha').execute()).map((r) => Number(r.size));
+    expect(Math.max(...(await signedSizes()))).toBe(2);
+    // The next round of beta finds nothing new: no checkpoint, no bad_signature.
+    await f.get('beta').node.federation.sync.syncOnce('alpha');
+    expect((await f.status('beta')).misbehaviour.filter((m) => m.origin === 'alpha')).toEqual([]);
     expect((await f.check('beta', id(3))).decision).toBe('allow');
     expect(await f.logSize('beta', 'alpha')).toBe(2);
-    // What beta holds still verifies in full.
+
+    // The key comes back (from the operator's backup of keys/): alpha signs entry 3 with it.
+    await f.stopNode('alpha');
+    renameSync(`${rotated.file}.lost`, rotated.file);
+    await f.startNode('alpha');
+    await f.waitForDecision('beta', id(3), 'deny');
+    expect((await f.status('alpha')).signingRefused).toBeNull();
+    const after = await fetch(`${alpha.url}/metrics`, { headers: { authorization: `Bearer ${alpha.adminKey}` } });
+    expect(await after.text()).toMatch(/^jointban_checkpoint_signing_refused 0$/m);
+    // The roster makes the new key valid now: keys finish makes it the key file.
+    const finished = await runCliJson<{ publicKey: string; retiredFile: string }>(['keys', 'finish', '--data-dir', alpha.dataDir]);
+    expect(finished.publicKey).toBe(rotated.publicKey);
+    expect(existsSync(rotated.file)).toBe(false);
+    // What beta holds, and alpha's own log, verify in full.
     expect((await audit(f, 'beta')).every((r) => r.ok)).toBe(true);
+    expect((await audit(f, 'alpha')).every((r) => r.ok)).toBe(true);
 
     // The same through the commands an auditor runs on beta's data directory.
     await f.stopNode('beta');

@@ -239,6 +239,12 @@ export function HealthPage(props: HealthPageProps) {
           {status.ownLogRecovery.waitingFor.length > 0 ? <span class="mono">{status.ownLogRecovery.waitingFor.join(', ')}</span> : 'the next round'}. See docs/OPERATIONS.md, Restore and Losing a node's disk.
         </p>
       )}
+      {status.signingRefused && (
+        <p class="notice signing-refused">
+          This node signs no checkpoint of its own log (since <When iso={status.signingRefused.since} />): {status.signingRefused.message}. Its listings do not reach
+          its peers until it does. See docs/OPERATIONS.md, Node signing keys.
+        </p>
+      )}
       <div class="cards">
         <Card label="Roster version" value={status.roster ? status.roster.version : 'none'} />
         <Card label="Members in roster" value={status.roster ? status.roster.members : 0} />

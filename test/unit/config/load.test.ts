@@ -204,6 +204,19 @@ describe('epoch secrets from the environment', () => {
     expect(err.message).toMatch(/tokens\.epochs\[0\]\.secretEnv: environment variable MY_EPOCH_7 is not set/);
   });
 
+  it("an unset secretEnv variable is left out, not an error, for the commands that derive no token (epochSecrets: 'optional')", () => {
+    const raw = { member: 'alpha', tokens: { epochs: [{ epoch: 6, secret: SECRET }, { epoch: 7, secretEnv: 'MY_EPOCH_7' }] } };
+    const dir = dataDir();
+    const config = resolveConfig(dir, join(dir, CONFIG_FILE_NAME), raw, {}, { epochSecrets: 'optional' });
+    expect(config.epochs).toEqual([{ epoch: 6, secret: bytes(SECRET) }]);
+    expect(config.missingEpochSecrets).toEqual([7]);
+    expect(config.secretInFile).toBe(true);
+    // Required (the default): the same file is an error.
+    expect(errorOf(() => resolveConfig(dir, join(dir, CONFIG_FILE_NAME), raw, {})).message).toMatch(/MY_EPOCH_7 is not set/);
+    // A malformed secret that is there is an error either way.
+    expect(errorOf(() => resolveConfig(dir, join(dir, CONFIG_FILE_NAME), raw, { MY_EPOCH_7: 'nothex' }, { epochSecrets: 'optional' })).message).toMatch(/MY_EPOCH_7: must be 64/);
+  });
+
   it('the example file without JOINTBAN_EPOCH_SECRET_1 is an error naming it', () => {
     const example = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as Raw;
     expect(errorOf(() => resolve(example, {})).message).toMatch(/JOINTBAN_EPOCH_SECRET_1 is not set/);

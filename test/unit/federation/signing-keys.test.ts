@@ -53,7 +53,7 @@ function keysWith(nextFile: boolean): SigningKeys {
   return new SigningKeys(file, old, pino({ level: 'silent' }));
 }
 
-const pub = (k: { publicKey: Uint8Array }) => toBase64(k.publicKey);
+const pub = (k: { publicKey: Uint8Array } | undefined) => (k === undefined ? 'none' : toBase64(k.publicKey));
 
 describe('the key a node signs with', () => {
   it('is the key file without a roster', () => {
@@ -76,7 +76,9 @@ describe('the key a node signs with', () => {
     expect(pub(keys.at(roster(), 'alpha', FROM))).toBe(pub(next));
   });
 
-  it('falls back to the key file when the roster lists none of the held keys as valid', () => {
-    expect(pub(keysWith(false).at(roster(), 'alpha', UNTIL))).toBe(pub(old));
+  it('is none for a checkpoint when the roster lists none of the held keys as valid, the key file for requests', () => {
+    const keys = keysWith(false);
+    expect(keys.at(roster(), 'alpha', UNTIL)).toBeUndefined();
+    expect(pub(keys.now(roster(), 'alpha', UNTIL))).toBe(pub(old));
   });
 });
