@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  /** A just-started node still comparing its own log with its peers' copies (own-log-recovery.ts). */
+  recovering: 503,
   /** Written to the local log, but the witness did not cosign it in time (durability.mode witnessed). */
   not_witnessed: 503,
 } as const;

@@ -244,6 +244,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       return url;
     },
     async listen() {
+      // Before the first request can arrive: writes wait for the start-up comparison of the own log.
+      federation.ownLog.holdForStartupCheck();
       const started = await new Promise<ServerType>((resolve, reject) => {
         const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s));
         s.once('error', reject);

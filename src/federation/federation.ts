@@ -131,6 +131,7 @@ export class Federation {
       client: this.client,
       sync: this.sync,
       pollIntervalMs: config.sync.pollIntervalMs,
+      startupCheckMs: config.sync.requestTimeoutMs,
       logger,
       onExtended: (size, from) => this.announce(config.member, size, from.id),
     });
@@ -210,8 +211,9 @@ export class Federation {
     await this.signer.start();
     this.roster.start();
     this.sync.start();
-    this.ownLog.start();
     this.cosignatures?.start();
+    // Own-log writes wait for this (bounded): see OwnLogRecovery.checkBehind.
+    await this.ownLog.start();
   }
 
   async stop(): Promise<void> {

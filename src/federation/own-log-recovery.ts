@@ -124,6 +124,8 @@ export interface OwnLogRecoveryDeps {
   /** The sync loop's checkpoint list reader and ingest, so a copy of the own log is proven as any mirrored log is. */
   sync: Pick<Synchronizer, 'checkpointsOf' | 'ingestorFor'>;
   pollIntervalMs: number;
+  /** The longest the start-up comparison holds own-log writes back (sync.requestTimeoutMs). */
+  startupCheckMs: number;
   logger: Logger;
   /** Called after entries of the own log were pulled (the federation announces them). */
   onExtended: (size: number, from: Peer) => void;
@@ -138,6 +140,8 @@ export class OwnLogRecovery {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
+  /** While set and in the future, the start-up comparison has not ended: own-log writes wait. */
+  private holdUntil: number | undefined;
 
   constructor(private readonly deps: OwnLogRecoveryDeps) {}
 
@@ -152,6 +156,12 @@ export class OwnLogRecovery {
 
   /** Throws `unavailable` (503) while the own log may still be behind the peers' copies. */
   assertWritable(): void {
+    if (this.holdUntil !== undefined && this.mark === undefined) {
+      if (Date.now() < this.holdUntil) {
+        throw new AppError('recovering', "this node has just started and is comparing its own log with its peers' copies (so that a database copied into place cannot reuse an id a peer has seen); retry in a moment");
+      }
+      this.holdUntil = undefined;
+    }
     if (this.mark === undefined) return;
     throw new AppError(
       'unavailable',
@@ -159,10 +169,34 @@ export class OwnLogRecovery {
     );
   }
 
-  start(): void {
+  /**
+   * Holds own-log writes (503 `recovering`) from now until the start-up comparison ends, at most
+   * `startupCheckMs` after it: called as the node starts to listen, before any request can arrive.
+   */
+  holdForStartupCheck(): void {
+    if (this.mark === undefined) this.holdUntil = Date.now() + this.deps.startupCheckMs;
+  }
+
+  /** Resolves once the start-up comparison has ended, or its deadline has passed. */
+  async start(): Promise<void> {
     this.stopped = false;
-    if (this.mark !== undefined) this.schedule(0);
-    else this.running = this.checkBehind().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'own log check against the peers failed'));
+    if (this.mark !== undefined) {
+      this.schedule(0);
+      return;
+    }
+    const check = this.checkBehind()
+      .catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'own log check against the peers failed'))
+      .finally(() => {
+        this.holdUntil = undefined;
+      });
+    this.running = check;
+    let deadline: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      deadline = setTimeout(resolve, this.deps.startupCheckMs);
+      deadline.unref();
+    });
+    await Promise.race([check, expired]);
+    clearTimeout(deadline);
   }
 
   /**
@@ -171,27 +205,33 @@ export class OwnLogRecovery {
    * hold it, which only a loss of data explains: peers get this log only from this node. Once at
    * start, each active peer's checkpoint of the own log is read; one signed by this node beyond
    * what it holds sets the mark (reason `peer_ahead`), and the node recovers as after a restore.
-   * Writes made before the answers arrive are not held back (that would make every start wait for
-   * every peer): this is a safety net under `jointban restore`, not a replacement for it.
+   * The peers are asked at once, and own-log writes are held back (503 `recovering`) until all
+   * have answered or failed, or `startupCheckMs` (sync.requestTimeoutMs) has passed: an ordinary
+   * restart waits one round trip. A peer that answers after the deadline can still set the mark,
+   * but writes made before it are not undone: this is a safety net under `jointban restore`
+   * (which marks first), not a replacement for it (docs/OPERATIONS.md, "Losing a node's disk").
    */
   private async checkBehind(): Promise<void> {
     const { deps } = this;
     const roster = deps.roster();
     if (roster === undefined) return;
-    for (const member of activePeers(roster, deps.self)) {
-      if (this.stopped || this.mark !== undefined) return;
-      const peer = { id: member.id, endpoint: member.endpoint };
-      const ours = await deps.sync.checkpointsOf(peer).then(
-        (list) => list.find((cp) => cp.origin === deps.self),
-        () => undefined,
-      );
-      const opened = ours ? openMemberCheckpoint(roster, deps.self, ours.note) : undefined;
-      if (!opened?.ok || opened.checkpoint.size <= (await new LogReader(deps.db).size(deps.self))) continue;
-      this.mark = { since: new Date().toISOString(), reason: 'peer_ahead', knownSize: opened.checkpoint.size, knownFrom: peer.id };
-      await markOwnLogRecovery(deps.db, this.mark);
-      deps.logger.error({ peer: peer.id, size: opened.checkpoint.size }, "a peer holds more of this node's own log than the node: data was lost; writes are refused until it is fetched back");
-      this.schedule(0);
-    }
+    const sizes = await Promise.all(
+      activePeers(roster, deps.self).map(async (member) => {
+        const peer = { id: member.id, endpoint: member.endpoint };
+        const ours = await deps.sync.checkpointsOf(peer).then(
+          (list) => list.find((cp) => cp.origin === deps.self),
+          () => undefined,
+        );
+        const opened = ours ? openMemberCheckpoint(roster, deps.self, ours.note) : undefined;
+        return opened?.ok ? { peer, size: opened.checkpoint.size } : undefined;
+      }),
+    );
+    const ahead = sizes.reduce<{ peer: Peer; size: number } | undefined>((best, s) => (s !== undefined && s.size > (best?.size ?? 0) ? s : best), undefined);
+    if (this.stopped || this.mark !== undefined || ahead === undefined || ahead.size <= (await new LogReader(deps.db).size(deps.self))) return;
+    this.mark = { since: new Date().toISOString(), reason: 'peer_ahead', knownSize: ahead.size, knownFrom: ahead.peer.id };
+    await markOwnLogRecovery(deps.db, this.mark);
+    deps.logger.error({ peer: ahead.peer.id, size: ahead.size }, "a peer holds more of this node's own log than the node: data was lost; writes are refused until it is fetched back");
+    this.schedule(0);
   }
 
   async stop(): Promise<void> {
