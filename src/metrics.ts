@@ -148,6 +148,14 @@ export function createMetrics(
       },
     });
     new Gauge({
+      name: 'jointban_watch_references_lacking_newest_epoch',
+      help: 'Watched references with no token under the newest epoch held: re-send them with PUT /v1/watch after an epoch rotation.',
+      registers: [registry],
+      async collect() {
+        this.set((await eventsSnapshot())?.watchedLackingNewestEpoch ?? 0);
+      },
+    });
+    new Gauge({
       name: 'jointban_webhook_dead_letters',
       help: 'Events dead-lettered after maxAttempts failed deliveries, awaiting a redrive.',
       registers: [registry],

@@ -64,6 +64,14 @@ export interface EventPage {
 /** The events part of the node status (GET /v1/federation/status → `events`). */
 export interface EventsStatus {
   watchedReferences: number;
+  /** The newest token epoch this node holds: what listings made after a rotation are tokenised under. */
+  newestEpoch: number;
+  /**
+   * Watched references with no token under `newestEpoch`: a listing made under that epoch alone
+   * does not match them. Above 0 after an epoch rotation: send them again with PUT /v1/watch
+   * (docs/OPERATIONS.md, "Epoch secrets").
+   */
+  watchedLackingNewestEpoch: number;
   events: number;
   pending: number;
   delivered: number;
@@ -193,8 +201,11 @@ export class WatchService {
     const counts = await reader.counts();
     const dead = await reader.deadLetters(100);
     const oldest = counts.oldestPendingAt === null ? undefined : Date.parse(counts.oldestPendingAt);
+    const newestEpoch = this.deps.tokenizer.newestEpoch;
     return {
       watchedReferences: await reader.watchedCount(),
+      newestEpoch,
+      watchedLackingNewestEpoch: await reader.countLackingEpoch(newestEpoch),
       ...counts,
       lagSeconds: oldest === undefined ? 0 : Math.max(0, (this.deps.now().getTime() - oldest) / 1000),
       webhook: this.deps.webhookUrl === undefined ? null : new URL(this.deps.webhookUrl).origin,

@@ -283,6 +283,19 @@ export class WatchReader {
     return Number(row.n);
   }
 
+  /**
+   * Watched references that have no token under `epoch`: enrolled before the node held it, so a
+   * listing made under that epoch alone cannot match them until they are sent again.
+   */
+  async countLackingEpoch(epoch: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('watch_references as r')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('watch_tokens as t').select('t.reference').whereRef('t.reference', '=', 'r.reference').where('t.epoch', '=', epoch))))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** The tokens kept for a reference (tests and diagnostics; never the identifiers). */
   async tokensOf(reference: string): Promise<WatchToken[]> {
     const rows = await this.db.selectFrom('watch_tokens').select(['type', 'epoch', 'token']).where('reference', '=', reference).execute();
