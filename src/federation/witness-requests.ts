@@ -13,11 +13,15 @@
  * tree of a size it holds is recorded as `equivocation` of the origin, with the caller as the
  * peer that showed it and both trees as evidence, and never cosigned. The body is peer data: it is
  * parsed defensively, and a request holds at most MAX_COSIGN_NOTES notes of at most
- * MAX_NOTE_CHARS characters, so one request costs a bounded number of signature checks.
+ * MAX_NOTE_CHARS characters, so one request costs a bounded number of signature checks. Those
+ * checks are OpenSSL's only (`ed25519VerifyOpenSsl`, PROTOCOL.md "Cosignatures on request"), so a
+ * junk note costs what a good one does, and the first note that does not open ends the request:
+ * the notes after it are refused unchecked. An honest member never sends a note that does not open.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, toBase64 } from '../crypto/encoding.js';
+import { ed25519VerifyOpenSsl } from '../crypto/index.js';
 import { decodeEntry } from '../log/entry.js';
 import { isMemberId } from '../log/entry-schema.js';
 import { checkpointKeyError, openMemberCheckpoint, type Roster } from '../roster/index.js';
@@ -65,14 +69,20 @@ export async function cosignMemberCheckpoints(deps: WitnessRequestDeps, caller: 
   const log = new LogReader(deps.db);
   const held = await log.size(member);
   const answers: CosignAnswer[] = [];
+  let unopened: string | undefined;
   for (const note of notes) {
+    if (unopened !== undefined) {
+      answers.push({ size: null, status: 'refused', reason: `not checked: ${unopened}` });
+      continue;
+    }
     if (roster === undefined) {
       answers.push({ size: null, status: 'not_held', reason: 'the witness holds no roster yet' });
       continue;
     }
-    const opened = openMemberCheckpoint(roster, member, note);
+    const opened = openMemberCheckpoint(roster, member, note, ed25519VerifyOpenSsl);
     if (!opened.ok) {
       answers.push({ size: null, status: 'refused', reason: `not a checkpoint of ${member}'s log: ${opened.error}` });
+      unopened = 'an earlier checkpoint in this request does not verify';
       continue;
     }
     const cp = opened.checkpoint;
