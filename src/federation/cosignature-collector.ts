@@ -37,6 +37,11 @@ export interface CosignatureCollectorDeps {
   client: Pick<PeerClient, 'post'>;
   intervalMs: number;
   logger: Logger;
+  /**
+   * The sync loop's lifetime signal (sync.ts `signal`), read per request: the federation's stop
+   * aborts it, so a witness that trickles or holds its answer cannot hold the stop.
+   */
+  signal: () => AbortSignal;
 }
 
 export class CosignatureCollector {
@@ -80,7 +85,7 @@ export class CosignatureCollector {
     const budget = { requests: MAX_REQUESTS_PER_ROUND };
     let stored = 0;
     for (const { origin } of await repo.latestAll()) {
-      if (budget.requests <= 0) break;
+      if (budget.requests <= 0 || this.stopped) break;
       stored += await this.collect(origin, association.endpoint, witness, budget);
     }
     return stored;
@@ -98,7 +103,7 @@ export class CosignatureCollector {
       const missing = batch.filter((cp) => !isCosigned(cp.note, witness));
       let cosigned = new Map<number, string>();
       if (missing.length > 0) {
-        if (budget.requests <= 0) break;
+        if (budget.requests <= 0 || this.stopped) break;
         budget.requests--;
         cosigned = await this.ask(endpoint, origin, witness, missing);
       }
@@ -125,7 +130,7 @@ export class CosignatureCollector {
    * only if it is the note held with a valid witness cosignature appended.
    */
   private async ask(endpoint: string, origin: string, witness: Witness, missing: StoredCheckpoint[]): Promise<Map<number, string>> {
-    const body = await this.deps.client.post(endpoint, federationPaths.cosignatures(), { origin, checkpoints: missing.map((cp) => cp.note) });
+    const body = await this.deps.client.post(endpoint, federationPaths.cosignatures(), { origin, checkpoints: missing.map((cp) => cp.note) }, this.deps.signal());
     const answers = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
     const out = new Map<number, string>();
     if (!Array.isArray(answers) || answers.length !== missing.length) {
