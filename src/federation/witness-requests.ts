@@ -63,6 +63,26 @@ export function parseCosignRequest(body: unknown): CosignRequest | undefined {
   return { origin, notes: list };
 }
 
+/**
+ * Reads the witness's answer to a request of `count` notes (the member's side): exactly `count`
+ * answers, in order, each `cosigned` with a size and the note, or `not_held`/`refused` with a size
+ * (null when the note could not be read) and a reason. Undefined when it is not that: the answer is
+ * peer data, and the caller still checks each cosigned note against the one it sent.
+ */
+export function parseCosignResponse(body: unknown, count: number): CosignAnswer[] | undefined {
+  const list = (typeof body === 'object' && body !== null ? (body as Record<string, unknown>).checkpoints : undefined) as unknown;
+  if (!Array.isArray(list) || list.length !== count) return undefined;
+  const answers: CosignAnswer[] = [];
+  for (const item of list as unknown[]) {
+    const { size, status, note, reason } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const isSize = typeof size === 'number' && Number.isSafeInteger(size) && size >= 0;
+    if (status === 'cosigned' && isSize && typeof note === 'string') answers.push({ size, status, note });
+    else if ((status === 'not_held' || status === 'refused') && (isSize || size === null) && typeof reason === 'string') answers.push({ size, status, reason });
+    else return undefined;
+  }
+  return answers;
+}
+
 /** Answers one request of `caller` for cosignatures of checkpoints of `member`'s log, in the order asked. */
 export async function cosignMemberCheckpoints(deps: WitnessRequestDeps, caller: string, member: string, notes: string[]): Promise<CosignAnswer[]> {
   const roster = deps.roster();
