@@ -25,6 +25,11 @@ export function configWithoutSecrets(dataDir: string): NodeConfig {
   return loadConfig(dataDir, process.env, { epochSecrets: 'optional' });
 }
 
+/** `http://host:port`, with an IPv6 address in brackets (RFC 3986 §3.2.2). */
+export function httpUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -6,13 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.js';
 import { AppError } from '../errors.js';
 import { parseTrustRootKey } from '../federation/federation.js';
 import { verifyReceipt } from '../log/receipt.js';
 import { findMember, memberKeys, openRoster, type Roster } from '../roster/index.js';
 import { openDatabase } from '../store/database.js';
-import { printJson } from './options.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 function readText(file: string, what: string): string {
   try {
@@ -23,7 +22,7 @@ function readText(file: string, what: string): string {
 }
 
 async function rosterFromDataDir(dataDir: string): Promise<Roster> {
-  const config = loadConfig(dataDir, process.env, { epochSecrets: 'optional' });
+  const config = configWithoutSecrets(dataDir);
   const trustRoot = parseTrustRootKey(config.roster.trustRoot, config.federation);
   if (!trustRoot) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set`);
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });

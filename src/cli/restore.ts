@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { OriginVerification } from '../audit/verify.js';
 import { boundedFetch } from '../bounded-fetch.js';
-import { loadConfig, type NodeConfig } from '../config/load.js';
+import type { NodeConfig } from '../config/load.js';
 import { bytesEqual, toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import { markOwnLogRecovery } from '../federation/own-log-recovery.js';
@@ -40,6 +40,7 @@ import {
   stageDatabase,
 } from '../store/restore.js';
 import { heldRoster } from './held-roster.js';
+import { configWithoutSecrets, httpUrl } from './options.js';
 import { verifyDataDir, type DataDirVerification } from './verify.js';
 
 interface RestoreOptions {
@@ -56,7 +57,7 @@ const SHOWN_FAILURES = 5;
 async function nodeAnswering(http: NodeConfig['http']): Promise<{ url: string; member: string } | undefined> {
   if (http.port === 0) return undefined;
   const host = http.host === '0.0.0.0' ? '127.0.0.1' : http.host === '::' ? '::1' : http.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`;
+  const url = httpUrl(host, http.port);
   try {
     const res = await boundedFetch(`${url}/healthz`, { method: 'GET', timeoutMs: 2000, maxBytes: 64 * 1024 });
     const body: unknown = JSON.parse(Buffer.from(res.body).toString('utf8'));
@@ -177,7 +178,7 @@ export function registerRestoreCommand(program: Command): void {
     .option('--allow-unsigned-manifest', 'accept a version 1 manifest, which carries no signature (backups made before signed manifests)')
     .action(async (opts: RestoreOptions) => {
       const from = resolve(opts.from);
-      const config = loadConfig(resolve(opts.dataDir), process.env, { epochSecrets: 'optional' });
+      const config = configWithoutSecrets(resolve(opts.dataDir));
       const manifest = readManifest(from, { allowUnsigned: opts.allowUnsignedManifest === true });
       await preflight(config, manifest, opts.force === true);
       const staged = await stageDatabase(from, manifest, config.databaseFile);

@@ -38,7 +38,7 @@ import {
 } from '../roster/index.js';
 import { writeFileAtomic } from '../store/backup.js';
 import { readKeyFile } from '../store/key-file.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { configWithoutSecrets, httpUrl, printJson } from './options.js';
 
 export const ROSTER_DRAFT_FILE = 'roster.json';
 export const ROSTER_NOTE_FILE = 'roster.note';
@@ -113,7 +113,7 @@ function defaultEndpoint(config: NodeConfig): string {
   if (host === '0.0.0.0' || host === '::') {
     throw new AppError('invalid_input', `--endpoint: required, http.host ${host} listens on every address and is not a URL peers can reach`);
   }
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return httpUrl(host, port);
 }
 
 function endpointOption(option: string, text: string): string {

@@ -9,13 +9,13 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { verifyStore, type OriginVerification, type VerifyStoreOptions } from '../audit/verify.js';
-import { loadConfig, type NodeConfig } from '../config/load.js';
+import type { NodeConfig } from '../config/load.js';
 import { AppError } from '../errors.js';
 import { witnessOf } from '../federation/witness.js';
 import { openDatabase, type DatabaseHandle } from '../store/database.js';
 import { readKeyFile } from '../store/key-file.js';
 import { heldRoster } from './held-roster.js';
-import { printJson } from './options.js';
+import { configWithoutSecrets, printJson } from './options.js';
 
 interface VerifyOptions {
   dataDir: string;
@@ -102,7 +102,7 @@ export interface DataDirVerification {
 
 /** Verifies the logs of a node's data directory, as the command does, without printing. */
 export async function verifyDataDir(dataDir: string, options: { requireCosignatures?: boolean } = {}): Promise<DataDirVerification> {
-  const config = loadConfig(resolve(dataDir), process.env, { epochSecrets: 'optional' });
+  const config = configWithoutSecrets(resolve(dataDir));
   const started = performance.now();
   const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, readonly: true });
   try {

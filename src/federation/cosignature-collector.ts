@@ -22,7 +22,7 @@ import type { Database } from '../store/tables.js';
 import { federationPaths } from './paths.js';
 import type { PeerClient } from './peer-client.js';
 import { isCosigned, witnessOf, type Witness } from './witness.js';
-import { MAX_COSIGN_NOTES } from './witness-requests.js';
+import { MAX_COSIGN_NOTES, parseCosignResponse } from './witness-requests.js';
 
 /** The `node_meta` key per log: every checkpoint of `origin` up to this size carries the witness's cosignature. */
 export const cosignedThroughKey = (origin: string): string => `cosigned_through.${origin}`;
@@ -37,6 +37,11 @@ export interface CosignatureCollectorDeps {
   client: Pick<PeerClient, 'post'>;
   intervalMs: number;
   logger: Logger;
+  /**
+   * The sync loop's lifetime signal (sync.ts `signal`), read per request: the federation's stop
+   * aborts it, so a witness that trickles or holds its answer cannot hold the stop.
+   */
+  signal: () => AbortSignal;
 }
 
 export class CosignatureCollector {
@@ -80,7 +85,7 @@ export class CosignatureCollector {
     const budget = { requests: MAX_REQUESTS_PER_ROUND };
     let stored = 0;
     for (const { origin } of await repo.latestAll()) {
-      if (budget.requests <= 0) break;
+      if (budget.requests <= 0 || this.stopped) break;
       stored += await this.collect(origin, association.endpoint, witness, budget);
     }
     return stored;
@@ -98,7 +103,7 @@ export class CosignatureCollector {
       const missing = batch.filter((cp) => !isCosigned(cp.note, witness));
       let cosigned = new Map<number, string>();
       if (missing.length > 0) {
-        if (budget.requests <= 0) break;
+        if (budget.requests <= 0 || this.stopped) break;
         budget.requests--;
         cosigned = await this.ask(endpoint, origin, witness, missing);
       }
@@ -125,20 +130,20 @@ export class CosignatureCollector {
    * only if it is the note held with a valid witness cosignature appended.
    */
   private async ask(endpoint: string, origin: string, witness: Witness, missing: StoredCheckpoint[]): Promise<Map<number, string>> {
-    const body = await this.deps.client.post(endpoint, federationPaths.cosignatures(), { origin, checkpoints: missing.map((cp) => cp.note) });
-    const answers = (body as { checkpoints?: unknown } | undefined)?.checkpoints;
+    const body = await this.deps.client.post(endpoint, federationPaths.cosignatures(), { origin, checkpoints: missing.map((cp) => cp.note) }, this.deps.signal());
+    const answers = parseCosignResponse(body, missing.length);
     const out = new Map<number, string>();
-    if (!Array.isArray(answers) || answers.length !== missing.length) {
+    if (answers === undefined) {
       this.deps.logger.warn({ witness: witness.name }, 'the witness answered a cosignature request with a malformed response');
       return out;
     }
     missing.forEach((cp, i) => {
-      const answer = answers[i] as { status?: unknown; note?: unknown; reason?: unknown } | undefined;
-      if (answer?.status === 'cosigned' && typeof answer.note === 'string' && answer.note.startsWith(cp.note) && isCosigned(answer.note, witness)) {
+      const answer = answers[i]!;
+      if (answer.status === 'cosigned' && answer.note.startsWith(cp.note) && isCosigned(answer.note, witness)) {
         out.set(cp.size, answer.note);
-      } else if (answer?.status === 'refused' && !this.refused.has(`${origin}/${cp.size}`) && this.refused.size < 1000) {
+      } else if (answer.status === 'refused' && !this.refused.has(`${origin}/${cp.size}`) && this.refused.size < 1000) {
         this.refused.add(`${origin}/${cp.size}`);
-        this.deps.logger.error({ origin, size: cp.size, reason: String(answer.reason) }, 'the witness refused to cosign a checkpoint this node holds');
+        this.deps.logger.error({ origin, size: cp.size, reason: answer.reason }, 'the witness refused to cosign a checkpoint this node holds');
       }
     });
     return out;

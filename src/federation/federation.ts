@@ -147,7 +147,7 @@ export class Federation {
     });
     this.cosignatures =
       config.role === 'member'
-        ? new CosignatureCollector({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger })
+        ? new CosignatureCollector({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger, signal: () => this.sync.signal })
         : undefined;
     this.roster = new RosterHolder({
       db,

@@ -122,7 +122,7 @@ export interface OwnLogRecoveryDeps {
   /** For the one request the ingest does not make: whether a peer holds entries beyond its checkpoint. */
   client: Pick<PeerClient, 'get'>;
   /** The sync loop's checkpoint list reader and ingest, so a copy of the own log is proven as any mirrored log is. */
-  sync: Pick<Synchronizer, 'checkpointsOf' | 'ingestorFor'>;
+  sync: Pick<Synchronizer, 'checkpointsOf' | 'ingestorFor' | 'signal'>;
   pollIntervalMs: number;
   /** The longest the start-up comparison holds own-log writes back (sync.requestTimeoutMs). */
   startupCheckMs: number;
@@ -311,7 +311,9 @@ export class OwnLogRecovery {
    */
   private async holdsMore(peer: Peer, size: number): Promise<boolean> {
     try {
-      const body = (await this.deps.client.get(peer.endpoint, federationPaths.entries(this.deps.self, size, size + 1))) as { entries?: unknown } | undefined;
+      // The sync loop's signal, as for the ingest: the federation's stop cuts this request too.
+      const path = federationPaths.entries(this.deps.self, size, size + 1);
+      const body = (await this.deps.client.get(peer.endpoint, path, undefined, this.deps.sync.signal)) as { entries?: unknown } | undefined;
       if (Array.isArray(body?.entries) && body.entries.length > 0) return true;
       throw new Error(`GET ${federationPaths.entries(this.deps.self, size, size + 1)}: expected a 404 or one entry`);
     } catch (err) {
@@ -342,6 +344,7 @@ export class OwnLogRecovery {
           deps.onExtended(outcome.size, peer);
         }
       }
+      if (this.stopped) return;
       const size = await new LogReader(deps.db).size(deps.self);
       if (await this.holdsMore(peer, size)) {
         this.unproven.set(peer.id, size + 1);

@@ -132,25 +132,17 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
   app.post('/v1/federation/cosignatures', async (c) => {
     const cosignatures = deps.cosignatures;
     if (!cosignatures) return c.json(fail('not_found', 'this node is not the federation\'s witness'), 404);
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.from(c.get('rawBody')).toString('utf8'));
-    } catch {
-      return c.json(fail('invalid_input', 'body is not valid JSON'), 400);
-    }
-    const request = parseCosignRequest(body);
+    const read = readJson(c.get('rawBody'));
+    if (!read.ok) return c.json(read.failure, 400);
+    const request = parseCosignRequest(read.body);
     if (!request) return c.json(fail('invalid_input', `expected {"origin": <member id>, "checkpoints": [1 to ${MAX_COSIGN_NOTES} checkpoint notes of that member's log]}`), 400);
     return c.json({ checkpoints: await cosignatures(c.get('peer'), request.origin, request.notes) });
   });
 
   app.post('/v1/federation/notify', async (c) => {
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.from(c.get('rawBody')).toString('utf8'));
-    } catch {
-      return c.json(fail('invalid_input', 'body is not valid JSON'), 400);
-    }
-    const { origin, size } = (body ?? {}) as Record<string, unknown>;
+    const read = readJson(c.get('rawBody'));
+    if (!read.ok) return c.json(read.failure, 400);
+    const { origin, size } = (read.body ?? {}) as Record<string, unknown>;
     if (typeof origin !== 'string' || !MEMBER_ID_PATTERN.test(origin) || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       return c.json(fail('invalid_input', 'expected {"origin": <member id>, "size": <integer>}'), 400);
     }
@@ -159,4 +151,26 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
   });
 
   return app;
+}
+
+/**
+ * Reads a federation JSON body, decoding the bytes strictly as UTF-8 as the platform API does
+ * (api/middleware.ts `decodeBody`): replaced by U+FFFD, two different byte strings would read as
+ * one. 400 `invalid_encoding` or `invalid_input`, before anything is verified or written. A BOM
+ * is kept, so JSON.parse refuses it: the federation's bodies never carried one.
+ */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function readJson(raw: Uint8Array): { ok: true; body: unknown } | { ok: false; failure: Fail } {
+  let text: string;
+  try {
+    text = STRICT_UTF8.decode(raw);
+  } catch {
+    return { ok: false, failure: fail('invalid_encoding', 'the body is not valid UTF-8') };
+  }
+  try {
+    return { ok: true, body: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, failure: fail('invalid_input', 'body is not valid JSON') };
+  }
 }

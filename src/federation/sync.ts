@@ -123,6 +123,14 @@ export class Synchronizer {
     return controller;
   }
 
+  /**
+   * Aborted by stop(): the other loops' requests (own-log recovery, the cosignature collector) take
+   * it, so that the federation's stop cuts them too. Read it per request: start() renews it.
+   */
+  get signal(): AbortSignal {
+    return this.lifetime.signal;
+  }
+
   start(): void {
     this.stopped = false;
     if (this.lifetime.signal.aborted) this.lifetime = Synchronizer.lifetimeController();

@@ -13,11 +13,15 @@
  * tree of a size it holds is recorded as `equivocation` of the origin, with the caller as the
  * peer that showed it and both trees as evidence, and never cosigned. The body is peer data: it is
  * parsed defensively, and a request holds at most MAX_COSIGN_NOTES notes of at most
- * MAX_NOTE_CHARS characters, so one request costs a bounded number of signature checks.
+ * MAX_NOTE_CHARS characters, so one request costs a bounded number of signature checks. Those
+ * checks are OpenSSL's only (`ed25519VerifyOpenSsl`, PROTOCOL.md "Cosignatures on request"), so a
+ * junk note costs what a good one does, and the first note that does not open ends the request:
+ * the notes after it are refused unchecked. An honest member never sends a note that does not open.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, toBase64 } from '../crypto/encoding.js';
+import { ed25519VerifyOpenSsl } from '../crypto/index.js';
 import { decodeEntry } from '../log/entry.js';
 import { isMemberId } from '../log/entry-schema.js';
 import { checkpointKeyError, openMemberCheckpoint, type Roster } from '../roster/index.js';
@@ -59,20 +63,46 @@ export function parseCosignRequest(body: unknown): CosignRequest | undefined {
   return { origin, notes: list };
 }
 
+/**
+ * Reads the witness's answer to a request of `count` notes (the member's side): exactly `count`
+ * answers, in order, each `cosigned` with a size and the note, or `not_held`/`refused` with a size
+ * (null when the note could not be read) and a reason. Undefined when it is not that: the answer is
+ * peer data, and the caller still checks each cosigned note against the one it sent.
+ */
+export function parseCosignResponse(body: unknown, count: number): CosignAnswer[] | undefined {
+  const list = (typeof body === 'object' && body !== null ? (body as Record<string, unknown>).checkpoints : undefined) as unknown;
+  if (!Array.isArray(list) || list.length !== count) return undefined;
+  const answers: CosignAnswer[] = [];
+  for (const item of list as unknown[]) {
+    const { size, status, note, reason } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const isSize = typeof size === 'number' && Number.isSafeInteger(size) && size >= 0;
+    if (status === 'cosigned' && isSize && typeof note === 'string') answers.push({ size, status, note });
+    else if ((status === 'not_held' || status === 'refused') && (isSize || size === null) && typeof reason === 'string') answers.push({ size, status, reason });
+    else return undefined;
+  }
+  return answers;
+}
+
 /** Answers one request of `caller` for cosignatures of checkpoints of `member`'s log, in the order asked. */
 export async function cosignMemberCheckpoints(deps: WitnessRequestDeps, caller: string, member: string, notes: string[]): Promise<CosignAnswer[]> {
   const roster = deps.roster();
   const log = new LogReader(deps.db);
   const held = await log.size(member);
   const answers: CosignAnswer[] = [];
+  let unopened: string | undefined;
   for (const note of notes) {
+    if (unopened !== undefined) {
+      answers.push({ size: null, status: 'refused', reason: `not checked: ${unopened}` });
+      continue;
+    }
     if (roster === undefined) {
       answers.push({ size: null, status: 'not_held', reason: 'the witness holds no roster yet' });
       continue;
     }
-    const opened = openMemberCheckpoint(roster, member, note);
+    const opened = openMemberCheckpoint(roster, member, note, ed25519VerifyOpenSsl);
     if (!opened.ok) {
       answers.push({ size: null, status: 'refused', reason: `not a checkpoint of ${member}'s log: ${opened.error}` });
+      unopened = 'an earlier checkpoint in this request does not verify';
       continue;
     }
     const cp = opened.checkpoint;

@@ -9,7 +9,7 @@
 import { fromBase64, toBase64 } from '../crypto/encoding.js';
 import { isMemberId } from './entry-schema.js';
 import { HASH_LENGTH } from './merkle.js';
-import { isValidKeyName, signNote, verifyNote, type NoteSigner, type NoteVerifier } from './note.js';
+import { isValidKeyName, signNote, verifyNote, type NoteSigner, type NoteVerifier, type SignatureCheck } from './note.js';
 
 export const MAX_CHECKPOINT_EXTENSIONS = 16;
 const MAX_CHECKPOINT_TEXT = 64 * 1024;
@@ -96,8 +96,8 @@ export function signCheckpoint(cp: Checkpoint, signer: NoteSigner): string {
  * Verifies a checkpoint note with the log's key and parses it. The key name must equal the origin
  * line, so a member's key cannot vouch for another log. Never throws.
  */
-export function openCheckpoint(note: string, verifier: NoteVerifier): OpenCheckpointResult {
-  const verified = verifyNote(note, [verifier]);
+export function openCheckpoint(note: string, verifier: NoteVerifier, check?: SignatureCheck): OpenCheckpointResult {
+  const verified = verifyNote(note, [verifier], check);
   if (!verified.ok) return verified;
   const parsed = parseCheckpoint(verified.text);
   if (!parsed.ok) return parsed;

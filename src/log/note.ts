@@ -36,6 +36,13 @@ export interface NoteSignature {
   signature: Uint8Array;
 }
 
+/**
+ * How a note's signatures are checked: `ed25519Verify` (noble-strict, cofactored) by default, for
+ * notes kept as evidence; `ed25519VerifyOpenSsl` where anyone may send junk and a failure must cost
+ * only OpenSSL's check (crypto/index.ts).
+ */
+export type SignatureCheck = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean;
+
 export type ParseNoteResult = { ok: true; text: string; signatures: NoteSignature[] } | { ok: false; error: string };
 export type VerifyNoteResult = { ok: true; text: string; verifiedBy: string[] } | { ok: false; error: string };
 
@@ -174,7 +181,7 @@ export function parseNote(note: string): ParseNoteResult {
  * both matching) are ignored; a signature by a known key that fails rejects the whole note; at least
  * one known signature must verify. Never throws.
  */
-export function verifyNote(note: string, verifiers: readonly NoteVerifier[]): VerifyNoteResult {
+export function verifyNote(note: string, verifiers: readonly NoteVerifier[], check: SignatureCheck = ed25519Verify): VerifyNoteResult {
   const parsed = parseNote(note);
   if (!parsed.ok) return parsed;
   const message = utf8(parsed.text);
@@ -183,7 +190,7 @@ export function verifyNote(note: string, verifiers: readonly NoteVerifier[]): Ve
   for (const sig of parsed.signatures) {
     for (const v of known) {
       if (v.name !== sig.name || !bytesEqual(v.id, sig.keyId)) continue;
-      if (!ed25519Verify(v.publicKey, message, sig.signature)) {
+      if (!check(v.publicKey, message, sig.signature)) {
         return { ok: false, error: `signature by ${v.name} does not verify` };
       }
       if (!verifiedBy.includes(v.name)) verifiedBy.push(v.name);

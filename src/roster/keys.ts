@@ -12,6 +12,7 @@
  */
 import { fromBase64 } from '../crypto/encoding.js';
 import { logOrigin, openCheckpoint, type OpenedCheckpoint } from '../log/checkpoint.js';
+import type { SignatureCheck } from '../log/note.js';
 import { findMember } from './lookup.js';
 import type { Roster, RosterMember } from './schema.js';
 
@@ -64,9 +65,10 @@ export function requestKeys(roster: Roster, id: string, now: string): Uint8Array
 /**
  * Verifies a checkpoint note of `member`'s log with whichever of its keys signed it, and says which
  * key that was, so the caller can then check the key's period against the checkpoint's time. A
- * member has at most a few keys, so trying each costs at most a few signature checks. Never throws.
+ * member has at most a few keys, so trying each costs at most a few signature checks (`check`: see
+ * log/note.ts `SignatureCheck`). Never throws.
  */
-export function openMemberCheckpoint(roster: Roster, member: string, note: string): OpenMemberCheckpointResult {
+export function openMemberCheckpoint(roster: Roster, member: string, note: string, check?: SignatureCheck): OpenMemberCheckpointResult {
   const keys = memberKeys(findMember(roster, member));
   if (keys.length === 0) return { ok: false, error: `${member} is not in the roster` };
   let name: string;
@@ -78,7 +80,7 @@ export function openMemberCheckpoint(roster: Roster, member: string, note: strin
   let error = 'no key of the member verifies it';
   // Newest first: the current key is by far the most likely signer.
   for (const key of [...keys].reverse()) {
-    const opened = openCheckpoint(note, { name, publicKey: key.publicKey });
+    const opened = openCheckpoint(note, { name, publicKey: key.publicKey }, check);
     if (opened.ok) return { ok: true, checkpoint: opened.checkpoint, key };
     error = opened.error;
   }

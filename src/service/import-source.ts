@@ -9,9 +9,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { CsvError, parse, type Info } from 'csv-parse';
 import { AppError } from '../errors.js';
+import { strictUtf8 } from './import-decoding.js';
 
 export const INPUT_FORMATS = ['csv', 'jsonl'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
@@ -69,7 +70,6 @@ export async function openRowSource(options: OpenSourceOptions): Promise<RowSour
   const format = formatOf(options.file, options.format);
   if (options.file === '-') {
     const input = options.stdin ?? process.stdin;
-    input.setEncoding('utf8');
     // No size, so no ETA: progress shows the rate only (a byte counter would need a 'data'
     // listener, which would switch the stream to flowing mode and defeat backpressure).
     return source('stdin', format, undefined, () => 0, input, options.columns);
@@ -78,7 +78,7 @@ export async function openRowSource(options: OpenSourceOptions): Promise<RowSour
     throw new AppError('invalid_input', `${options.file}: ${err.code === 'ENOENT' ? 'file not found' : `cannot read (${err.code ?? 'error'})`}`);
   });
   if (!info.isFile()) throw new AppError('invalid_input', `${options.file}: not a file`);
-  const input = createReadStream(options.file, { encoding: 'utf8', highWaterMark: 65_536 });
+  const input = createReadStream(options.file, { highWaterMark: 65_536 });
   // Opening errors (a file that is not readable) arrive asynchronously: wait for one or the other.
   await new Promise<void>((resolve, reject) => {
     input.once('ready', () => resolve());
@@ -88,7 +88,9 @@ export async function openRowSource(options: OpenSourceOptions): Promise<RowSour
 }
 
 async function source(name: string, format: InputFormat, totalBytes: number | undefined, bytesRead: () => number, input: Readable, columns: CsvColumns): Promise<RowSource> {
-  const rows = format === 'csv' ? await primed(csvRows(name, input, columns)) : jsonlRows(name, input);
+  // Bytes, decoded strictly: an invalid byte ends the rows as a broken CSV structure does.
+  const decoded = strictUtf8(name, input as AsyncIterable<Buffer | string>, MAX_ROW_CHARS);
+  const rows = format === 'csv' ? await primed(csvRows(name, Readable.from(decoded.text), columns, decoded.failure)) : jsonlRows(name, decoded.text, decoded.failure);
   return { format, name, totalBytes, bytesRead, rows: () => rows, close: () => input.destroy() };
 }
 
@@ -115,7 +117,7 @@ function readError(name: string, err: unknown): AppError {
  * JSON Lines: one object per line. A line that is not JSON is that row's problem, not the file's:
  * every line stands alone. Blank lines are skipped (they still count as lines).
  */
-async function* jsonlRows(name: string, input: AsyncIterable<string>): AsyncGenerator<SourceRow> {
+async function* jsonlRows(name: string, input: AsyncIterable<string>, decodingFailure: () => AppError | undefined): AsyncGenerator<SourceRow> {
   try {
     for await (const { line, text } of lines(input)) {
       if (text === undefined) {
@@ -134,8 +136,10 @@ async function* jsonlRows(name: string, input: AsyncIterable<string>): AsyncGene
       yield { row: line, ok: true, format: 'jsonl', value };
     }
   } catch (err) {
-    throw readError(name, err);
+    throw decodingFailure() ?? readError(name, err);
   }
+  const failure = decodingFailure();
+  if (failure) throw failure;
 }
 
 /** Splits text into lines (LF or CRLF) as it arrives; a too-long line comes out as `undefined`. */
@@ -178,7 +182,7 @@ async function* lines(input: AsyncIterable<string>): AsyncGenerator<{ line: numb
  * Every row before it is still handed out, so the caller can finish them first: csv-parse reports
  * the break as a `skip` event, and the rows it parsed before the break are still in its buffer.
  */
-async function* csvRows(name: string, input: Readable, columns: CsvColumns): AsyncGenerator<SourceRow> {
+async function* csvRows(name: string, input: Readable, columns: CsvColumns, decodingFailure: () => AppError | undefined): AsyncGenerator<SourceRow> {
   const parser = parse({
     bom: true,
     info: true,
@@ -215,8 +219,12 @@ async function* csvRows(name: string, input: Readable, columns: CsvColumns): Asy
       header.forEach((column, i) => cells.set(column, record[i] ?? ''));
       yield { row: info.lines, ok: true, format: 'csv', cells };
     }
+    // The text ended at an invalid byte: that, not what its end did to the quoting, is the cause.
+    if (decodingFailure()) throw decodingFailure();
     if (broken) throw brokenError(broken.code);
   } catch (err) {
+    const failure = decodingFailure();
+    if (failure) throw failure;
     if (err instanceof CsvError) throw brokenError(err.code);
     throw readError(name, err);
   } finally {

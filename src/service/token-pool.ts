@@ -58,7 +58,7 @@ export class TokenPool {
     });
   }
 
-  /** The tokens of each listing's identifiers under the listing epoch, in the order given. */
+  /** The tokens of each listing's identifiers under every epoch held, in the order given. */
   async tokensForListings(lists: readonly IdentifierInput[][]): Promise<TokenResult[]> {
     if (lists.length === 0) return [];
     const per = Math.ceil(lists.length / this.workers.length);

@@ -94,7 +94,8 @@ export class HostilePeer {
     private readonly server: ServerType,
   ) {}
 
-  static async start(id: string): Promise<HostilePeer> {
+  /** `port` 0 takes an ephemeral one; another takes the place of a node stopped on that port. */
+  static async start(id: string, port = 0): Promise<HostilePeer> {
     const keyPair = generateEd25519KeyPair();
     let peer: HostilePeer | undefined;
     const app = new Hono();
@@ -134,11 +135,10 @@ export class HostilePeer {
     app.post('/v1/federation/notify', (c) => c.json({ status: 'accepted' }, 202));
 
     const server = await new Promise<ServerType>((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+      const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port }, () => resolve(s));
       s.once('error', reject);
     });
-    const { port } = server.address() as AddressInfo;
-    peer = new HostilePeer(id, keyPair, `http://127.0.0.1:${port}`, server);
+    peer = new HostilePeer(id, keyPair, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server);
     return peer;
   }
 

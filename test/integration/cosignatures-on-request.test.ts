@@ -11,6 +11,9 @@ import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE_NAME } from '../../src/config/load.js';
+import { concatBytes, fromBase64, toBase64, utf8 } from '../../src/crypto/encoding.js';
+import { ed25519SlowVerifications, randomBytes } from '../../src/crypto/index.js';
+import { signRequest } from '../../src/federation/request-signature.js';
 import { isCosigned, witnessOf } from '../../src/federation/witness.js';
 import { logOrigin, signCheckpoint } from '../../src/log/checkpoint.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
@@ -112,11 +115,47 @@ describe('the witness asked to cosign a checkpoint', () => {
     expect(mirrored.checkpoints).toEqual([{ size: expect.any(Number), status: 'cosigned', note: expect.stringMatching(/^[\s\S]*— demo\.jointban\.example\/witness /) }]);
   });
 
+  it('refuses junk signatures under the member\'s key id without one slow verification, and stops at the first', async () => {
+    const good = (await new CheckpointRepository(fed.get('alpha').node.database.db).latest('alpha'))!.note;
+    // The same text and key id, a junk signature whose S is canonical (< L), so that only the
+    // signature equation can refuse it: where OpenSSL refuses, noble-strict would be asked.
+    const junk = () => {
+      const lines = good.split('\n');
+      const at = lines.findIndex((l) => l.startsWith('— '));
+      const [, name, sig] = /^— (\S+) (\S+)$/.exec(lines[at]!)!;
+      const s = randomBytes(32);
+      s[31] = 0;
+      lines[at] = `— ${name} ${toBase64(concatBytes(fromBase64(sig!)!.subarray(0, 4), randomBytes(32), s))}`;
+      return lines.slice(0, at + 1).join('\n') + '\n';
+    };
+    const before = ed25519SlowVerifications();
+    const res = await ask([...Array.from({ length: 31 }, junk), good]);
+    expect(res.status).toBe(200);
+    const answers = ((await res.json()) as { checkpoints: { status: string; reason?: string }[] }).checkpoints;
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 32 }, () => 'refused'));
+    expect(answers[0]!.reason).toMatch(/does not verify/);
+    expect(answers.slice(1).every((a) => /^not checked/.test(a.reason ?? ''))).toBe(true);
+    expect(ed25519SlowVerifications() - before).toBe(0);
+    // The good note alone is cosigned: only the junk before it kept it from being checked.
+    expect(((await (await ask([good])).json()) as { checkpoints: { status: string }[] }).checkpoints[0]!.status).toBe('cosigned');
+  });
+
   it('answers malformed requests with 400, and a node that is not the witness has no such route', async () => {
     expect((await ask([])).status).toBe(400);
     expect((await ask(Array.from({ length: 33 }, () => 'x'))).status).toBe(400);
     expect((await ask(['x'], 'Not A Member')).status).toBe(400);
     const notWitness = await fed.signedFetch('beta', '/v1/federation/cosignatures', { ...fed.asMember('alpha'), method: 'POST', body: { origin: 'alpha', checkpoints: ['x'] } });
     expect(notWitness.status).toBe(404);
+  });
+
+  it.each(['/v1/federation/cosignatures', '/v1/federation/notify'])('%s: a body that is not UTF-8 → 400 invalid_encoding, never read as U+FFFD', async (path) => {
+    // A signed body whose only fault is a lone 0xFF byte inside a string.
+    const body = concatBytes(utf8('{"origin":"alpha","size":1,"checkpoints":["'), new Uint8Array([0xff]), utf8('"]}'));
+    const { keyId, secretKey } = fed.asMember('alpha');
+    const url = `${fed.get(fed.association).url}${path}`;
+    const headers = signRequest({ method: 'POST', path, authority: new URL(url).host, body, keyId, secretKey, created: Math.floor(Date.now() / 1000) });
+    const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_encoding');
   });
 });

@@ -274,4 +274,32 @@ describe('when the command cannot run', () => {
     expect(totals).toMatchObject({ rows: 120, listed: 22, skipped: 98, rejected: 0 });
     expect(await logSize()).toBe(120);
   });
+
+  // "张三" in GBK (D5 C5 C8 FD): read leniently it was U+FFFD, so different names shared one token.
+  const GBK_NAME = Buffer.from([0xd5, 0xc5, 0xc8, 0xfd]);
+  it.each(['csv', 'jsonl'] as const)('a %s file with a GBK byte sequence stops at its line and byte offset; converted, re-running lists the rest once', async (format) => {
+    const bannedAt = new Date(Date.now() - DAY_MS).toISOString();
+    const csvRow = (i: number, email: string) => `user-${i},fraud,${bannedAt},,,,${phoneOf(i)},${email},,,`;
+    const jsonRow = (i: number, email: string) => JSON.stringify({ reference: `user-${i}`, identifiers: [{ type: 'phone', value: phoneOf(i) }, { type: 'email', value: email }], category: 'fraud', bannedAt, banUntil: null });
+    const row = format === 'csv' ? csvRow : jsonRow;
+    const head = format === 'csv' ? `${HEADER}\n` : '';
+    // Row 40 (line 41 in CSV, 40 in JSON Lines) names 张三@example.org, in GBK bytes.
+    const before = Buffer.from(head + Array.from({ length: 39 }, (_, i) => `${row(i + 1, emailOf(i + 1))}\n`).join(''), 'utf8');
+    const [start, end] = row(40, 'NAME@example.org').split('NAME') as [string, string];
+    const after = Array.from({ length: 20 }, (_, i) => `${row(i + 41, emailOf(i + 41))}\n`).join('');
+    const file = join(work, `gbk.${format}`);
+    writeFileSync(file, Buffer.concat([before, Buffer.from(start), GBK_NAME, Buffer.from(`${end}\n${after}`)]));
+    const line = format === 'csv' ? 41 : 40;
+    const offset = before.length + Buffer.byteLength(start);
+    const result = await runCli(['import', '--data-dir', t.dataDir, file, '--batch-size', '10']);
+    expectOneLineError(result, new RegExp(`gbk\\.${format}: line ${line} is not valid UTF-8 \\(byte offset ${offset}\\); .*nothing from line ${line} on was read`));
+    // Every row before the bad line was listed; nothing from it on was read or written.
+    expect(JSON.parse(result.stdout) as Totals).toMatchObject({ rows: 39, listed: 39, skipped: 0, rejected: 0 });
+    expect(await logSize()).toBe(39);
+
+    writeFileSync(file, Buffer.concat([before, Buffer.from(`${start}张三${end}\n${after}`)]));
+    const { totals } = await importFile(file);
+    expect(totals).toMatchObject({ rows: 60, listed: 21, skipped: 39, rejected: 0 });
+    expect(await logSize()).toBe(60);
+  });
 });

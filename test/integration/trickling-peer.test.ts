@@ -153,3 +153,36 @@ describe('a sync from a trickling peer in flight, with a request deadline minute
     await fed.waitForDecision(alpha, honest, 'deny');
   });
 });
+
+describe('a witness that trickles its answer to a cosignature request, with a request deadline minutes away', () => {
+  let fed: TestFederation;
+  let witness: HostilePeer | undefined;
+  let gc: ReturnType<typeof collecting>;
+  const isCosignatures = (req: HostileRequest) => req.method === 'POST' && req.path === '/v1/federation/cosignatures';
+
+  beforeAll(async () => {
+    fed = await createFederation(1, { extra: { sync: { requestTimeoutMs: 600_000, ingestTimeoutMs: 600_000 } } });
+    gc = collecting(() => witness);
+  });
+  afterAll(async () => {
+    gc?.stop();
+    await fed?.stop();
+    await witness?.close();
+  });
+
+  it("ends when the node stops: the collector's request is cut and stop() returns", async () => {
+    const [alpha] = fed.nodes as [FedNode];
+    // In the association's place, on its port: a witness that answers every cosignature request
+    // with headers and then one byte a second. alpha's own checkpoints, signed now, lack its cosignature.
+    const port = Number(new URL(fed.association.url).port);
+    await fed.stopNode(fed.association);
+    witness = await HostilePeer.start('association', port);
+    witness.trickle(isCosignatures, { prefix: '{"checkpoints":[' });
+    await fed.list(alpha, ids('cosign-trickle'));
+    await waitFor(() => witness!.openStreams > 0, { message: "alpha's cosignature collector reading a trickle" });
+    const cancelled = witness.cancelledStreams;
+    await fed.stopNode(alpha);
+    expect(alpha.running).toBe(false);
+    await waitFor(() => witness!.cancelledStreams > cancelled, { message: "the collector's trickling connection closed by alpha's stop" });
+  });
+});
