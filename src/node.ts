@@ -47,6 +47,8 @@ const STOP_GRACE_MS = 10_000;
 export interface NodeDeps {
   logger?: Logger;
   now?: () => Date;
+  /** Where mirrored logs are committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
+  commitWorker?: URL | false;
 }
 
 export interface JointbanNode {
@@ -114,7 +116,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     now,
     logger,
   });
-  const federation = new Federation({ config, db, signingKeys, logger, now, onRosterChange: () => lifts.rosterChanged() });
+  const federation = new Federation({ config, db, signingKeys, logger, now, onRosterChange: () => lifts.rosterChanged(), commitWorker: deps.commitWorker });
   const listings = new ListingService({
     db,
     member: config.member,

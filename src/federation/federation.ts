@@ -38,6 +38,8 @@ export interface FederationDeps {
   now: () => Date;
   /** Called with each roster adopted (at start too), after the sync loops follow it. */
   onRosterChange?: ((roster: Roster) => void) | undefined;
+  /** Passed to the sync loop (SyncDeps.commitWorker). */
+  commitWorker?: URL | false | undefined;
 }
 
 export interface OriginStatus {
@@ -123,6 +125,7 @@ export class Federation {
       now,
       logger,
       onExtended: (origin, size, from) => this.announce(origin, size, from.id),
+      commitWorker: deps.commitWorker,
     });
     this.ownLog = new OwnLogRecovery({
       db,

@@ -15,19 +15,18 @@ import type { Logger } from 'pino';
 import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
 import type { OpenedCheckpoint } from '../log/checkpoint.js';
 import { CompactRange } from '../log/compact-range.js';
-import { decodeEntry, type ListingEntry, type LogEntry } from '../log/entry.js';
+import { decodeEntry, type LogEntry } from '../log/entry.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
 import { checkpointKeyError, entryAllowed, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
-import { sqliteOf } from '../store/database.js';
-import { ListingWriter } from '../store/listing-repository.js';
-import { LogReader, LogWriter } from '../store/log-repository.js';
+import { LogReader } from '../store/log-repository.js';
 import type { MisbehaviourKind, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import { rootAt } from '../store/proofs.js';
 import type { Database } from '../store/tables.js';
 import type { PeerClient } from './peer-client.js';
 import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client.js';
 import { federationPaths } from './paths.js';
+import { inProcessCommitter, type ProvenSlice, type SliceCommitter } from './ingest-commit.js';
 import { isCosigned, witnessOf } from './witness.js';
 import { Deadline } from '../bounded-fetch.js';
 
@@ -67,6 +66,8 @@ export interface IngestDeps {
   signal?: AbortSignal | undefined;
   /** One ingest, all its pages (sync.ingestTimeoutMs): past it the ingest ends and throws a timeout. */
   timeoutMs?: number | undefined;
+  /** Where proven slices are committed (worker-committer.ts); this thread when absent. */
+  committer?: SliceCommitter | undefined;
 }
 
 /** A peer as one ingest calls it: every request carries the ingest's signal (its deadline, a stop). */
@@ -379,35 +380,10 @@ export class Ingestor {
     return { ok: true, entries };
   }
 
-  /** Stores a proven, validated page: entries, tree nodes, projection and checkpoint in one transaction. */
-  private async commit(origin: string, page: { entry: LogEntry; bytes: Uint8Array; leafHash: Uint8Array }[], cp: OpenedCheckpoint | undefined): Promise<void> {
+  /** Stores a proven, validated slice in one transaction, on the committer's thread (ingest-commit.ts). */
+  private async commit(origin: string, entries: ProvenSlice['entries'], cp: OpenedCheckpoint | undefined): Promise<void> {
     const { deps } = this;
-    const raw = sqliteOf(deps.db);
-    await deps.db.transaction().execute(async (trx) => {
-      const log = new LogWriter(trx, raw);
-      const listings = new ListingWriter(trx, deps.now(), raw);
-      await log.append(
-        origin,
-        page.map(({ bytes, entry, leafHash }) => ({ seq: entry.seq, kind: entry.kind, time: entry.time, bytes, leafHash })),
-      );
-      // Consecutive listings go in as one run; a retraction must see the listings before it.
-      let run: { entry: ListingEntry; reference: null }[] = [];
-      for (const { entry } of page) {
-        if (entry.kind === 'listing') {
-          run.push({ entry, reference: null });
-          continue;
-        }
-        await listings.insertListings(run);
-        run = [];
-        // A retraction of a listing already retracted or unknown changes nothing in the projection;
-        // the entry itself stays in the log as the origin signed it.
-        await listings.applyRetraction(entry);
-      }
-      await listings.insertListings(run);
-      if (cp) {
-        const note = deps.cosign ? deps.cosign(cp.note) : cp.note;
-        await new CheckpointRepository(trx).insert({ origin, size: cp.size, root: cp.root, note }, deps.now().toISOString());
-      }
-    });
+    const checkpoint = cp && { size: cp.size, root: cp.root, note: deps.cosign ? deps.cosign(cp.note) : cp.note };
+    await (deps.committer ?? inProcessCommitter(deps.db)).commit({ origin, entries, checkpoint, at: deps.now().toISOString() });
   }
 }
