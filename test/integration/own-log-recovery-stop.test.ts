@@ -36,6 +36,7 @@ it("own-log recovery's request to a peer that never answers ends when the sync l
       },
     },
     pollIntervalMs: 60_000,
+    startupCheckMs: 1_000,
     logger: createLogger('silent'),
     onExtended: () => undefined,
   });
