@@ -80,12 +80,12 @@ const DEFAULT_INGEST_TIMEOUT_MS = 300_000;
  * Entries decoded, hashed or validated between two yields to the event loop: a page of thousands
  * of entries is otherwise one block of synchronous work, and every check waits behind it.
  */
-const YIELD_EVERY = 250;
+const YIELD_EVERY = 100;
 /**
- * Entries per transaction when a proven page is committed, with a yield between two: smaller
- * slices would block less each, but every commit is an fsync (synchronous = FULL) on the main
- * thread, and a check arriving mid-transaction waits for it (docs/BENCHMARKS.md, "Checks during a
- * large sync").
+ * Entries per transaction when a proven page is committed. The commit itself runs on the commit
+ * worker (worker-committer.ts) where there is one; each transaction is one fsync
+ * (synchronous = FULL), so much smaller slices would slow the sync (docs/BENCHMARKS.md, "Checks
+ * during a large sync").
  */
 const COMMIT_SLICE = 250;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
