@@ -8,13 +8,14 @@
  */
 import { copyFileSync, cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
 import { OWN_LOG_RECOVERY_PROGRESS } from '../../src/federation/own-log-recovery.js';
 import { LogReader } from '../../src/store/log-repository.js';
 import { runCli } from '../helpers/cli.js';
+import { gateCheckpointLists } from '../helpers/checkpoint-gate.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 import { listingBody, paymentAccount, type Identifier } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
@@ -56,12 +57,7 @@ describe('a node started on an old database copied into place by hand', () => {
     const node = copied;
     // The association answers the start-up comparison only once the test has tried a write: a slow
     // network, made deterministic.
-    const answered = new Promise<void>((resolve) => (release = resolve));
-    const checkpointsOf = node.federation.sync.checkpointsOf.bind(node.federation.sync);
-    vi.spyOn(node.federation.sync, 'checkpointsOf').mockImplementation(async (...args) => {
-      await answered;
-      return checkpointsOf(...args);
-    });
+    release = gateCheckpointLists(node);
     const listening = node.listen();
     const url = await waitFor(() => node.url, { message: 'the node to listen' });
     const post = (label: string) =>

@@ -4,10 +4,11 @@
  * node's listings at 503 `recovering` until sync.requestTimeoutMs has passed, and no longer, so one
  * hanging peer cannot keep a node from listing.
  */
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
+import { gateCheckpointLists } from '../helpers/checkpoint-gate.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 import { listingBody, paymentAccount } from '../helpers/fixtures.js';
 
@@ -32,12 +33,7 @@ describe('the start-up hold of own-log writes', () => {
     restarted = await createNode({ ...config, sync: { ...config.sync, requestTimeoutMs: 1_500 } }, { logger: createLogger('silent') });
     const node = restarted;
     // The association holds the request open and never answers (until the test ends).
-    const hanging = new Promise<void>((resolve) => (release = resolve));
-    const checkpointsOf = node.federation.sync.checkpointsOf.bind(node.federation.sync);
-    vi.spyOn(node.federation.sync, 'checkpointsOf').mockImplementation(async (...args) => {
-      await hanging;
-      return checkpointsOf(...args);
-    });
+    release = gateCheckpointLists(node);
     const listening = node.listen();
     const url = await waitFor(() => node.url, { message: 'the node to listen' });
     const post = (label: string) =>
