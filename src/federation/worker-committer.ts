@@ -62,7 +62,11 @@ export class WorkerCommitter implements SliceCommitter {
     return done;
   }
 
-  /** Stops the worker once the slices sent to it are committed or refused (none is cut mid-way); a later commit starts a new one. */
+  /**
+   * Stops the worker once the slices sent to it are committed or refused (none is cut mid-way); a
+   * later commit starts a new one. The wait is bounded: a commit waits for the write lock at most
+   * SQLite's busy timeout, then fails.
+   */
   async close(): Promise<void> {
     const starting = this.worker;
     if (!starting) return;
