@@ -1,7 +1,7 @@
 /**
- * The composition root: builds every part of a node from its configuration, and starts and stops
- * it. Everything is handed its dependencies here, so tests can pass a temp data dir, a fixed clock
- * or a captured log stream.
+ * A running node: its parts built over the composition root (src/context.ts), started and stopped
+ * here. Everything is handed its dependencies, so tests can pass a temp data dir, a fixed clock or
+ * a captured log stream (and, through the context's overrides, a temp database or a fixed key).
  */
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,15 +13,13 @@ import { AuditService } from './audit/audit-service.js';
 import { dashboardRoutes } from './audit/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
 import { watchRoutes } from './api/watch-routes.js';
+import { assertEpochSecrets, createContext, type AppContext, type ContextOverrides } from './context.js';
 import { Federation } from './federation/federation.js';
-import { SigningKeys } from './federation/signing-keys.js';
 import { readImportStatus } from './service/import-status.js';
-import { NodeMetaRepository } from './store/node-meta-repository.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
 import type { Ed25519KeyPair } from './crypto/index.js';
-import { createHmacTokenDeriver } from './identifiers/tokens.js';
 import { createLogger, nodeLogDestination } from './logging.js';
 import { ApiKeyService } from './service/api-keys.js';
 import { CheckCounter } from './service/check-counter.js';
@@ -32,19 +30,18 @@ import { RateLimiter } from './service/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
 import { WatchLifts } from './service/watch-lifts.js';
-import { ApiKeyRepository } from './store/api-key-repository.js';
 import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
-import { openDatabase, type DatabaseHandle } from './store/database.js';
+import type { DatabaseHandle } from './store/database.js';
 import { assertConfigFilePrivate, readKeyFile, readSecretFile } from './store/key-file.js';
 import { assertNoPendingRestore } from './store/restore.js';
-import { AppError } from './errors.js';
 import { VERSION } from './version.js';
 
 /** How long a stop waits for requests in flight before it closes their connections. */
 const STOP_GRACE_MS = 10_000;
 
-export interface NodeDeps {
+/** The context's overrides (a temp database, a fixed key, a fake clock, a captured logger), and the node's own. */
+export interface NodeDeps extends Pick<ContextOverrides, 'database' | 'identity'> {
   logger?: Logger;
   now?: () => Date;
   /** Where mirrored logs are committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
@@ -52,6 +49,8 @@ export interface NodeDeps {
 }
 
 export interface JointbanNode {
+  /** The composition root the node is built on; closed when the node stops. */
+  readonly context: AppContext;
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly database: DatabaseHandle;
@@ -82,18 +81,16 @@ export interface JointbanNode {
 
 export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promise<JointbanNode> {
   const logger = deps.logger ?? createLogger(config.logLevel, nodeLogDestination());
-  const now = deps.now ?? (() => new Date());
   // Before the database is opened: a restore that has not verified leaves data no node may serve.
   assertNoPendingRestore(config.dataDir);
   // A node derives tokens: a config loaded for the commands that need no secrets cannot start one.
-  if (config.missingEpochSecrets.length > 0) {
-    throw new AppError('invalid_input', `config ${config.configFile}: the secret of epoch ${config.missingEpochSecrets.join(', ')} is not set (tokens.epochs[].secretEnv)`);
-  }
+  assertEpochSecrets(config);
   // Refused, not warned about: like the key file, a readable secret is a leak already under way.
   assertConfigFilePrivate(config.configFile, config.secretInFile);
-  const identity = readKeyFile(config.signingKeyFile);
-  const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-  const { db } = database;
+  const identity = deps.identity ?? readKeyFile(config.signingKeyFile);
+  const context = await createContext(config, { logger, now: deps.now, database: deps.database, identity });
+  const { now, database, db, repos } = context;
+  const tokenizer = context.tokenizer();
   const checkStore = new CheckStore(database.sqlite, {
     snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
     onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
@@ -104,9 +101,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
   );
 
-  const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
-  const keys = new ApiKeyService(new ApiKeyRepository(db), now, checkStore);
-  const signingKeys = new SigningKeys(config.signingKeyFile, identity, logger);
+  const keys = new ApiKeyService(repos.apiKeys, now, checkStore);
   // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
   const lifts = new WatchLifts({
     db,
@@ -116,7 +111,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     now,
     logger,
   });
-  const federation = new Federation({ config, db, signingKeys, logger, now, onRosterChange: () => lifts.rosterChanged(), commitWorker: deps.commitWorker });
+  const federation = new Federation({ context, onRosterChange: () => lifts.rosterChanged(), commitWorker: deps.commitWorker });
   const listings = new ListingService({
     db,
     member: config.member,
@@ -148,12 +143,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     fastMatch: checkStore,
     listingInForce,
   });
-  const audit = new AuditService({
-    db,
-    federation: config.federation,
-    member: config.member,
-    categories: config.categories,
-    now,
+  const audit = context.audit({
     members: () => federation.roster.current()?.members.filter((m) => m.role === 'member').map((m) => m.id) ?? [],
     counter: checkCounter,
   });
@@ -167,7 +157,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       : undefined;
 
   let ready = false;
-  const metrics = createMetrics(() => federation.status(), () => watch.status(), () => readImportStatus(new NodeMetaRepository(db)));
+  const metrics = createMetrics(() => federation.status(), () => watch.status(), () => readImportStatus(repos.nodeMeta));
   const events = new EventWorker({ db, watch, webhook, retentionDays: config.events.retentionDays, now, logger, metrics });
   const app = createApp({
     metrics,
@@ -226,6 +216,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   let url: string | undefined;
 
   return {
+    context,
     config,
     logger,
     database,
@@ -298,7 +289,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       if (checkStore.warm) await checkStore.saveSnapshot();
       checkStore.close();
       await warming;
-      await database.close();
+      await context.close();
       logger.info({ member: config.member }, 'node stopped');
     },
   };

@@ -2,18 +2,10 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
 import { ApiKeyService, describeScopes, SCOPES, type Scope } from '../service/api-keys.js';
-import { ApiKeyRepository } from '../store/api-key-repository.js';
-import { openDatabase } from '../store/database.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { configWithoutSecrets, printJson, withContext } from './options.js';
 
-async function withKeys<T>(dataDir: string, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
-  const config = configWithoutSecrets(dataDir);
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-  try {
-    return await fn(new ApiKeyService(new ApiKeyRepository(handle.db), () => new Date()));
-  } finally {
-    await handle.close();
-  }
+function withKeys<T>(dataDir: string, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
+  return withContext(configWithoutSecrets(dataDir), (context) => fn(new ApiKeyService(context.repos.apiKeys, context.now)));
 }
 
 export function registerApiKeyCommands(program: Command): void {

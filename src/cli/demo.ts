@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { startLocalFederation } from '../demo/local-federation.js';
 import { createLogger } from '../logging.js';
 import { parsePort, parsePositiveInt } from './options.js';
+import { stopOnSignal } from './signals.js';
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -41,15 +42,7 @@ export function registerDemoCommand(program: Command): void {
         for (const n of nodes) process.stdout.write(`  ${n.member.padEnd(11)} ${n.url}  write key ${n.apiKeys.write}  check key ${n.apiKeys.check}\n`);
         process.stdout.write('Press Ctrl-C to stop and remove everything.\n');
       }
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await stopOnSignal().received;
       await federation.stop();
       rmSync(dir, { recursive: true, force: true });
     });

@@ -10,11 +10,7 @@ import type { Command } from 'commander';
 import { evidenceDigest, EVIDENCE_FORMAT, hashChunks, type HashedFile } from '../audit/evidence.js';
 import { AppError } from '../errors.js';
 import { decodeEntry, parseListingId } from '../log/entry.js';
-import { CheckpointRepository } from '../store/checkpoint-repository.js';
-import { openDatabase } from '../store/database.js';
-import { ListingReader } from '../store/listing-repository.js';
-import { LogReader } from '../store/log-repository.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { configWithoutSecrets, printJson, withContext } from './options.js';
 
 interface FileHash extends HashedFile {
   file: string;
@@ -48,10 +44,8 @@ async function hashFiles(files: readonly string[]): Promise<FileHash[]> {
 async function committedDigest(dataDir: string, id: string): Promise<{ digest: string; checkpointSize: number | null }> {
   const parsed = parseListingId(id);
   if (!parsed.ok) throw new AppError('invalid_input', `--listing: ${parsed.error}`);
-  const config = configWithoutSecrets(dataDir);
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-  try {
-    const stored = await new LogReader(handle.db).entry(parsed.origin, parsed.seq);
+  return withContext(configWithoutSecrets(dataDir), async ({ repos }) => {
+    const stored = await repos.log.entry(parsed.origin, parsed.seq);
     if (!stored) throw new AppError('not_found', `this node holds no entry ${id}`);
     const decoded = decodeEntry(stored.bytes);
     if (!decoded.ok) throw new AppError('internal', `the stored entry ${id} does not decode: ${decoded.error}`);
@@ -59,16 +53,14 @@ async function committedDigest(dataDir: string, id: string): Promise<{ digest: s
     if (entry.kind !== 'listing') throw new AppError('invalid_input', `${id} is a ${entry.kind} entry, not a listing`);
     // The projection is derived from the entry; if they disagree the store is damaged, and the
     // signed bytes are what counts, but an auditor must hear about it.
-    const row = await new ListingReader(handle.db).byId(id);
+    const row = await repos.listings.byId(id);
     if (row && row.evidence_digest !== (entry.evidenceDigest ?? null)) {
       throw new AppError('internal', `the listings table disagrees with the signed entry of ${id}: the store is damaged`);
     }
     if (entry.evidenceDigest === undefined) throw new AppError('invalid_input', `listing ${id} has no evidence digest: its origin committed to no evidence`);
-    const cp = await new CheckpointRepository(handle.db).covering(parsed.origin, parsed.seq - 1);
+    const cp = await repos.checkpoints.covering(parsed.origin, parsed.seq - 1);
     return { digest: entry.evidenceDigest, checkpointSize: cp?.size ?? null };
-  } finally {
-    await handle.close();
-  }
+  });
 }
 
 export function registerEvidenceCommands(program: Command): void {

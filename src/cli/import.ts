@@ -18,11 +18,11 @@ import { runRelist } from '../service/relist.js';
 import { defaultRejectsPath, RejectsFile } from '../service/import-output.js';
 import { createProgress, type Progress } from '../service/import-progress.js';
 import { ImportStatusRecorder } from '../service/import-status.js';
-import { NodeMetaRepository } from '../store/node-meta-repository.js';
 import type { RowRules } from '../service/import-rows.js';
 import { LISTING_COLUMNS } from '../service/import-rows.js';
 import { INPUT_FORMATS, openRowSource, type CsvColumns, type InputFormat, type RowSource } from '../service/import-source.js';
 import { configFor, parsePositiveInt, printJson } from './options.js';
+import { stopOnSignal } from './signals.js';
 
 export const MAX_BATCH_SIZE = 10_000;
 
@@ -86,10 +86,8 @@ export async function openBulkRun(verb: string, file: string, opts: BulkOptions,
     throw err;
   }
   const opened = node;
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Ctrl-C stops after the current row (a second one ends the process at once).
+  const stop = stopOnSignal();
   const progress = createProgress({
     verb,
     stream: process.stderr,
@@ -103,11 +101,10 @@ export async function openBulkRun(verb: string, file: string, opts: BulkOptions,
     rejects,
     rules: { categories: config.categories, maxIdentifiers: config.http.maxIdentifiersPerRequest },
     progress,
-    signal: controller.signal,
+    signal: stop.signal,
     seconds: () => Math.round((Date.now() - started) / 100) / 10,
     async close() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.dispose();
       try {
         await rejects.close();
       } finally {
@@ -189,7 +186,7 @@ export function registerImportCommand(program: Command): void {
           batchSize: opts.batchSize,
           progress: run.progress,
           signal: run.signal,
-          status: new ImportStatusRecorder(new NodeMetaRepository(run.node.database.db)),
+          status: new ImportStatusRecorder(run.node.context.repos.nodeMeta),
           tokens: pool,
         });
       } finally {

@@ -1,7 +1,6 @@
 /** `jointban migrate`: apply pending database migrations (nodes also do this on start). */
 import type { Command } from 'commander';
-import { migrateToLatest, openDatabase } from '../store/database.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { configWithoutSecrets, printJson, withContext } from './options.js';
 
 export function registerMigrateCommand(program: Command): void {
   program
@@ -9,12 +8,6 @@ export function registerMigrateCommand(program: Command): void {
     .description('apply pending database migrations')
     .requiredOption('--data-dir <dir>', 'the data directory')
     .action(async (opts: { dataDir: string }) => {
-      const config = configWithoutSecrets(opts.dataDir);
-      const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, migrate: false });
-      try {
-        printJson(await migrateToLatest(handle.db));
-      } finally {
-        await handle.close();
-      }
+      printJson(await withContext(configWithoutSecrets(opts.dataDir), (context) => context.migrate(), { open: { migrate: false } }));
     });
 }

@@ -1,6 +1,8 @@
 /** Option parsers shared by commands: each rejects a bad value with a one-line reason. */
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type NodeConfig } from '../config/load.js';
+import { createContext, type AppContext, type ContextOverrides } from '../context.js';
+import { createLogger } from '../logging.js';
 
 export function parsePort(value: string): number {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
@@ -32,4 +34,17 @@ export function httpUrl(host: string, port: number): string {
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Runs `fn` on the composition root over the data directory's database (src/context.ts) and closes
+ * it afterwards. The node's logs are not wanted on a command's output.
+ */
+export async function withContext<T>(config: NodeConfig, fn: (context: AppContext) => Promise<T>, overrides: ContextOverrides = {}): Promise<T> {
+  const context = await createContext(config, { logger: createLogger('silent'), ...overrides });
+  try {
+    return await fn(context);
+  } finally {
+    await context.close();
+  }
 }

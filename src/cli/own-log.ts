@@ -12,10 +12,7 @@
 import type { Command } from 'commander';
 import { abandonOwnLogRecovery, readOwnLogRecovery, readOwnLogRecoveryProgress } from '../federation/own-log-recovery.js';
 import { activePeers } from '../roster/index.js';
-import { LogReader } from '../store/log-repository.js';
-import { openDatabase } from '../store/database.js';
-import { heldRoster } from './held-roster.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { configWithoutSecrets, printJson, withContext } from './options.js';
 
 export function registerOwnLogCommand(program: Command): void {
   program
@@ -25,18 +22,18 @@ export function registerOwnLogCommand(program: Command): void {
     .option('--abandon-recovery', 'stop waiting for peers: accept listings and retractions on the log as it is (may fork it, see docs/OPERATIONS.md)')
     .action(async (opts: { dataDir: string; abandonRecovery?: boolean }) => {
       const config = configWithoutSecrets(opts.dataDir);
-      const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-      try {
-        const mark = await readOwnLogRecovery(handle.db);
-        const size = await new LogReader(handle.db).size(config.member);
-        const abandoned = opts.abandonRecovery === true && (await abandonOwnLogRecovery(handle.db, config.member));
+      await withContext(config, async (context) => {
+        const { db } = context;
+        const mark = await readOwnLogRecovery(db);
+        const size = await context.repos.log.size(config.member);
+        const abandoned = opts.abandonRecovery === true && (await abandonOwnLogRecovery(db, config.member));
         if (mark === undefined || abandoned) {
           printJson({ member: config.member, size, recovering: false, ...(mark ? { since: mark.since, reason: mark.reason } : {}), ...(abandoned ? { abandoned: true } : {}) });
           return;
         }
-        const roster = await heldRoster(config, handle.db);
+        const roster = await context.heldRoster();
         const peers = roster === undefined ? [] : activePeers(roster, config.member).map((m) => m.id);
-        const progress = await readOwnLogRecoveryProgress(handle.db, mark);
+        const progress = await readOwnLogRecoveryProgress(db, mark);
         const answered = peers.filter((p) => progress?.answered.includes(p));
         const waitingFor = peers.filter((p) => !answered.includes(p));
         const peerSizes = Object.fromEntries(answered.map((p) => [p, progress?.peerSizes[p] ?? 0]));
@@ -47,8 +44,6 @@ export function registerOwnLogCommand(program: Command): void {
             ? `every peer has answered; the node lifts the wait on its next round (its own log reaches ${reach} entries)`
             : `waiting for ${waitingFor.join(', ')} to answer; the own log reaches at least ${reach} entries (it holds ${size})`;
         printJson({ member: config.member, size, recovering: true, since: mark.since, reason: mark.reason, waitingFor, answered, peerSizes, reachesAtLeast: reach, waiting });
-      } finally {
-        await handle.close();
-      }
+      });
     });
 }

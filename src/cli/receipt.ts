@@ -10,8 +10,7 @@ import { AppError } from '../errors.js';
 import { parseTrustRootKey } from '../federation/federation.js';
 import { verifyReceipt } from '../log/receipt.js';
 import { findMember, memberKeys, openRoster, type Roster } from '../roster/index.js';
-import { openDatabase } from '../store/database.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { configWithoutSecrets, printJson, withContext } from './options.js';
 
 function readText(file: string, what: string): string {
   try {
@@ -25,16 +24,12 @@ async function rosterFromDataDir(dataDir: string): Promise<Roster> {
   const config = configWithoutSecrets(dataDir);
   const trustRoot = parseTrustRootKey(config.roster.trustRoot, config.federation);
   if (!trustRoot) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set`);
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-  try {
-    const row = await handle.db.selectFrom('rosters').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
-    if (!row) throw new AppError('invalid_input', 'this node holds no roster yet');
-    const opened = openRoster(row.note, trustRoot);
-    if (!opened.ok) throw new AppError('invalid_input', `the stored roster does not verify: ${opened.error}`);
-    return opened.roster;
-  } finally {
-    await handle.close();
-  }
+  return withContext(config, async ({ repos }) => {
+    const held = await repos.rosters.latestVerified(() => trustRoot);
+    if (held.status === 'none') throw new AppError('invalid_input', 'this node holds no roster yet');
+    if (held.status === 'unverified') throw new AppError('invalid_input', `the stored roster does not verify: ${held.error ?? ''}`);
+    return held.roster;
+  });
 }
 
 function receiptsIn(value: unknown): unknown[] {

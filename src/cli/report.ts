@@ -7,27 +7,18 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Kysely } from 'kysely';
-import { AuditService } from '../audit/audit-service.js';
 import { reportToCsv } from '../audit/csv.js';
 import { parseAuditWindow } from '../audit/window.js';
-import type { NodeConfig } from '../config/load.js';
+import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
-import { parseTrustRootKey } from '../federation/federation.js';
-import { openRoster } from '../roster/index.js';
-import { openDatabase } from '../store/database.js';
-import type { Database } from '../store/tables.js';
-import { configWithoutSecrets } from './options.js';
+import { configWithoutSecrets, withContext } from './options.js';
 
-/** The platforms of the roster this node accepted (stored, and verified again here). */
-async function rosterMembers(db: Kysely<Database>, config: NodeConfig): Promise<string[]> {
-  const trustRoot = parseTrustRootKey(config.roster.trustRoot, config.federation);
-  if (!trustRoot) return [];
-  const row = await db.selectFrom('rosters').select('note').orderBy('version', 'desc').limit(1).executeTakeFirst();
-  if (!row) return [];
-  const opened = openRoster(row.note, trustRoot);
-  if (!opened.ok) throw new AppError('invalid_input', `the stored roster does not verify against roster.trustRoot: ${opened.error}`);
-  return opened.roster.members.filter((m) => m.role === 'member').map((m) => m.id);
+/** The platforms of the roster this node accepted (stored, and verified again here); none without a trust root. */
+async function rosterMembers(context: AppContext): Promise<string[]> {
+  const held = await context.repos.rosters.latestVerified(context.trustRoot);
+  if (held.status === 'none' || (held.status === 'unverified' && held.error === undefined)) return [];
+  if (held.status === 'unverified') throw new AppError('invalid_input', `the stored roster does not verify against roster.trustRoot: ${held.error}`);
+  return held.roster.members.filter((m) => m.role === 'member').map((m) => m.id);
 }
 
 interface ReportOptions {
@@ -51,23 +42,11 @@ export function registerReportCommand(program: Command): void {
       if (opts.format !== 'json' && opts.format !== 'csv') throw new AppError('invalid_input', '--format: must be json or csv');
       const window = parseAuditWindow(opts.from, opts.to, { from: '--from', to: '--to' });
       const config = configWithoutSecrets(opts.dataDir);
-      const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-      let text: string;
-      try {
-        const members = await rosterMembers(handle.db, config);
-        const audit = new AuditService({
-          db: handle.db,
-          federation: config.federation,
-          member: config.member,
-          categories: config.categories,
-          now: () => new Date(),
-          members: () => members,
-        });
-        const report = await audit.report(window);
-        text = opts.format === 'csv' ? reportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
-      } finally {
-        await handle.close();
-      }
+      const text = await withContext(config, async (context) => {
+        const members = await rosterMembers(context);
+        const report = await context.audit({ members: () => members }).report(window);
+        return opts.format === 'csv' ? reportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
+      });
       if (opts.out === undefined) {
         process.stdout.write(text);
         return;

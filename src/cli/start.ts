@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { CONFIG_FILE_NAME, loadConfig } from '../config/load.js';
 import { initDataDir } from '../init.js';
 import { createNode } from '../node.js';
+import { stopOnSignal } from './signals.js';
 
 export function registerStartCommand(program: Command): void {
   program
@@ -25,16 +26,7 @@ export function registerStartCommand(program: Command): void {
       if (firstAdminKey) {
         process.stdout.write(`data directory created at ${dataDir}\nfirst admin API key (shown once, stored hashed): ${firstAdminKey}\n`);
       }
-      await new Promise<void>((resolveStop) => {
-        const stop = (signal: NodeJS.Signals) => {
-          node.logger.info({ signal }, 'shutting down');
-          process.off('SIGTERM', stop);
-          process.off('SIGINT', stop);
-          resolveStop();
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      await stopOnSignal((signal) => node.logger.info({ signal }, 'shutting down')).received;
       await node.stop();
     });
 }

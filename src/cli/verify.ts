@@ -12,10 +12,8 @@ import { verifyStore, type OriginVerification, type VerifyStoreOptions } from '.
 import type { NodeConfig } from '../config/load.js';
 import { AppError } from '../errors.js';
 import { witnessOf } from '../federation/witness.js';
-import { openDatabase, type DatabaseHandle } from '../store/database.js';
-import { readKeyFile } from '../store/key-file.js';
-import { heldRoster } from './held-roster.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import type { AppContext } from '../context.js';
+import { configWithoutSecrets, printJson, withContext } from './options.js';
 
 interface VerifyOptions {
   dataDir: string;
@@ -32,10 +30,11 @@ export interface Keys {
 }
 
 /** The roster the node holds, verified against the trust root, or the node's own key without one. */
-async function keysFor(config: NodeConfig, handle: DatabaseHandle, requireCosignatures: boolean): Promise<Keys> {
-  const roster = await heldRoster(config, handle.db);
+async function keysFor(context: AppContext, requireCosignatures: boolean): Promise<Keys> {
+  const { config } = context;
+  const roster = await context.heldRoster();
   if (roster === undefined) {
-    const { publicKey } = readKeyFile(config.signingKeyFile);
+    const { publicKey } = context.identity();
     return { options: { federation: config.federation, roster: undefined, self: { member: config.member, publicKey }, requireCosignatures }, rosterVersion: null };
   }
   const witness = witnessOf(roster);
@@ -104,19 +103,20 @@ export interface DataDirVerification {
 export async function verifyDataDir(dataDir: string, options: { requireCosignatures?: boolean } = {}): Promise<DataDirVerification> {
   const config = configWithoutSecrets(resolve(dataDir));
   const started = performance.now();
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, readonly: true });
-  try {
-    const keys = await keysFor(config, handle, options.requireCosignatures === true);
-    const progress = progressReporter();
-    try {
-      const results = await verifyStore(handle, keys.options, (p) => progress.update(p.origin, p.verified, p.total));
-      return { config, keys, results, seconds: (performance.now() - started) / 1000 };
-    } finally {
-      progress.done();
-    }
-  } finally {
-    await handle.close();
-  }
+  return withContext(
+    config,
+    async (context) => {
+      const keys = await keysFor(context, options.requireCosignatures === true);
+      const progress = progressReporter();
+      try {
+        const results = await verifyStore(context.database, keys.options, (p) => progress.update(p.origin, p.verified, p.total));
+        return { config, keys, results, seconds: (performance.now() - started) / 1000 };
+      } finally {
+        progress.done();
+      }
+    },
+    { open: { readonly: true } },
+  );
 }
 
 export function registerVerifyCommand(program: Command): void {

@@ -3,14 +3,9 @@
  * checkpoints, the sync loop that mirrors every other log, notifications to peers, and the status
  * the admin endpoint reports. Built by the composition root (src/node.ts).
  */
-import type { Kysely } from 'kysely';
-import type { Logger } from 'pino';
-import type { NodeConfig } from '../config/load.js';
+import type { AppContext } from '../context.js';
 import { activePeers, memberStatusAt, parseTrustRoot, requestKeys, type Roster } from '../roster/index.js';
-import { CheckpointRepository } from '../store/checkpoint-repository.js';
-import { LogReader } from '../store/log-repository.js';
-import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour-repository.js';
-import type { Database } from '../store/tables.js';
+import type { Misbehaviour, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import { RateLimiter } from '../service/rate-limiter.js';
 import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
@@ -19,7 +14,6 @@ import { federationPaths } from './paths.js';
 import { nonceQuota, ReplayCache } from './replay-cache.js';
 import { ownAuthorities } from './request-signature.js';
 import { RosterHolder, type TrustRoot } from './roster-holder.js';
-import type { SigningKeys } from './signing-keys.js';
 import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
@@ -29,13 +23,11 @@ import { cosignMemberCheckpoints } from './witness-requests.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 import { WitnessedDurability } from './witnessed-durability.js';
 
+/** What the federation part takes from the composition root (src/context.ts). */
+export type FederationContext = Pick<AppContext, 'config' | 'db' | 'repos' | 'logger' | 'now' | 'signingKeys' | 'trustRoot'>;
+
 export interface FederationDeps {
-  config: NodeConfig;
-  db: Kysely<Database>;
-  /** The node's keys: its key file, and the next one during a rotation. */
-  signingKeys: SigningKeys;
-  logger: Logger;
-  now: () => Date;
+  context: FederationContext;
   /** Called with each roster adopted (at start too), after the sync loops follow it. */
   onRosterChange?: ((roster: Roster) => void) | undefined;
   /** Passed to the sync loop (SyncDeps.commitWorker). */
@@ -90,18 +82,23 @@ export class Federation {
   readonly routes: ReturnType<typeof federationRoutes>;
   private readonly client: PeerClient;
   private readonly heldEpochs: readonly number[];
+  private readonly context: FederationContext;
 
-  constructor(private readonly deps: FederationDeps) {
-    const { config, db, logger, now } = deps;
+  constructor(deps: FederationDeps) {
+    const context = deps.context;
+    this.context = context;
+    const { config, db, logger, now } = context;
+    // The node's keys: its key file, and the next one during a rotation.
+    const signingKeys = context.signingKeys();
     this.heldEpochs = config.epochs.map((e) => e.epoch).sort((a, b) => a - b);
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
     // The association's node is the federation's witness: it cosigns what it has verified.
-    const keyAt = (time: string | undefined) => deps.signingKeys.at(this.roster.current(), config.member, time)?.secretKey;
-    const keyNow = () => deps.signingKeys.now(this.roster.current(), config.member, now().toISOString()).secretKey;
+    const keyAt = (time: string | undefined) => signingKeys.at(this.roster.current(), config.member, time)?.secretKey;
+    const keyNow = () => signingKeys.now(this.roster.current(), config.member, now().toISOString()).secretKey;
     const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
     const transition = config.sync.requestAuthority === 'transition';
     this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds, transitionSignatures: transition });
-    this.misbehaviour = new MisbehaviourRepository(db);
+    this.misbehaviour = context.repos.misbehaviour;
     this.signer = new CheckpointSigner({
       db,
       member: config.member,
@@ -153,8 +150,8 @@ export class Federation {
         ? new CosignatureCollector({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger, signal: () => this.sync.signal })
         : undefined;
     this.roster = new RosterHolder({
-      db,
-      trustRoot: parseTrustRootKey(config.roster.trustRoot, config.federation),
+      rosters: context.repos.rosters,
+      trustRoot: context.trustRoot(),
       file: config.roster.file,
       url: config.roster.url,
       refreshIntervalMs: config.roster.refreshIntervalMs,
@@ -163,7 +160,7 @@ export class Federation {
       now,
       onChange: (roster) => {
         // A key written by `jointban keys rotate` since the start is picked up with the roster that lists it.
-        deps.signingKeys.reload();
+        signingKeys.reload();
         // A checkpoint refused for want of a valid key may be signable under this roster.
         if (this.signer.refusal) void this.signer.flush();
         this.sync.setRoster(roster);
@@ -197,14 +194,14 @@ export class Federation {
 
   /** What peers sign `@authority` for: this node's roster endpoint, and `http.publicUrl` (PROTOCOL.md, "Covered components"). */
   private ownAuthorities(): string[] {
-    const self = this.roster.current()?.members.find((m) => m.id === this.deps.config.member);
-    return ownAuthorities([self?.endpoint, this.deps.config.http.publicUrl]);
+    const self = this.roster.current()?.members.find((m) => m.id === this.context.config.member);
+    return ownAuthorities([self?.endpoint, this.context.config.http.publicUrl]);
   }
 
   private activeMemberKey(id: string): Uint8Array[] | undefined {
     const roster = this.roster.current();
-    if (!roster || id === this.deps.config.member) return undefined;
-    const now = this.deps.now().toISOString();
+    if (!roster || id === this.context.config.member) return undefined;
+    const now = this.context.now().toISOString();
     if (memberStatusAt(roster, id, now) !== 'active') return undefined;
     return requestKeys(roster, id, now);
   }
@@ -235,19 +232,18 @@ export class Federation {
   private announce(origin: string, size: number, except: string | undefined): void {
     const roster: Roster | undefined = this.roster.current();
     if (!roster) return;
-    for (const peer of activePeers(roster, this.deps.config.member)) {
+    for (const peer of activePeers(roster, this.context.config.member)) {
       if (peer.id === except) continue;
       this.client.post(peer.endpoint, federationPaths.notify(), { origin, size }).catch((err: unknown) => {
-        this.deps.logger.debug({ peer: peer.id, err: (err as Error).message }, 'notify failed');
+        this.context.logger.debug({ peer: peer.id, err: (err as Error).message }, 'notify failed');
       });
     }
   }
 
   async status(): Promise<FederationStatus> {
-    const { config, db } = this.deps;
+    const { config, repos } = this.context;
+    const { log, checkpoints } = repos;
     const roster = this.roster.current();
-    const log = new LogReader(db);
-    const checkpoints = new CheckpointRepository(db);
     const peers = this.sync.status();
     const witness = roster ? witnessOf(roster) : undefined;
     const sizes = new Map((await log.origins()).map((o) => [o.origin, o.size]));

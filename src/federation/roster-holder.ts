@@ -5,10 +5,9 @@
  * older one. The source, a file or the association node's URL, is re-read periodically.
  */
 import { readFile } from 'node:fs/promises';
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { acceptRoster, openRoster, type Roster } from '../roster/index.js';
-import type { Database } from '../store/tables.js';
+import type { RosterRepository } from '../store/roster-repository.js';
 import type { PeerClient } from './peer-client.js';
 
 export interface TrustRoot {
@@ -17,7 +16,7 @@ export interface TrustRoot {
 }
 
 export interface RosterHolderDeps {
-  db: Kysely<Database>;
+  rosters: RosterRepository;
   trustRoot: TrustRoot | undefined;
   file: string | undefined;
   url: string | undefined;
@@ -49,15 +48,12 @@ export class RosterHolder {
   async load(): Promise<void> {
     const { trustRoot } = this.deps;
     if (!trustRoot) return;
-    const row = await this.deps.db.selectFrom('rosters').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
-    if (row) {
-      const opened = openRoster(row.note, trustRoot);
-      if (opened.ok) {
-        this.roster = opened.roster;
-        this.note = row.note;
-      } else {
-        this.deps.logger.error({ error: opened.error }, 'the stored roster no longer verifies against the configured trust root');
-      }
+    const stored = await this.deps.rosters.latestVerified(() => trustRoot);
+    if (stored.status === 'verified') {
+      this.roster = stored.roster;
+      this.note = stored.note;
+    } else if (stored.status === 'unverified') {
+      this.deps.logger.error({ error: stored.error }, 'the stored roster no longer verifies against the configured trust root');
     }
     await this.refresh();
     if (this.roster) this.deps.onChange(this.roster);
@@ -99,11 +95,7 @@ export class RosterHolder {
     const accepted = acceptRoster(this.roster, opened.roster);
     if (!accepted.ok) return { ok: false, error: accepted.error };
     if (this.roster && this.roster.version === opened.roster.version) return { ok: true, changed: false };
-    await this.deps.db
-      .insertInto('rosters')
-      .values({ version: opened.roster.version, note, accepted_at: this.deps.now().toISOString() })
-      .onConflict((oc) => oc.column('version').doNothing())
-      .execute();
+    await this.deps.rosters.add(opened.roster.version, note, this.deps.now().toISOString());
     this.roster = opened.roster;
     this.note = note;
     this.deps.logger.info({ version: opened.roster.version, members: opened.roster.members.length }, 'roster accepted');
