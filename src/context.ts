@@ -37,10 +37,11 @@ export interface ContextOverrides {
   /** A database already open (a test's temp file): used instead of the config's, and closed with the context. */
   database?: DatabaseHandle | undefined;
   /**
-   * How the config's database is opened: `readonly` for the audits that must not change what they
-   * check (`jointban verify`), `migrate: false` for `jointban migrate`, which migrates itself.
+   * How the database is opened: `readonly` for the audits that must not change what they check
+   * (`jointban verify`), `migrate: false` for `jointban migrate`, which migrates itself; `file`
+   * for another file than the config's (the staged copy `jointban restore` checks).
    */
-  open?: { readonly?: boolean; migrate?: boolean } | undefined;
+  open?: { readonly?: boolean; migrate?: boolean; file?: string } | undefined;
   /** The node's key pair, instead of reading the key file. */
   identity?: Ed25519KeyPair | undefined;
 }
@@ -56,13 +57,11 @@ export interface Repositories {
   rosters: RosterRepository;
 }
 
-export interface AppContext {
+/** The parts that need no database: for the commands that only read keys or the config. */
+export interface BaseContext {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly now: () => Date;
-  readonly database: DatabaseHandle;
-  readonly db: Kysely<Database>;
-  readonly repos: Repositories;
   /** The node's signing key pair from its key file (read on first use). */
   identity(): Ed25519KeyPair;
   /** The key file and, during a rotation, the next key beside it (federation/signing-keys.ts). */
@@ -71,6 +70,12 @@ export interface AppContext {
   tokenizer(): Tokenizer;
   /** The association's roster verifier key from `roster.trustRoot`; undefined when not set. */
   trustRoot(): TrustRoot | undefined;
+}
+
+export interface AppContext extends BaseContext {
+  readonly database: DatabaseHandle;
+  readonly db: Kysely<Database>;
+  readonly repos: Repositories;
   /**
    * The latest roster the database holds, verified against the trust root: what the offline
    * commands decide by. Undefined when it holds none; refused when it does not verify.
@@ -97,10 +102,28 @@ function once<T>(build: () => T): () => T {
   return () => (built ??= { value: build() }).value;
 }
 
-export async function createContext(config: NodeConfig, overrides: ContextOverrides = {}): Promise<AppContext> {
+export function createBaseContext(config: NodeConfig, overrides: Pick<ContextOverrides, 'logger' | 'now' | 'identity'> = {}): BaseContext {
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const now = overrides.now ?? (() => new Date());
-  const database = overrides.database ?? (await openDatabase({ driver: 'sqlite', file: config.databaseFile, ...overrides.open }));
+  const identity = once(() => overrides.identity ?? readKeyFile(config.signingKeyFile));
+  return {
+    config,
+    logger,
+    now: overrides.now ?? (() => new Date()),
+    identity,
+    signingKeys: once(() => new SigningKeys(config.signingKeyFile, identity(), logger)),
+    tokenizer: once(() => {
+      assertEpochSecrets(config);
+      return new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
+    }),
+    trustRoot: once(() => parseTrustRootKey(config.roster.trustRoot, config.federation)),
+  };
+}
+
+export async function createContext(config: NodeConfig, overrides: ContextOverrides = {}): Promise<AppContext> {
+  const base = createBaseContext(config, overrides);
+  const { now, trustRoot } = base;
+  const { file = config.databaseFile, ...open } = overrides.open ?? {};
+  const database = overrides.database ?? (await openDatabase({ driver: 'sqlite', file, ...open }));
   const { db } = database;
   const repos: Repositories = {
     apiKeys: new ApiKeyRepository(db),
@@ -111,23 +134,12 @@ export async function createContext(config: NodeConfig, overrides: ContextOverri
     nodeMeta: new NodeMetaRepository(db),
     rosters: new RosterRepository(db),
   };
-  const identity = once(() => overrides.identity ?? readKeyFile(config.signingKeyFile));
-  const trustRoot = once(() => parseTrustRootKey(config.roster.trustRoot, config.federation));
   let closed: Promise<void> | undefined;
   return {
-    config,
-    logger,
-    now,
+    ...base,
     database,
     db,
     repos,
-    identity,
-    signingKeys: once(() => new SigningKeys(config.signingKeyFile, identity(), logger)),
-    tokenizer: once(() => {
-      assertEpochSecrets(config);
-      return new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
-    }),
-    trustRoot,
     async heldRoster() {
       const latest = await repos.rosters.latestVerified(trustRoot);
       if (latest.status === 'none') return undefined;

@@ -8,14 +8,9 @@
 import type { Command } from 'commander';
 import type { NodeConfig } from '../config/load.js';
 import type { Ed25519KeyPair } from '../crypto/index.js';
-import { SigningKeys } from '../federation/signing-keys.js';
-import { createLogger } from '../logging.js';
 import type { Roster } from '../roster/index.js';
-import { createBackup, type BackupProgress } from '../store/backup.js';
-import { openDatabase } from '../store/database.js';
-import { readKeyFile } from '../store/key-file.js';
-import { heldRoster } from './held-roster.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { backupDatabase, type BackupProgress } from '../service/backups.js';
+import { baseContext, configWithoutSecrets, openContext, printJson } from './options.js';
 
 interface BackupOptions {
   dataDir: string;
@@ -50,14 +45,14 @@ function progressLine(): { update(p: BackupProgress): void; done(): void } {
  * now (the next key once it has started), as the node itself would sign; the key file otherwise.
  */
 async function keyValidNow(config: NodeConfig): Promise<Ed25519KeyPair> {
-  const keys = new SigningKeys(config.signingKeyFile, readKeyFile(config.signingKeyFile), createLogger('silent'));
+  const keys = baseContext(config).signingKeys();
   let roster: Roster | undefined;
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, readonly: true }).catch(() => undefined);
+  const context = await openContext(config, { open: { readonly: true } }).catch(() => undefined);
   try {
     // A roster that does not verify here fails the restore's own check anyway; the backup still goes ahead.
-    roster = handle ? await heldRoster(config, handle.db).catch(() => undefined) : undefined;
+    roster = context ? await context.heldRoster().catch(() => undefined) : undefined;
   } finally {
-    await handle?.close();
+    await context?.close();
   }
   return keys.now(roster, config.member, new Date().toISOString());
 }
@@ -73,14 +68,7 @@ export function registerBackupCommand(program: Command): void {
       const config = configWithoutSecrets(opts.dataDir);
       const signingKey = await keyValidNow(config);
       const progress = progressLine();
-      const result = await createBackup({
-        databaseFile: config.databaseFile,
-        to: opts.to,
-        force: opts.force === true,
-        identity: { member: config.member, federation: config.federation, role: config.role },
-        signingKey,
-        onProgress: (p) => progress.update(p),
-      }).finally(() => progress.done());
+      const result = await backupDatabase(config, signingKey, { to: opts.to, force: opts.force === true, onProgress: (p) => progress.update(p) }).finally(() => progress.done());
       printJson({ file: result.file, manifestFile: result.manifestFile, ...result.manifest });
       // After the copy, so that a failure still prints one line only.
       process.stderr.write(`${SECRETS_NOT_INCLUDED}\n`);

@@ -16,14 +16,11 @@ import type { NodeConfig } from '../config/load.js';
 import { bytesEqual, toBase64, toHex } from '../crypto/encoding.js';
 import { generateEd25519KeyPair } from '../crypto/index.js';
 import { AppError } from '../errors.js';
-import { nextKeyFile } from '../federation/signing-keys.js';
-import { fsyncDirectory, writeFileAtomic } from '../store/backup.js';
+import { nextKeyFile, readNextKey } from '../federation/signing-keys.js';
+import { fsyncDirectory, writeFileAtomic } from '../durable-file.js';
 import { findMember, keyValidAt, memberKeys, type Roster } from '../roster/index.js';
-import { openDatabase } from '../store/database.js';
-import { readKeyFile } from '../store/key-file.js';
 import { dirname } from 'node:path';
-import { heldRoster } from './held-roster.js';
-import { configWithoutSecrets, printJson } from './options.js';
+import { baseContext, configWithoutSecrets, openContext, printJson } from './options.js';
 
 const ASSOCIATION_REFUSED =
   "this is the association's node: its key is the federation's trust root and changes through the trust-root procedure (docs/OPERATIONS.md, \"The association's key\"), not keys rotate/finish";
@@ -36,13 +33,13 @@ function memberConfig(dataDir: string): NodeConfig {
 
 /** Refuses unless the roster the node holds lists `publicKey` for the member, valid now. */
 async function assertValidNow(config: NodeConfig, publicKey: Uint8Array, file: string): Promise<void> {
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile, readonly: true }).catch(() => undefined);
-  if (handle === undefined) throw new AppError('conflict', `no database at ${config.databaseFile}: the node holds no roster that lists the key in ${file}`);
+  const context = await openContext(config, { open: { readonly: true } }).catch(() => undefined);
+  if (context === undefined) throw new AppError('conflict', `no database at ${config.databaseFile}: the node holds no roster that lists the key in ${file}`);
   let roster: Roster | undefined;
   try {
-    roster = await heldRoster(config, handle.db);
+    roster = await context.heldRoster();
   } finally {
-    await handle.close();
+    await context.close();
   }
   const now = new Date().toISOString();
   const key = memberKeys(roster ? findMember(roster, config.member) : undefined).find((k) => bytesEqual(k.publicKey, publicKey));
@@ -59,7 +56,7 @@ async function assertValidNow(config: NodeConfig, publicKey: Uint8Array, file: s
 
 function keysRotate(opts: { dataDir: string }): void {
   const config = memberConfig(opts.dataDir);
-  const current = readKeyFile(config.signingKeyFile);
+  const current = baseContext(config).identity();
   const next = nextKeyFile(config.signingKeyFile);
   if (existsSync(next)) {
     throw new AppError('conflict', `${next} already exists: a rotation is under way (run jointban keys finish once the old key is retired)`);
@@ -82,8 +79,8 @@ async function keysFinish(opts: { dataDir: string }): Promise<void> {
   const file = config.signingKeyFile;
   const next = nextKeyFile(file);
   if (!existsSync(next)) throw new AppError('not_found', `${next} does not exist: no rotation is under way`);
-  const old = readKeyFile(file);
-  const pair = readKeyFile(next);
+  const old = baseContext(config).identity();
+  const pair = readNextKey(file);
   await assertValidNow(config, pair.publicKey, next);
   const retired = `${file}.retired-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   renameSync(file, retired);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `jointban` command. This file only parses argv, wires signals and sets the exit code; each
- * command lives in its own file. Errors the user can act on print one line and exit 1.
+ * The `jointban` command. This file only parses argv and sets the exit code; each command lives in
+ * its own file and runs on the composition root (src/context.ts, or a node built on it), and the
+ * long-running ones take SIGINT/SIGTERM through signals.ts. Errors the user can act on print one
+ * line and exit 1.
  */
 import { Command, CommanderError } from 'commander';
 import { AppError } from '../errors.js';

@@ -1,7 +1,7 @@
 /** Option parsers shared by commands: each rejects a bad value with a one-line reason. */
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, type NodeConfig } from '../config/load.js';
-import { createContext, type AppContext, type ContextOverrides } from '../context.js';
+import { createBaseContext, createContext, type AppContext, type BaseContext, type ContextOverrides } from '../context.js';
 import { createLogger } from '../logging.js';
 
 export function parsePort(value: string): number {
@@ -36,12 +36,19 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/**
- * Runs `fn` on the composition root over the data directory's database (src/context.ts) and closes
- * it afterwards. The node's logs are not wanted on a command's output.
- */
+/** The composition root over the data directory's database (src/context.ts); the node's logs are not wanted on a command's output. */
+export function openContext(config: NodeConfig, overrides: ContextOverrides = {}): Promise<AppContext> {
+  return createContext(config, { logger: createLogger('silent'), ...overrides });
+}
+
+/** Its parts that need no database (the signing key, the trust root). */
+export function baseContext(config: NodeConfig): BaseContext {
+  return createBaseContext(config, { logger: createLogger('silent') });
+}
+
+/** Runs `fn` on the composition root (`openContext`) and closes it afterwards. */
 export async function withContext<T>(config: NodeConfig, fn: (context: AppContext) => Promise<T>, overrides: ContextOverrides = {}): Promise<T> {
-  const context = await createContext(config, { logger: createLogger('silent'), ...overrides });
+  const context = await openContext(config, overrides);
   try {
     return await fn(context);
   } finally {

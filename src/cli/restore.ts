@@ -13,7 +13,7 @@
  * must also be those the manifest lists, and the key in keys/ the one the roster holds for this
  * member. Only then is the marker removed; otherwise the command exits 1 and the marker stays.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { OriginVerification } from '../audit/verify.js';
@@ -22,25 +22,21 @@ import type { NodeConfig } from '../config/load.js';
 import { bytesEqual, toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import { markOwnLogRecovery } from '../federation/own-log-recovery.js';
-import { nextKeyFile } from '../federation/signing-keys.js';
+import { nextKeyFile, readNextKey } from '../federation/signing-keys.js';
 import { findMember, keyValidAt, memberKeys, type Roster } from '../roster/index.js';
-import { manifestPathOf, readManifest, type BackupManifest } from '../store/backup.js';
-import { manifestSigner } from '../store/backup-signature.js';
-import { openDatabase } from '../store/database.js';
-import { readKeyFile } from '../store/key-file.js';
 import {
-  checkCompatible,
-  clearRestorePending,
-  databaseExists,
-  databaseInUse,
-  markRestorePending,
-  replaceDatabase,
-  RESTORE_PENDING_FILE,
-  restorePending,
-  stageDatabase,
-} from '../store/restore.js';
-import { heldRoster } from './held-roster.js';
-import { configWithoutSecrets, httpUrl } from './options.js';
+  discardStaged,
+  finishRestore,
+  manifestPathOf,
+  manifestSignedBy,
+  preflightRestore,
+  readBackupManifest,
+  stageRestore,
+  stillPending,
+  switchToRestored,
+  type BackupManifest,
+} from '../service/backups.js';
+import { baseContext, configWithoutSecrets, httpUrl, withContext } from './options.js';
 import { verifyDataDir, type DataDirVerification } from './verify.js';
 
 interface RestoreOptions {
@@ -68,18 +64,6 @@ async function nodeAnswering(http: NodeConfig['http']): Promise<{ url: string; m
   return undefined;
 }
 
-/** Refusals that leave everything as it was. */
-async function preflight(config: NodeConfig, manifest: BackupManifest, force: boolean): Promise<void> {
-  await checkCompatible(manifest, { member: config.member, federation: config.federation, role: config.role });
-  const target = config.databaseFile;
-  if (databaseExists(target) && !force && !restorePending(config.dataDir)) {
-    throw new AppError('conflict', `${target} already exists: stop the node and add --force to replace it with the backup`);
-  }
-  const answering = await nodeAnswering(config.http);
-  if (answering) throw new AppError('conflict', `a jointban node (${answering.member}) answers on ${answering.url}: stop it before restoring`);
-  if (databaseInUse(target)) throw new AppError('conflict', `${target} is open in another process (a running node, a backup or a verify): stop it before restoring`);
-}
-
 /**
  * Checks the manifest's signature before anything changes (the staged copy is the backup's
  * database, its hash already checked against the manifest): it must verify with a key the roster
@@ -89,20 +73,14 @@ async function preflight(config: NodeConfig, manifest: BackupManifest, force: bo
  */
 async function checkManifestSignature(config: NodeConfig, from: string, manifest: BackupManifest, staged: string): Promise<string> {
   if (manifest.version === 1) return 'warning: the manifest is a version 1 manifest and carries no signature (--allow-unsigned-manifest)';
-  const handle = await openDatabase({ driver: 'sqlite', file: staged, readonly: true });
-  let roster: Roster | undefined;
-  try {
-    roster = await heldRoster(config, handle.db);
-  } finally {
-    await handle.close();
-  }
+  const roster: Roster | undefined = await withContext(config, (context) => context.heldRoster(), { open: { file: staged, readonly: true } });
   const next = nextKeyFile(config.signingKeyFile);
   const keys = roster
     ? memberKeys(findMember(roster, config.member))
         .filter((k) => keyValidAt(k, manifest.createdAt))
         .map((k) => k.publicKey)
-    : [config.signingKeyFile, ...(existsSync(next) ? [next] : [])].map((f) => readKeyFile(f).publicKey);
-  const signer = manifestSigner(manifest, keys);
+    : [baseContext(config).identity(), ...(existsSync(next) ? [readNextKey(config.signingKeyFile)] : [])].map((k) => k.publicKey);
+  const signer = manifestSignedBy(manifest, keys);
   const whose = roster ? `a key roster version ${roster.version} lists for ${config.member} at ${manifest.createdAt}` : `the key in ${config.signingKeyFile} (the backup holds no roster)`;
   if (signer === undefined) {
     throw new AppError('invalid_input', `${manifestPathOf(from)}: the signature does not verify with ${whose}: the backup was changed after it was made, or is not this node's; nothing was restored`);
@@ -124,7 +102,7 @@ function problemsOf(manifest: BackupManifest, config: NodeConfig, verified: Data
   }
   const roster = verified.keys.options.roster;
   const rosterKeys = roster ? memberKeys(findMember(roster, config.member)) : [];
-  const own = readKeyFile(config.signingKeyFile).publicKey;
+  const own = baseContext(config).identity().publicKey;
   const listed = rosterKeys.find((k) => bytesEqual(k.publicKey, own));
   if (rosterKeys.length > 0 && listed === undefined) {
     problems.push(`${config.signingKeyFile} is not the key the roster holds for ${config.member}: restore the node's own keys/ too`);
@@ -132,7 +110,7 @@ function problemsOf(manifest: BackupManifest, config: NodeConfig, verified: Data
     // During a rotation the key file may hold the old key, as long as the roster has not retired it
     // or the new key is there beside it: a node left with a retired key only cannot sign.
     const next = nextKeyFile(config.signingKeyFile);
-    const nextKey = existsSync(next) ? readKeyFile(next).publicKey : undefined;
+    const nextKey = existsSync(next) ? readNextKey(config.signingKeyFile).publicKey : undefined;
     const now = new Date().toISOString();
     if (!rosterKeys.some((k) => nextKey !== undefined && bytesEqual(k.publicKey, nextKey) && keyValidAt(k, now))) {
       problems.push(`${config.signingKeyFile} holds a key the roster retired at ${listed.validUntil}: restore keys/ as it was after the rotation (node.key.next, or node.key once keys finish ran)`);
@@ -165,8 +143,6 @@ function printSummary(from: string, manifest: BackupManifest, verified: DataDirV
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-const stillPending = (dataDir: string) => `${RESTORE_PENDING_FILE} stays in ${dataDir}, so no node will start on this data`;
-
 export function registerRestoreCommand(program: Command): void {
   program
     .command('restore')
@@ -179,31 +155,23 @@ export function registerRestoreCommand(program: Command): void {
     .action(async (opts: RestoreOptions) => {
       const from = resolve(opts.from);
       const config = configWithoutSecrets(resolve(opts.dataDir));
-      const manifest = readManifest(from, { allowUnsigned: opts.allowUnsignedManifest === true });
-      await preflight(config, manifest, opts.force === true);
-      const staged = await stageDatabase(from, manifest, config.databaseFile);
+      const manifest = readBackupManifest(from, opts.allowUnsignedManifest === true);
+      await preflightRestore(config, manifest, opts.force === true, nodeAnswering);
+      const staged = await stageRestore(from, manifest, config);
       let signedBy: string;
       try {
         signedBy = await checkManifestSignature(config, from, manifest, staged);
       } catch (err) {
-        rmSync(staged, { force: true });
+        discardStaged(staged);
         throw err;
       }
-      try {
-        // Checked again just before the switch: a node may have been started since the first look.
-        if (databaseInUse(config.databaseFile)) throw new AppError('conflict', `${config.databaseFile} was opened by another process meanwhile: stop it and run jointban restore again`);
-        markRestorePending(config.dataDir, { from, startedAt: new Date().toISOString(), member: manifest.member, createdAt: manifest.createdAt, sha256: manifest.database.sha256 });
-        replaceDatabase(staged, config.databaseFile);
-      } catch (err) {
-        rmSync(staged, { force: true });
-        throw err;
-      }
+      switchToRestored(config, from, manifest, staged);
 
       let verified: DataDirVerification;
       let problems: string[];
       try {
         // Migrated as a start would, so the verification sees the schema the node will run on.
-        await (await openDatabase({ driver: 'sqlite', file: config.databaseFile })).close();
+        await withContext(config, async () => undefined);
         verified = await verifyDataDir(config.dataDir, { requireCosignatures: opts.requireCosignatures === true });
         problems = problemsOf(manifest, config, verified);
       } catch (err) {
@@ -219,13 +187,8 @@ export function registerRestoreCommand(program: Command): void {
       }
       // Peers may hold entries this node appended after the backup; appending again would fork its
       // log. Marked before the pending marker goes, so no crash leaves a startable node unmarked.
-      const database = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
-      try {
-        await markOwnLogRecovery(database.db, { since: new Date().toISOString(), reason: 'restore' });
-      } finally {
-        await database.close();
-      }
-      clearRestorePending(config.dataDir);
+      await withContext(config, (context) => markOwnLogRecovery(context.db, { since: context.now().toISOString(), reason: 'restore' }));
+      finishRestore(config);
       const entries = verified.results.reduce((n, r) => n + r.entries, 0);
       process.stdout.write(`verified ${verified.results.length} logs, ${entries} entries in ${verified.seconds.toFixed(2)} s: the node may start\n`);
       const own = manifest.logs.find((l) => l.origin === config.member)?.size ?? 0;

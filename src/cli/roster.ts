@@ -36,9 +36,8 @@ import {
   type Roster,
   type RosterDraft,
 } from '../roster/index.js';
-import { writeFileAtomic } from '../store/backup.js';
-import { readKeyFile } from '../store/key-file.js';
-import { configWithoutSecrets, httpUrl, printJson } from './options.js';
+import { writeFileAtomic } from '../durable-file.js';
+import { baseContext, configWithoutSecrets, httpUrl, printJson } from './options.js';
 
 export const ROSTER_DRAFT_FILE = 'roster.json';
 export const ROSTER_NOTE_FILE = 'roster.note';
@@ -131,7 +130,7 @@ interface DirOpts {
 function rosterInit(opts: DirOpts & { endpoint?: string; name?: string }): void {
   const a = association(opts.dataDir);
   if (existsSync(a.draftFile)) throw new AppError('conflict', `${a.draftFile} already exists: the roster is already initialised`);
-  const keyPair = readKeyFile(a.config.signingKeyFile);
+  const keyPair = baseContext(a.config).identity();
   const endpoint = endpointOption(opts.endpoint !== undefined ? '--endpoint' : 'endpoint from the config', opts.endpoint ?? defaultEndpoint(a.config));
   const name = opts.name ?? a.config.member;
   if (!isMemberName(name)) throw new AppError('invalid_input', '--name: must be 1-100 printable characters without white space at the ends');
@@ -208,7 +207,7 @@ function rosterRetireKey(opts: DirOpts & { id: string; publicKey: string; at?: s
 function rosterSign(opts: DirOpts): void {
   const a = association(opts.dataDir);
   const draft = readDraft(a);
-  const keyPair = readKeyFile(a.config.signingKeyFile);
+  const keyPair = baseContext(a.config).identity();
   const self = draft.members.find((m) => m.role === 'association');
   if (self?.publicKey !== toBase64(keyPair.publicKey)) {
     throw new AppError('invalid_input', `the association's public key in ${a.draftFile} is not this node's signing key`);
@@ -229,7 +228,7 @@ function rosterSign(opts: DirOpts): void {
 function rosterShow(opts: DirOpts): void {
   const a = association(opts.dataDir);
   const draft = readDraft(a);
-  const keyPair = readKeyFile(a.config.signingKeyFile);
+  const keyPair = baseContext(a.config).identity();
   const signed = readSigned(a, keyPair);
   printJson({
     federation: draft.federation,

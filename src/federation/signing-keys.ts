@@ -25,6 +25,11 @@ export function nextKeyFile(file: string): string {
   return `${file}.next`;
 }
 
+/** The next key beside the key file `file`; refused as an unreadable key file is (store/key-file.ts). */
+export function readNextKey(file: string): Ed25519KeyPair {
+  return readKeyFile(nextKeyFile(file));
+}
+
 export class SigningKeys {
   private held: Ed25519KeyPair[];
   private readonly warned = new Set<number>();

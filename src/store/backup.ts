@@ -15,7 +15,7 @@
  * environment and `keys/`, which operators back up separately and encrypted. Both do hold tokens,
  * listing references and API key hashes, and need the care of the database itself.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { toHex } from '../crypto/encoding.js';
 import { createSha256, type Ed25519KeyPair } from '../crypto/index.js';
 import { AppError } from '../errors.js';
+import { fsyncDirectory, writeFileAtomic } from '../durable-file.js';
 import { VERSION } from '../version.js';
 import { signManifest } from './backup-signature.js';
 import { openDatabase } from './database.js';
@@ -98,39 +99,6 @@ const DEFAULT_STEP_PAGES = 4096;
 const ALL_PAGES = 0x7fffffff;
 
 export const manifestPathOf = (file: string): string => `${file}.json`;
-
-/** Flushes a directory, so a rename in it survives power loss. */
-export function fsyncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Some filesystems cannot flush a directory; the rename is still atomic there, only its
-    // durability is left to the filesystem, which is all those filesystems offer anyway.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/** Writes to a temporary name, flushes, renames over `file` and flushes the directory. */
-export function writeFileAtomic(file: string, text: string, mode = 0o600): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    const fd = openSync(tmp, 'w', mode);
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new AppError('internal', `cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  fsyncDirectory(dirname(file));
-}
 
 /** Size and SHA-256 of a file, read in chunks; optionally copied to `copyTo` (flushed) on the way. */
 export async function hashFile(file: string, copyTo?: string): Promise<{ bytes: number; sha256: string }> {

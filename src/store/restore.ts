@@ -15,7 +15,8 @@ import { basename, dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
-import { fsyncDirectory, hashFile, writeFileAtomic, type BackupIdentity, type BackupManifest } from './backup.js';
+import { fsyncDirectory, writeFileAtomic } from '../durable-file.js';
+import { hashFile, type BackupIdentity, type BackupManifest } from './backup.js';
 
 export const RESTORE_PENDING_FILE = 'RESTORE_PENDING';
 

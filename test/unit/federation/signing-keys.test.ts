@@ -11,7 +11,7 @@ import { toBase64, toHex } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair } from '../../../src/crypto/index.js';
 import { nextKeyFile, SigningKeys } from '../../../src/federation/signing-keys.js';
 import type { Roster } from '../../../src/roster/index.js';
-import { writeFileAtomic } from '../../../src/store/backup.js';
+import { writeFileAtomic } from '../../../src/durable-file.js';
 
 const old = generateEd25519KeyPair();
 const next = generateEd25519KeyPair();
