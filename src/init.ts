@@ -10,10 +10,10 @@ import type { ConfigFile } from './config/schema.js';
 import { MEMBER_ID_PATTERN } from './config/schema.js';
 import { generateEd25519KeyPair, randomBytes, type Ed25519KeyPair } from './crypto/index.js';
 import { toHex } from './crypto/encoding.js';
+import { createContext } from './context.js';
 import { AppError } from './errors.js';
+import { createLogger } from './logging.js';
 import { ApiKeyService } from './service/api-keys.js';
-import { ApiKeyRepository } from './store/api-key-repository.js';
-import { openDatabase } from './store/database.js';
 import { writeKeyFile } from './store/key-file.js';
 
 export interface InitOptions {
@@ -68,12 +68,11 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   for (const suffix of ['', '-wal', '-shm', '-journal']) {
     if (existsSync(`${config.databaseFile}${suffix}`)) chmodSync(`${config.databaseFile}${suffix}`, 0o600);
   }
-  const handle = await openDatabase({ driver: 'sqlite', file: config.databaseFile });
+  const context = await createContext(config, { logger: createLogger('silent'), identity: keyPair });
   try {
-    const keys = new ApiKeyService(new ApiKeyRepository(handle.db), () => new Date());
-    const admin = await keys.create('admin', 'initial admin key');
+    const admin = await new ApiKeyService(context.repos.apiKeys, context.now).create('admin', 'initial admin key');
     return { config, publicKey: keyPair.publicKey, adminKey: admin.key };
   } finally {
-    await handle.close();
+    await context.close();
   }
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
-import { parseTrustRootKey } from '../federation/federation.js';
+import { parseTrustRootKey } from '../federation/roster-holder.js';
 import { verifyReceipt } from '../log/receipt.js';
 import { findMember, memberKeys, openRoster, type Roster } from '../roster/index.js';
 import { configWithoutSecrets, printJson, withContext } from './options.js';

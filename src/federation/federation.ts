@@ -4,16 +4,15 @@
  * the admin endpoint reports. Built by the composition root (src/node.ts).
  */
 import type { AppContext } from '../context.js';
-import { activePeers, memberStatusAt, parseTrustRoot, requestKeys, type Roster } from '../roster/index.js';
+import { activePeers, memberStatusAt, requestKeys, type Roster } from '../roster/index.js';
 import type { Misbehaviour, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import { RateLimiter } from '../service/rate-limiter.js';
-import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { nonceQuota, ReplayCache } from './replay-cache.js';
 import { ownAuthorities } from './request-signature.js';
-import { RosterHolder, type TrustRoot } from './roster-holder.js';
+import { RosterHolder } from './roster-holder.js';
 import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
@@ -58,14 +57,6 @@ export interface FederationStatus {
   signingRefused: SigningRefusal | null;
   /** The token epochs this node holds, and those each peer names (held-epochs.ts); numbers only. */
   epochs: EpochsStatus;
-}
-
-/** The trust root from config: the association's roster verifier key, for this federation. */
-export function parseTrustRootKey(text: string | undefined, federation?: string): TrustRoot | undefined {
-  if (text === undefined) return undefined;
-  const parsed = parseTrustRoot(text, federation);
-  if (!parsed.ok) throw new AppError('invalid_input', `roster.trustRoot: ${parsed.error}`);
-  return { name: parsed.trustRoot.name, publicKey: parsed.trustRoot.publicKey };
 }
 
 export class Federation {

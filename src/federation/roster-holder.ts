@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { acceptRoster, openRoster, type Roster } from '../roster/index.js';
+import { AppError } from '../errors.js';
+import { acceptRoster, openRoster, parseTrustRoot, type Roster } from '../roster/index.js';
 import type { RosterRepository } from '../store/roster-repository.js';
 import type { PeerClient } from './peer-client.js';
 
@@ -25,6 +26,14 @@ export interface RosterHolderDeps {
   logger: Logger;
   now: () => Date;
   onChange: (roster: Roster) => void;
+}
+
+/** The trust root from config: the association's roster verifier key, for this federation. */
+export function parseTrustRootKey(text: string | undefined, federation?: string): TrustRoot | undefined {
+  if (text === undefined) return undefined;
+  const parsed = parseTrustRoot(text, federation);
+  if (!parsed.ok) throw new AppError('invalid_input', `roster.trustRoot: ${parsed.error}`);
+  return { name: parsed.trustRoot.name, publicKey: parsed.trustRoot.publicKey };
 }
 
 export type OfferResult = { ok: true; changed: boolean } | { ok: false; error: string };
