@@ -10,6 +10,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { AuditService, type AuditServiceDeps } from './audit/audit-service.js';
+import { ApiKeyService, type ApiKeyLookup } from './service/api-keys.js';
 import type { NodeConfig } from './config/load.js';
 import type { Ed25519KeyPair } from './crypto/index.js';
 import { AppError } from './errors.js';
@@ -80,6 +81,8 @@ export interface AppContext extends BaseContext {
    * commands decide by. Undefined when it holds none; refused when it does not verify.
    */
   heldRoster(): Promise<Roster | undefined>;
+  /** API keys over this database; a node passes its in-memory lookup (the check store), a command none. */
+  apiKeys(lookup?: ApiKeyLookup): ApiKeyService;
   /** The audit report over this database (a node passes its check counter, flushed before each report). */
   audit(parts: Pick<AuditServiceDeps, 'members' | 'counter'>): AuditService;
   /** Applies pending migrations (a context opened with `open.migrate: false`). */
@@ -146,6 +149,7 @@ export async function createContext(config: NodeConfig, overrides: ContextOverri
       if (latest.error === undefined) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set, so the roster this node holds cannot be verified`);
       throw new AppError('invalid_input', `the roster this node holds (version ${latest.version}) does not verify against the trust root: ${latest.error}`);
     },
+    apiKeys: (lookup) => new ApiKeyService(repos.apiKeys, now, lookup),
     audit: (parts) => new AuditService({ db, federation: config.federation, member: config.member, categories: config.categories, now, ...parts }),
     migrate: () => migrateToLatest(db),
     close: () => (closed ??= database.close()),

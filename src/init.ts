@@ -13,7 +13,6 @@ import { toHex } from './crypto/encoding.js';
 import { createContext } from './context.js';
 import { AppError } from './errors.js';
 import { createLogger } from './logging.js';
-import { ApiKeyService } from './service/api-keys.js';
 import { writeKeyFile } from './store/key-file.js';
 
 export interface InitOptions {
@@ -70,7 +69,7 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   }
   const context = await createContext(config, { logger: createLogger('silent'), identity: keyPair });
   try {
-    const admin = await new ApiKeyService(context.repos.apiKeys, context.now).create('admin', 'initial admin key');
+    const admin = await context.apiKeys().create('admin', 'initial admin key');
     return { config, publicKey: keyPair.publicKey, adminKey: admin.key };
   } finally {
     await context.close();

@@ -21,7 +21,7 @@ import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
 import type { Ed25519KeyPair } from './crypto/index.js';
 import { createLogger, nodeLogDestination } from './logging.js';
-import { ApiKeyService } from './service/api-keys.js';
+import type { ApiKeyService } from './service/api-keys.js';
 import { CheckCounter } from './service/check-counter.js';
 import { CheckService } from './service/checks.js';
 import { Tokenizer } from './service/identifiers.js';
@@ -101,7 +101,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
   );
 
-  const keys = new ApiKeyService(repos.apiKeys, now, checkStore);
+  const keys = context.apiKeys(checkStore);
   // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
   const lifts = new WatchLifts({
     db,

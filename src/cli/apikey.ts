@@ -1,11 +1,11 @@
 /** `jointban apikey create|list|revoke`: manage the API keys platform services use. */
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
-import { ApiKeyService, describeScopes, SCOPES, type Scope } from '../service/api-keys.js';
+import { describeScopes, SCOPES, type ApiKeyService, type Scope } from '../service/api-keys.js';
 import { configWithoutSecrets, printJson, withContext } from './options.js';
 
 function withKeys<T>(dataDir: string, fn: (keys: ApiKeyService) => Promise<T>): Promise<T> {
-  return withContext(configWithoutSecrets(dataDir), (context) => fn(new ApiKeyService(context.repos.apiKeys, context.now)));
+  return withContext(configWithoutSecrets(dataDir), (context) => fn(context.apiKeys()));
 }
 
 export function registerApiKeyCommands(program: Command): void {

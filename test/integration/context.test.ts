@@ -12,7 +12,6 @@ import { generateEd25519KeyPair } from '../../src/crypto/index.js';
 import { initDataDir } from '../../src/init.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
-import { ApiKeyService } from '../../src/service/api-keys.js';
 import * as database from '../../src/store/database.js';
 import { TEST_EPOCH_SECRET, tempDir } from '../helpers/test-node.js';
 
@@ -119,7 +118,7 @@ describe('overrides', () => {
     const at = new Date('2031-02-03T04:05:06.000Z');
     const context = await createContext(config, { logger: silent, now: () => at });
     try {
-      const created = await new ApiKeyService(context.repos.apiKeys, context.now).create('check', 'clock');
+      const created = await context.apiKeys().create('check', 'clock');
       const row = (await context.repos.apiKeys.list()).find((k) => k.id === created.id);
       expect(row?.created_at).toBe(at.toISOString());
     } finally {
