@@ -3,16 +3,23 @@
  * checkpoints, the sync loop that mirrors every other log, notifications to peers, and the status
  * the admin endpoint reports. Built by the composition root (src/node.ts).
  */
-import type { AppContext } from '../context.js';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { NodeConfig } from '../config/load.js';
 import { activePeers, memberStatusAt, requestKeys, type Roster } from '../roster/index.js';
+import type { CheckpointRepository } from '../store/checkpoint-repository.js';
+import type { LogReader } from '../store/log-repository.js';
 import type { Misbehaviour, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
+import type { RosterRepository } from '../store/roster-repository.js';
+import type { Database } from '../store/tables.js';
 import { RateLimiter } from '../service/rate-limiter.js';
 import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { nonceQuota, ReplayCache } from './replay-cache.js';
 import { ownAuthorities } from './request-signature.js';
-import { RosterHolder } from './roster-holder.js';
+import { RosterHolder, type TrustRoot } from './roster-holder.js';
+import type { SigningKeys } from './signing-keys.js';
 import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
@@ -22,8 +29,20 @@ import { cosignMemberCheckpoints } from './witness-requests.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 import { WitnessedDurability } from './witnessed-durability.js';
 
-/** What the federation part takes from the composition root (src/context.ts). */
-export type FederationContext = Pick<AppContext, 'config' | 'db' | 'repos' | 'logger' | 'now' | 'signingKeys' | 'trustRoot'>;
+/**
+ * What the federation part takes from the composition root (src/context.ts's AppContext has all of
+ * it): it builds its own parts over these, never a second database or key.
+ */
+export interface FederationContext {
+  readonly config: NodeConfig;
+  readonly db: Kysely<Database>;
+  readonly repos: { checkpoints: CheckpointRepository; log: LogReader; misbehaviour: MisbehaviourRepository; rosters: RosterRepository };
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** The node's keys: its key file, and the next one during a rotation. */
+  signingKeys(): SigningKeys;
+  trustRoot(): TrustRoot | undefined;
+}
 
 export interface FederationDeps {
   context: FederationContext;
@@ -79,7 +98,6 @@ export class Federation {
     const context = deps.context;
     this.context = context;
     const { config, db, logger, now } = context;
-    // The node's keys: its key file, and the next one during a rotation.
     const signingKeys = context.signingKeys();
     this.heldEpochs = config.epochs.map((e) => e.epoch).sort((a, b) => a - b);
     const nowSeconds = () => Math.floor(now().getTime() / 1000);
