@@ -15,7 +15,7 @@ import { statusRoutes } from './api/status-routes.js';
 import { watchRoutes } from './api/watch-routes.js';
 import { Federation } from './federation/federation.js';
 import { SigningKeys } from './federation/signing-keys.js';
-import { readImportStatus } from './service/import-status.js';
+import { readImportStatus } from './jobs/import-status.js';
 import { NodeMetaRepository } from './store/node-meta-repository.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';

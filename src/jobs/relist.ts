@@ -25,13 +25,13 @@ import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import { ListingReader } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
-import type { RejectsFile } from './import-output.js';
-import type { Progress, ProgressSnapshot } from './import-progress.js';
-import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
-import { eachRow, type RowSource, type SourceRow } from './import-source.js';
-import type { Tokenizer } from './identifiers.js';
-import { statusOf, type ListingService } from './listings.js';
-import { tokenKey } from './reconnect.js';
+import type { RejectsFile } from './output.js';
+import type { Progress, ProgressSnapshot } from './progress.js';
+import { listingFromRow, type ImportListing, type RowRules } from './rows.js';
+import { eachRow, type RowSource, type SourceRow } from './row-source.js';
+import type { Tokenizer } from '../service/identifiers.js';
+import { statusOf, type ListingService } from '../service/listings.js';
+import { tokenKey } from '../service/reconnect.js';
 
 export interface RelistTotals {
   rows: number;

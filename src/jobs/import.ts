@@ -19,14 +19,15 @@
  * the next batch; batches are still looked up, checked and written one after another, in order.
  */
 import { AppError } from '../errors.js';
-import type { RejectsFile } from './import-output.js';
-import type { Progress, ProgressSnapshot } from './import-progress.js';
+import type { RejectsFile } from './output.js';
+import type { Progress, ProgressSnapshot } from './progress.js';
 import type { ImportStatusRecorder } from './import-status.js';
-import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
-import { banOf } from './reconnect.js';
-import { eachRow, type RowSource, type SourceRow } from './import-source.js';
-import type { ListingService, PreparedListing } from './listings.js';
-import type { TokenPool, TokenResult } from './token-pool.js';
+import { listingFromRow, type ImportListing, type RowRules } from './rows.js';
+import { banOf } from '../service/reconnect.js';
+import { eachRow, type RowSource, type SourceRow } from './row-source.js';
+import type { ListingService, PreparedListing } from '../service/listings.js';
+import type { TokenResult } from '../service/identifiers.js';
+import type { TokenPool } from './token-pool.js';
 
 export const DEFAULT_BATCH_SIZE = 1000;
 

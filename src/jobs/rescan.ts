@@ -12,11 +12,11 @@
 import { csvRow } from '../audit/csv.js';
 import { AppError } from '../errors.js';
 import type { Purpose } from '../policy/index.js';
-import type { CheckResult, CheckService } from './checks.js';
-import type { LineWriter, RejectsFile } from './import-output.js';
-import { PROGRESS_EVERY_ROWS, type Progress, type ProgressSnapshot } from './import-progress.js';
-import { userFromRow, type RowRules } from './import-rows.js';
-import { eachRow, type InputFormat, type RowSource, type SourceRow } from './import-source.js';
+import type { CheckResult, CheckService } from '../service/checks.js';
+import type { LineWriter, RejectsFile } from './output.js';
+import { PROGRESS_EVERY_ROWS, type Progress, type ProgressSnapshot } from './progress.js';
+import { userFromRow, type RowRules } from './rows.js';
+import { eachRow, type InputFormat, type RowSource, type SourceRow } from './row-source.js';
 
 export interface RescanTotals {
   rows: number;
