@@ -10,13 +10,14 @@
  * One check per user; batching many users into one token lookup is a later optimisation.
  */
 import { csvRow } from '../audit/csv.js';
-import { AppError } from '../errors.js';
-import type { Purpose } from '../policy/index.js';
+import type { AppError } from '../errors.js';
+import { DECISIONS, type DecisionKind, type Purpose } from '../policy/index.js';
 import type { CheckResult, CheckService } from '../service/checks.js';
 import type { LineWriter, RejectsFile } from './output.js';
-import { PROGRESS_EVERY_ROWS, type Progress, type ProgressSnapshot } from './progress.js';
-import { userFromRow, type RowRules } from './rows.js';
-import { eachRow, type InputFormat, type RowSource, type SourceRow } from './row-source.js';
+import { PROGRESS_EVERY_ROWS, type Progress } from './progress.js';
+import { oneByOne, runRowJob } from './row-job.js';
+import type { InputFormat, RowSource } from './row-source.js';
+import { userFromRow, type RescanUser, type RowRules } from './rows.js';
 
 export interface RescanTotals {
   rows: number;
@@ -60,52 +61,28 @@ export function rescanLine(format: InputFormat, reference: string, result: Check
   return csvRow([reference, result.decision, penalties, ids]);
 }
 
+/** Users are checked one at a time (see above); an invalid identifier refuses its row. */
 export async function runRescan(options: RescanOptions): Promise<RescanResult> {
-  const { source, rejects, out, progress } = options;
-  const totals: RescanTotals = { rows: 0, checked: 0, flagged: 0, deny: 0, review: 0, rejected: 0 };
-  const snapshot = (): ProgressSnapshot => ({
-    rows: totals.rows,
-    bytes: source.bytesRead(),
-    parts: [
-      ['flagged', totals.flagged],
-      ['rejected', totals.rejected],
-    ],
-  });
-  const reject = async (row: number, reason: string) => {
-    totals.rejected++;
-    await rejects.add(row, reason);
-  };
-
-  const handle = async (item: SourceRow) => {
-    totals.rows++;
-    if (totals.rows % PROGRESS_EVERY_ROWS === 0) progress?.update(snapshot());
-    const parsed = item.ok ? userFromRow(item, options.rules) : item;
-    if (!parsed.ok) return reject(item.row, parsed.reason);
-    let result: CheckResult;
-    try {
-      result = await options.checks.check({ identifiers: parsed.value.identifiers, purpose: options.purpose });
-    } catch (err) {
-      // An invalid identifier: the reason names its index and type, never its value.
-      if (!(err instanceof AppError)) throw err;
-      return reject(item.row, err.message);
-    }
-    totals.checked++;
-    if (result.decision === 'allow') return;
-    totals.flagged++;
-    totals[result.decision]++;
-    await out.write(rescanLine(options.outFormat, parsed.value.reference, result));
-  };
-
-  let interrupted = false;
-  let error: AppError | undefined;
-  try {
-    if (options.outFormat === 'csv') await out.write(csvRow(RESCAN_CSV_HEADER));
-    error = await eachRow(source, handle, () => {
-      interrupted = options.signal?.aborted === true;
-      return interrupted;
-    });
-  } finally {
-    progress?.finish(snapshot());
-  }
-  return { ...totals, interrupted, error };
+  const { out, outFormat } = options;
+  const result = await runRowJob<RescanUser, DecisionKind>(
+    {
+      outcomes: DECISIONS,
+      parse: (row) => userFromRow(row, options.rules),
+      async start() {
+        if (outFormat === 'csv') await out.write(csvRow(RESCAN_CSV_HEADER));
+      },
+      handle: oneByOne(async (user) => {
+        const result = await options.checks.check({ identifiers: user.identifiers, purpose: options.purpose });
+        if (result.decision !== 'allow') await out.write(rescanLine(outFormat, user.reference, result));
+        return result.decision;
+      }),
+      progressParts: ({ counts, rejected }) => [
+        ['flagged', counts.deny + counts.review],
+        ['rejected', rejected],
+      ],
+    },
+    { ...options, batchSize: 1, progressEvery: PROGRESS_EVERY_ROWS },
+  );
+  const { rows, counts, rejected, interrupted, error } = result;
+  return { rows, checked: counts.allow + counts.deny + counts.review, flagged: counts.deny + counts.review, deny: counts.deny, review: counts.review, rejected, interrupted, error };
 }
