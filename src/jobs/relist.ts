@@ -30,7 +30,7 @@ import { ListingReader } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
 import type { RejectsFile } from './output.js';
 import { PROGRESS_EVERY_ROWS, type Progress } from './progress.js';
-import { oneByOne, runRowJob, type Outcome } from './row-job.js';
+import { oneByOne, refusal, runRowJob, type Outcome } from './row-job.js';
 import type { RowSource } from './row-source.js';
 import { listingFromRow, type ImportListing, type RowRules } from './rows.js';
 
@@ -121,7 +121,7 @@ export async function runRelist(options: RelistOptions): Promise<RelistResult> {
     {
       outcomes: ['relisted', 'current', 'skipped'],
       parse: (row) => listingFromRow(row, options.rules),
-      handle: oneByOne((listing) => relistOne(options, listing)),
+      handle: oneByOne((listing) => relistOne(options, listing).catch(refusal)),
       progressParts: ({ counts, rejected }) => [
         ['relisted', counts.relisted],
         ['current', counts.current],

@@ -15,7 +15,7 @@ import { DECISIONS, type DecisionKind, type Purpose } from '../policy/index.js';
 import type { CheckResult, CheckService } from '../service/checks.js';
 import type { LineWriter, RejectsFile } from './output.js';
 import { PROGRESS_EVERY_ROWS, type Progress } from './progress.js';
-import { oneByOne, runRowJob } from './row-job.js';
+import { oneByOne, refusal, runRowJob } from './row-job.js';
 import type { InputFormat, RowSource } from './row-source.js';
 import { userFromRow, type RescanUser, type RowRules } from './rows.js';
 
@@ -40,7 +40,7 @@ export interface RescanOptions {
   checks: Pick<CheckService, 'check'>;
   purpose: Purpose;
   rules: RowRules;
-  rejects: RejectsFile;
+  rejects: Pick<RejectsFile, 'add'>;
   out: LineWriter;
   outFormat: InputFormat;
   progress?: Progress | undefined;
@@ -72,7 +72,14 @@ export async function runRescan(options: RescanOptions): Promise<RescanResult> {
         if (outFormat === 'csv') await out.write(csvRow(RESCAN_CSV_HEADER));
       },
       handle: oneByOne(async (user) => {
-        const result = await options.checks.check({ identifiers: user.identifiers, purpose: options.purpose });
+        let result: CheckResult;
+        try {
+          result = await options.checks.check({ identifiers: user.identifiers, purpose: options.purpose });
+        } catch (err) {
+          // An invalid identifier: the reason names its index and type, never its value.
+          return refusal(err);
+        }
+        // Outside the refusal: an output that fails fails the run, it does not refuse the row.
         if (result.decision !== 'allow') await out.write(rescanLine(outFormat, user.reference, result));
         return result.decision;
       }),

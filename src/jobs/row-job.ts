@@ -85,11 +85,11 @@ export function refusal(err: unknown): { rejected: string } {
   return { rejected: err.message };
 }
 
-/** A `handle` for a job that takes its rows one at a time, each refused on its own AppError. */
+/** A `handle` for a job that takes its rows one at a time, in order (each catches its own refusals). */
 export function oneByOne<T, O extends string>(each: (row: T) => Promise<Outcome<O>>): (rows: readonly T[]) => Promise<Outcome<O>[]> {
   return async (rows) => {
     const outcomes: Outcome<O>[] = [];
-    for (const row of rows) outcomes.push(await each(row).catch(refusal));
+    for (const row of rows) outcomes.push(await each(row));
     return outcomes;
   };
 }

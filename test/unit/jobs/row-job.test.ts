@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../../src/errors.js';
 import type { Progress, ProgressSnapshot } from '../../../src/jobs/progress.js';
-import { oneByOne, runRowJob, type Outcome, type RowJob, type RowJobOptions, type RowJobTotals } from '../../../src/jobs/row-job.js';
+import { oneByOne, refusal, runRowJob, type Outcome, type RowJob, type RowJobOptions, type RowJobTotals } from '../../../src/jobs/row-job.js';
 import { openRowSource } from '../../../src/jobs/row-source.js';
 import { USER_COLUMNS } from '../../../src/jobs/rows.js';
 
@@ -29,7 +29,7 @@ function parityJob(batches: number[][], each?: (n: number) => void): RowJob<numb
     if (n < 0) throw new AppError('invalid_input', 'value: must not be negative');
     return n % 2 === 0 ? 'even' : 'odd';
   };
-  const handleOne = oneByOne(one);
+  const handleOne = oneByOne((n: number) => one(n).catch(refusal));
   return {
     outcomes: ['even', 'odd'],
     parse: (row) => (row.format === 'jsonl' && typeof row.value === 'number' ? { ok: true, value: row.value } : { ok: false, reason: 'value: must be a number' }),
