@@ -4,7 +4,7 @@
  * table a sync writes. The worker runs from the compiled build (the vitest global setup compiles
  * it), over its own connection: the main connection's data_version shows another connection wrote.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -103,6 +103,21 @@ describe('the ingest-commit worker', () => {
     await expect(committer.commit(slices[0]!)).rejects.toThrow(/committing a proven slice failed/);
     await committer.commit(slices[1]!);
     expect(handle.sqlite.prepare('SELECT count(*) AS n FROM log_entries').get()).toEqual({ n: 13 });
+  });
+
+  // Linux keeps a nice value per thread (/proc/self/task/<tid>/stat, field 19): the worker lowers
+  // its own, and the thread that answers checks keeps the process's.
+  it.runIf(existsSync('/proc/self/task'))('runs its commits at a lower CPU priority than the thread that answers checks', async () => {
+    const niceOf = (task: string) => Number(readFileSync(`/proc/self/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+    const before = new Set(readdirSync('/proc/self/task'));
+    const { slices } = await origin();
+    const handle = await mirror();
+    const committer = WorkerCommitter.create(handle.db, pino({ level: 'silent' }), WORKER);
+    cleanup.push(() => committer.close());
+    await committer.commit(slices[0]!);
+    const niced = readdirSync('/proc/self/task').filter((task) => !before.has(task) && niceOf(task) === 10);
+    expect(niced.length, 'a new thread at nice 10 (the commit worker)').toBeGreaterThanOrEqual(1);
+    expect(niceOf(String(process.pid)), 'the main thread').toBe(0);
   });
 
   it('commits on the calling thread where there is no worker script', async () => {
