@@ -47,7 +47,7 @@ const STOP_GRACE_MS = 10_000;
 export interface NodeDeps {
   logger?: Logger;
   now?: () => Date;
-  /** Where mirrored logs are committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
+  /** Where pages of mirrored logs are parsed, validated and committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
   commitWorker?: URL | false;
 }
 
