@@ -11,7 +11,7 @@ import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
 import { MisbehaviourRepository, type Misbehaviour } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
-import { RateLimiter } from '../service/rate-limiter.js';
+import { RateLimiter } from '../common/rate-limiter.js';
 import { AppError } from '../errors.js';
 import { CheckpointSigner, type SignedCheckpoint, type SigningRefusal } from './checkpoint-signer.js';
 import { PeerClient } from './peer-client.js';

@@ -28,7 +28,7 @@ import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client
 import { federationPaths } from './paths.js';
 import { inProcessCommitter, type ProvenSlice, type SliceCommitter } from './ingest-commit.js';
 import { isCosigned, witnessOf } from './witness.js';
-import { Deadline } from '../bounded-fetch.js';
+import { Deadline } from '../common/bounded-fetch.js';
 
 export interface AdvertisedCheckpoint {
   origin: string;

@@ -15,7 +15,7 @@ import { evaluatePolicy, type Decision, type Policy, type PolicyMatch, type Purp
 import { ListingReader, type TokenMatchRow, type TokenQuery } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
 import type { CheckRecorder } from './check-counter.js';
-import type { IdentifierInput, Tokenizer } from './identifiers.js';
+import type { IdentifierInput, Tokenizer } from './tokenizer.js';
 
 export interface CheckInput {
   identifiers?: IdentifierInput[] | undefined;

@@ -32,7 +32,7 @@ import type { IdentifierType } from '../identifiers/types.js';
 import type { TokenMatchRow, TokenQuery } from './listing-repository.js';
 import type { ApiKeyTable, ListingTable } from './tables.js';
 import { readTokenSnapshot, writeTokenSnapshot, type TokenSnapshot } from './token-snapshot.js';
-import { TokenSet } from './token-set.js';
+import { TokenSet } from './token-filter.js';
 
 /** The snapshot's file name in the data directory. */
 export const TOKEN_SNAPSHOT_FILE = 'token-set.snapshot';

@@ -16,7 +16,7 @@
  *  64  capacity × u32 high halves, then capacity × u32 low halves
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import { TokenSet } from './token-set.js';
+import { TokenSet } from './token-filter.js';
 
 const MAGIC = Buffer.from('JBTOKS01', 'latin1');
 const HEADER = 64;

@@ -9,7 +9,7 @@
  */
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
 import type { JointbanNode } from '../../src/node.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { ListingReader, type TokenQuery } from '../../src/store/listing-repository.js';
 import { createEchoApp } from './echo-app.js';
 import type { CheckBody } from './synthetic.js';

@@ -13,7 +13,7 @@ import type { ListingEntry } from '../../src/log/entry.js';
 import { CheckStore } from '../../src/store/check-store.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { ListingReader, ListingWriter, type TokenMatchRow, type TokenQuery } from '../../src/store/listing-repository.js';
-import { TokenSet } from '../../src/store/token-set.js';
+import { TokenSet } from '../../src/store/token-filter.js';
 import { tempDir } from '../helpers/test-node.js';
 
 const dirs: string[] = [];

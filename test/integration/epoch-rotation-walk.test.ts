@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/crypto/encoding.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { editEpochs, type EpochConfig } from '../helpers/epochs.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { DashboardClient } from '../helpers/dashboard-client.js';

@@ -1,6 +1,6 @@
 /** RFC 4180 output of the audit report: quoting, line ends, nulls and the column set. */
 import { describe, expect, it } from 'vitest';
-import { csvField, csvRow, reportToCsv } from '../../../src/audit/csv.js';
+import { csvField, csvRow, reportToCsv } from '../../../src/common/csv.js';
 import type { AuditReport, MemberStats } from '../../../src/audit/report-types.js';
 
 describe('csvField', () => {

@@ -7,7 +7,7 @@
  * with a letter, counts are not negative), so a spreadsheet never reads one as a formula.
  */
 import { COUNTED_KINDS } from '../service/check-counter.js';
-import type { AuditReport, MemberStats } from './report-types.js';
+import type { AuditReport, MemberStats } from '../audit/report-types.js';
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 

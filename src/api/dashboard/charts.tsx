@@ -5,7 +5,7 @@
  * symmetrical and a retraction wave stands out. The category mix is a table with a bar per row,
  * so its labels stay readable at any width.
  */
-import type { DailyCount } from '../report-types.js';
+import type { DailyCount } from '../../audit/report-types.js';
 import { formatCount, humanise } from './format.js';
 import { Empty } from './layout.js';
 
