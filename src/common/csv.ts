@@ -1,13 +1,8 @@
 /**
- * The audit report as CSV (RFC 4180): a header row, then one row per member; CRLF line ends; a
- * field is quoted when it holds a comma, a double quote, CR or LF, with quotes doubled. Every row
- * repeats which node made the report, for which federation and window, and when, so a row copied
- * out of the file still says where it came from. Null values are empty fields. Columns are listed
- * in docs/AUDIT.md. No field can start with `=`, `+`, `-` or `@` (member ids and categories start
- * with a letter, counts are not negative), so a spreadsheet never reads one as a formula.
+ * CSV as RFC 4180 defines it: fields joined by commas, rows ended by CRLF, a field quoted when it
+ * holds a comma, a double quote, CR or LF, with quotes doubled; null is an empty field. Used by
+ * the audit report (audit/report-csv.ts) and the bulk jobs' outputs.
  */
-import { COUNTED_KINDS } from '../service/check-counter.js';
-import type { AuditReport, MemberStats } from '../audit/report-types.js';
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
@@ -20,60 +15,4 @@ export function csvField(value: string | number | null): string {
 
 export function csvRow(values: readonly (string | number | null)[]): string {
   return `${values.map(csvField).join(',')}\r\n`;
-}
-
-function union(report: AuditReport, pick: (m: MemberStats) => Record<string, number>): string[] {
-  return [...new Set(report.members.flatMap((m) => Object.keys(pick(m))))].sort();
-}
-
-export function reportToCsv(report: AuditReport): string {
-  const categories = union(report, (m) => m.listingsByCategory);
-  const types = union(report, (m) => m.listingsByIdentifierType);
-  const header = [
-    'federation',
-    'node',
-    'from',
-    'to',
-    'generated_at',
-    'member',
-    'listings',
-    'retractions',
-    'retraction_rate',
-    'median_hours_to_retraction',
-    'corroborated',
-    'without_evidence_digest',
-    'bursts',
-    'burst_days',
-    'anomalies',
-    ...categories.map((c) => `listings_by_category.${c}`),
-    ...types.map((t) => `listings_by_identifier_type.${t}`),
-    ...COUNTED_KINDS.flatMap((p) => [`checks.${p}.served`, `checks.${p}.identifiers`, `checks.${p}.hits`, `checks.${p}.hit_rate`]),
-  ];
-  const rows = report.members.map((m) => {
-    const kinds = [...new Set(report.anomalies.filter((a) => a.member === m.member).map((a) => a.kind))];
-    return [
-      report.federation,
-      report.node,
-      report.from,
-      report.to,
-      report.generatedAt,
-      m.member,
-      m.listings,
-      m.retractions,
-      m.retractionRate,
-      m.medianHoursToRetraction,
-      m.corroborated,
-      m.withoutEvidenceDigest,
-      m.bursts.length,
-      m.bursts.map((b) => b.day).join(' '),
-      kinds.join(' '),
-      ...categories.map((c) => m.listingsByCategory[c] ?? 0),
-      ...types.map((t) => m.listingsByIdentifierType[t] ?? 0),
-      ...COUNTED_KINDS.flatMap((p) => {
-        const c = m.checks?.find((x) => x.purpose === p);
-        return c ? [c.served, c.identifiers, c.hits, c.hitRate] : [null, null, null, null];
-      }),
-    ];
-  });
-  return [header, ...rows].map(csvRow).join('');
 }
