@@ -3,7 +3,7 @@
  * (ingest-commit-worker.ts). A large sync is mostly inserts and the fsync of each commit: on the
  * main thread they held every check behind them (docs/BENCHMARKS.md, "Checks during a large sync").
  * The worker's commits take the write lock like any other connection (BEGIN IMMEDIATE), and the
- * main thread's token set sees them through SQLite's data_version, as it sees another process's.
+ * main thread's token filter sees them through SQLite's data_version, as it sees another process's.
  *
  * The worker is started on the first commit. Should it fail to start or die, the committer says so
  * once and commits on the calling thread from then on: a sync never stops for want of a thread.

@@ -70,7 +70,7 @@ export interface CheckServiceDeps {
 export interface CheckCaller {
   keyId?: string | undefined;
   /**
-   * `performance.now()` when the request arrived, before its API key was checked: the token set's
+   * `performance.now()` when the request arrived, before its API key was checked: the token filter's
    * catch-up that check made serves this check too (store/check-store.ts).
    */
   receivedAt?: number | undefined;
