@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
 import type { OpenedCheckpoint } from '../log/checkpoint.js';
-import { CompactRange } from '../log/compact-range.js';
+import type { CompactRange } from '../log/compact-range.js';
 import { decodeEntry, type LogEntry } from '../log/entry.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
 import { checkpointKeyError, entryAllowed, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';

@@ -82,7 +82,11 @@ async function openPair(): Promise<{ own: DatabaseHandle; other: DatabaseHandle;
   const file = join(dir, 'node.db');
   const own = await openDatabase({ driver: 'sqlite', file });
   const other = await openDatabase({ driver: 'sqlite', file });
-  return { own, other, close: async () => (await own.close(), await other.close()) };
+  const close = async () => {
+    await own.close();
+    await other.close();
+  };
+  return { own, other, close };
 }
 
 describe('the token filter with SQLite confirmation answers as the Kysely query does', () => {

@@ -22,7 +22,7 @@ import { editEpochs, type EpochConfig } from '../helpers/epochs.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
-import type { Identifier } from '../helpers/fixtures.js';
+import type { CheckBody, Identifier } from '../helpers/fixtures.js';
 
 let fed: TestFederation | undefined;
 let checker: Checker | undefined;
@@ -75,7 +75,7 @@ class Checker {
       for (const node of this.f.running()) {
         for (const person of [...this.persons]) {
           const phase = this.phase;
-          let body;
+          let body: CheckBody;
           try {
             // Stored before the check is asked: a listing arriving meanwhile cannot make a false alarm.
             if (!(await stores(node, person))) continue;
