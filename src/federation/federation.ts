@@ -24,7 +24,7 @@ import { epochsStatus, type EpochsStatus } from './held-epochs.js';
 import { federationRoutes } from './routes.js';
 import { OwnLogRecovery, type OwnLogRecoveryStatus } from './own-log-recovery.js';
 import { CosignatureCollector } from './cosignature-collector.js';
-import { cosign, isCosigned, witnessOf } from './witness.js';
+import { cosign, isCosigned, witnessOf } from '../roster/witness.js';
 import { cosignMemberCheckpoints } from './witness-requests.js';
 import { Synchronizer, type PeerStatus } from './sync.js';
 import { WitnessedDurability } from './witnessed-durability.js';

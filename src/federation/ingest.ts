@@ -27,7 +27,7 @@ import type { PeerClient } from './peer-client.js';
 import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { inProcessCommitter, type ProvenSlice, type SliceCommitter } from './ingest-commit.js';
-import { isCosigned, witnessOf } from './witness.js';
+import { isCosigned, witnessOf } from '../roster/witness.js';
 import { Deadline } from '../common/bounded-fetch.js';
 
 export interface AdvertisedCheckpoint {
