@@ -1,9 +1,9 @@
 /**
  * The import boundaries of config/biome.jsonc (README, Project layout) bite: Biome, run with the
  * repository's own config on a scratch tree of one file per layer, flags exactly the imports that
- * climb a layer (or reach @noble/* outside src/crypto, or the CLI from outside it) and none that
- * go down. And the repository's src/ breaks none of them, so `npm test` fails on a new upward
- * import even where `npm run lint` is not run.
+ * climb a layer (or reach @noble/* outside src/crypto, a database driver outside src/store, or
+ * the CLI from outside it) and none that go down. And the repository's src/ breaks none of them,
+ * so `npm test` fails on a new upward import even where `npm run lint` is not run.
  *
  * Biome is the dev dependency `@biomejs/biome`; JOINTBAN_BIOME=PATH runs another binary.
  */
@@ -84,6 +84,8 @@ const FIXTURES: Record<string, [specifier: string, bad: boolean][]> = {
     ['../config/load.js', false],
     ['../common/csv.js', false],
     ['./tables.js', false],
+    ['better-sqlite3', false],
+    ['pg', false],
     ['../service/api-keys.js', true],
     ['../jobs/import.js', true],
     ['../context.js', true],
@@ -96,6 +98,7 @@ const FIXTURES: Record<string, [specifier: string, bad: boolean][]> = {
     ['../federation/federation.js', true],
     ['../audit/statistics.js', true],
     ['../metrics.js', true],
+    ['better-sqlite3', true],
   ],
   'src/jobs/x.ts': [
     ['../service/tokenizer.js', false],
@@ -136,6 +139,7 @@ const FIXTURES: Record<string, [specifier: string, bad: boolean][]> = {
     ['../context.js', false],
     ['../demo/local-federation.js', false],
     ['@noble/ed25519', true],
+    ['pg-copy-streams', true],
   ],
 };
 
