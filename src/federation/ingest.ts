@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
 import type { OpenedCheckpoint } from '../log/checkpoint.js';
-import { CompactRange } from '../log/compact-range.js';
+import type { CompactRange } from '../log/compact-range.js';
 import { decodeEntry } from '../log/entry.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
 import { checkpointKeyError, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';
@@ -27,8 +27,8 @@ import type { PeerClient } from './peer-client.js';
 import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client.js';
 import { federationPaths } from './paths.js';
 import { inProcessPipeline, LEAF_HASH_BYTES, type IngestPipeline } from './ingest-commit.js';
-import { isCosigned, witnessOf } from './witness.js';
-import { Deadline } from '../bounded-fetch.js';
+import { isCosigned, witnessOf } from '../roster/witness.js';
+import { Deadline } from '../common/bounded-fetch.js';
 
 export interface AdvertisedCheckpoint {
   origin: string;

@@ -4,7 +4,7 @@
  * defensively, and never trusted beyond what signatures and Merkle proofs then establish.
  */
 import { utf8 } from '../crypto/encoding.js';
-import { boundedFetch, BoundedFetchError, type BoundedFetchOptions, type BoundedResponse } from '../bounded-fetch.js';
+import { boundedFetch, BoundedFetchError, type BoundedFetchOptions, type BoundedResponse } from '../common/bounded-fetch.js';
 import { signRequest } from './request-signature.js';
 
 /** cancelled: the node stopped the request itself (stopping, the peer suspended, an ingest past its deadline). */

@@ -4,7 +4,7 @@
  * mostly parsing, hashing and decoding entries, inserts and the fsync of each commit: on the main
  * thread they held every check behind them (docs/BENCHMARKS.md, "Checks during a large sync").
  * The worker's commits take the write lock like any other connection (BEGIN IMMEDIATE), and the
- * main thread's token set sees them through SQLite's data_version, as it sees another process's.
+ * main thread's token filter sees them through SQLite's data_version, as it sees another process's.
  *
  * The worker is started on the first page. Should it fail to start or die, the pipeline says so
  * once and works on the calling thread from then on: a sync never stops for want of a thread. A
