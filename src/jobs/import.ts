@@ -21,8 +21,8 @@
  * The reading, batching, counting, rejects, progress and status are the row-job harness's
  * (row-job.ts); this file is what the import does with one batch.
  */
-import { AppError } from '../errors.js';
-import type { TokenResult } from '../service/identifiers.js';
+import type { AppError } from '../errors.js';
+import type { TokenResult } from '../service/tokenizer.js';
 import type { ListingService, PreparedListing } from '../service/listings.js';
 import { banOf } from '../service/reconnect.js';
 import type { ImportStatusRecorder } from './import-status.js';

@@ -23,7 +23,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { AppError } from '../errors.js';
-import type { Tokenizer } from '../service/identifiers.js';
+import type { Tokenizer } from '../service/tokenizer.js';
 import { statusOf, type ListingService } from '../service/listings.js';
 import { tokenKey } from '../service/reconnect.js';
 import { ListingReader } from '../store/listing-repository.js';

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { MAX_IDENTIFIER_INPUT_LENGTH } from '../identifiers/normalise.js';
 import { IDENTIFIER_TYPES, isIdentifierType } from '../identifiers/types.js';
-import type { IdentifierInput } from '../service/identifiers.js';
+import type { IdentifierInput } from '../service/tokenizer.js';
 import type { CsvColumns, SourceRow } from './row-source.js';
 import type { CreateListingInput } from '../service/listings.js';
 

@@ -12,7 +12,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EpochSecret } from '../identifiers/tokens.js';
-import type { IdentifierInput, TokenResult } from '../service/identifiers.js';
+import type { IdentifierInput, TokenResult } from '../service/tokenizer.js';
 
 export interface TokenJob {
   id: number;

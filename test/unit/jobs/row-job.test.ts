@@ -122,7 +122,17 @@ describe('progress and status', () => {
     const values = Array.from({ length: 10 }, (_, i) => i);
     const batched = await run(lines(values), { batchSize: 3 });
     expect(batched.updates).toHaveLength(4);
-    expect(batched.finished).toEqual([{ rows: 10, bytes: 0, parts: [['even', 5], ['odd', 5], ['rejected', 0]] }]);
+    expect(batched.finished).toEqual([
+      {
+        rows: 10,
+        bytes: 0,
+        parts: [
+          ['even', 5],
+          ['odd', 5],
+          ['rejected', 0],
+        ],
+      },
+    ]);
     const everyFour = await run(lines(values), { batchSize: 1, progressEvery: 4 });
     expect(everyFour.updates).toHaveLength(2);
     expect(everyFour.updates.map((u) => u.parts[0]![1] + u.parts[1]![1])).toEqual([4, 8]);
