@@ -29,7 +29,7 @@ import { MisbehaviourRepository } from './store/misbehaviour-repository.js';
 import { NodeMetaRepository } from './store/node-meta-repository.js';
 import { RosterRepository } from './store/roster-repository.js';
 import type { Database } from './store/tables.js';
-import { Tokenizer } from './service/identifiers.js';
+import { Tokenizer } from './service/tokenizer.js';
 
 export interface ContextOverrides {
   logger?: Logger | undefined;

@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FederationStatus } from './federation/federation.js';
 import type { EventsStatus } from './service/watch.js';
 import type { WebhookMetrics } from './service/webhook.js';
-import { importRunning, type ImportStatus } from './service/import-status.js';
+import { importRunning, type ImportStatus } from './jobs/import-status.js';
 
 export interface Metrics extends WebhookMetrics {
   readonly registry: Registry;
@@ -18,7 +18,7 @@ export interface Metrics extends WebhookMetrics {
 
 /**
  * @param importStatus the last `jointban import`'s totals, read at scrape time (the import runs in
- * its own process and writes them to the database: service/import-status.ts).
+ * its own process and writes them to the database: jobs/import-status.ts).
  */
 export function createMetrics(
   status: () => Promise<FederationStatus>,

@@ -9,13 +9,13 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.js';
 import { auditRoutes } from './api/audit-routes.js';
-import { AuditService } from './audit/audit-service.js';
-import { dashboardRoutes } from './audit/dashboard/routes.js';
+import type { AuditService } from './audit/audit-service.js';
+import { dashboardRoutes } from './api/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
 import { watchRoutes } from './api/watch-routes.js';
 import { assertEpochSecrets, createContext, type AppContext, type ContextOverrides } from './context.js';
 import { Federation } from './federation/federation.js';
-import { readImportStatus } from './service/import-status.js';
+import { readImportStatus } from './jobs/import-status.js';
 import { createMetrics } from './metrics.js';
 import { entryAllowed } from './roster/index.js';
 import type { NodeConfig } from './config/load.js';
@@ -24,9 +24,9 @@ import { createLogger, nodeLogDestination } from './logging.js';
 import type { ApiKeyService } from './service/api-keys.js';
 import { CheckCounter } from './service/check-counter.js';
 import { CheckService } from './service/checks.js';
-import { Tokenizer } from './service/identifiers.js';
+import type { Tokenizer } from './service/tokenizer.js';
 import { ListingService } from './service/listings.js';
-import { RateLimiter } from './service/rate-limiter.js';
+import { RateLimiter } from './common/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
 import { WatchLifts } from './service/watch-lifts.js';
@@ -44,7 +44,7 @@ const STOP_GRACE_MS = 10_000;
 export interface NodeDeps extends Pick<ContextOverrides, 'database' | 'identity'> {
   logger?: Logger;
   now?: () => Date;
-  /** Where mirrored logs are committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
+  /** Where pages of mirrored logs are parsed, validated and committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
   commitWorker?: URL | false;
 }
 

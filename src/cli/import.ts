@@ -12,15 +12,15 @@ import type { NodeConfig } from '../config/load.js';
 import { AppError } from '../errors.js';
 import { createLogger } from '../logging.js';
 import { createNode, type JointbanNode } from '../node.js';
-import { DEFAULT_BATCH_SIZE, runImport, type ImportResult } from '../service/import.js';
-import { defaultTokenThreads, TokenPool } from '../service/token-pool.js';
-import { runRelist } from '../service/relist.js';
-import { defaultRejectsPath, RejectsFile } from '../service/import-output.js';
-import { createProgress, type Progress } from '../service/import-progress.js';
-import { ImportStatusRecorder } from '../service/import-status.js';
-import type { RowRules } from '../service/import-rows.js';
-import { LISTING_COLUMNS } from '../service/import-rows.js';
-import { INPUT_FORMATS, openRowSource, type CsvColumns, type InputFormat, type RowSource } from '../service/import-source.js';
+import { DEFAULT_BATCH_SIZE, runImport, type ImportResult } from '../jobs/import.js';
+import { defaultTokenThreads, TokenPool } from '../jobs/token-pool.js';
+import { runRelist } from '../jobs/relist.js';
+import { defaultRejectsPath, RejectsFile } from '../jobs/output.js';
+import { createProgress, type Progress } from '../jobs/progress.js';
+import { ImportStatusRecorder } from '../jobs/import-status.js';
+import type { RowRules } from '../jobs/rows.js';
+import { LISTING_COLUMNS } from '../jobs/rows.js';
+import { INPUT_FORMATS, openRowSource, type CsvColumns, type InputFormat, type RowSource } from '../jobs/row-source.js';
 import { configFor, parsePositiveInt, printJson } from './options.js';
 import { stopOnSignal } from './signals.js';
 
@@ -174,7 +174,7 @@ export function registerImportCommand(program: Command): void {
       if (opts.relist) return relist(file, opts);
       const run = await openBulkRun('import', file, opts, LISTING_COLUMNS);
       const { config } = run.node;
-      // Tokenising on the other cores while this thread reads and writes (service/token-pool.ts).
+      // Tokenising on the other cores while this thread reads and writes (jobs/token-pool.ts).
       const pool = new TokenPool({ epochs: config.epochs, defaultRegion: config.defaultRegion, threads: defaultTokenThreads() });
       let result: ImportResult;
       try {

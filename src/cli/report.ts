@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { reportToCsv } from '../audit/csv.js';
+import { reportToCsv } from '../audit/report-csv.js';
 import { parseAuditWindow } from '../audit/window.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';

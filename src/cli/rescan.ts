@@ -7,10 +7,10 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
 import { PURPOSES, type Purpose } from '../policy/index.js';
-import { openFileWriter, stdoutWriter, type LineWriter } from '../service/import-output.js';
-import { USER_COLUMNS } from '../service/import-rows.js';
-import { formatOf, type InputFormat } from '../service/import-source.js';
-import { runRescan, type RescanResult } from '../service/rescan.js';
+import { openFileWriter, stdoutWriter, type LineWriter } from '../jobs/output.js';
+import { USER_COLUMNS } from '../jobs/rows.js';
+import { formatOf, type InputFormat } from '../jobs/row-source.js';
+import { runRescan, type RescanResult } from '../jobs/rescan.js';
 import { addBulkOptions, maxRssMb, openBulkRun, parseFormat, stopReason, type BulkOptions } from './import.js';
 
 interface RescanOptions extends BulkOptions {

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { toHex } from '../crypto/encoding.js';
 import { createSha256, type Ed25519KeyPair } from '../crypto/index.js';
 import { AppError } from '../errors.js';
-import { fsyncDirectory, writeFileAtomic } from '../durable-file.js';
+import { writeFileAtomic } from '../durable-file.js';
 import { VERSION } from '../version.js';
 import { signManifest } from './backup-signature.js';
 import { openDatabase } from './database.js';

@@ -1,12 +1,12 @@
 /**
  * `jointban import` runs in its own process next to the node; its progress shows on the node's
- * `GET /metrics` (service/import-status.ts): written by the CLI to the database, read at scrape.
+ * `GET /metrics` (jobs/import-status.ts): written by the CLI to the database, read at scrape.
  */
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IMPORT_STALE_MS, importRunning, readImportStatus, IMPORT_STATUS_KEY } from '../../src/service/import-status.js';
+import { IMPORT_STALE_MS, importRunning, readImportStatus, IMPORT_STATUS_KEY } from '../../src/jobs/import-status.js';
 import { NodeMetaRepository } from '../../src/store/node-meta-repository.js';
 import { CLI, ROOT, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/federation.js';

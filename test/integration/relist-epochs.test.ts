@@ -1,5 +1,5 @@
 /**
- * runRelist across the epochs a node holds (service/relist.ts): a ban listed without the newest
+ * runRelist across the epochs a node holds (jobs/relist.ts): a ban listed without the newest
  * epoch is listed again under every epoch held and the old listing retracted; a listing of an
  * earlier overlap, carrying an epoch retired since, is recognised by the epochs still held; one
  * carrying only retired epochs cannot be recognised and is refused.
@@ -8,12 +8,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
-import { RejectsFile } from '../../src/service/import-output.js';
-import { LISTING_COLUMNS } from '../../src/service/import-rows.js';
-import { openRowSource } from '../../src/service/import-source.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
+import { RejectsFile } from '../../src/jobs/output.js';
+import { LISTING_COLUMNS } from '../../src/jobs/rows.js';
+import { openRowSource } from '../../src/jobs/row-source.js';
 import { ListingService } from '../../src/service/listings.js';
-import { runRelist, type RelistResult } from '../../src/service/relist.js';
+import { runRelist, type RelistResult } from '../../src/jobs/relist.js';
 import { createTestNode, TEST_EPOCH_SECRET, type TestNode } from '../helpers/test-node.js';
 
 let t: TestNode;

@@ -32,7 +32,11 @@ const AT = '2025-04-01T00:00:00.000Z';
 describe('an empty store', () => {
   it('holds no roster, and never asks for the trust root', async () => {
     let asked = false;
-    expect(await rosters.latestVerified(() => ((asked = true), TRUST_ROOT))).toEqual({ status: 'none' });
+    const trustRoot = () => {
+      asked = true;
+      return TRUST_ROOT;
+    };
+    expect(await rosters.latestVerified(trustRoot)).toEqual({ status: 'none' });
     expect(asked).toBe(false);
     expect(await rosters.latestNote()).toBeUndefined();
   });

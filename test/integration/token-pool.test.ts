@@ -1,5 +1,5 @@
 /**
- * Tokenising on worker threads (service/token-pool.ts) agrees with the node's Tokenizer on the main
+ * Tokenising on worker threads (jobs/token-pool.ts) agrees with the node's Tokenizer on the main
  * thread: the same tokens in the same order for every row, and for a row it cannot tokenise the
  * same error code and message. The worker is the compiled one (dist/, built by the suite's global
  * setup): a worker thread cannot load TypeScript, and it is what `jointban import` runs.
@@ -7,12 +7,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { createHmacTokenDeriver, type EpochSecret } from '../../src/identifiers/tokens.js';
-import { Tokenizer, type IdentifierInput } from '../../src/service/identifiers.js';
-import { TokenPool, type TokenResult } from '../../src/service/token-pool.js';
+import { Tokenizer, type IdentifierInput, type TokenResult } from '../../src/service/tokenizer.js';
+import { TokenPool } from '../../src/jobs/token-pool.js';
 import { BAD_NATIONAL_ID, DEVICE_ID, EMAIL, NATIONAL_ID, PAYMENT_ACCOUNT, PHONE_SPELLINGS } from '../helpers/fixtures.js';
 import { identifiersOf, person } from '../bench/synthetic.js';
 
-const WORKER = new URL('../../dist/src/service/token-worker.js', import.meta.url);
+const WORKER = new URL('../../dist/src/jobs/token-worker.js', import.meta.url);
 // Two epochs: a listing is tokenised under the newest only, and the pool must pick the same one.
 const EPOCHS: EpochSecret[] = [
   { epoch: 3, secret: new Uint8Array(32).fill(3) },

@@ -1,11 +1,11 @@
 /**
- * Progress of the bulk commands when stderr is not a terminal (src/service/import-progress.ts):
+ * Progress of the bulk commands when stderr is not a terminal (src/jobs/progress.ts):
  * one plain line per interval with the rate, and the share and time left when the size is known.
  * A fake clock drives it; nothing here waits.
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createProgress, formatDuration, progressLine, type ProgressSnapshot } from '../../src/service/import-progress.js';
+import { createProgress, formatDuration, progressLine, type ProgressSnapshot } from '../../src/jobs/progress.js';
 
 const snap = (rows: number, bytes: number): ProgressSnapshot => ({ rows, bytes, parts: [['listed', rows - 3], ['skipped', 1], ['rejected', 2]] });
 

@@ -1,10 +1,10 @@
 /**
- * Bulk rows → listings and users (src/service/import-rows.ts): what each format accepts, how it
+ * Bulk rows → listings and users (src/jobs/rows.ts): what each format accepts, how it
  * maps to the API's input, and that every reason names a field without ever echoing its content.
  */
 import { describe, expect, it } from 'vitest';
-import { listingFromRow, userFromRow, type RowRules } from '../../src/service/import-rows.js';
-import type { SourceRow } from '../../src/service/import-source.js';
+import { listingFromRow, userFromRow, type RowRules } from '../../src/jobs/rows.js';
+import type { SourceRow } from '../../src/jobs/row-source.js';
 
 const RULES: RowRules = { categories: ['fraud', 'doxxing'], maxIdentifiers: 3 };
 const SECRET = '13800138000';

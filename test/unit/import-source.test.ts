@@ -1,13 +1,13 @@
 /**
- * Reading bulk input (src/service/import-source.ts) from an in-memory stream: line numbers, blank
+ * Reading bulk input (src/jobs/row-source.ts) from an in-memory stream: line numbers, blank
  * lines, CRLF and BOM, over-long lines, chunk boundaries, CSV headers and broken quoting, and that
  * no problem or error ever quotes the input.
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { LISTING_COLUMNS, USER_COLUMNS } from '../../src/service/import-rows.js';
-import { formatOf, MAX_ROW_CHARS, openRowSource, type CsvColumns, type InputFormat, type SourceRow } from '../../src/service/import-source.js';
+import { LISTING_COLUMNS, USER_COLUMNS } from '../../src/jobs/rows.js';
+import { formatOf, MAX_ROW_CHARS, openRowSource, type CsvColumns, type InputFormat, type SourceRow } from '../../src/jobs/row-source.js';
 
 const SECRET = '13800138000';
 

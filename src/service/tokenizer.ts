@@ -3,7 +3,7 @@
  * listing and checking alike so both derive exactly the same tokens.
  */
 import { toHex } from '../crypto/encoding.js';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { normaliseIdentifier } from '../identifiers/normalise.js';
 import type { TokenDeriver } from '../identifiers/tokens.js';
 import type { IdentifierType } from '../identifiers/types.js';
@@ -25,6 +25,14 @@ export interface DerivedToken extends Token {
   hex: string;
 }
 
+/**
+ * The tokens of one listing as its log entry carries them, or the error tokenising it raised:
+ * what a tokenising worker hands back (jobs/token-pool.ts) for `ListingService.prepareListing`.
+ */
+export type TokenResult =
+  | { tokens: { type: IdentifierType; epoch: number; token: string }[] }
+  | { error: { code: ErrorCode; message: string } };
+
 export class Tokenizer {
   constructor(
     private readonly deriver: TokenDeriver,
@@ -35,7 +43,7 @@ export class Tokenizer {
     return this.deriver.epochs;
   }
 
-  /** The newest epoch held: what `jointban import --relist` moves bans onto (service/relist.ts). */
+  /** The newest epoch held: what `jointban import --relist` moves bans onto (jobs/relist.ts). */
   get newestEpoch(): number {
     return this.deriver.epochs.at(-1) as number;
   }

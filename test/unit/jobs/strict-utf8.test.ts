@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { strictUtf8 } from '../../../src/service/import-decoding.js';
+import { strictUtf8 } from '../../../src/jobs/strict-utf8.js';
 
 /** Decodes `bytes` handed over in chunks of `size`; the text and the failure's message. */
 async function decode(bytes: Buffer, size: number): Promise<{ text: string; error: string | undefined }> {

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { CsvError, parse, type Info } from 'csv-parse';
 import { AppError } from '../errors.js';
-import { strictUtf8 } from './import-decoding.js';
+import { strictUtf8 } from './strict-utf8.js';
 
 export const INPUT_FORMATS = ['csv', 'jsonl'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];

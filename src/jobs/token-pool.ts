@@ -11,15 +11,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ErrorCode } from '../errors.js';
 import type { EpochSecret } from '../identifiers/tokens.js';
-import type { IdentifierType } from '../identifiers/types.js';
-import type { IdentifierInput } from './identifiers.js';
-
-/** The tokens of one listing as its log entry carries them, or the error tokenising it raised. */
-export type TokenResult =
-  | { tokens: { type: IdentifierType; epoch: number; token: string }[] }
-  | { error: { code: ErrorCode; message: string } };
+import type { IdentifierInput, TokenResult } from '../service/tokenizer.js';
 
 export interface TokenJob {
   id: number;

@@ -10,9 +10,9 @@
 import { z } from 'zod';
 import { MAX_IDENTIFIER_INPUT_LENGTH } from '../identifiers/normalise.js';
 import { IDENTIFIER_TYPES, isIdentifierType } from '../identifiers/types.js';
-import type { IdentifierInput } from './identifiers.js';
-import type { CsvColumns, SourceRow } from './import-source.js';
-import type { CreateListingInput } from './listings.js';
+import type { IdentifierInput } from '../service/tokenizer.js';
+import type { CsvColumns, SourceRow } from './row-source.js';
+import type { CreateListingInput } from '../service/listings.js';
 
 export interface RowRules {
   categories: readonly string[];

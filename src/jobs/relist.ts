@@ -22,16 +22,17 @@
  * runs once per epoch, and its writes are each one transaction of the listing service.
  */
 import type { Kysely } from 'kysely';
-import { AppError } from '../errors.js';
+import type { AppError } from '../errors.js';
+import type { Tokenizer } from '../service/tokenizer.js';
+import { statusOf, type ListingService } from '../service/listings.js';
+import { tokenKey } from '../service/reconnect.js';
 import { ListingReader } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
-import type { RejectsFile } from './import-output.js';
-import type { Progress, ProgressSnapshot } from './import-progress.js';
-import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
-import { eachRow, type RowSource, type SourceRow } from './import-source.js';
-import type { Tokenizer } from './identifiers.js';
-import { statusOf, type ListingService } from './listings.js';
-import { tokenKey } from './reconnect.js';
+import type { RejectsFile } from './output.js';
+import { PROGRESS_EVERY_ROWS, type Progress } from './progress.js';
+import { oneByOne, refusal, runRowJob, type Outcome } from './row-job.js';
+import type { RowSource } from './row-source.js';
+import { listingFromRow, type ImportListing, type RowRules } from './rows.js';
 
 export interface RelistTotals {
   rows: number;
@@ -62,7 +63,7 @@ export interface RelistOptions {
   signal?: AbortSignal | undefined;
 }
 
-type Outcome = 'relisted' | 'current' | 'skipped' | { rejected: string };
+type RelistOutcome = 'relisted' | 'current' | 'skipped';
 
 /** Records the row's reference on the own listing without one that is the row's ban (reconnect.ts), if any. */
 async function reconnect(options: RelistOptions, listing: ImportListing): Promise<boolean> {
@@ -71,7 +72,7 @@ async function reconnect(options: RelistOptions, listing: ImportListing): Promis
   return id !== undefined && (await options.listings.attachReferences([{ id, reference: listing.reference }])) === 1;
 }
 
-async function relistOne(options: RelistOptions, listing: ImportListing): Promise<Outcome> {
+async function relistOne(options: RelistOptions, listing: ImportListing): Promise<Outcome<RelistOutcome>> {
   const { tokenizer } = options;
   const reader = new ListingReader(options.db);
   const now = options.now();
@@ -114,49 +115,22 @@ async function relistOne(options: RelistOptions, listing: ImportListing): Promis
   return 'relisted';
 }
 
+/** Rows are relisted one at a time (see above), each refused on its own AppError. */
 export async function runRelist(options: RelistOptions): Promise<RelistResult> {
-  const { source, rejects, progress } = options;
-  const totals: RelistTotals = { rows: 0, relisted: 0, current: 0, skipped: 0, rejected: 0 };
-  const snapshot = (): ProgressSnapshot => ({
-    rows: totals.rows,
-    bytes: source.bytesRead(),
-    parts: [
-      ['relisted', totals.relisted],
-      ['current', totals.current],
-      ['skipped', totals.skipped],
-      ['rejected', totals.rejected],
-    ],
-  });
-  const reject = async (row: number, reason: string) => {
-    totals.rejected++;
-    await rejects.add(row, reason);
-  };
-  const handle = async (item: SourceRow) => {
-    totals.rows++;
-    const parsed = item.ok ? listingFromRow(item, options.rules) : item;
-    if (!parsed.ok) return reject(item.row, parsed.reason);
-    let outcome: Outcome;
-    try {
-      outcome = await relistOne(options, parsed.value);
-    } catch (err) {
-      // AppError messages name the field and never the value.
-      if (!(err instanceof AppError)) throw err;
-      return reject(item.row, err.message);
-    }
-    if (typeof outcome === 'object') await reject(item.row, outcome.rejected);
-    else totals[outcome]++;
-    if (totals.rows % 1000 === 0) progress?.update(snapshot());
-  };
-
-  let interrupted = false;
-  let error: AppError | undefined;
-  try {
-    error = await eachRow(source, handle, () => {
-      interrupted = options.signal?.aborted === true;
-      return interrupted;
-    });
-  } finally {
-    progress?.finish(snapshot());
-  }
-  return { ...totals, interrupted, error };
+  const result = await runRowJob<ImportListing, RelistOutcome>(
+    {
+      outcomes: ['relisted', 'current', 'skipped'],
+      parse: (row) => listingFromRow(row, options.rules),
+      handle: oneByOne((listing) => relistOne(options, listing).catch(refusal)),
+      progressParts: ({ counts, rejected }) => [
+        ['relisted', counts.relisted],
+        ['current', counts.current],
+        ['skipped', counts.skipped],
+        ['rejected', rejected],
+      ],
+    },
+    { ...options, batchSize: 1, progressEvery: PROGRESS_EVERY_ROWS },
+  );
+  const { rows, counts, rejected, interrupted, error } = result;
+  return { rows, ...counts, rejected, interrupted, error };
 }

@@ -7,8 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../errors.js';
 import { createHmacTokenDeriver, type EpochSecret } from '../identifiers/tokens.js';
-import { Tokenizer, type IdentifierInput } from './identifiers.js';
-import type { TokenJob, TokenResult } from './token-pool.js';
+import { Tokenizer, type IdentifierInput, type TokenResult } from '../service/tokenizer.js';
+import type { TokenJob } from './token-pool.js';
 
 const { epochs, defaultRegion } = workerData as { epochs: EpochSecret[]; defaultRegion: string };
 const tokenizer = new Tokenizer(createHmacTokenDeriver(epochs), defaultRegion);
