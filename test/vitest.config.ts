@@ -6,7 +6,8 @@
  * - unit: the pure core and the pieces of the shell that are pure functions. No build step and no
  *   I/O: no database, no temporary file, no network, no child process or worker thread; reading a
  *   test vector (test/vectors/) or the shipped default policy (config/policy.json, pinned data like
- *   a vector) is the only file access. No global setup, so it starts at once.
+ *   a vector) is the only file access, which test/unit/no-io.ts enforces. No global setup, so it
+ *   starts at once.
  * - integration: real nodes, real SQLite files and a PostgreSQL cluster, the built CLI, worker
  *   threads. Global setup: the build and the cluster (test/global-setup.ts).
  * - fuzz: property-based tests of the parsers and the HTTP APIs in process (docs/FUZZING.md);
@@ -36,7 +37,7 @@ export default defineConfig({
     projects: [
       // Pure tests share one module graph in worker threads: loading src/ once instead of once per
       // file halves the project's CPU time (measured: docs/BENCHMARKS.md, "Where each figure stands").
-      project('unit', 'unit', { pool: 'threads', isolate: false }),
+      project('unit', 'unit', { pool: 'threads', isolate: false, setupFiles: ['test/unit/no-io.ts'] }),
       project('integration', 'integration', { globalSetup: ['test/global-setup.ts'] }),
       project('fuzz', 'fuzz'),
       project('faults', 'faults', { globalSetup: ['test/global-build.ts'] }),
