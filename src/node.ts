@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { createApp } from './api/app.js';
 import { auditRoutes } from './api/audit-routes.js';
 import { AuditService } from './audit/audit-service.js';
-import { dashboardRoutes } from './audit/dashboard/routes.js';
+import { dashboardRoutes } from './api/dashboard/routes.js';
 import { statusRoutes } from './api/status-routes.js';
 import { watchRoutes } from './api/watch-routes.js';
 import { Federation } from './federation/federation.js';
@@ -26,9 +26,9 @@ import { createLogger, nodeLogDestination } from './logging.js';
 import { ApiKeyService } from './service/api-keys.js';
 import { CheckCounter } from './service/check-counter.js';
 import { CheckService } from './service/checks.js';
-import { Tokenizer } from './service/identifiers.js';
+import { Tokenizer } from './service/tokenizer.js';
 import { ListingService } from './service/listings.js';
-import { RateLimiter } from './service/rate-limiter.js';
+import { RateLimiter } from './common/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
 import { WatchLifts } from './service/watch-lifts.js';
@@ -47,7 +47,7 @@ const STOP_GRACE_MS = 10_000;
 export interface NodeDeps {
   logger?: Logger;
   now?: () => Date;
-  /** Where mirrored logs are committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
+  /** Where pages of mirrored logs are parsed, validated and committed: a worker script (the compiled one by default), or `false` for the main thread (federation/worker-committer.ts). */
   commitWorker?: URL | false;
 }
 

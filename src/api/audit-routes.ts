@@ -3,7 +3,8 @@
  * of a window as JSON, or as a CSV attachment. Counts only; definitions in docs/AUDIT.md.
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { CSV_CONTENT_TYPE, reportToCsv } from '../audit/csv.js';
+import { CSV_CONTENT_TYPE } from '../common/csv.js';
+import { reportToCsv } from '../audit/report-csv.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { parseAuditWindow } from '../audit/window.js';
 import type { ApiKeyService } from '../service/api-keys.js';

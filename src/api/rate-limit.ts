@@ -16,7 +16,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 import type { Scope } from '../service/api-keys.js';
-import type { RateLimiter } from '../service/rate-limiter.js';
+import type { RateLimiter } from '../common/rate-limiter.js';
 import type { AppEnv } from './env.js';
 
 export interface IdentifierBudgetOptions {

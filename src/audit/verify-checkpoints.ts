@@ -14,7 +14,7 @@ import { bytesEqual } from '../crypto/encoding.js';
 import { openCheckpoint, type OpenedCheckpoint } from '../log/checkpoint.js';
 import { verifyCosignatures } from '../log/cosignature.js';
 import { checkpointKeyError, keyValidAt, type MemberKey } from '../roster/index.js';
-import type { Witness } from '../federation/witness.js';
+import type { Witness } from '../roster/witness.js';
 import type { Database } from '../store/tables.js';
 import type { OriginReport } from './verify-report.js';
 

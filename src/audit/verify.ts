@@ -21,7 +21,7 @@ import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { logOrigin } from '../log/checkpoint.js';
 import type { NoteVerifier } from '../log/note.js';
-import type { Witness } from '../federation/witness.js';
+import type { Witness } from '../roster/witness.js';
 import { findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { DatabaseHandle } from '../store/database.js';
 import type { Database } from '../store/tables.js';

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import { AuditService } from '../audit/audit-service.js';
-import { reportToCsv } from '../audit/csv.js';
+import { reportToCsv } from '../audit/report-csv.js';
 import { parseAuditWindow } from '../audit/window.js';
 import type { NodeConfig } from '../config/load.js';
 import { AppError } from '../errors.js';

@@ -17,7 +17,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { OriginVerification } from '../audit/verify.js';
-import { boundedFetch } from '../bounded-fetch.js';
+import { boundedFetch } from '../common/bounded-fetch.js';
 import type { NodeConfig } from '../config/load.js';
 import { bytesEqual, toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';

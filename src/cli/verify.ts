@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { verifyStore, type OriginVerification, type VerifyStoreOptions } from '../audit/verify.js';
 import type { NodeConfig } from '../config/load.js';
 import { AppError } from '../errors.js';
-import { witnessOf } from '../federation/witness.js';
+import { witnessOf } from '../roster/witness.js';
 import { openDatabase, type DatabaseHandle } from '../store/database.js';
 import { readKeyFile } from '../store/key-file.js';
 import { heldRoster } from './held-roster.js';

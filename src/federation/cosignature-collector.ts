@@ -21,7 +21,7 @@ import { NodeMetaRepository } from '../store/node-meta-repository.js';
 import type { Database } from '../store/tables.js';
 import { federationPaths } from './paths.js';
 import type { PeerClient } from './peer-client.js';
-import { isCosigned, witnessOf, type Witness } from './witness.js';
+import { isCosigned, witnessOf, type Witness } from '../roster/witness.js';
 import { MAX_COSIGN_NOTES, parseCosignResponse } from './witness-requests.js';
 
 /** The `node_meta` key per log: every checkpoint of `origin` up to this size carries the witness's cosignature. */

@@ -1,24 +1,49 @@
 /**
- * The worker side of WorkerCommitter (worker-committer.ts): commits proven slices of mirrored logs
- * over its own SQLite connection, so the inserts and the commit's fsync of a large sync do not run
- * on the thread that answers checks. Messages stay inside the process.
+ * The worker side of WorkerPipeline (worker-committer.ts): prepares the pages of mirrored logs
+ * (parse, hash, decode, validate) and commits them over its own SQLite connection, so the bulk of a
+ * large sync does not run on the thread that answers checks. Messages stay inside the process.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/database.js';
-import { commitProvenSlice, unpackSlice, type CommitJob, type CommitReply } from './ingest-commit.js';
+import { LEAF_HASH_BYTES, PageStore, type PipelineJob, type PipelineReply } from './ingest-commit.js';
 
 const { file } = workerData as { file: string };
+/**
+ * A large sync yields the CPU to the thread that answers checks: on Linux the nice value is per
+ * thread, so this lowers only this worker (docs/BENCHMARKS.md, "Checks during a large sync").
+ * Where the system refuses, the worker runs at the normal priority: slower checks, never a lost
+ * commit.
+ */
+const COMMIT_NICE = 10;
+try {
+  setPriority(0, COMMIT_NICE);
+} catch {
+  // Not permitted here: the normal priority it is.
+}
 
-// Jobs arrive one after another and are committed in that order: a slice must follow the one before.
+// Jobs arrive one after another and run in that order: a slice must follow the one before, and a
+// page is prepared against the tree as committed so far.
 let chain: Promise<void> = Promise.resolve();
 const handle = await openDatabase({ driver: 'sqlite', file, migrate: false });
-parentPort?.on('message', (job: CommitJob) => {
+const pages = new PageStore(handle.db);
+const reply = (message: PipelineReply, transfer: ArrayBuffer[] = []) => parentPort?.postMessage(message, transfer);
+
+parentPort?.on('message', (job: PipelineJob) => {
   chain = chain.then(async () => {
     try {
-      await commitProvenSlice(handle.db, unpackSlice(job));
-      parentPort?.postMessage({ id: job.id, ok: true } satisfies CommitReply);
+      if (job.type === 'prepare') {
+        const prepared = await pages.prepare(job.request);
+        if (!prepared.ok) return reply({ id: job.id, ok: true, prepared });
+        // A copy crosses: the held page keeps its own hashes for the commits to come.
+        const leafHashes = prepared.leafHashes.slice(0, prepared.count * LEAF_HASH_BYTES);
+        return reply({ id: job.id, ok: true, prepared: { ...prepared, leafHashes } }, [leafHashes.buffer as ArrayBuffer]);
+      }
+      if (job.type === 'commit') await pages.commit(job.page, job.from, job.to, job.checkpoint, job.at);
+      else pages.release(job.page);
+      reply({ id: job.id, ok: true });
     } catch (err) {
-      parentPort?.postMessage({ id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) } satisfies CommitReply);
+      reply({ id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) });
     }
   });
 });

@@ -1,19 +1,31 @@
 /**
- * Storing a proven slice of a mirrored log: its entries, tree nodes, listings projection (and the
- * watch events it records) and, at the end of a page, the checkpoint, in one transaction. One
- * function, run either on the node's main thread or on the ingest-commit worker
- * (ingest-commit-worker.ts, through worker-committer.ts) over a connection of its own: the rows are
- * the same either way (test/integration/ingest-commit-worker.test.ts compares them).
+ * One page of a mirrored log from the peer's raw answer to committed rows, on whichever thread
+ * does it: the node's main thread (`inProcessPipeline`) or the ingest worker
+ * (ingest-commit-worker.ts, through worker-committer.ts) over a connection of its own. Both run the
+ * same functions here, so the rows and verdicts are the same either way
+ * (test/integration/ingest-commit-worker.test.ts compares them).
  *
- * Nothing here checks anything: the slice arrives proven (ingest.ts) and its note already cosigned
- * where this node is the witness, so the worker needs no key.
+ * A page goes through three steps. `prepare` parses the answer (peer data: shape, strict base64,
+ * entry count), hashes each entry's leaf, decodes and validates every entry, and holds the page;
+ * it answers only the leaf hashes and the verdict. The caller proves the leaves against the signed
+ * root (ingest.ts), then `commit`s prefixes of the held page in slices, and `release`s it. Parsing a
+ * page of thousands of entries, their base64, their hashes and their JSON is most of a sync's work:
+ * on the main thread it held every check behind it (docs/BENCHMARKS.md, "Checks during a large
+ * sync"), so on the worker the main thread keeps only the tree arithmetic and the HTTP.
+ *
+ * Nothing here holds a key: a checkpoint note arrives already cosigned where this node is the
+ * witness.
  */
 import type { Kysely } from 'kysely';
+import { fromBase64, toBase64 } from '../crypto/encoding.js';
 import { decodeEntry, type ListingEntry, type LogEntry } from '../log/entry.js';
+import { leafHash } from '../log/merkle.js';
+import { entryAllowed, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { sqliteOf } from '../store/database.js';
 import { ListingWriter } from '../store/listing-repository.js';
 import { LogWriter } from '../store/log-repository.js';
+import type { MisbehaviourKind } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
 
 export interface ProvenSlice {
@@ -53,53 +65,165 @@ export async function commitProvenSlice(db: Kysely<Database>, slice: ProvenSlice
   });
 }
 
-/**
- * A slice as it crosses to the worker: the entries' bytes end to end in one buffer and their leaf
- * hashes in another, both transferred, not copied; the worker decodes the entries again (the main
- * thread already validated them). Cloning thousands of decoded entries cost the main thread more
- * than committing them.
- */
-export interface CommitJob {
-  id: number;
+/** A page as the peer answered `GET …/entries?start&end`, with what the signed tree allows of it. */
+export interface PageRequest {
   origin: string;
-  bytes: Uint8Array;
-  lengths: number[];
-  leafHashes: Uint8Array;
-  checkpoint: ProvenSlice['checkpoint'];
-  at: string;
+  /** The index of the page's first entry. */
+  start: number;
+  /** At most this many entries (the range asked for). */
+  maxEntries: number;
+  /** The answer's body as received: JSON `{"entries": [base64, …]}`. */
+  body: Uint8Array;
+  /** The roster the entries are validated against (plain data: it crosses to the worker as is). */
+  roster: Roster;
 }
 
-export type CommitReply = { id: number; ok: true } | { id: number; ok: false; message: string };
+export type PageVerdict = { ok: true } | { ok: false; index: number; kind: MisbehaviourKind; message: string; entry: string };
 
-const LEAF_HASH_BYTES = 32;
+export type PreparedPage =
+  | {
+      ok: true;
+      /** Names the held page for `commit` and `release`. */
+      page: number;
+      count: number;
+      /** The leaf hashes of all `count` entries, 32 bytes each, end to end. */
+      leafHashes: Uint8Array;
+      /** The entries before the first bad one (all of them when the verdict is ok). */
+      good: number;
+      verdict: PageVerdict;
+    }
+  /** The answer is not a page any node sends (not JSON, wrong shape, not base64): a bad response. */
+  | { ok: false; problem: string };
 
-export function packSlice(id: number, slice: ProvenSlice): { job: CommitJob; transfer: ArrayBuffer[] } {
-  const bytes = Buffer.concat(slice.entries.map((e) => e.bytes));
-  const leafHashes = Buffer.concat(slice.entries.map((e) => e.leafHash));
-  const job: CommitJob = { id, origin: slice.origin, bytes, lengths: slice.entries.map((e) => e.bytes.byteLength), leafHashes, checkpoint: slice.checkpoint, at: slice.at };
-  // Buffer.concat may return a view of Node's shared pool: transfer only a buffer of our own.
-  const transfer = [bytes, leafHashes].filter((b) => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength).map((b) => b.buffer as ArrayBuffer);
-  return { job, transfer };
-}
-
-export function unpackSlice(job: CommitJob): ProvenSlice {
-  let offset = 0;
-  const entries = job.lengths.map((length, i) => {
-    const bytes = job.bytes.subarray(offset, offset + length);
-    offset += length;
-    const decoded = decodeEntry(bytes);
-    if (!decoded.ok) throw new Error(`entry ${i} of the slice does not decode: ${decoded.error}`);
-    return { entry: decoded.entry, bytes, leafHash: job.leafHashes.subarray(i * LEAF_HASH_BYTES, (i + 1) * LEAF_HASH_BYTES) };
-  });
-  return { origin: job.origin, entries, checkpoint: job.checkpoint, at: job.at };
-}
-
-/** Where proven slices are committed: this thread, or a worker (worker-committer.ts). */
-export interface SliceCommitter {
-  commit(slice: ProvenSlice): Promise<void>;
+/** Where pages are prepared and committed: this thread, or the ingest worker (worker-committer.ts). */
+export interface IngestPipeline {
+  prepare(request: PageRequest): Promise<PreparedPage>;
+  /** Commits entries [from, to) of a held page in one transaction; with `checkpoint` the slice completes the signed tree. */
+  commit(page: number, from: number, to: number, checkpoint: ProvenSlice['checkpoint'], at: string): Promise<void>;
+  release(page: number): void;
   close(): Promise<void>;
 }
 
-export function inProcessCommitter(db: Kysely<Database>): SliceCommitter {
-  return { commit: (slice) => commitProvenSlice(db, slice), close: async () => undefined };
+export const LEAF_HASH_BYTES = 32;
+/** Entries between two yields to the event loop where a page is prepared on the main thread. */
+const YIELD_EVERY = 100;
+
+interface HeldPage {
+  origin: string;
+  bytes: Uint8Array[];
+  entries: LogEntry[];
+  leafHashes: Uint8Array;
 }
+
+/** Parses the peer's answer (attacker-controlled: every field is checked before use). */
+function parsePage(body: Uint8Array, start: number, maxEntries: number): Uint8Array[] | string {
+  let parsed: unknown;
+  try {
+    // JSON.parse is not recursive in V8: deeply nested input costs time linear in its size.
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch {
+    return 'response is not JSON';
+  }
+  const entries = (parsed as { entries?: unknown } | null)?.entries;
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > maxEntries) return `expected 1 to ${maxEntries} entries`;
+  const out: Uint8Array[] = [];
+  for (const e of entries) {
+    const bytes = typeof e === 'string' ? fromBase64(e) : undefined;
+    if (!bytes) return `entry ${start + out.length} is not base64`;
+    out.push(bytes);
+  }
+  return out;
+}
+
+/**
+ * Decodes and checks the entries of a page; on the first bad entry, says why. The entries before
+ * it are a proven prefix of the signed tree and are stored.
+ */
+function validateEntry(roster: Roster, origin: string, index: number, bytes: Uint8Array): { ok: true; entry: LogEntry } | { ok: false; kind: MisbehaviourKind; message: string } {
+  const decoded = decodeEntry(bytes);
+  if (!decoded.ok) return { ok: false, kind: 'bad_entry', message: `entry ${index} of ${origin} is malformed: ${decoded.error}` };
+  const entry = decoded.entry;
+  if (entry.origin !== origin) return { ok: false, kind: 'foreign_origin', message: `entry ${index} of ${origin}'s log claims origin ${entry.origin}` };
+  if (entry.seq !== index + 1) return { ok: false, kind: 'bad_entry', message: `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}` };
+  const allowed = entryAllowed(roster, origin, entry.time);
+  if (!allowed.ok) {
+    return allowed.reason === 'suspended'
+      ? { ok: false, kind: 'suspended_member', message: `entry ${index} of ${origin} is dated at or after its suspension` }
+      : { ok: false, kind: 'unknown_member', message: `entry ${index} comes from ${origin}, which is not in the roster` };
+  }
+  if (entry.kind === 'retraction' && entry.target >= entry.seq) {
+    return { ok: false, kind: 'bad_entry', message: `retraction ${index} of ${origin} targets a later entry` };
+  }
+  return { ok: true, entry };
+}
+
+/**
+ * Holds prepared pages until they are committed or released; `pause` is awaited every
+ * YIELD_EVERY entries (the main thread yields to its event loop there; the worker needs not).
+ */
+export class PageStore {
+  private readonly held = new Map<number, HeldPage>();
+  private next = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly pause?: () => Promise<void>,
+  ) {}
+
+  async prepare(request: PageRequest): Promise<PreparedPage> {
+    const { origin, start, roster } = request;
+    const page = parsePage(request.body, start, request.maxEntries);
+    if (typeof page === 'string') return { ok: false, problem: page };
+    const leafHashes = new Uint8Array(page.length * LEAF_HASH_BYTES);
+    const entries: LogEntry[] = [];
+    let verdict: PageVerdict = { ok: true };
+    for (let i = 0; i < page.length; i++) {
+      if (this.pause && i > 0 && i % YIELD_EVERY === 0) await this.pause();
+      leafHashes.set(leafHash(page[i]!), i * LEAF_HASH_BYTES);
+      if (!verdict.ok) continue;
+      const checked = validateEntry(roster, origin, start + i, page[i]!);
+      if (checked.ok) entries.push(checked.entry);
+      else verdict = { ok: false, index: start + i, kind: checked.kind, message: checked.message, entry: toBase64(page[i]!) };
+    }
+    const id = this.next++;
+    this.held.set(id, { origin, bytes: page, entries, leafHashes });
+    return { ok: true, page: id, count: page.length, leafHashes, good: entries.length, verdict };
+  }
+
+  async commit(id: number, from: number, to: number, checkpoint: ProvenSlice['checkpoint'], at: string): Promise<void> {
+    const page = this.held.get(id);
+    if (!page) throw new Error(`page ${id} is not held`);
+    if (from < 0 || to > page.entries.length || from >= to) throw new Error(`page ${id} holds ${page.entries.length} valid entries, not [${from}, ${to})`);
+    const entries = page.entries.slice(from, to).map((entry, i) => ({
+      entry,
+      bytes: page.bytes[from + i]!,
+      leafHash: page.leafHashes.subarray((from + i) * LEAF_HASH_BYTES, (from + i + 1) * LEAF_HASH_BYTES),
+    }));
+    await commitProvenSlice(this.db, { origin: page.origin, entries, checkpoint, at });
+  }
+
+  release(id: number): void {
+    this.held.delete(id);
+  }
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Prepares and commits on the calling thread, yielding to its event loop within a page. */
+export function inProcessPipeline(db: Kysely<Database>): IngestPipeline {
+  const pages = new PageStore(db, yieldToLoop);
+  return {
+    prepare: (request) => pages.prepare(request),
+    commit: (page, from, to, checkpoint, at) => pages.commit(page, from, to, checkpoint, at),
+    release: (page) => pages.release(page),
+    close: async () => undefined,
+  };
+}
+
+/** The messages between worker-committer.ts and ingest-commit-worker.ts. */
+export type PipelineJob =
+  | { id: number; type: 'prepare'; request: PageRequest }
+  | { id: number; type: 'commit'; page: number; from: number; to: number; checkpoint: ProvenSlice['checkpoint']; at: string }
+  | { id: number; type: 'release'; page: number };
+
+export type PipelineReply = { id: number; ok: true; prepared?: PreparedPage } | { id: number; ok: false; message: string };

@@ -14,10 +14,10 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { bytesEqual, fromBase64, toBase64 } from '../crypto/encoding.js';
 import type { OpenedCheckpoint } from '../log/checkpoint.js';
-import { CompactRange } from '../log/compact-range.js';
-import { decodeEntry, type LogEntry } from '../log/entry.js';
+import type { CompactRange } from '../log/compact-range.js';
+import { decodeEntry } from '../log/entry.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../log/merkle.js';
-import { checkpointKeyError, entryAllowed, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';
+import { checkpointKeyError, findMember, openMemberCheckpoint, type MemberKey, type Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
 import type { MisbehaviourKind, MisbehaviourRepository } from '../store/misbehaviour-repository.js';
@@ -26,9 +26,9 @@ import type { Database } from '../store/tables.js';
 import type { PeerClient } from './peer-client.js';
 import { isNonConforming, nonConformingEvidence, PeerError } from './peer-client.js';
 import { federationPaths } from './paths.js';
-import { inProcessCommitter, type ProvenSlice, type SliceCommitter } from './ingest-commit.js';
-import { isCosigned, witnessOf } from './witness.js';
-import { Deadline } from '../bounded-fetch.js';
+import { inProcessPipeline, LEAF_HASH_BYTES, type IngestPipeline } from './ingest-commit.js';
+import { isCosigned, witnessOf } from '../roster/witness.js';
+import { Deadline } from '../common/bounded-fetch.js';
 
 export interface AdvertisedCheckpoint {
   origin: string;
@@ -66,8 +66,8 @@ export interface IngestDeps {
   signal?: AbortSignal | undefined;
   /** One ingest, all its pages (sync.ingestTimeoutMs): past it the ingest ends and throws a timeout. */
   timeoutMs?: number | undefined;
-  /** Where proven slices are committed (worker-committer.ts); this thread when absent. */
-  committer?: SliceCommitter | undefined;
+  /** Where pages are parsed, validated and committed (worker-committer.ts); this thread when absent. */
+  pipeline?: IngestPipeline | undefined;
 }
 
 /** A peer as one ingest calls it: every request carries the ingest's signal (its deadline, a stop). */
@@ -77,12 +77,12 @@ interface PeerCall extends Peer {
 
 const DEFAULT_INGEST_TIMEOUT_MS = 300_000;
 /**
- * Entries decoded, hashed or validated between two yields to the event loop: a page of thousands
- * of entries is otherwise one block of synchronous work, and every check waits behind it.
+ * Leaves appended to the tree between two yields to the event loop: a page of thousands of entries
+ * is otherwise one block of synchronous work, and every check waits behind it.
  */
 const YIELD_EVERY = 100;
 /**
- * Entries per transaction when a proven page is committed. The commit itself runs on the commit
+ * Entries per transaction when a proven page is committed. The commit itself runs on the ingest
  * worker (worker-committer.ts) where there is one; each transaction is one fsync
  * (synchronous = FULL), so much smaller slices would slow the sync (docs/BENCHMARKS.md, "Checks
  * during a large sync").
@@ -137,6 +137,11 @@ export class Ingestor {
       out.push(bytes);
     }
     return out;
+  }
+
+  /** A page of entries as the peer sent it: parsed and checked where the pipeline runs. */
+  private fetchRawPage(peer: PeerCall, origin: string, start: number, end: number): Promise<Uint8Array> {
+    return this.deps.client.getBytes(peer.endpoint, federationPaths.entries(origin, start, end), peer.signal);
   }
 
   /**
@@ -255,9 +260,11 @@ export class Ingestor {
 
   private async extend(peer: PeerCall, origin: string, cp: OpenedCheckpoint, from: number): Promise<IngestOutcome> {
     const { deps } = this;
+    const pipeline = deps.pipeline ?? inProcessPipeline(deps.db);
     let size = from;
     const request = (start: number) => {
-      const pending = this.fetchPage(peer, origin, start, Math.min(start + deps.pageSize, cp.size));
+      const end = Math.min(start + deps.pageSize, cp.size);
+      const pending = this.fetchRawPage(peer, origin, start, end).then((body) => ({ body, maxEntries: end - start }));
       // Awaited on the next turn of the loop, or dropped when the loop ends early.
       pending.catch(() => undefined);
       return pending;
@@ -267,36 +274,41 @@ export class Ingestor {
       // Every committed page is a proven prefix, so stopping here loses nothing: a restart resumes.
       if (deps.stopping?.()) return size > from ? { status: 'extended', size, from } : { status: 'skipped', reason: 'stopping' };
       if (peer.signal.aborted) throw new PeerError('cancelled', `ingest of ${origin} from ${peer.id} cancelled after ${size - from} entries`);
-      const page = await next;
-      const end = size + page.length;
-      // The next page travels while this one is proven and committed: at most two pages in memory.
-      if (end < cp.size) next = request(end);
-      const tree = await new LogReader(deps.db).compactRange(origin, size);
-      const before = tree.root();
-      const leaves: Uint8Array[] = [];
-      for (let i = 0; i < page.length; i++) {
-        if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
-        const leaf = leafHash(page[i]!);
-        leaves.push(leaf);
-        tree.append(leaf);
+      const { body, maxEntries } = await next;
+      // Parsing, hashing, decoding and validating the page happen where the pipeline runs (the
+      // ingest worker, at a lower priority than checks); this thread keeps the tree and the proofs.
+      const prepared = await pipeline.prepare({ origin, start: size, maxEntries, body, roster: deps.roster });
+      if (!prepared.ok) {
+        const path = `GET ${federationPaths.entries(origin, size, size + maxEntries)}`;
+        throw new PeerError('bad_response', `${path}: ${prepared.problem}`, undefined, path);
       }
-      if (!(await this.proven(peer, origin, tree, end, cp))) {
-        return this.diagnose(peer, origin, cp, size, before);
+      try {
+        const end = size + prepared.count;
+        // The next page travels while this one is proven and committed: at most two pages in memory.
+        if (end < cp.size) next = request(end);
+        const tree = await new LogReader(deps.db).compactRange(origin, size);
+        const before = tree.root();
+        for (let i = 0; i < prepared.count; i++) {
+          if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
+          tree.append(prepared.leafHashes.subarray(i * LEAF_HASH_BYTES, (i + 1) * LEAF_HASH_BYTES));
+        }
+        if (!(await this.proven(peer, origin, tree, end, cp))) {
+          return this.diagnose(peer, origin, cp, size, before);
+        }
+        // Committed in slices, each its own transaction: every slice is a prefix of the proven
+        // page, so a stop between two leaves a proven prefix, as between pages.
+        for (let at = 0; at < prepared.good; at += COMMIT_SLICE) {
+          const to = Math.min(at + COMMIT_SLICE, prepared.good);
+          const completes = to === prepared.good && prepared.verdict.ok && end === cp.size;
+          const checkpoint = completes ? { size: cp.size, root: cp.root, note: deps.cosign ? deps.cosign(cp.note) : cp.note } : undefined;
+          await pipeline.commit(prepared.page, at, to, checkpoint, deps.now().toISOString());
+        }
+        const verdict = prepared.verdict;
+        if (!verdict.ok) return this.reject(peer, origin, verdict.kind, verdict.message, { checkpoint: cp.note, index: verdict.index, entry: verdict.entry });
+        size = end;
+      } finally {
+        pipeline.release(prepared.page);
       }
-      const decoded = await this.validate(origin, size, page);
-      const good = decoded.entries.length;
-      // Committed in slices, each its own transaction with a yield between: every slice is a
-      // prefix of the proven page, so a stop between two leaves a proven prefix, as between pages.
-      for (let at = 0; at < good; at += COMMIT_SLICE) {
-        if (at > 0) await yieldToLoop();
-        const slice = decoded.entries.slice(at, at + COMMIT_SLICE).map((entry, i) => ({ entry, bytes: page[at + i]!, leafHash: leaves[at + i]! }));
-        const last = at + slice.length === good;
-        await this.commit(origin, slice, last && decoded.ok && end === cp.size ? cp : undefined);
-      }
-      if (!decoded.ok) {
-        return this.reject(peer, origin, decoded.kind, decoded.message, { checkpoint: cp.note, index: decoded.index, entry: toBase64(page[decoded.index - size]!) });
-      }
-      size = end;
     }
     return { status: 'extended', size, from };
   }
@@ -345,45 +357,5 @@ export class Ingestor {
       }
     }
     return this.reject(peer, origin, 'root_mismatch', `entries of ${origin} from ${local} served by ${peer.id} do not hash to the signed root`, { checkpoint: cp.note, from: local });
-  }
-
-  /**
-   * Decodes and checks a proven page; on the first bad entry, says why and returns the good entries
-   * before it (they are the proven prefix of the signed tree and are stored).
-   */
-  private async validate(
-    origin: string,
-    start: number,
-    page: Uint8Array[],
-  ): Promise<{ ok: true; entries: LogEntry[] } | { ok: false; entries: LogEntry[]; index: number; kind: MisbehaviourKind; message: string }> {
-    const entries: LogEntry[] = [];
-    const fail = (index: number, kind: MisbehaviourKind, message: string) => ({ ok: false as const, entries, index, kind, message });
-    for (let i = 0; i < page.length; i++) {
-      if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
-      const index = start + i;
-      const decoded = decodeEntry(page[i]!);
-      if (!decoded.ok) return fail(index, 'bad_entry', `entry ${index} of ${origin} is malformed: ${decoded.error}`);
-      const entry = decoded.entry;
-      if (entry.origin !== origin) return fail(index, 'foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`);
-      if (entry.seq !== index + 1) return fail(index, 'bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`);
-      const allowed = entryAllowed(this.deps.roster, origin, entry.time);
-      if (!allowed.ok) {
-        return allowed.reason === 'suspended'
-          ? fail(index, 'suspended_member', `entry ${index} of ${origin} is dated at or after its suspension`)
-          : fail(index, 'unknown_member', `entry ${index} comes from ${origin}, which is not in the roster`);
-      }
-      if (entry.kind === 'retraction' && entry.target >= entry.seq) {
-        return fail(index, 'bad_entry', `retraction ${index} of ${origin} targets a later entry`);
-      }
-      entries.push(entry);
-    }
-    return { ok: true, entries };
-  }
-
-  /** Stores a proven, validated slice in one transaction, on the committer's thread (ingest-commit.ts). */
-  private async commit(origin: string, entries: ProvenSlice['entries'], cp: OpenedCheckpoint | undefined): Promise<void> {
-    const { deps } = this;
-    const checkpoint = cp && { size: cp.size, root: cp.root, note: deps.cosign ? deps.cosign(cp.note) : cp.note };
-    await (deps.committer ?? inProcessCommitter(deps.db)).commit({ origin, entries, checkpoint, at: deps.now().toISOString() });
   }
 }

@@ -4,7 +4,7 @@
  * defensively, and never trusted beyond what signatures and Merkle proofs then establish.
  */
 import { utf8 } from '../crypto/encoding.js';
-import { boundedFetch, BoundedFetchError, type BoundedFetchOptions, type BoundedResponse } from '../bounded-fetch.js';
+import { boundedFetch, BoundedFetchError, type BoundedFetchOptions, type BoundedResponse } from '../common/bounded-fetch.js';
 import { signRequest } from './request-signature.js';
 
 /** cancelled: the node stopped the request itself (stopping, the peer suspended, an ingest past its deadline). */
@@ -92,7 +92,24 @@ export class PeerClient {
     }
   }
 
-  private async request(method: 'GET' | 'POST', endpoint: string, path: string, body?: unknown, query?: Record<string, string | number>, signal?: AbortSignal): Promise<unknown> {
+  /**
+   * A signed GET whose answer's body is returned as received, for the caller to parse where it
+   * chooses (a page of entries is parsed on the ingest worker: ingest-commit.ts). A non-2xx answer
+   * is an HTTP failure, as for `get`.
+   */
+  async getBytes(endpoint: string, path: string, signal?: AbortSignal): Promise<Uint8Array> {
+    const { response } = await this.signedExchange('GET', endpoint, path, undefined, undefined, signal);
+    return response.body;
+  }
+
+  private async signedExchange(
+    method: 'GET' | 'POST',
+    endpoint: string,
+    path: string,
+    body: unknown,
+    query: Record<string, string | number> | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ response: BoundedResponse; request: string; parsed: () => { json: boolean; value: unknown } }> {
     const url = new URL(path, endpoint.endsWith('/') ? endpoint : `${endpoint}/`);
     // The signed @path must be what the server sees: the endpoint's own path prefix included.
     url.pathname = `${new URL(endpoint).pathname.replace(/\/$/, '')}${path}`;
@@ -105,22 +122,28 @@ export class PeerClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     const request = `${method} ${url.pathname}`;
     const response = await this.exchange(url.toString(), { method, headers, signal, ...(body !== undefined ? { body: bodyBytes } : {}) }, request);
-    const bytes = response.body;
-    let parsed: unknown;
-    let json = true;
-    try {
-      // JSON.parse is not recursive in V8: deeply nested input costs time linear in its size.
-      // A view, not Buffer.from(bytes): that copies a page of entries (megabytes) byte by byte.
-      parsed = bytes.length ? JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) : undefined;
-    } catch {
-      json = false;
-    }
+    const parsed = () => {
+      const bytes = response.body;
+      try {
+        // JSON.parse is not recursive in V8: deeply nested input costs time linear in its size.
+        // A view, not Buffer.from(bytes): that copies a page of entries (megabytes) byte by byte.
+        return { json: true, value: bytes.length ? (JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as unknown) : undefined };
+      } catch {
+        return { json: false, value: undefined };
+      }
+    };
     // An error answer need not be JSON (a proxy's 502 page): that is an HTTP failure, not a bad response.
     if (!response.ok) {
-      const code = (parsed as { error?: { code?: unknown } } | undefined)?.error?.code;
+      const code = (parsed().value as { error?: { code?: unknown } } | undefined)?.error?.code;
       throw new PeerError('http', `${request}: HTTP ${response.status}${typeof code === 'string' ? ` (${code.slice(0, 64)})` : ''}`, response.status, request);
     }
+    return { response, request, parsed };
+  }
+
+  private async request(method: 'GET' | 'POST', endpoint: string, path: string, body?: unknown, query?: Record<string, string | number>, signal?: AbortSignal): Promise<unknown> {
+    const { request, parsed } = await this.signedExchange(method, endpoint, path, body, query, signal);
+    const { json, value } = parsed();
     if (!json) throw new PeerError('bad_response', `${request}: response is not JSON`, undefined, request);
-    return parsed;
+    return value;
   }
 }

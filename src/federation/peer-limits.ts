@@ -10,7 +10,7 @@
  * A refused peer's sync counts the refusal as a failed round and backs off
  * (`sync.backoffBaseMs` …); it never counts as misbehaviour.
  */
-import type { RateLimiter } from '../service/rate-limiter.js';
+import type { RateLimiter } from '../common/rate-limiter.js';
 
 export interface PeerLimitsOptions {
   /** The most federation requests served at once (`limits.peerConcurrency`). */

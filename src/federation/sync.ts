@@ -21,12 +21,12 @@ import { LogReader } from '../store/log-repository.js';
 import type { MisbehaviourRepository } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
 import { Ingestor, type AdvertisedCheckpoint, type IngestOutcome, type Peer } from './ingest.js';
-import { inProcessCommitter, type SliceCommitter } from './ingest-commit.js';
+import { inProcessPipeline, type IngestPipeline } from './ingest-commit.js';
 import { KeyedLock, LockWaitTimeout } from './keyed-lock.js';
 import { isNonConforming, nonConformingEvidence, PeerError, type PeerClient } from './peer-client.js';
 import { parseHeldEpochs } from './held-epochs.js';
 import { federationPaths } from './paths.js';
-import { WorkerCommitter } from './worker-committer.js';
+import { WorkerPipeline } from './worker-committer.js';
 
 export interface SyncOptions {
   pollIntervalMs: number;
@@ -53,8 +53,9 @@ export interface SyncDeps {
   /** Called after new entries of an origin were committed. */
   onExtended: (origin: string, size: number, from: Peer) => void;
   /**
-   * The worker script that commits proven slices off the main thread (worker-committer.ts); the
-   * compiled one beside the sources by default, `false` to commit on the main thread.
+   * The worker script that parses, validates and commits pages of mirrored logs off the main
+   * thread (worker-committer.ts); the compiled one beside the sources by default, `false` for the
+   * main thread.
    */
   commitWorker?: URL | false | undefined;
 }
@@ -121,10 +122,10 @@ export class Synchronizer {
   private lifetime = Synchronizer.lifetimeController();
   private stopped = true;
 
-  private readonly committer: SliceCommitter;
+  private readonly pipeline: IngestPipeline;
 
   constructor(private readonly deps: SyncDeps) {
-    this.committer = deps.commitWorker === false ? inProcessCommitter(deps.db) : WorkerCommitter.create(deps.db, deps.logger, deps.commitWorker);
+    this.pipeline = deps.commitWorker === false ? inProcessPipeline(deps.db) : WorkerPipeline.create(deps.db, deps.logger, deps.commitWorker);
   }
 
   /** One listener per round and per ingest in flight: as many as there are peers, not a leak. */
@@ -157,7 +158,7 @@ export class Synchronizer {
     for (const state of this.peers.values()) if (state.timer) clearTimeout(state.timer);
     this.lifetime.abort();
     await Promise.allSettled([...this.rounds]);
-    await this.committer.close();
+    await this.pipeline.close();
   }
 
   /** Adopts a new roster: starts loops for new peers, drops removed or suspended ones. */
@@ -345,7 +346,7 @@ export class Synchronizer {
       stopping: () => this.stopped,
       signal,
       timeoutMs: deps.options.ingestTimeoutMs,
-      committer: this.committer,
+      pipeline: this.pipeline,
     });
   }
 

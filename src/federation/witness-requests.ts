@@ -41,7 +41,7 @@ export type CosignAnswer =
 export interface WitnessRequestDeps {
   db: Kysely<Database>;
   roster: () => Roster | undefined;
-  /** Appends the witness cosignature to a verified note (witness.ts `cosign`, with the key valid now). */
+  /** Appends the witness cosignature to a verified note (roster/witness.ts `cosign`, with the key valid now). */
   cosign: (note: string) => string;
   misbehaviour: MisbehaviourRepository;
   now: () => Date;

@@ -24,7 +24,7 @@ import { LogReader } from '../store/log-repository.js';
 import { rootAt } from '../store/proofs.js';
 import type { Database } from '../store/tables.js';
 import type { Synchronizer } from './sync.js';
-import { isCosigned, witnessOf } from './witness.js';
+import { isCosigned, witnessOf } from '../roster/witness.js';
 
 export interface WitnessedDurabilityDeps {
   db: Kysely<Database>;

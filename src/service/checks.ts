@@ -15,7 +15,7 @@ import { evaluatePolicy, type Decision, type Policy, type PolicyMatch, type Purp
 import { ListingReader, type TokenMatchRow, type TokenQuery } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
 import type { CheckRecorder } from './check-counter.js';
-import type { IdentifierInput, Tokenizer } from './identifiers.js';
+import type { IdentifierInput, Tokenizer } from './tokenizer.js';
 
 export interface CheckInput {
   identifiers?: IdentifierInput[] | undefined;
@@ -70,7 +70,7 @@ export interface CheckServiceDeps {
 export interface CheckCaller {
   keyId?: string | undefined;
   /**
-   * `performance.now()` when the request arrived, before its API key was checked: the token set's
+   * `performance.now()` when the request arrived, before its API key was checked: the token filter's
    * catch-up that check made serves this check too (store/check-store.ts).
    */
   receivedAt?: number | undefined;

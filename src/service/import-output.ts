@@ -5,7 +5,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { csvRow } from '../audit/csv.js';
+import { csvRow } from '../common/csv.js';
 import { AppError } from '../errors.js';
 
 export interface LineWriter {

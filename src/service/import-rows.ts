@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { MAX_IDENTIFIER_INPUT_LENGTH } from '../identifiers/normalise.js';
 import { IDENTIFIER_TYPES, isIdentifierType } from '../identifiers/types.js';
-import type { IdentifierInput } from './identifiers.js';
+import type { IdentifierInput } from './tokenizer.js';
 import type { CsvColumns, SourceRow } from './import-source.js';
 import type { CreateListingInput } from './listings.js';
 

@@ -13,7 +13,7 @@ import { sqliteOf } from '../store/database.js';
 import { LogWriter } from '../store/log-repository.js';
 import type { Database } from '../store/tables.js';
 import type { IdentifierType } from '../identifiers/types.js';
-import type { IdentifierInput, Tokenizer } from './identifiers.js';
+import type { IdentifierInput, Tokenizer } from './tokenizer.js';
 import { attachReferences, findUnreferenced, type BanToMatch } from './reconnect.js';
 import type { TokenResult } from './token-pool.js';
 

@@ -29,7 +29,7 @@ import type { RejectsFile } from './import-output.js';
 import type { Progress, ProgressSnapshot } from './import-progress.js';
 import { listingFromRow, type ImportListing, type RowRules } from './import-rows.js';
 import { eachRow, type RowSource, type SourceRow } from './import-source.js';
-import type { Tokenizer } from './identifiers.js';
+import type { Tokenizer } from './tokenizer.js';
 import { statusOf, type ListingService } from './listings.js';
 import { tokenKey } from './reconnect.js';
 

@@ -9,7 +9,7 @@
  *
  * One check per user; batching many users into one token lookup is a later optimisation.
  */
-import { csvRow } from '../audit/csv.js';
+import { csvRow } from '../common/csv.js';
 import { AppError } from '../errors.js';
 import type { Purpose } from '../policy/index.js';
 import type { CheckResult, CheckService } from './checks.js';

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../errors.js';
 import type { EpochSecret } from '../identifiers/tokens.js';
 import type { IdentifierType } from '../identifiers/types.js';
-import type { IdentifierInput } from './identifiers.js';
+import type { IdentifierInput } from './tokenizer.js';
 
 /** The tokens of one listing as its log entry carries them, or the error tokenising it raised. */
 export type TokenResult =

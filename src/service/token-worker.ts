@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../errors.js';
 import { createHmacTokenDeriver, type EpochSecret } from '../identifiers/tokens.js';
-import { Tokenizer, type IdentifierInput } from './identifiers.js';
+import { Tokenizer, type IdentifierInput } from './tokenizer.js';
 import type { TokenJob, TokenResult } from './token-pool.js';
 
 const { epochs, defaultRegion } = workerData as { epochs: EpochSecret[]; defaultRegion: string };

@@ -11,7 +11,7 @@ import { evaluatePolicy, type Decision, type Policy, type PolicyMatch } from '..
 import { EventDeliveryRepository, WatchReader, WatchWriter, type EventKind, type EventRow, type LiftReason, type WatchMatch } from '../store/watch-repository.js';
 import type { Database } from '../store/tables.js';
 import type { CheckRecorder } from './check-counter.js';
-import type { IdentifierInput, Tokenizer } from './identifiers.js';
+import type { IdentifierInput, Tokenizer } from './tokenizer.js';
 
 export { LIFT_REASONS, type LiftReason } from '../store/watch-repository.js';
 

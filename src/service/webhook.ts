@@ -10,7 +10,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { boundedFetch, BoundedFetchError } from '../bounded-fetch.js';
+import { boundedFetch, BoundedFetchError } from '../common/bounded-fetch.js';
 import { hmacSha256 } from '../crypto/index.js';
 import { toHex, utf8 } from '../crypto/encoding.js';
 import { EventDeliveryRepository, type EventRow } from '../store/watch-repository.js';

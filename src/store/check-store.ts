@@ -1,30 +1,30 @@
 /**
  * The check hot path's reads: the one place that owns prepared better-sqlite3 statements for it,
- * and the in-memory token set (token-set.ts) that answers misses without SQLite. Everything else
+ * and the in-memory token filter (token-filter.ts) that answers misses without SQLite. Everything else
  * reads through Kysely, which builds and prepares each query anew (~25 µs a query): fine for a
  * listing write, a quarter of a check's budget.
  *
- * Keeping the token set in step with the projection, whoever writes it (this node's listings and
+ * Keeping the token filter in step with the projection, whoever writes it (this node's listings and
  * retractions, the sync ingest, an import, another process on the same file):
  * - rows of `listing_tokens` are only ever inserted (nothing deletes or updates them), so their
- *   rowids only grow: the set remembers the highest rowid it has read, and before each check reads
+ *   rowids only grow: the filter remembers the highest rowid it has read, and before each check reads
  *   the rows past it, if any: one indexed `max(rowid)` per check, or none when the API-key check
  *   of the same request already read it (`dataVersion`, `match`'s `receivedAt`);
  * - it only reads while no transaction is open on this connection, so it sees committed rows only;
  *   a check that comes while one is open (an async Kysely transaction in flight) takes the Kysely
  *   path, which waits for the transaction to end;
- * - the set only answers "certainly not listed". A token it may hold is confirmed by SQLite with
+ * - the filter only answers "certainly not listed". A token it may hold is confirmed by SQLite with
  *   the same conditions as `ListingReader.matchTokens`: the listing is active (retractions) and
  *   `expires_at` is after now (expiry). The roster check stays in the check service.
  * Until `warmUp()` has read every token, `match` returns undefined and checks take the Kysely path;
  * /readyz reports not ready meanwhile.
  *
- * Start-up: reading 10M token rows takes seconds, so the set is also kept in a snapshot file
+ * Start-up: reading 10M token rows takes seconds, so the filter is also kept in a snapshot file
  * (token-snapshot.ts), written after a warm-up from SQLite and when the node stops. At start the
  * snapshot is used only if it fits this database: its watermark is not past the last rowid, the
  * token at the watermark's rowid is the one it recorded (the same database and the same history:
  * rows are only appended, so a database restored from an older backup has no such row or another
- * token there), and sampled rows up to the watermark are in it. Otherwise the set is read from
+ * token there), and sampled rows up to the watermark are in it. Otherwise the filter is read from
  * SQLite. Either way the rows past the watermark are read before the first check.
  */
 import type SQLite from 'better-sqlite3';
@@ -32,9 +32,10 @@ import type { IdentifierType } from '../identifiers/types.js';
 import type { TokenMatchRow, TokenQuery } from './listing-repository.js';
 import type { ApiKeyTable, ListingTable } from './tables.js';
 import { readTokenSnapshot, writeTokenSnapshot, type TokenSnapshot } from './token-snapshot.js';
-import { TokenSet } from './token-set.js';
+import { TokenFilter } from './token-filter.js';
 
 /** The snapshot's file name in the data directory. */
+/** The file's name predates the class's (TokenSet): kept, so a node finds the snapshot it wrote. */
 export const TOKEN_SNAPSHOT_FILE = 'token-set.snapshot';
 
 /** Rows read per slice while warming up; between slices the event loop runs (and /readyz answers). */
@@ -50,11 +51,11 @@ export class CheckStore {
   private readonly freshness: SQLite.Statement<[], [number, number | null]>;
   private readonly tokenAt: SQLite.Statement<[number], Buffer>;
   private readonly confirmInReadTransaction: (queries: readonly TokenQuery[], now: string) => TokenMatchRow[];
-  private tokens: TokenSet | undefined;
-  /** The highest rowid of `listing_tokens` the set has read. */
+  private tokens: TokenFilter | undefined;
+  /** The highest rowid of `listing_tokens` the filter has read. */
   private watermark = 0;
   /**
-   * `performance.now()` just before the last catch-up read `max(rowid)`: the set holds every token
+   * `performance.now()` just before the last catch-up read `max(rowid)`: the filter holds every token
    * committed before then.
    */
   private caughtUpAt = -Infinity;
@@ -85,18 +86,18 @@ export class CheckStore {
     this.confirmInReadTransaction = sqlite.transaction((queries: readonly TokenQuery[], now: string) => this.confirm(queries, now));
   }
 
-  /** Whether the token set is complete and checks use it. */
+  /** Whether the token filter is complete and checks use it. */
   get warm(): boolean {
     return this.tokens !== undefined;
   }
 
-  /** Tokens in the set and the bytes its table takes, for the benchmark and the logs. */
+  /** Tokens in the filter and the bytes its table takes, for the benchmark and the logs. */
   get stats(): { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined } {
     return { tokens: this.tokens?.size ?? 0, bytes: this.tokens?.bytes ?? 0, source: this.source };
   }
 
   /**
-   * Fills the set from the snapshot file when it fits the database, else from SQLite a slice at a
+   * Fills the filter from the snapshot file when it fits the database, else from SQLite a slice at a
    * time (then writes a snapshot). Resolves false when closed meanwhile.
    */
   async warmUp(): Promise<boolean> {
@@ -106,7 +107,7 @@ export class CheckStore {
     while (this.sqlite.inTransaction && !this.closed) await new Promise<void>((resolve) => setTimeout(resolve, 5));
     if (this.closed) return false;
     if (snapshot && this.fits(snapshot)) {
-      this.tokens = snapshot.set;
+      this.tokens = snapshot.filter;
       this.watermark = snapshot.watermark;
       this.savedWatermark = snapshot.watermark;
       this.source = 'snapshot';
@@ -119,14 +120,14 @@ export class CheckStore {
   }
 
   /**
-   * Writes the snapshot if the set has read rows since the file was last written; resolves when
+   * Writes the snapshot if the filter has read rows since the file was last written; resolves when
    * this and any earlier write are done. Errors go to `onSnapshotError`: a missing snapshot only
    * makes the next start slower.
    */
   saveSnapshot(): Promise<void> {
     const file = this.options.snapshotFile;
     if (file === undefined || this.tokens === undefined || this.watermark === this.savedWatermark) return this.saving;
-    const snapshot: TokenSnapshot = { set: this.tokens, watermark: this.watermark, anchor: this.watermark > 0 ? (this.tokenAt.get(this.watermark) ?? new Uint8Array(16)) : new Uint8Array(16) };
+    const snapshot: TokenSnapshot = { filter: this.tokens, watermark: this.watermark, anchor: this.watermark > 0 ? (this.tokenAt.get(this.watermark) ?? new Uint8Array(16)) : new Uint8Array(16) };
     this.savedWatermark = this.watermark;
     this.saving = this.saving.then(() => writeTokenSnapshot(file, snapshot)).catch((err: unknown) => this.options.onSnapshotError?.(err as Error));
     return this.saving;
@@ -141,14 +142,14 @@ export class CheckStore {
     if (!anchor || !anchor.equals(snapshot.anchor)) return false;
     for (const rowid of [1, Math.ceil(w / 4), Math.ceil(w / 2), Math.ceil((3 * w) / 4), w]) {
       const token = this.tokenAt.get(rowid);
-      if (token && !snapshot.set.mayContain(token)) return false;
+      if (token && !snapshot.filter.mayContain(token)) return false;
     }
     return true;
   }
 
   private async readAll(): Promise<boolean> {
     const target = this.maxRowid.get() ?? 0;
-    const set = new TokenSet(target);
+    const set = new TokenFilter(target);
     for (let from = 0; from < target; from += WARM_UP_SLICE) {
       if (this.closed) return false;
       for (const token of this.tokensBetween.iterate(from, Math.min(from + WARM_UP_SLICE, target))) set.add(token);
@@ -200,7 +201,7 @@ export class CheckStore {
   /**
    * SQLite's `PRAGMA data_version`, which changes when another connection (process) commits, read
    * for the API-key check of every request. The same statement reads `max(rowid)` and catches the
-   * token set up, so a check whose request was authenticated this way needs no probe of its own
+   * token filter up, so a check whose request was authenticated this way needs no probe of its own
    * (`match`'s `receivedAt`): each probe is a read transaction, whose file-lock system calls cost
    * more than the statement (4-6 µs quiet, over 10 µs of CPU under load on our machine).
    */
@@ -215,7 +216,7 @@ export class CheckStore {
   }
 
   /** Only while no transaction is open on this connection: rowids past the watermark must be committed. */
-  private catchUp(): TokenSet {
+  private catchUp(): TokenFilter {
     const tokens = this.tokens!;
     const started = performance.now();
     this.catchUpTo(tokens, this.maxRowid.get() ?? 0);
@@ -223,7 +224,7 @@ export class CheckStore {
     return tokens;
   }
 
-  private catchUpTo(tokens: TokenSet, max: number): void {
+  private catchUpTo(tokens: TokenFilter, max: number): void {
     if (max > this.watermark) {
       for (const token of this.tokensBetween.iterate(this.watermark, max)) tokens.add(token);
       this.watermark = max;

@@ -1,29 +1,29 @@
 /**
- * The token set (token-set.ts) on disk, so a node with millions of tokens starts in a fraction of
+ * The token filter (token-filter.ts) on disk, so a node with millions of tokens starts in a fraction of
  * the time it takes to read every token row from SQLite (10M rows: seconds; the 134 MB file: a
  * fraction of one). The file only ever saves work: check-store.ts validates it against the database
  * and rebuilds from SQLite whenever it does not fit.
  *
  * Layout (little-endian, the arrays as they are in memory, so a big-endian machine rebuilds):
  *   0  8 bytes  magic "JBTOKS01"
- *   8  u32      the set's slot seed
+ *   8  u32      the filter's slot seed
  *  12  u32      fingerprints held (the all-zero one aside)
  *  16  u32      1 when the all-zero fingerprint is held
  *  20  u32      capacity (slots, a power of two)
- *  24  f64      watermark: the highest rowid of listing_tokens the set holds every row up to
+ *  24  f64      watermark: the highest rowid of listing_tokens the filter holds every row up to
  *  32  16 bytes the token at that rowid: which database (and which history of it) this is for
  *  48  16 bytes zero
  *  64  capacity × u32 high halves, then capacity × u32 low halves
  */
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import { TokenSet } from './token-set.js';
+import { TokenFilter } from './token-filter.js';
 
 const MAGIC = Buffer.from('JBTOKS01', 'latin1');
 const HEADER = 64;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export interface TokenSnapshot {
-  set: TokenSet;
+  filter: TokenFilter;
   watermark: number;
   /** The token at rowid `watermark` when the snapshot was taken (empty when watermark is 0). */
   anchor: Uint8Array;
@@ -44,14 +44,14 @@ export async function readTokenSnapshot(file: string): Promise<TokenSnapshot | u
   // Uint32Array views need 4-byte alignment; a large readFile buffer starts its own ArrayBuffer.
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
   try {
-    const set = new TokenSet(0, {
+    const filter = new TokenFilter(0, {
       seed: aligned.readUInt32LE(8),
       count: aligned.readUInt32LE(12),
       hasZero: aligned.readUInt32LE(16) === 1,
       hi: new Uint32Array(aligned.buffer, aligned.byteOffset + HEADER, capacity),
       lo: new Uint32Array(aligned.buffer, aligned.byteOffset + HEADER + capacity * 4, capacity),
     });
-    return { set, watermark: aligned.readDoubleLE(24), anchor: new Uint8Array(aligned.subarray(32, 48)) };
+    return { filter, watermark: aligned.readDoubleLE(24), anchor: new Uint8Array(aligned.subarray(32, 48)) };
   } catch {
     return undefined;
   }
@@ -64,7 +64,7 @@ export async function readTokenSnapshot(file: string): Promise<TokenSnapshot | u
  */
 export async function writeTokenSnapshot(file: string, snapshot: TokenSnapshot): Promise<void> {
   if (!LITTLE_ENDIAN) return;
-  const state = snapshot.set.state();
+  const state = snapshot.filter.state();
   const header = Buffer.alloc(HEADER);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(state.seed >>> 0, 8);

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { decodeEntry, listingId } from '../../src/log/entry.js';
-import type { Tokenizer } from '../../src/service/identifiers.js';
+import type { Tokenizer } from '../../src/service/tokenizer.js';
 import { listingFromRow, LISTING_COLUMNS } from '../../src/service/import-rows.js';
 import { eachRow, openRowSource } from '../../src/service/import-source.js';
 import { openDatabase } from '../../src/store/database.js';

@@ -25,7 +25,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { initLocalFederation } from '../../src/demo/local-federation.js';
 import { initDataDir } from '../../src/init.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { killAll, ServerChild } from './child-protocol.js';
 import type { BulkNodeArgs, BulkNodeReady } from './bulk-node.js';
 import { bareInserts, parseFile, writeImportFile } from './bulk-baselines.js';

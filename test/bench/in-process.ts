@@ -9,7 +9,7 @@
  */
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
 import type { JointbanNode } from '../../src/node.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { ListingReader, type TokenQuery } from '../../src/store/listing-repository.js';
 import { createEchoApp } from './echo-app.js';
 import type { CheckBody } from './synthetic.js';
@@ -36,7 +36,7 @@ export type OpName = (typeof OPS)[number];
 export const OP_LABELS: Record<OpName, string> = {
   check: 'checks.check(), 3 identifiers',
   tokensFor: '  of which Tokenizer.tokensForCheck() (normalise + HMAC)',
-  fastMatch: '  of which CheckStore.match() (token set + prepared SQLite)',
+  fastMatch: '  of which CheckStore.match() (token filter + prepared SQLite)',
   matchTokens: 'ListingReader.matchTokens() (Kysely, what check() used before)',
   authenticate: 'keys.authenticate() (API key, once per request)',
   appCheck: 'app.request(POST /v1/check), no socket',

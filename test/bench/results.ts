@@ -57,7 +57,7 @@ export interface BenchResults {
     cold: { startToReadyMs: number; rssBytes: number; source: string | undefined };
     /** RSS of a bare `node -e` process, the baseline of rssBytes. */
     bareNodeRssBytes: number;
-    tokenSet: { tokens: number; bytes: number; source: string | undefined };
+    tokenFilter: { tokens: number; bytes: number; source: string | undefined };
   };
   http: {
     echo: TargetFigures;
@@ -130,14 +130,14 @@ export function formatResults(r: BenchResults): string {
     table([
       ['', 'node', 'baseline', 'node/baseline'],
       [`process start to /readyz 200, s, tokens from ${String(u.cold.source)} (no snapshot yet)`, fixed(u.cold.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.cold.startToReadyMs / u.bareTokenReadMs)],
-      [`process start to /readyz 200, s, tokens from ${String(u.tokenSet.source)}`, fixed(u.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.startToReadyMs / u.bareTokenReadMs)],
+      [`process start to /readyz 200, s, tokens from ${String(u.tokenFilter.source)}`, fixed(u.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.startToReadyMs / u.bareTokenReadMs)],
       ['  (baseline: a bare read of every token row)', '', '', ''],
       ['RSS when ready, MB, no snapshot', fixed(u.cold.rssBytes / 1e6, 0), fixed(u.bareNodeRssBytes / 1e6, 0), ratio(u.cold.rssBytes / u.bareNodeRssBytes)],
       ['RSS when ready, MB, measured node', fixed(u.rssBytes / 1e6, 0), fixed(u.bareNodeRssBytes / 1e6, 0), ratio(u.rssBytes / u.bareNodeRssBytes)],
       ['  (baseline: a bare node process)', '', '', ''],
     ]),
   );
-  out.push(`JS heap used ${fixed(u.heapUsedBytes / 1e6, 0)} MB; token set ${u.tokenSet.tokens} tokens in ${fixed(u.tokenSet.bytes / 1e6, 0)} MB of typed arrays`);
+  out.push(`JS heap used ${fixed(u.heapUsedBytes / 1e6, 0)} MB; token filter ${u.tokenFilter.tokens} tokens in ${fixed(u.tokenFilter.bytes / 1e6, 0)} MB of typed arrays`);
   out.push('');
   out.push('HTTP: POST /v1/check against a bare hono POST-JSON echo, same stack, same bodies');
   out.push(

@@ -169,14 +169,14 @@ async function main(): Promise<number> {
   const bareNodeRssBytes = await runToEnd<number>(['-e', 'process.stdout.write(JSON.stringify(process.memoryUsage().rss))']);
   const echo = await ServerChild.start<{ url: string }>('echo server', script('server-echo'), {});
   const nodeArgs: NodeChildArgs = { dataDir, listings: settings.listings };
-  // Started twice: first without a token set snapshot (it reads every token row from SQLite and
+  // Started twice: first without a token filter snapshot (it reads every token row from SQLite and
   // writes one), then from the snapshot, as every later start of a node would.
   rmSync(join(dataDir, TOKEN_SNAPSHOT_FILE), { force: true });
   const cold = await ServerChild.start<NodeChildReady>('node (cold)', script('server-node'), nodeArgs);
-  log(`node (no snapshot) ready ${(cold.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(cold.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(cold.info.tokenSet.source)}`);
+  log(`node (no snapshot) ready ${(cold.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(cold.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(cold.info.tokenFilter.source)}`);
   await cold.stop();
   const node = await ServerChild.start<NodeChildReady>('node', script('server-node'), nodeArgs);
-  log(`node ready at ${node.info.url} ${(node.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(node.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(node.info.tokenSet.source)}`);
+  log(`node ready at ${node.info.url} ${(node.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(node.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(node.info.tokenFilter.source)}`);
 
   const problems = await sanityCheck(node.info, echo.info.url);
   if (problems.length > 0) throw new Error(problems.join('\n'));
@@ -234,9 +234,9 @@ async function main(): Promise<number> {
       startToReadyMs: node.info.startToReadyMs,
       rssBytes: node.info.rssBytes,
       heapUsedBytes: node.info.heapUsedBytes,
-      cold: { startToReadyMs: cold.info.startToReadyMs, rssBytes: cold.info.rssBytes, source: cold.info.tokenSet.source },
+      cold: { startToReadyMs: cold.info.startToReadyMs, rssBytes: cold.info.rssBytes, source: cold.info.tokenFilter.source },
       bareNodeRssBytes,
-      tokenSet: node.info.tokenSet,
+      tokenFilter: node.info.tokenFilter,
     },
     http: {
       echo: echoFigures,

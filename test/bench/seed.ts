@@ -10,7 +10,7 @@
  *   so those checks really match. For the millions of others, HMAC-SHA256 and normalisation would
  *   take most of the seeding time (tens of minutes on a shared 2-core machine) for tokens no check
  *   ever asks for: they get 16 random bytes per token instead, which is what HMAC outputs look like
- *   to the token set and to SQLite's index (same count, size and spread). Their entries have the
+ *   to the token filter and to SQLite's index (same count, size and spread). Their entries have the
  *   same shape, category, dates and token types and epochs as the real ones;
  * - every entry is encoded by the log's `encodeEntry` (which validates it), one timestamp for the
  *   whole seed;

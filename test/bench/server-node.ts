@@ -1,7 +1,7 @@
 /**
  * The jointban node child: opens a data directory seeded by seed.ts, creates a check API key,
  * listens on 127.0.0.1 and an ephemeral port and prints `{"url","key",…}` once /readyz answers
- * 200 (the token set is warm). Then it answers commands on stdin (child-protocol.ts): `cpu`,
+ * 200 (the token filter is warm). Then it answers commands on stdin (child-protocol.ts): `cpu`,
  * `inproc` (in-process figures), `profile-start` / `profile-stop` (a V8 CPU profile of whatever
  * load runs in between) and `stop`.
  *
@@ -33,7 +33,7 @@ export interface NodeChildReady {
   /** Resident set size when ready, in bytes. */
   rssBytes: number;
   heapUsedBytes: number;
-  tokenSet: { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined };
+  tokenFilter: { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined };
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as NodeChildArgs;
@@ -48,7 +48,7 @@ for (;;) {
 const startToReadyMs = performance.now();
 const { rss, heapUsed } = process.memoryUsage();
 const key = (await node.keys.create('check', 'bench')).key;
-ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenSet: node.checkStore.stats } satisfies NodeChildReady);
+ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenFilter: node.checkStore.stats } satisfies NodeChildReady);
 
 function int(command: Command, name: string): number {
   const value = command[name];

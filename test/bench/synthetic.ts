@@ -6,7 +6,7 @@
  * sharing anything but N.
  */
 import { nationalIdCheckChar } from '../../src/identifiers/national-id.js';
-import type { IdentifierInput } from '../../src/service/identifiers.js';
+import type { IdentifierInput } from '../../src/service/tokenizer.js';
 import type { CreateListingInput } from '../../src/service/listings.js';
 import { prng } from '../helpers/prng.js';
 

@@ -37,7 +37,7 @@ import { defaultWorkers } from '../../src/audit/verify-parallel.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { concatBytes, toBase64 } from '../../src/crypto/encoding.js';
 import { generateEd25519KeyPair, sha256Native, type Ed25519KeyPair } from '../../src/crypto/index.js';
-import { witnessName } from '../../src/federation/witness.js';
+import { witnessName } from '../../src/roster/witness.js';
 import { cosignCheckpoint, encodeEntry, listingId, logOrigin, signCheckpoint, type ListingEntry, type LogEntry } from '../../src/log/index.js';
 import { addMember, createDraft, rosterFromDraft, type Roster } from '../../src/roster/index.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopbackHost } from '../../src/audit/dashboard/security.js';
+import { isLoopbackHost } from '../../src/api/dashboard/security.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 import { email, nationalId, phone } from '../helpers/fixtures.js';
 import { suiteCanRun } from '../helpers/optional-suite.js';

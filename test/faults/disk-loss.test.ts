@@ -128,7 +128,7 @@ describe("losing a member node's disk", () => {
     // The dashboard's health page says what a peer has seen.
     const dashboard = new DashboardClient((input, init) => restored!.app.request(input, init));
     expect((await dashboard.login(alpha.adminKey)).status).toBe(303);
-    expect(await (await dashboard.get('/dashboard')).text()).toMatch(/class="notice own-log-recovery"[^>]*>[^<]*Restored from a backup[^<]*<[^]*a peer has seen 6/);
+    expect(await (await dashboard.get('/dashboard')).text()).toMatch(/class="notice own-log-recovery"[^>]*>[^<]*Restored from a backup[^<]*<[\s\S]*a peer has seen 6/);
     // Abandoning would give alpha:4…6 a second meaning: refused, with what to do instead.
     const abandon = await runCli(['own-log', '--data-dir', dir, '--abandon-recovery']);
     expect(abandon.code).toBe(1);

@@ -5,7 +5,7 @@
  * and the listing is in the local log all the same, cosigned once the association is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isCosigned, witnessOf } from '../../src/federation/witness.js';
+import { isCosigned, witnessOf } from '../../src/roster/witness.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 import { json, listingBody, paymentAccount, type ErrorBody, type Identifier } from '../helpers/fixtures.js';

@@ -80,7 +80,7 @@ async function converged(f: TestFederation, origins: readonly string[], sizes: R
   await waitShowing(
     () => {
       const all = f.all.map((n) => heads(n, origins));
-      return all.every((h) => h === all[0]) && origins.every((o, i) => all[0]!.split(' ')[i]!.startsWith(want[i]!));
+      return all.every((h) => h === all[0]) && origins.every((_, i) => all[0]!.split(' ')[i]!.startsWith(want[i]!));
     },
     { timeoutMs, intervalMs: 50, message: `every node to hold ${want.join(' ')}… with equal roots` },
     () => Object.fromEntries(f.all.map((n) => [n.member, heads(n, origins)])),

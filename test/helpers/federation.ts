@@ -15,7 +15,7 @@ import type { FederationStatus } from '../../src/federation/federation.js';
 import { signRequest, type SignedRequestHeaders } from '../../src/federation/request-signature.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
 import type { RosterDraft } from '../../src/roster/index.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import type { JointbanNode } from '../../src/node.js';
 import { listingBody, type CheckBody, type CreatedListingBody, type Identifier } from './fixtures.js';
 

@@ -86,7 +86,7 @@ class Link {
 
   constructor(
     readonly client: Socket,
-    private readonly proxy: Proxy,
+    private readonly proxy: ProxyServer,
   ) {
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     client.on('end', () => this.upstream?.end());
@@ -256,7 +256,7 @@ class Link {
   }
 }
 
-class Proxy implements TcpProxy {
+class ProxyServer implements TcpProxy {
   readonly links = new Set<Link>();
   readonly targetHost: string;
   readonly targetPort: number;
@@ -320,7 +320,7 @@ class Proxy implements TcpProxy {
 /** Starts a proxy on an ephemeral loopback port in front of `target` (`http://host:port`). */
 export async function startProxy(target: string, initial: ProxyMode = PASS): Promise<TcpProxy> {
   const server = createServer({ noDelay: true });
-  const proxy = new Proxy(target, server);
+  const proxy = new ProxyServer(target, server);
   proxy.set(initial);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

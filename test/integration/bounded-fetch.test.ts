@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { boundedFetch, BoundedFetchError, Deadline } from '../../src/bounded-fetch.js';
+import { boundedFetch, BoundedFetchError, Deadline } from '../../src/common/bounded-fetch.js';
 import { waitFor } from '../helpers/federation.js';
 import { exposeGc } from '../helpers/gc.js';
 

@@ -1,7 +1,7 @@
 /**
  * The check hot path (store/check-store.ts) against the Kysely query it replaces, on a real SQLite
  * file: random listings, retractions, expiry, writes from a second connection (another process),
- * transactions in flight and rolled back. Whatever happened, the in-memory token set with its
+ * transactions in flight and rolled back. Whatever happened, the in-memory token filter with its
  * SQLite confirmation must answer exactly what `ListingReader.matchTokens` answers.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import type { ListingEntry } from '../../src/log/entry.js';
 import { CheckStore } from '../../src/store/check-store.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { ListingReader, ListingWriter, type TokenMatchRow, type TokenQuery } from '../../src/store/listing-repository.js';
-import { TokenSet } from '../../src/store/token-set.js';
+import { TokenFilter } from '../../src/store/token-filter.js';
 import { tempDir } from '../helpers/test-node.js';
 
 const dirs: string[] = [];
@@ -82,10 +82,14 @@ async function openPair(): Promise<{ own: DatabaseHandle; other: DatabaseHandle;
   const file = join(dir, 'node.db');
   const own = await openDatabase({ driver: 'sqlite', file });
   const other = await openDatabase({ driver: 'sqlite', file });
-  return { own, other, close: async () => (await own.close(), await other.close()) };
+  const close = async () => {
+    await own.close();
+    await other.close();
+  };
+  return { own, other, close };
 }
 
-describe('the token set with SQLite confirmation answers as the Kysely query does', () => {
+describe('the token filter with SQLite confirmation answers as the Kysely query does', () => {
   it('on random listings, retractions, expiry, writes from another connection and rolled-back transactions', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 6 }), async (ops, warmAfter) => {
@@ -194,7 +198,7 @@ describe('a check after the API-key check of its request', () => {
   });
 });
 
-describe('the token set snapshot', () => {
+describe('the token filter snapshot', () => {
   async function listSome(handle: DatabaseHandle, origin: string, from: number, count: number, tokens: (k: number) => Uint8Array): Promise<void> {
     await handle.db.transaction().execute(async (trx) => {
       for (let k = from; k < from + count; k++) {
@@ -287,11 +291,11 @@ describe('the token set snapshot', () => {
   });
 });
 
-describe('TokenSet', () => {
+describe('TokenFilter', () => {
   it('never forgets a token it was given, across growth', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 3000 }), fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { maxLength: 50 }), (added, probes) => {
-        const set = new TokenSet();
+        const set = new TokenFilter();
         const model = new Set<string>();
         for (const t of added) {
           set.add(t);

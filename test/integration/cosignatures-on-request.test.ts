@@ -14,7 +14,7 @@ import { CONFIG_FILE_NAME } from '../../src/config/load.js';
 import { concatBytes, fromBase64, toBase64, utf8 } from '../../src/crypto/encoding.js';
 import { ed25519SlowVerifications, randomBytes } from '../../src/crypto/index.js';
 import { signRequest } from '../../src/federation/request-signature.js';
-import { isCosigned, witnessOf } from '../../src/federation/witness.js';
+import { isCosigned, witnessOf } from '../../src/roster/witness.js';
 import { logOrigin, signCheckpoint } from '../../src/log/checkpoint.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import { runCli } from '../helpers/cli.js';

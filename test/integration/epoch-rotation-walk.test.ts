@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/crypto/encoding.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { editEpochs, type EpochConfig } from '../helpers/epochs.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { DashboardClient } from '../helpers/dashboard-client.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
-import type { Identifier } from '../helpers/fixtures.js';
+import type { CheckBody, Identifier } from '../helpers/fixtures.js';
 
 let fed: TestFederation | undefined;
 let checker: Checker | undefined;
@@ -75,7 +75,7 @@ class Checker {
       for (const node of this.f.running()) {
         for (const person of [...this.persons]) {
           const phase = this.phase;
-          let body;
+          let body: CheckBody;
           try {
             // Stored before the check is asked: a listing arriving meanwhile cannot make a false alarm.
             if (!(await stores(node, person))) continue;

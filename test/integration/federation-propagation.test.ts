@@ -129,7 +129,7 @@ describe('a follower restarted mid-sync', () => {
       () => {
         const size = gamma.running ? gamma.node.database.sqlite.prepare("SELECT max(seq) AS size FROM log_entries WHERE origin = 'alpha'").get() : undefined;
         const n = Number((size as { size: number | null } | undefined)?.size ?? 0);
-        return n > 0 ? n : 0;
+        return Math.max(n, 0);
       },
       { intervalMs: 0, message: 'gamma to ingest a first page of alpha' },
     );

@@ -1,6 +1,6 @@
 /**
  * Who can read a node's files (docs/SECURITY.md; docs/OPERATIONS.md, the table of paths): the
- * database and its -wal and -shm, the token set snapshot, the key file and jointban.json are the
+ * database and its -wal and -shm, the token filter snapshot, the key file and jointban.json are the
  * node user's only (0600), and their directories 0700, whatever the umask, also when `jointban init`
  * runs in a directory that exists already and holds a database left from before. A node refuses to
  * start while jointban.json holds an epoch secret and others can read it, as it refuses such a key file.

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyStore } from '../../src/audit/verify.js';
 import { fromHex, toBase64 } from '../../src/crypto/encoding.js';
-import { witnessOf } from '../../src/federation/witness.js';
+import { witnessOf } from '../../src/roster/witness.js';
 import { verifyReceipt } from '../../src/log/receipt.js';
 import { findMember, memberKeys, retireKey, rotateKey, type Roster } from '../../src/roster/index.js';
 import { runCli, runCliJson } from '../helpers/cli.js';

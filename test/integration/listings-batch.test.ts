@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { ListingService, type CreateListingInput } from '../../src/service/listings.js';
 import { LogReader } from '../../src/store/log-repository.js';
 import { BAD_NATIONAL_ID, json, type CheckBody } from '../helpers/fixtures.js';

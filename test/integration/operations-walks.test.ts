@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
 import { fromHex, toBase64, toHex } from '../../src/crypto/encoding.js';
-import { isCosigned, witnessOf } from '../../src/federation/witness.js';
+import { isCosigned, witnessOf } from '../../src/roster/witness.js';
 import { logOrigin, openCheckpoint } from '../../src/log/checkpoint.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';

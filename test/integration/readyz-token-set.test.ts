@@ -1,5 +1,5 @@
 /**
- * /readyz and the check hot path's token set (store/check-store.ts): ready only once the set is
+ * /readyz and the check hot path's token filter (store/check-store.ts): ready only once the filter is
  * warm, and checks give the same answers while it is not (they read SQLite through Kysely).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,14 +22,14 @@ const decision = async () => {
   return (await json<CheckBody>(res)).decision;
 };
 
-describe('/readyz and the token set', () => {
-  it('is ready once listening with the token set warm, and a listed phone is denied through the set', async () => {
+describe('/readyz and the token filter', () => {
+  it('is ready once listening with the token filter warm, and a listed phone is denied through the filter', async () => {
     expect(t.node.checkStore.warm).toBe(true);
     expect((await t.request('GET', '/readyz')).status).toBe(200);
     expect(await decision()).toBe('deny');
   });
 
-  it('reports 503 while the token set is not warm, and checks still answer from SQLite', async () => {
+  it('reports 503 while the token filter is not warm, and checks still answer from SQLite', async () => {
     t.node.checkStore.close();
     const res = await t.request('GET', '/readyz');
     expect(res.status).toBe(503);

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHmacTokenDeriver } from '../../src/identifiers/tokens.js';
-import { Tokenizer } from '../../src/service/identifiers.js';
+import { Tokenizer } from '../../src/service/tokenizer.js';
 import { RejectsFile } from '../../src/service/import-output.js';
 import { LISTING_COLUMNS } from '../../src/service/import-rows.js';
 import { openRowSource } from '../../src/service/import-source.js';

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { createHmacTokenDeriver, type EpochSecret } from '../../src/identifiers/tokens.js';
-import { Tokenizer, type IdentifierInput } from '../../src/service/identifiers.js';
+import { Tokenizer, type IdentifierInput } from '../../src/service/tokenizer.js';
 import { TokenPool, type TokenResult } from '../../src/service/token-pool.js';
 import { BAD_NATIONAL_ID, DEVICE_ID, EMAIL, NATIONAL_ID, PAYMENT_ACCOUNT, PHONE_SPELLINGS } from '../helpers/fixtures.js';
 import { identifiersOf, person } from '../bench/synthetic.js';

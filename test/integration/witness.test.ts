@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeEntry } from '../../src/log/entry.js';
 import { addMember } from '../../src/roster/index.js';
-import { witnessOf, isCosigned } from '../../src/federation/witness.js';
+import { witnessOf, isCosigned } from '../../src/roster/witness.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import { createFederation, waitFor, type TestFederation } from '../helpers/federation.js';
 import { craftListing, HostilePeer } from '../helpers/hostile-peer.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkCost, maxCheckCost, maxWatchCost, watchCost } from '../../src/api/rate-limit.js';
-import { RateLimiter, type TakeResult } from '../../src/service/rate-limiter.js';
+import { RateLimiter, type TakeResult } from '../../src/common/rate-limiter.js';
 
 /** A limiter on a clock the test moves by hand (milliseconds). */
 function limiter(ratePerSecond: number, burst: number, options: { maxBuckets?: number } = {}) {

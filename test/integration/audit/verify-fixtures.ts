@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { verifyStore, type OriginVerification, type VerifyProgress, type VerifyStoreOptions } from '../../../src/audit/verify.js';
 import { toBase64 } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair, type Ed25519KeyPair } from '../../../src/crypto/index.js';
-import { witnessName } from '../../../src/federation/witness.js';
+import { witnessName } from '../../../src/roster/witness.js';
 import { cosignCheckpoint, encodeEntry, logOrigin, signCheckpoint, type ListingEntry, type LogEntry, type RetractionEntry } from '../../../src/log/index.js';
 import { addMember, createDraft, rosterFromDraft, type Roster, type RosterDraft } from '../../../src/roster/index.js';
 import { CheckpointRepository } from '../../../src/store/checkpoint-repository.js';

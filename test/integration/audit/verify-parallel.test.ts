@@ -11,7 +11,7 @@ import type { ChunkedOutcome } from '../../../src/audit/verify-parallel.js';
 import { IndexSet } from '../../../src/audit/verify-projection.js';
 import { verifyStore, type VerifyStoreOptions } from '../../../src/audit/verify.js';
 import { encodeEntry, type LogEntry } from '../../../src/log/entry.js';
-import { witnessName } from '../../../src/federation/witness.js';
+import { witnessName } from '../../../src/roster/witness.js';
 import { createStore, FEDERATION, listing, retraction, WORKER_SCRIPT, type TestStore } from './verify-fixtures.js';
 
 let store: TestStore;

@@ -1,6 +1,7 @@
-/** RFC 4180 output of the audit report: quoting, line ends, nulls and the column set. */
+/** RFC 4180 fields and rows (common/csv.ts) and the audit report in them (audit/report-csv.ts): quoting, line ends, nulls and the column set. */
 import { describe, expect, it } from 'vitest';
-import { csvField, csvRow, reportToCsv } from '../../../src/audit/csv.js';
+import { reportToCsv } from '../../../src/audit/report-csv.js';
+import { csvField, csvRow } from '../../../src/common/csv.js';
 import type { AuditReport, MemberStats } from '../../../src/audit/report-types.js';
 
 describe('csvField', () => {

@@ -5,7 +5,7 @@ import { generateEd25519KeyPair } from '../../../src/crypto/index.js';
 import { peerAuth, type PeerAuthEnv } from '../../../src/federation/peer-auth.js';
 import { PeerLimits } from '../../../src/federation/peer-limits.js';
 import { ReplayCache, signRequest } from '../../../src/federation/request-signature.js';
-import { RateLimiter } from '../../../src/service/rate-limiter.js';
+import { RateLimiter } from '../../../src/common/rate-limiter.js';
 
 const alpha = generateEd25519KeyPair();
 const beta = generateEd25519KeyPair();

@@ -8,7 +8,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { BUSY_RETRY_AFTER_SECONDS, PeerLimits } from '../../../src/federation/peer-limits.js';
 import type { PeerAuthEnv } from '../../../src/federation/peer-auth.js';
-import { RateLimiter } from '../../../src/service/rate-limiter.js';
+import { RateLimiter } from '../../../src/common/rate-limiter.js';
 
 /** Stands in for peer authentication: the caller's member id comes from a header. */
 const fakeAuth: MiddlewareHandler<PeerAuthEnv> = async (c, next) => {

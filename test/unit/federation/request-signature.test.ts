@@ -5,7 +5,7 @@ import { ed25519Sign, generateEd25519KeyPair } from '../../../src/crypto/index.j
 import { contentDigest, ownAuthorities, signRequest, type SignedRequestHeaders, type SignRequestInput } from '../../../src/federation/request-signature.js';
 import { verifyRequest, type VerifyRequestInput, type VerifyResult } from '../../../src/federation/request-verification.js';
 import { buildSignatureBase } from '../../../src/federation/signature-base.js';
-import { type Parameters as SfParameters } from '../../../src/federation/structured-fields.js';
+import type { Parameters as SfParameters } from '../../../src/federation/structured-fields.js';
 
 const alpha = generateEd25519KeyPair();
 const beta = generateEd25519KeyPair();

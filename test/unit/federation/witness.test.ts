@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64 } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair } from '../../../src/crypto/index.js';
-import { cosign, isCosigned, witnessOf } from '../../../src/federation/witness.js';
+import { cosign, isCosigned, witnessOf } from '../../../src/roster/witness.js';
 import { logOrigin, signCheckpoint } from '../../../src/log/checkpoint.js';
 import type { Roster } from '../../../src/roster/index.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/crypto/encoding.js';
 import { createHmacTokenDeriver, type IdentifierType } from '../../../src/identifiers/index.js';
-import { Tokenizer } from '../../../src/service/identifiers.js';
+import { Tokenizer } from '../../../src/service/tokenizer.js';
 
 interface VectorCase {
   type: IdentifierType;

@@ -1,6 +1,6 @@
 /**
- * A compact set of listing tokens in memory: what lets a check answer "no listing carries this
- * token" without asking SQLite. It holds a 64-bit fingerprint of each token (its first 8 bytes) in
+ * The token filter: a compact set of listing tokens in memory, which lets a check answer "no
+ * listing carries this token" without asking SQLite. It holds a 64-bit fingerprint of each token (its first 8 bytes) in
  * an open-addressing hash table of two Uint32Arrays, 8 bytes a slot: 10 million tokens fit in
  * 134 MB, where a JS Set of 10 million hex strings takes about 1 GB and V8 caps a Set near 16.7M
  * entries.
@@ -38,8 +38,8 @@ function readU32(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
-/** The whole state of a set, as store/token-snapshot.ts writes it to disk and reads it back. */
-export interface TokenSetState {
+/** The whole state of a filter, as store/token-snapshot.ts writes it to disk and reads it back. */
+export interface TokenFilterState {
   seed: number;
   count: number;
   hasZero: boolean;
@@ -47,7 +47,7 @@ export interface TokenSetState {
   lo: Uint32Array;
 }
 
-export class TokenSet {
+export class TokenFilter {
   private hi: Uint32Array;
   private lo: Uint32Array;
   private mask: number;
@@ -56,11 +56,11 @@ export class TokenSet {
   private hasZero = false;
   private readonly seed: number;
 
-  constructor(expected = 0, state?: TokenSetState) {
+  constructor(expected = 0, state?: TokenFilterState) {
     if (state) {
       const capacity = state.hi.length;
       if (capacity < MIN_CAPACITY || (capacity & (capacity - 1)) !== 0 || state.lo.length !== capacity || state.count > capacity * MAX_LOAD) {
-        throw new RangeError('not a token set state');
+        throw new RangeError('not a token filter state');
       }
       this.hi = state.hi;
       this.lo = state.lo;
@@ -78,7 +78,7 @@ export class TokenSet {
   }
 
   /** The arrays themselves, not copies: write them out before adding more. */
-  state(): TokenSetState {
+  state(): TokenFilterState {
     return { seed: this.seed, count: this.count, hasZero: this.hasZero, hi: this.hi, lo: this.lo };
   }
 

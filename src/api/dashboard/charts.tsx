@@ -5,7 +5,7 @@
  * symmetrical and a retraction wave stands out. The category mix is a table with a bar per row,
  * so its labels stay readable at any width.
  */
-import type { DailyCount } from '../report-types.js';
+import type { DailyCount } from '../../audit/report-types.js';
 import { formatCount, humanise } from './format.js';
 import { Empty } from './layout.js';
 
@@ -145,6 +145,7 @@ export function MixTable(props: { caption: string; keyLabel: string; counts: Rec
             <th>{props.keyLabel}</th>
             <th class="num">Listings</th>
             <th class="num">Share</th>
+            {/* biome-ignore lint/a11y/noAriaHiddenOnFocusable: a th is not focusable; the bar column repeats the share as a picture, so it is hidden from screen readers */}
             <th class="bar-col" aria-hidden="true"></th>
           </tr>
         </thead>
@@ -155,7 +156,7 @@ export function MixTable(props: { caption: string; keyLabel: string; counts: Rec
               <td class="num">{formatCount(n)}</td>
               <td class="num">{total === 0 ? '—' : `${((n / total) * 100).toFixed(1)} %`}</td>
               <td class="bar-col" aria-hidden="true">
-                <svg class="mixbar" viewBox="0 0 100 10" preserveAspectRatio="none" width="100%" height="10">
+                <svg class="mixbar" viewBox="0 0 100 10" preserveAspectRatio="none" width="100%" height="10" aria-hidden="true">
                   <rect x="0" y="0" width="100" height="10" fill="#eaeef2" />
                   {n > 0 && <rect x="0" y="0" width={(n / max) * 100} height="10" fill="#0b5cad" />}
                 </svg>

@@ -5,7 +5,7 @@
  * own (window.ts), so the dashboard and the API accept exactly the same windows.
  */
 import { AppError } from '../../errors.js';
-import { addDays, dayOf, parseAuditWindow, type AuditWindow } from '../window.js';
+import { addDays, dayOf, parseAuditWindow, type AuditWindow } from '../../audit/window.js';
 
 export const DEFAULT_WINDOW_DAYS = 30;
 

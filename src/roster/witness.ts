@@ -11,7 +11,7 @@
  */
 import { cosignCheckpoint, verifyCosignature } from '../log/cosignature.js';
 import type { NoteVerifier } from '../log/note.js';
-import { keyValidAt, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
+import { keyValidAt, memberKeys, type MemberKey, type Roster } from './index.js';
 
 /** The witness of a roster: the association's keys under the witness name, with their periods. */
 export interface Witness {

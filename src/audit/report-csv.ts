@@ -1,26 +1,13 @@
 /**
- * The audit report as CSV (RFC 4180): a header row, then one row per member; CRLF line ends; a
- * field is quoted when it holds a comma, a double quote, CR or LF, with quotes doubled. Every row
- * repeats which node made the report, for which federation and window, and when, so a row copied
- * out of the file still says where it came from. Null values are empty fields. Columns are listed
- * in docs/AUDIT.md. No field can start with `=`, `+`, `-` or `@` (member ids and categories start
- * with a letter, counts are not negative), so a spreadsheet never reads one as a formula.
+ * The audit report as CSV (common/csv.ts: RFC 4180): a header row, then one row per member. Every
+ * row repeats which node made the report, for which federation and window, and when, so a row
+ * copied out of the file still says where it came from. Null values are empty fields. Columns are
+ * listed in docs/AUDIT.md. No field can start with `=`, `+`, `-` or `@` (member ids and categories
+ * start with a letter, counts are not negative), so a spreadsheet never reads one as a formula.
  */
+import { csvRow } from '../common/csv.js';
 import { COUNTED_KINDS } from '../service/check-counter.js';
 import type { AuditReport, MemberStats } from './report-types.js';
-
-export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
-
-/** One field, quoted only when it has to be. */
-export function csvField(value: string | number | null): string {
-  if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export function csvRow(values: readonly (string | number | null)[]): string {
-  return `${values.map(csvField).join(',')}\r\n`;
-}
 
 function union(report: AuditReport, pick: (m: MemberStats) => Record<string, number>): string[] {
   return [...new Set(report.members.flatMap((m) => Object.keys(pick(m))))].sort();

@@ -108,7 +108,7 @@ export function Num(props: { value: number | string }) {
 /** A time in the one format of the dashboard, machine-readable in `datetime`. */
 export function When(props: { iso: string | null | undefined }) {
   const text = formatInstant(props.iso);
-  return props.iso ? <time datetime={props.iso}>{text}</time> : <>{text}</>;
+  return props.iso ? <time datetime={props.iso}>{text}</time> : text;
 }
 
 export function Card(props: { label: string; value: string | number; tone?: 'ok' | 'warn' | 'bad' | undefined }) {

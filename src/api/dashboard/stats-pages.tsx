@@ -5,7 +5,7 @@
  * reports on every member; a member node on itself and the peers whose logs it mirrors.
  */
 import type { Roster } from '../../roster/index.js';
-import type { AuditReport, MemberStats } from '../report-types.js';
+import type { AuditReport, MemberStats } from '../../audit/report-types.js';
 import { DailyChart, daysBetween, MixTable } from './charts.js';
 import { formatCount, formatHours, formatRate } from './format.js';
 import { Card, Empty, Num, Page, When, type NodeInfo, type Viewer } from './layout.js';

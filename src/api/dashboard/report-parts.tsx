@@ -5,7 +5,7 @@
  * than date pickers, which a browser would show in its own locale's format: one date format
  * everywhere.
  */
-import type { Anomaly, CheckCounts } from '../report-types.js';
+import type { Anomaly, CheckCounts } from '../../audit/report-types.js';
 import { formatRate, humanise } from './format.js';
 import { Empty, Num } from './layout.js';
 import type { DayWindow } from './window-form.js';
