@@ -104,7 +104,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
   );
 
-  const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
+  const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion, now);
   const keys = new ApiKeyService(new ApiKeyRepository(db), now, checkStore);
   const signingKeys = new SigningKeys(config.signingKeyFile, identity, logger);
   // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
