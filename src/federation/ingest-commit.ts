@@ -7,7 +7,8 @@
  *
  * A page goes through three steps. `prepare` parses the answer (peer data: shape, strict base64,
  * entry count), hashes each entry's leaf, decodes every entry and checks it by the rules of a log
- * that append and `jointban verify` apply too (log/validate.ts), and holds the page;
+ * that append and `jointban verify` apply too (log/validate.ts; docs/PROTOCOL.md, "Validity of an
+ * entry in a log"), and holds the page;
  * it answers only the leaf hashes and the verdict. The caller proves the leaves against the signed
  * root (ingest.ts), then `commit`s prefixes of the held page in slices, and `release`s it. Parsing a
  * page of thousands of entries, their base64, their hashes and their JSON is most of a sync's work:

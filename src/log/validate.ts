@@ -1,6 +1,6 @@
 /**
- * The rules an entry must satisfy as part of an origin's log (docs/PROTOCOL.md, "Validity of a log
- * entry"), beyond those of its own bytes (entry.ts): its origin, its position, its retraction
+ * The rules an entry must satisfy as part of an origin's log (docs/PROTOCOL.md, "Validity of an
+ * entry in a log"), beyond those of its own bytes (entry.ts): its origin, its position, its retraction
  * target and its origin's roster period. One module for the three places that decide whether an
  * entry belongs in a log: the node's own appends (service/listings.ts), sync ingest
  * (federation/ingest.ts) and `jointban verify` (audit/verify-entries.ts), so the three cannot

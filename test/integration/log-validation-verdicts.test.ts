@@ -164,7 +164,7 @@ beforeAll(async () => {
       }
       return CASES.every((c) => c.verdict === undefined || recorded.has(c.origin)) && (await fed.logSize(alpha, 'v-ok')) === 4;
     },
-    { message: "alpha to record a misbehaviour for every bad relayed log and to hold the valid one", timeoutMs: 20_000 },
+    { message: 'alpha to record a misbehaviour for every bad relayed log and to hold the valid one', timeoutMs: 20_000 },
   );
   for (const origin of logs.keys()) storedByIngest.set(origin, await fed.logSize(alpha, origin));
 
