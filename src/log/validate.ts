@@ -42,8 +42,9 @@ export type EntryMisbehaviour = Extract<MisbehaviourKind, 'bad_entry' | 'foreign
 /** What the rules ask about the log before the entry being checked. */
 export interface EarlierEntries {
   /**
-   * Whether the entry at `seq` (always below the seq of the entry being checked, ≥ 1) is a valid
-   * listing of the log. A caller that holds that part of the log elsewhere may answer true and
+   * Whether the entry at `seq` (always below the seq of the entry being checked, ≥ 1) is a listing
+   * that holds its place in the log (decodes, right origin and seq; a roster failure of its own does
+   * not change what it is). A caller that holds that part of the log elsewhere may answer true and
    * check the seq itself later (verify-chunk.ts: a chunk's targets before it).
    */
   isListing(seq: number): boolean;

@@ -17,31 +17,12 @@ import {
   type EntryFailure,
   type LogRules,
 } from '../../../src/log/validate.js';
+import { listing, retraction, timeOf } from '../../helpers/log-entries.js';
 import { addMember, createDraft, rosterFromDraft, suspendMember, type Roster, type RosterDraft } from '../../../src/roster/index.js';
 
-const BASE = Date.parse('2025-01-01T00:00:00.000Z');
-const timeOf = (seq: number): string => new Date(BASE + seq * 60_000).toISOString();
 const KEYS = { assoc: toBase64(generateEd25519KeyPair().publicKey), alpha: toBase64(generateEd25519KeyPair().publicKey) };
-
-function listing(seq: number, origin = 'alpha'): ListingEntry {
-  return {
-    v: 1,
-    kind: 'listing',
-    origin,
-    seq,
-    time: timeOf(seq),
-    category: 'fraud',
-    severity: 'severe',
-    bannedAt: timeOf(seq - 1),
-    banUntil: null,
-    expiresAt: '2030-01-01T00:00:00.000Z',
-    tokens: [{ type: 'phone', epoch: 1, token: seq.toString(16).padStart(32, '0') }],
-  };
-}
-
-function retraction(seq: number, target: number): RetractionEntry {
-  return { v: 1, kind: 'retraction', origin: 'alpha', seq, time: timeOf(seq), target, reason: 'appeal_upheld' };
-}
+const listingOf = (seq: number, origin = 'alpha'): ListingEntry => listing(origin, seq);
+const retractionOf = (seq: number, target: number): RetractionEntry => retraction('alpha', seq, target);
 
 function unwrap<T>(r: ({ ok: true } & T) | { ok: false; error: string }): T {
   if (!r.ok) throw new Error(r.error);
@@ -62,7 +43,7 @@ function rulesOver(log: readonly LogEntry[], r: Roster | undefined = roster(draf
 
 describe('a valid log', () => {
   it('listings and a retraction of an earlier listing belong, in any roster state before a suspension', () => {
-    const log = [listing(1), listing(2), retraction(3, 1), retraction(4, 1)];
+    const log = [listingOf(1), listingOf(2), retractionOf(3, 1), retractionOf(4, 1)];
     for (const [i, e] of log.entries()) expect(checkLogEntry(rulesOver(log), i, e)).toBeUndefined();
     expect(checkRun({ origin: 'alpha', roster: roster(draftWithAlpha()), before: { isListing: () => false }, start: 0, entries: log })).toBeUndefined();
   });
@@ -70,7 +51,7 @@ describe('a valid log', () => {
 
 describe('origin', () => {
   it("an entry claiming another member's log is foreign_origin", () => {
-    const failure = checkLogEntry(rulesOver([]), 0, listing(1, 'beta'));
+    const failure = checkLogEntry(rulesOver([]), 0, listingOf(1, 'beta'));
     expect(failure).toEqual({ code: 'foreign_origin', claimed: 'beta' });
     expect(failureKind(failure!)).toBe('foreign_origin');
     expect(describeFailure('alpha', 0, failure!)).toBe("entry 0 of alpha's log claims origin beta");
@@ -79,7 +60,7 @@ describe('origin', () => {
 
 describe('position', () => {
   it('an entry whose seq is not its index + 1 is a bad entry', () => {
-    const failure = checkLogEntry(rulesOver([]), 0, listing(2));
+    const failure = checkLogEntry(rulesOver([]), 0, listingOf(2));
     expect(failure).toEqual({ code: 'wrong_seq', seq: 2 });
     expect(failureKind(failure!)).toBe('bad_entry');
     expect(describeFailure('alpha', 0, failure!)).toBe('entry 0 of alpha has seq 2, expected 1');
@@ -88,8 +69,8 @@ describe('position', () => {
 
 describe('retraction target', () => {
   it('a retraction of a retraction is a bad entry', () => {
-    const log = [listing(1), retraction(2, 1)];
-    const failure = checkLogEntry(rulesOver(log), 2, retraction(3, 2));
+    const log = [listingOf(1), retractionOf(2, 1)];
+    const failure = checkLogEntry(rulesOver(log), 2, retractionOf(3, 2));
     expect(failure).toEqual({ code: 'target_not_listing', target: 2 });
     expect(failureKind(failure!)).toBe('bad_entry');
     expect(describeFailure('alpha', 2, failure!)).toBe('retraction 2 of alpha targets seq 2, which is not a listing');
@@ -97,7 +78,7 @@ describe('retraction target', () => {
 
   it('a retraction of itself or a later entry is a bad entry (built in memory: decoding refuses it first)', () => {
     for (const target of [3, 4]) {
-      const failure = checkLogEntry(rulesOver([listing(1), listing(2)]), 2, retraction(3, target));
+      const failure = checkLogEntry(rulesOver([listingOf(1), listingOf(2)]), 2, retractionOf(3, target));
       expect(failure).toEqual({ code: 'target_not_earlier', target });
       expect(failureKind(failure!)).toBe('bad_entry');
     }
@@ -105,14 +86,14 @@ describe('retraction target', () => {
 
   it('a retraction of an entry the lookup does not know as a listing (an invalid one) is a bad entry', () => {
     const rules: LogRules = { origin: 'alpha', roster: undefined, earlier: { isListing: () => false } };
-    expect(checkLogEntry(rules, 1, retraction(2, 1))).toEqual({ code: 'target_not_listing', target: 1 });
+    expect(checkLogEntry(rules, 1, retractionOf(2, 1))).toEqual({ code: 'target_not_listing', target: 1 });
   });
 });
 
 describe('roster period', () => {
   it('an entry dated at or after its origin’s suspension is suspended_member; earlier ones belong', () => {
     const suspended = roster(unwrap(suspendMember(draftWithAlpha(), 'alpha', timeOf(2))).draft);
-    const log = [listing(1), listing(2), listing(3)];
+    const log = [listingOf(1), listingOf(2), listingOf(3)];
     expect(checkLogEntry(rulesOver(log, suspended), 0, log[0]!)).toBeUndefined();
     for (const i of [1, 2]) {
       const failure = checkLogEntry(rulesOver(log, suspended), i, log[i]!);
@@ -124,22 +105,22 @@ describe('roster period', () => {
 
   it('an entry of an origin not in the roster is unknown_member', () => {
     const { draft } = unwrap(createDraft('test.jointban.example', { id: 'assoc', name: 'Association', publicKey: KEYS.assoc, endpoint: 'https://assoc.test' }, timeOf(0)));
-    const failure = checkLogEntry(rulesOver([], roster(draft)), 0, listing(1));
+    const failure = checkLogEntry(rulesOver([], roster(draft)), 0, listingOf(1));
     expect(failure).toEqual({ code: 'unknown_member' });
     expect(failureKind(failure!)).toBe('unknown_member');
   });
 
   it('without a roster the period is not checked', () => {
     const { draft } = unwrap(createDraft('test.jointban.example', { id: 'assoc', name: 'Association', publicKey: KEYS.assoc, endpoint: 'https://assoc.test' }, timeOf(0)));
-    expect(checkLogEntry(rulesOver([], roster(draft)), 0, listing(1))).toBeDefined();
-    expect(checkLogEntry(rulesOver([], undefined), 0, listing(1))).toBeUndefined();
+    expect(checkLogEntry(rulesOver([], roster(draft)), 0, listingOf(1))).toBeDefined();
+    expect(checkLogEntry(rulesOver([], undefined), 0, listingOf(1))).toBeUndefined();
   });
 
   it('position and target are checked before the roster: one failure per entry, the first rule it breaks', () => {
     const suspended = roster(unwrap(suspendMember(draftWithAlpha(), 'alpha', timeOf(0))).draft);
-    const log = [listing(1), retraction(2, 1)];
-    expect(checkLogEntry(rulesOver(log, suspended), 2, retraction(3, 2))?.code).toBe('target_not_listing');
-    expect(checkLogEntry(rulesOver(log, suspended), 2, listing(3, 'beta'))?.code).toBe('foreign_origin');
+    const log = [listingOf(1), retractionOf(2, 1)];
+    expect(checkLogEntry(rulesOver(log, suspended), 2, retractionOf(3, 2))?.code).toBe('target_not_listing');
+    expect(checkLogEntry(rulesOver(log, suspended), 2, listingOf(3, 'beta'))?.code).toBe('foreign_origin');
   });
 });
 
@@ -154,14 +135,14 @@ describe('bytes', () => {
   });
 
   it('bytes that decode are checked against the log', () => {
-    expect(checkLogEntryBytes(rulesOver([]), 0, encodeEntry(listing(1)))).toEqual({ ok: true, entry: listing(1), failure: undefined });
-    expect(checkLogEntryBytes(rulesOver([]), 0, encodeEntry(listing(2)))).toMatchObject({ ok: true, failure: { code: 'wrong_seq', seq: 2 } });
+    expect(checkLogEntryBytes(rulesOver([]), 0, encodeEntry(listingOf(1)))).toEqual({ ok: true, entry: listingOf(1), failure: undefined });
+    expect(checkLogEntryBytes(rulesOver([]), 0, encodeEntry(listingOf(2)))).toMatchObject({ ok: true, failure: { code: 'wrong_seq', seq: 2 } });
   });
 });
 
 describe('a run', () => {
   // Entries 1-3 before the run: listing, listing, retraction of 1. The run starts at index 3.
-  const before = [listing(1), listing(2), retraction(3, 1)];
+  const before = [listingOf(1), listingOf(2), retractionOf(3, 1)];
   const run = (entries: LogEntry[]) => ({
     origin: 'alpha',
     roster: undefined,
@@ -171,13 +152,17 @@ describe('a run', () => {
   });
 
   it('retractions are checked against entries before the run and earlier in it', () => {
-    const entries = [listing(4), retraction(5, 2), retraction(6, 4), listing(7)];
-    expect(checkRun(run(entries))).toBeUndefined();
+    const entries = [listingOf(4), retractionOf(5, 2), retractionOf(6, 4), listingOf(7)];
+    const asked: number[] = [];
+    const recording = { ...run(entries), before: { isListing: (seq: number) => (asked.push(seq), before[seq - 1]?.kind === 'listing') } };
+    expect(checkRun(recording)).toBeUndefined();
+    // Only what targetsBefore names is asked of the store's lookup; target 4 is the run's own.
     expect(targetsBefore(3, entries)).toEqual([2]);
+    expect(asked).toEqual([2]);
   });
 
   it('the first failure is found with its index, whether the run is checked at once or in slices', () => {
-    const entries = [listing(4), listing(5), retraction(6, 3), listing(8)];
+    const entries = [listingOf(4), listingOf(5), retractionOf(6, 3), listingOf(8)];
     const whole = checkRun(run(entries));
     expect(whole).toEqual({ index: 5, failure: { code: 'target_not_listing', target: 3 } });
     let sliced: ReturnType<typeof checkRun>;
@@ -186,6 +171,6 @@ describe('a run', () => {
   });
 
   it('a retraction of a retraction inside the run is a bad entry', () => {
-    expect(checkRun(run([listing(4), retraction(5, 4), retraction(6, 5)]))).toEqual({ index: 5, failure: { code: 'target_not_listing', target: 5 } });
+    expect(checkRun(run([listingOf(4), retractionOf(5, 4), retractionOf(6, 5)]))).toEqual({ index: 5, failure: { code: 'target_not_listing', target: 5 } });
   });
 });
