@@ -7,16 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { toBase64 } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair } from '../../../src/crypto/index.js';
 import { encodeEntry, type ListingEntry, type LogEntry, type RetractionEntry } from '../../../src/log/entry.js';
-import {
-  checkLogEntry,
-  checkLogEntryBytes,
-  checkRun,
-  describeFailure,
-  failureKind,
-  targetsBefore,
-  type EntryFailure,
-  type LogRules,
-} from '../../../src/log/validate.js';
+import { checkLogEntry, checkLogEntryBytes, checkRun, describeFailure, failureKind, targetsBefore, type EntryFailure, type LogRules } from '../../../src/log/validate.js';
 import { listing, retraction, timeOf } from '../../helpers/log-entries.js';
 import { addMember, createDraft, rosterFromDraft, suspendMember, type Roster, type RosterDraft } from '../../../src/roster/index.js';
 
@@ -154,7 +145,11 @@ describe('a run', () => {
   it('retractions are checked against entries before the run and earlier in it', () => {
     const entries = [listingOf(4), retractionOf(5, 2), retractionOf(6, 4), listingOf(7)];
     const asked: number[] = [];
-    const recording = { ...run(entries), before: { isListing: (seq: number) => (asked.push(seq), before[seq - 1]?.kind === 'listing') } };
+    const isListing = (seq: number): boolean => {
+      asked.push(seq);
+      return before[seq - 1]?.kind === 'listing';
+    };
+    const recording = { ...run(entries), before: { isListing } };
     expect(checkRun(recording)).toBeUndefined();
     // Only what targetsBefore names is asked of the store's lookup; target 4 is the run's own.
     expect(targetsBefore(3, entries)).toEqual([2]);
