@@ -107,15 +107,17 @@ function once<T>(build: () => T): () => T {
 export function createBaseContext(config: NodeConfig, overrides: Pick<ContextOverrides, 'logger' | 'now' | 'identity'> = {}): BaseContext {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const identity = once(() => overrides.identity ?? readKeyFile(config.signingKeyFile));
+  const now = overrides.now ?? (() => new Date());
   return {
     config,
     logger,
-    now: overrides.now ?? (() => new Date()),
+    now,
     identity,
     signingKeys: once(() => new SigningKeys(config.signingKeyFile, identity(), logger)),
     tokenizer: once(() => {
       assertEpochSecrets(config);
-      return new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
+      // The clock decides whether a national ID's birth date lies in the future.
+      return new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion, now);
     }),
     trustRoot: once(() => parseTrustRootKey(config.roster.trustRoot, config.federation)),
   };

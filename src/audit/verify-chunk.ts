@@ -13,8 +13,8 @@
 import type SQLite from 'better-sqlite3';
 import type { RetractionEntry } from '../log/entry.js';
 import type { Roster } from '../roster/schema.js';
-import { entryReads, walkEntries, type EntryReads, type Walk } from './verify-entries.js';
-import { IndexSet, ProjectionRows, type RetractionClaim } from './verify-projection.js';
+import { entryReads, newWalk, walkEntries, type EntryReads } from './verify-entries.js';
+import { ProjectionRows, type RetractionClaim } from './verify-projection.js';
 import { OriginReport } from './verify-report.js';
 import { TreeCheck, type BinaryHash } from './verify-tree.js';
 
@@ -96,8 +96,7 @@ export class ChunkVerifier {
     if (!same) return { id, status: 'moved' };
 
     const report = new OriginReport(origin);
-    const listingIndices = new IndexSet(begin);
-    const walk: Walk = { origin, roster: task.inRoster ? this.roster : undefined, report, listingIndices, start: begin, deferred: [], listings: [], retractions: [] };
+    const walk = newWalk(origin, task.inRoster ? this.roster : undefined, report, begin);
     const tree = new TreeCheck(this.sqlite, origin, report, { begin, top: task.level });
     const claims: ChunkVerified['claims'] = [];
     const projection = new ProjectionRows(this.sqlite, origin, report, (retractionSeq, claim) => claims.push({ retractionSeq, claim }));
@@ -127,8 +126,8 @@ export class ChunkVerifier {
       status: 'verified',
       hashes: tree.subtreeHashes(),
       prefixes,
-      listingBits: listingIndices.bits(end),
-      bitsOrigin: listingIndices.bitsOrigin,
+      listingBits: walk.listingIndices.bits(end),
+      bitsOrigin: walk.listingIndices.bitsOrigin,
       deferred: walk.deferred,
       claims,
       retractions,

@@ -1,18 +1,19 @@
 /**
  * The checks of one log entry on its own and against its position, the roster and earlier
- * entries: strict decoding (canonical RFC 8785 bytes), its origin and seq, the stored kind and time
- * columns, suspension at the entry's time, a retraction's target, and the stored leaf hash. Shared
- * by the walk over a whole log (verify.ts) and the walk over one chunk of it (verify-chunk.ts).
+ * entries: strict decoding (canonical RFC 8785 bytes), the rules of a log (log/validate.ts, the
+ * module sync ingest and the node's own appends use too: origin, seq, a retraction's target,
+ * suspension at the entry's time), the stored kind and time columns, and the stored leaf hash.
+ * Shared by the walk over a whole log (verify.ts) and the walk over one chunk of it (verify-chunk.ts).
  */
 import type SQLite from 'better-sqlite3';
 import { bytesEqual } from '../crypto/encoding.js';
 import { sha256NativeBinary } from '../crypto/index.js';
 import { decodeEntry, type ListingEntry, type LogEntry, type RetractionEntry } from '../log/entry.js';
-// The lookup module alone: the roster package's index loads its signing and editing code, a
-// visible share of a worker thread's start-up.
-import { entryAllowed } from '../roster/lookup.js';
+// The validation module imports the roster's lookup module alone: the roster package's index loads
+// its signing and editing code, a visible share of a worker thread's start-up.
+import { checkLogEntry, describeFailure, failureKind, isRosterFailure, type LogRules } from '../log/validate.js';
 import type { Roster } from '../roster/schema.js';
-import type { IndexSet } from './verify-projection.js';
+import { IndexSet } from './verify-projection.js';
 import type { OriginReport } from './verify-report.js';
 import { consecutiveList, fromBinaryHash, leafHashBinary, toBinaryHash, type BinaryHash } from './verify-tree.js';
 
@@ -102,9 +103,9 @@ export class EntryBatchReader {
 /** What a walk over (part of) one origin's log carries from entry to entry. */
 export interface Walk {
   origin: string;
-  /** Set when the origin is in the roster: its suspension applies. */
-  roster: Roster | undefined;
   report: OriginReport;
+  /** The log's rules (log/validate.ts), their lookup answered from `listingIndices` and `deferred`. */
+  rules: LogRules;
   /** Indices of the listing entries seen so far, so a retraction's target can be checked. */
   listingIndices: IndexSet;
   /**
@@ -118,6 +119,22 @@ export interface Walk {
 }
 
 /**
+ * A walk over `origin`'s log from leaf index `start` (0: the whole log). `roster`: set when the
+ * origin is in the roster, so its suspension applies (an origin not in it is reported once, not at
+ * every entry).
+ */
+export function newWalk(origin: string, roster: Roster | undefined, report: OriginReport, start = 0): Walk {
+  const listingIndices = new IndexSet(start);
+  const deferred: number[] = [];
+  const isListing = (seq: number): boolean => {
+    if (seq - 1 >= start) return listingIndices.has(seq - 1);
+    deferred.push(seq);
+    return true;
+  };
+  return { origin, report, rules: { origin, roster, earlier: { isListing } }, listingIndices, start, deferred, listings: [], retractions: [] };
+}
+
+/**
  * Checks the entry at leaf index `index` from its row. Returns its leaf hash, computed from the
  * bytes whatever else is wrong with them: the tree is rebuilt from what is stored, so a tampered
  * entry also shows in every root above it.
@@ -126,7 +143,7 @@ export function checkEntry(walk: Walk, index: number, row: EntryRow): BinaryHash
   const { origin, report } = walk;
   const [, kind, time, bytes, storedLeafHash] = row;
   const decoded = decodeEntry(bytes);
-  if (!decoded.ok) report.fail('bad_entry', `entry ${index} of ${origin} does not decode: ${decoded.error}`, { index });
+  if (!decoded.ok) report.fail('bad_entry', describeFailure(origin, index, { code: 'malformed', error: decoded.error }), { index });
   else checkDecoded(walk, index, decoded.entry, kind !== decoded.entry.kind || time !== decoded.entry.time);
   const hash = leafHashBinary(bytes);
   if (!bytesEqual(fromBinaryHash(hash), storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, { index });
@@ -136,25 +153,20 @@ export function checkEntry(walk: Walk, index: number, row: EntryRow): BinaryHash
 /**
  * The checks of a decoded entry against its position, the roster and earlier entries, shared by
  * the row-at-a-time walk (`checkEntry`) and clean batches (`EntryBatchReader`), whose rows are
- * known to agree with their bytes (`rowDiffers` false).
+ * known to agree with their bytes (`rowDiffers` false). An entry in its place (whatever the roster
+ * says of its time) counts for the projection check and, a listing, as a target for later retractions.
  */
 export function checkDecoded(walk: Walk, index: number, entry: LogEntry, rowDiffers: boolean): void {
   const { origin, report } = walk;
-  if (entry.origin !== origin) report.fail('foreign_origin', `entry ${index} of ${origin}'s log claims origin ${entry.origin}`, { index });
-  else if (entry.seq !== index + 1) report.fail('bad_entry', `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}`, { index });
-  else if (entry.kind === 'listing') {
-    walk.listingIndices.add(index);
-    walk.listings.push(entry);
-  } else if (entry.target - 1 < walk.start) {
-    walk.deferred.push(entry.target);
-    walk.retractions.push(entry);
-  } else if (!walk.listingIndices.has(entry.target - 1)) {
-    report.fail('bad_entry', `retraction ${index} of ${origin} targets seq ${entry.target}, which is not a listing`, { index });
-  } else walk.retractions.push(entry);
-  if (rowDiffers) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, { index });
-  if (walk.roster !== undefined && !entryAllowed(walk.roster, origin, entry.time).ok) {
-    report.fail('suspended_member', `entry ${index} of ${origin} is dated ${entry.time}, at or after its suspension`, { index });
+  const failure = checkLogEntry(walk.rules, index, entry);
+  if (failure === undefined || isRosterFailure(failure)) {
+    if (entry.kind === 'listing') {
+      walk.listingIndices.add(index);
+      walk.listings.push(entry);
+    } else walk.retractions.push(entry);
   }
+  if (failure !== undefined) report.fail(failureKind(failure), describeFailure(origin, index, failure), { index });
+  if (rowDiffers) report.fail('entry_row_mismatch', `entry ${index} of ${origin}: the stored kind or time differs from the entry bytes`, { index });
 }
 
 /**

@@ -3,9 +3,10 @@
  * auditor would, trusting nothing the node stored but the roster: `jointban verify`.
  *
  * For each origin the entries are walked in seq order, a batch at a time (memory is bounded by the
- * batch, never the log). Each entry must decode strictly (canonical RFC 8785 bytes), belong to the
- * log at its position, be dated before any suspension of its origin, hash to its stored leaf hash,
- * and, for a retraction, target an earlier listing. The RFC 9162 tree is rebuilt from those leaves
+ * batch, never the log). Each entry must decode strictly (canonical RFC 8785 bytes), satisfy the
+ * rules of a log that sync ingest applies too (log/validate.ts: its origin, its position, a
+ * retraction's target an earlier listing, dated before any suspension of its origin), and hash to
+ * its stored leaf hash. The RFC 9162 tree is rebuilt from those leaves
  * and every stored Merkle node compared with it (verify-tree.ts). Each stored checkpoint is checked
  * when the walk reaches its size (verify-checkpoints.ts), and the listings projection compared with
  * the entries (verify-projection.ts). Everything happens in one read transaction, so a running node
@@ -25,10 +26,10 @@ import type { Witness } from '../roster/witness.js';
 import { findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { DatabaseHandle } from '../store/database.js';
 import type { Database } from '../store/tables.js';
-import { entryReads, walkEntries, type Walk } from './verify-entries.js';
+import { entryReads, newWalk, walkEntries } from './verify-entries.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
 import { ChunkPool, DEFAULT_CHUNK_LEVEL, defaultWorkers, verifyChunked, type ChunkedOutcome } from './verify-parallel.js';
-import { IndexSet, ProjectionCheck } from './verify-projection.js';
+import { ProjectionCheck } from './verify-projection.js';
 import { OriginReport, type OriginVerification } from './verify-report.js';
 import { TreeCheck, type BinaryHash } from './verify-tree.js';
 
@@ -209,7 +210,7 @@ async function verifyLog(
   const { report, checkpoints, inRoster } = beginLog(db, held, options);
   const tree = new TreeCheck(sqlite, origin, report);
   const projection = new ProjectionCheck(db, sqlite, origin, report);
-  const walk: Walk = { origin, roster: inRoster ? options.roster : undefined, report, listingIndices: new IndexSet(), start: 0, deferred: [], listings: [], retractions: [] };
+  const walk = newWalk(origin, inRoster ? options.roster : undefined, report);
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const reads = entryReads(sqlite);
   const onLeaf = (leafHash: BinaryHash, storedTime: string) => {

@@ -6,7 +6,9 @@
  * (test/integration/ingest-commit-worker.test.ts compares them).
  *
  * A page goes through three steps. `prepare` parses the answer (peer data: shape, strict base64,
- * entry count), hashes each entry's leaf, decodes and validates every entry, and holds the page;
+ * entry count), hashes each entry's leaf, decodes every entry and checks it by the rules of a log
+ * that append and `jointban verify` apply too (log/validate.ts; docs/PROTOCOL.md, "Validity of an
+ * entry in a log"), and holds the page;
  * it answers only the leaf hashes and the verdict. The caller proves the leaves against the signed
  * root (ingest.ts), then `commit`s prefixes of the held page in slices, and `release`s it. Parsing a
  * page of thousands of entries, their base64, their hashes and their JSON is most of a sync's work:
@@ -20,11 +22,12 @@ import type { Kysely } from 'kysely';
 import { fromBase64, toBase64 } from '../crypto/encoding.js';
 import { decodeEntry, type ListingEntry, type LogEntry } from '../log/entry.js';
 import { leafHash } from '../log/merkle.js';
-import { entryAllowed, type Roster } from '../roster/index.js';
+import { checkRun, describeFailure, failureKind, targetsBefore, type EntryFailure } from '../log/validate.js';
+import type { Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { sqliteOf } from '../store/database.js';
 import { ListingWriter } from '../store/listing-repository.js';
-import { LogWriter } from '../store/log-repository.js';
+import { LogReader, LogWriter } from '../store/log-repository.js';
 import type { MisbehaviourKind } from '../store/misbehaviour-repository.js';
 import type { Database } from '../store/tables.js';
 
@@ -136,28 +139,6 @@ function parsePage(body: Uint8Array, start: number, maxEntries: number): Uint8Ar
 }
 
 /**
- * Decodes and checks the entries of a page; on the first bad entry, says why. The entries before
- * it are a proven prefix of the signed tree and are stored.
- */
-function validateEntry(roster: Roster, origin: string, index: number, bytes: Uint8Array): { ok: true; entry: LogEntry } | { ok: false; kind: MisbehaviourKind; message: string } {
-  const decoded = decodeEntry(bytes);
-  if (!decoded.ok) return { ok: false, kind: 'bad_entry', message: `entry ${index} of ${origin} is malformed: ${decoded.error}` };
-  const entry = decoded.entry;
-  if (entry.origin !== origin) return { ok: false, kind: 'foreign_origin', message: `entry ${index} of ${origin}'s log claims origin ${entry.origin}` };
-  if (entry.seq !== index + 1) return { ok: false, kind: 'bad_entry', message: `entry ${index} of ${origin} has seq ${entry.seq}, expected ${index + 1}` };
-  const allowed = entryAllowed(roster, origin, entry.time);
-  if (!allowed.ok) {
-    return allowed.reason === 'suspended'
-      ? { ok: false, kind: 'suspended_member', message: `entry ${index} of ${origin} is dated at or after its suspension` }
-      : { ok: false, kind: 'unknown_member', message: `entry ${index} comes from ${origin}, which is not in the roster` };
-  }
-  if (entry.kind === 'retraction' && entry.target >= entry.seq) {
-    return { ok: false, kind: 'bad_entry', message: `retraction ${index} of ${origin} targets a later entry` };
-  }
-  return { ok: true, entry };
-}
-
-/**
  * Holds prepared pages until they are committed or released; `pause` is awaited every
  * YIELD_EVERY entries (the main thread yields to its event loop there; the worker needs not).
  */
@@ -176,14 +157,31 @@ export class PageStore {
     if (typeof page === 'string') return { ok: false, problem: page };
     const leafHashes = new Uint8Array(page.length * LEAF_HASH_BYTES);
     const entries: LogEntry[] = [];
-    let verdict: PageVerdict = { ok: true };
+    let malformed: { index: number; failure: EntryFailure } | undefined;
     for (let i = 0; i < page.length; i++) {
       if (this.pause && i > 0 && i % YIELD_EVERY === 0) await this.pause();
       leafHashes.set(leafHash(page[i]!), i * LEAF_HASH_BYTES);
-      if (!verdict.ok) continue;
-      const checked = validateEntry(roster, origin, start + i, page[i]!);
-      if (checked.ok) entries.push(checked.entry);
-      else verdict = { ok: false, index: start + i, kind: checked.kind, message: checked.message, entry: toBase64(page[i]!) };
+      if (malformed !== undefined) continue;
+      const decoded = decodeEntry(page[i]!);
+      if (decoded.ok) entries.push(decoded.entry);
+      else malformed = { index: start + i, failure: { code: 'malformed', error: decoded.error } };
+    }
+    // The rules of a log (log/validate.ts, as append and `jointban verify` apply them), in order. A
+    // retraction's target before the page is looked up in the store: the pages before this one
+    // are committed before it is prepared (ingest.ts).
+    const listings = await new LogReader(this.db).listingSeqs(origin, targetsBefore(start, entries));
+    const run = { origin, roster, before: { isListing: (seq: number) => listings.has(seq) }, start, entries };
+    let bad: { index: number; failure: EntryFailure } | undefined;
+    for (let at = 0; at < entries.length && bad === undefined; at += YIELD_EVERY) {
+      if (this.pause && at > 0) await this.pause();
+      bad = checkRun(run, at, Math.min(entries.length, at + YIELD_EVERY));
+    }
+    // A malformed entry is the first failure unless an entry before it broke a rule.
+    bad ??= malformed;
+    let verdict: PageVerdict = { ok: true };
+    if (bad !== undefined) {
+      entries.length = bad.index - start;
+      verdict = { ok: false, index: bad.index, kind: failureKind(bad.failure), message: describeFailure(origin, bad.index, bad.failure), entry: toBase64(page[bad.index - start]!) };
     }
     const id = this.next++;
     this.held.set(id, { origin, bytes: page, entries, leafHashes });

@@ -7,7 +7,9 @@
  * yields a root that the peer proves consistent (RFC 9162 §2.1.4) with the signed root. A page is
  * therefore proven to be exactly the next leaves of the signed tree before it is committed, so
  * memory stays bounded by the page size however far behind this node is, and a restart resumes
- * from the last committed page. Entries and their token index land in one transaction.
+ * from the last committed page. The entries are checked by the pure log validation that append
+ * and `jointban verify` use too (log/validate.ts) where the page is prepared (ingest-commit.ts).
+ * Entries and their token index land in one transaction.
  * Anything that fails is recorded as misbehaviour with its evidence and nothing of it is stored.
  */
 import type { Kysely } from 'kysely';

@@ -17,9 +17,14 @@ const WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
 /** Check character for (sum of weighted digits) mod 11. */
 const CHECK_CHARS = '10X98765432';
 
-/** Pure: no clock. A birth year outside this range is a typo, not a person we could ban. */
+/** A birth year before this is a typo, not a person we could ban. */
 const MIN_BIRTH_YEAR = 1900;
-const MAX_BIRTH_YEAR = 2100;
+/**
+ * The birth date is written in China's calendar, so "today" is the date in China Standard Time
+ * (UTC+8, no daylight saving): a child born this morning in Beijing has a valid ID even while it is
+ * still yesterday in UTC.
+ */
+const CHINA_OFFSET_MS = 8 * 60 * 60 * 1000;
 
 /** Longer than any spaced-out spelling of an ID; caps the work done on hostile input. */
 const MAX_INPUT_LENGTH = 64;
@@ -32,31 +37,42 @@ export function nationalIdCheckChar(first17: string): string {
   return CHECK_CHARS[sum % 11]!;
 }
 
-/** Checks the YYYYMMDD at positions 6..13; returns a reason, or undefined when the date is fine. */
-function birthDateProblem(id: string): string | undefined {
+/** Today's date in China Standard Time as the number YYYYMMDD, for `now` in ms since the epoch. */
+function chinaDateNumber(now: number): number {
+  const date = new Date(now + CHINA_OFFSET_MS);
+  return date.getUTCFullYear() * 10_000 + (date.getUTCMonth() + 1) * 100 + date.getUTCDate();
+}
+
+/**
+ * Checks the YYYYMMDD at positions 6..13; returns a reason, or undefined when the date is fine.
+ * `today` is chinaDateNumber(now): the core reads no clock, its caller passes the time in.
+ */
+function birthDateProblem(id: string, today: number): string | undefined {
   const year = Number(id.slice(6, 10));
   const month = Number(id.slice(10, 12));
   const day = Number(id.slice(12, 14));
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
   if (daysInMonth === undefined || day < 1 || day > daysInMonth) return 'birth date is not a real date';
-  if (year < MIN_BIRTH_YEAR || year > MAX_BIRTH_YEAR) return 'birth year is outside 1900-2100';
+  if (year < MIN_BIRTH_YEAR) return 'birth year is before 1900';
+  if (Number(id.slice(6, 14)) > today) return 'birth date is in the future';
   return undefined;
 }
 
-export function normaliseNationalId(raw: string): NormaliseResult {
+/** `now` (ms since the epoch, the caller's clock) bounds the birth date: no one is born tomorrow. */
+export function normaliseNationalId(raw: string, now: number): NormaliseResult {
   if (raw.length > MAX_INPUT_LENGTH) return reject('national ID is too long');
   // NFKC maps full-width digits and 'Ｘ' to ASCII; separators people type are dropped.
   const text = raw.normalize('NFKC').replace(/\s+/gu, '').toUpperCase();
 
   if (/^[0-9]{15}$/.test(text)) {
     const first17 = `${text.slice(0, 6)}19${text.slice(6)}`;
-    const problem = birthDateProblem(first17);
+    const problem = birthDateProblem(first17, chinaDateNumber(now));
     if (problem !== undefined) return reject(problem);
     return accept(first17 + nationalIdCheckChar(first17));
   }
   if (!/^[0-9]{17}[0-9X]$/.test(text)) return reject('national ID must be 18 characters (17 digits and a check character) or 15 digits');
-  const problem = birthDateProblem(text);
+  const problem = birthDateProblem(text, chinaDateNumber(now));
   if (problem !== undefined) return reject(problem);
   if (nationalIdCheckChar(text.slice(0, 17)) !== text[17]) return reject('check character does not match');
   return accept(text);

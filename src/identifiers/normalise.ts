@@ -28,7 +28,7 @@ export function normaliseIdentifier(type: IdentifierType, raw: string, options: 
     case 'email':
       return normaliseEmail(raw);
     case 'national_id':
-      return normaliseNationalId(raw);
+      return normaliseNationalId(raw, options.now);
     case 'device_id':
       return normaliseDeviceId(raw);
     case 'payment_account':

@@ -28,6 +28,11 @@ export type NormaliseResult = { ok: true; value: string } | { ok: false; reason:
 export interface NormaliseOptions {
   /** ISO 3166-1 alpha-2 region used for phone numbers written without a country code, e.g. 'CN'. */
   defaultRegion: string;
+  /**
+   * The current time in ms since the epoch, from the caller's clock: a national ID whose birth date
+   * is after today (in China Standard Time) is refused. The core reads no clock of its own.
+   */
+  now: number;
 }
 
 export function accept(value: string): NormaliseResult {

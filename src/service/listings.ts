@@ -6,7 +6,8 @@
  */
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
-import { encodeEntry, listingId, MAX_TOKENS, parseListingId, type ListingEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
+import { encodeEntry, listingId, MAX_TOKENS, parseListingId, type ListingEntry, type LogEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
+import { checkLogEntry, describeFailure } from '../log/validate.js';
 import { monetizationSuspensionEnd, type Policy } from '../policy/index.js';
 import { ListingReader, ListingWriter, type ListingRow } from '../store/listing-repository.js';
 import { sqliteOf } from '../store/database.js';
@@ -96,6 +97,17 @@ function iso(value: string, field: string): string {
   const t = Date.parse(value);
   if (Number.isNaN(t)) throw new AppError('invalid_input', `${field}: not a valid date-time`);
   return new Date(t).toISOString();
+}
+
+/**
+ * The node's own entry, before it is appended, against the rules every node checks it by
+ * (log/validate.ts): a node never appends an entry its peers and `jointban verify` refuse. The
+ * roster period is for the peers to check (a node may not hold a roster). Inputs were validated
+ * before: a failure here is a fault of this node, not of the caller.
+ */
+function assertBelongs(member: string, entry: LogEntry, isListing: (seq: number) => boolean): void {
+  const failure = checkLogEntry({ origin: member, roster: undefined, earlier: { isListing } }, entry.seq - 1, entry);
+  if (failure !== undefined) throw new Error(`refusing to append to the own log: ${describeFailure(member, entry.seq - 1, failure)}`);
 }
 
 export class ListingService {
@@ -234,6 +246,7 @@ export class ListingService {
       const log = new LogWriter(trx, raw);
       const first = (await log.size(deps.member)) + 1;
       const entries: ListingEntry[] = items.map((p, i) => ({ ...p.entry, seq: first + i }));
+      for (const entry of entries) assertBelongs(deps.member, entry, () => false);
       await log.append(
         deps.member,
         entries.map((entry) => ({ seq: entry.seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) })),
@@ -267,6 +280,8 @@ export class ListingService {
       const log = new LogWriter(trx, raw);
       const seq = (await log.size(deps.member)) + 1;
       const entry: RetractionEntry = { v: 1, kind: 'retraction', origin: deps.member, seq, time: now.toISOString(), target: row.seq, reason };
+      // The listings projection holds listing entries only: the row found is the target's kind.
+      assertBelongs(deps.member, entry, (target) => target === row.seq);
       await log.append(deps.member, [{ seq, kind: 'retraction', time: entry.time, bytes: encodeEntry(entry) }]);
       if (!(await listings.applyRetraction(entry))) throw new AppError('conflict', `listing ${id} is already retracted`);
       return seq;

@@ -34,9 +34,14 @@ export type TokenResult =
   | { error: { code: ErrorCode; message: string } };
 
 export class Tokenizer {
+  /**
+   * `now` is the clock normalisation is judged against (a national ID born after today is refused):
+   * the node passes its own, the import's token workers use the real one.
+   */
   constructor(
     private readonly deriver: TokenDeriver,
     private readonly defaultRegion: string,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   get epochs(): readonly number[] {
@@ -78,9 +83,10 @@ export class Tokenizer {
     // hashing. A type name holds no ':', so the key's first ':' ends the type.
     const seen = new Set<string>();
     const out: Token[] = [];
+    const options = { defaultRegion: this.defaultRegion, now: this.now().getTime() };
     for (let index = 0; index < identifiers.length; index++) {
       const id = identifiers[index]!;
-      const result = normaliseIdentifier(id.type, id.value, { defaultRegion: this.defaultRegion });
+      const result = normaliseIdentifier(id.type, id.value, options);
       if (!result.ok) throw new AppError('invalid_identifier', `identifiers[${index}] (${id.type}): ${result.reason}`);
       const key = `${id.type}:${result.value}`;
       if (seen.has(key)) continue;

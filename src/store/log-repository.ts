@@ -61,6 +61,28 @@ export class LogReader {
     return row;
   }
 
+  /**
+   * Which of these seqs of the origin's log hold a listing entry (by the stored kind column, which
+   * the ingest and the node's own appends write from the validated entry). For the log validation's
+   * lookup of retraction targets (log/validate.ts).
+   */
+  async listingSeqs(origin: string, seqs: readonly number[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    const unique = [...new Set(seqs)];
+    // Chunked so a page of retractions stays under SQLite's bound-parameter limit.
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('log_entries')
+        .select('seq')
+        .where('origin', '=', origin)
+        .where('seq', 'in', unique.slice(i, i + 500))
+        .where('kind', '=', 'listing')
+        .execute();
+      for (const r of rows) out.add(Number(r.seq));
+    }
+    return out;
+  }
+
   /** Hashes of the given complete subtrees, in the order asked; throws if one is missing. */
   async subtreeHashes(origin: string, refs: readonly SubtreeRef[]): Promise<Uint8Array[]> {
     if (refs.length === 0) return [];

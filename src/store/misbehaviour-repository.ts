@@ -2,20 +2,11 @@
 import type { Kysely } from 'kysely';
 import { sha256 } from '../crypto/index.js';
 import { toHex, utf8 } from '../crypto/encoding.js';
+import type { MisbehaviourKind } from '../log/misbehaviour.js';
 import type { Database } from './tables.js';
 
-export const MISBEHAVIOUR_KINDS = [
-  'bad_signature',
-  'root_mismatch',
-  'inconsistent_checkpoint',
-  'equivocation',
-  'bad_entry',
-  'foreign_origin',
-  'unknown_member',
-  'suspended_member',
-  'bad_response',
-] as const;
-export type MisbehaviourKind = (typeof MISBEHAVIOUR_KINDS)[number];
+// The kinds are the core's (the log validation maps its failures to them); re-exported for the shell.
+export { MISBEHAVIOUR_KINDS, type MisbehaviourKind } from '../log/misbehaviour.js';
 
 export interface Misbehaviour {
   id: string;

@@ -1,6 +1,6 @@
 /**
  * A node as a child process: the real `jointban start --data-dir DIR` on the build output
- * (test/global-setup.ts compiles it), on the fixed host and port of its data directory's config,
+ * (test/helpers/build.ts compiles it), on the fixed host and port of its data directory's config,
  * so that a test can SIGKILL it at any moment and start it again on the same data. Crash tests
  * need a separate process: only a process that dies takes its unflushed state with it the way a
  * power cut or the OOM killer does.

@@ -1,6 +1,6 @@
 /**
- * The real `jointban` command as a child process, on the build output (test/global-setup.ts
- * compiles it before the suite). The environment is the test runner's minus every JOINTBAN_*
+ * The real `jointban` command as a child process, on the build output (test/helpers/build.ts
+ * compiles it before the integration and faults projects run). The environment is the test runner's minus every JOINTBAN_*
  * variable, so a developer's shell settings cannot change what a test sees.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

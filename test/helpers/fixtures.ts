@@ -16,6 +16,8 @@ export const PHONE_SPELLINGS = ['+86 138-0013-8000', '008613800138000', '1380013
 export const NATIONAL_ID = '11010519491231002X';
 /** Wrong check character: rejected by normalisation. */
 export const BAD_NATIONAL_ID = '110105194912310021';
+/** Right check character, born 31 December 2099: refused as a birth date in the future (by any clock a test uses). */
+export const FUTURE_NATIONAL_ID = '110105209912310029';
 export const EMAIL = 'Alice.Example@Example.COM';
 export const DEVICE_ID = '490154203237518';
 export const PAYMENT_ACCOUNT = 'alipay:2088123456789012';

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import { readKeyFile } from '../../src/store/key-file.js';
 import { runCli, runCliJson, startCli, type CliResult } from '../helpers/cli.js';
-import { json, listingBody, phone, PHONE, PHONE_SPELLINGS, type CheckBody } from '../helpers/fixtures.js';
+import { FUTURE_NATIONAL_ID, json, listingBody, phone, PHONE, PHONE_SPELLINGS, type CheckBody } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
 
 interface InitOutput {
@@ -176,6 +176,7 @@ describe('jointban check', () => {
 
   it.each([
     ['an invalid phone', ['--phone', '12345'], /^jointban: identifiers\[0\] \(phone\): /],
+    ['a national ID born in the future', ['--national-id', FUTURE_NATIONAL_ID], /^jointban: identifiers\[0\] \(national_id\): birth date is in the future$/m],
     ['no identifier', [], /at least one identifier/],
     ['a bad --purpose', ['--phone', PHONE, '--purpose', 'advertising'], /--purpose/],
     ['a data directory that was never initialised', ['--data-dir', '/nonexistent/jointban', '--phone', PHONE], /file not found/],
@@ -184,6 +185,7 @@ describe('jointban check', () => {
     const result = await runCli(['check', ...dirArgs, ...args]);
     expectOneLineError(result, message);
     expect(result.stderr).not.toContain('12345');
+    expect(result.stderr).not.toContain(FUTURE_NATIONAL_ID);
   });
 });
 

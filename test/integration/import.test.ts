@@ -14,7 +14,7 @@ import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
 import { LogReader } from '../../src/store/log-repository.js';
 import { CLI, ROOT, runCli, type CliResult } from '../helpers/cli.js';
-import { BAD_NATIONAL_ID, DAY_MS } from '../helpers/fixtures.js';
+import { BAD_NATIONAL_ID, DAY_MS, FUTURE_NATIONAL_ID } from '../helpers/fixtures.js';
 import { createTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 
 const HEADER = 'reference,category,banned_at,ban_until,expires_at,evidence_digest,phone,email,national_id,device_id,payment_account';
@@ -113,6 +113,7 @@ describe('a CSV file with invalid rows', () => {
     70: { line: csvRow(70, { evidence_digest: 'sha256:xyz' }), reason: /^evidence_digest: must be "sha256:"/ },
     80: { line: csvRow(80, { ban_until: new Date(Date.now() - 60 * DAY_MS).toISOString() }), reason: 'banUntil: must be after bannedAt' },
     90: { line: csvRow(90, { banned_at: new Date(Date.now() - 5 * 365 * DAY_MS).toISOString() }), reason: 'expiresAt: must be in the future' },
+    95: { line: csvRow(95, { national_id: FUTURE_NATIONAL_ID }), reason: 'identifiers[2] (national_id): birth date is in the future' },
   };
   const lines = Array.from({ length: 300 }, (_, i) => {
     if (special[i]) return special[i].line;
@@ -120,13 +121,13 @@ describe('a CSV file with invalid rows', () => {
     if (i === 110) return csvRow(110, { phone: `${phoneOf(110)}|${phoneOf(1110)}` }); // two phones
     return csvRow(i);
   });
-  const raw = [BAD_PHONE, BAD_NATIONAL_ID, ...Array.from({ length: 300 }, (_, i) => [phoneOf(i), emailOf(i)]).flat(), phoneOf(1110)];
+  const raw = [BAD_PHONE, BAD_NATIONAL_ID, FUTURE_NATIONAL_ID, ...Array.from({ length: 300 }, (_, i) => [phoneOf(i), emailOf(i)]).flat(), phoneOf(1110)];
 
   it('lists every valid row, rejects the others by row and reason, and shows progress lines', async () => {
     const file = join(work, 'bans.csv');
     writeFileSync(file, `${HEADER}\n${lines.join('\n')}\n`);
     const { result, totals } = await importFile(file, ['--batch-size', '50', '--progress-interval', '0']);
-    expect(totals).toMatchObject({ rows: 300, listed: 290, skipped: 1, rejected: 9, rejectsFile: `${file}.rejects.csv` });
+    expect(totals).toMatchObject({ rows: 300, listed: 289, skipped: 1, rejected: 10, rejectsFile: `${file}.rejects.csv` });
 
     const parsed = readRejects(`${file}.rejects.csv`);
     expect(parsed.map((r) => r.row)).toEqual(Object.keys(special).map((i) => Number(i) + 2));
@@ -148,6 +149,7 @@ describe('a CSV file with invalid rows', () => {
     expect((await node.listings.get(user5.matches[0]!.listingId)).reference).toBe('user-5');
     // Rejected rows listed nothing.
     expect((await node.checks.check({ identifiers: [{ type: 'email', value: emailOf(20) }] })).decision).toBe('allow');
+    expect((await node.checks.check({ identifiers: [{ type: 'phone', value: phoneOf(95) }] })).decision).toBe('allow');
   });
 
   it('lists nothing twice when run again: every listed row is skipped and the log does not grow', async () => {
@@ -155,16 +157,16 @@ describe('a CSV file with invalid rows', () => {
     writeFileSync(file, `${HEADER}\n${lines.join('\n')}\n`);
     await importFile(file);
     const size = await logSize();
-    expect(size).toBe(290);
+    expect(size).toBe(289);
     const first = readFileSync(`${file}.rejects.csv`, 'utf8');
     const { totals } = await importFile(file);
-    expect(totals).toMatchObject({ rows: 300, listed: 0, skipped: 291, rejected: 9 });
+    expect(totals).toMatchObject({ rows: 300, listed: 0, skipped: 290, rejected: 10 });
     expect(await logSize()).toBe(size);
     expect(readFileSync(`${file}.rejects.csv`, 'utf8')).toBe(first);
     // The import signed a checkpoint over what it appended: the log verifies from its first entry.
     const verify = await runCli(['verify', '--data-dir', t.dataDir]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-    expect(verify.stdout).toMatch(/alpha\s+OK\s+290 entries/);
+    expect(verify.stdout).toMatch(/alpha\s+OK\s+289 entries/);
   });
 });
 

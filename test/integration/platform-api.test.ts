@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BAD_NATIONAL_ID,
+  FUTURE_NATIONAL_ID,
   DAY_MS,
   email,
   json,
@@ -131,6 +132,13 @@ describe('POST /v1/listings: bad input is rejected and writes nothing', () => {
     expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
     // Nothing was consumed: the next good listing is still seq 1.
     expect((await json<CreatedListingBody>(await create(listingBody()))).seq).toBe(1);
+  });
+
+  it('a national ID born in the future → 400 invalid_identifier, nothing written', async () => {
+    const res = await create(listingBody({ identifiers: [nationalId(FUTURE_NATIONAL_ID)] }));
+    const body = await expectError(res, 400, 'invalid_identifier', /^identifiers\[0\] \(national_id\): birth date is in the future$/);
+    expect(body.error.message).not.toContain(FUTURE_NATIONAL_ID);
+    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
   });
 
   it.each([

@@ -4,9 +4,11 @@
  * exact shape of the response.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nationalIdCheckChar } from '../../src/identifiers/index.js';
 import {
   deviceId,
   email,
+  FUTURE_NATIONAL_ID,
   json,
   listingBody,
   nationalId,
@@ -192,6 +194,7 @@ describe('POST /v1/check: bad input → 400', () => {
     ['an unknown purpose', { identifiers: [phone()], purpose: 'advertising' }, 'invalid_input'],
     ['an unknown field', { identifiers: [phone()], country: 'CN' }, 'invalid_input'],
     ['an invalid identifier', { identifiers: [email(), phone('12345')] }, 'invalid_identifier'],
+    ['a national ID born in the future', { identifiers: [nationalId(FUTURE_NATIONAL_ID)] }, 'invalid_identifier'],
   ])('%s', async (_name, body, code) => {
     const res = await checkRaw(body);
     expect(res.status).toBe(400);
@@ -202,5 +205,15 @@ describe('POST /v1/check: bad input → 400', () => {
     const body = await json<ErrorBody>(await checkRaw({ identifiers: [email(), phone('12345')] }));
     expect(body.error.message).toMatch(/^identifiers\[1\] \(phone\): /);
     expect(body.error.message).not.toContain('12345');
+  });
+
+  it("a national ID is judged by the node's clock: born on its today → checked, born the next day → 400", async () => {
+    const bornOn = (yyyymmdd: string) => nationalId(`110105${yyyymmdd}002${nationalIdCheckChar(`110105${yyyymmdd}002`)}`);
+    const today = await checkRaw({ identifiers: [bornOn('20250615')] });
+    expect(today.status).toBe(200);
+    expect((await json<CheckBody>(today)).decision).toBe('allow');
+    const tomorrow = await checkRaw({ identifiers: [email(), bornOn('20250616')] });
+    expect(tomorrow.status).toBe(400);
+    expect((await json<ErrorBody>(tomorrow)).error).toEqual({ code: 'invalid_identifier', message: 'identifiers[1] (national_id): birth date is in the future' });
   });
 });

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IDENTIFIER_TYPES, normaliseIdentifier, type IdentifierType } from '../../../src/identifiers/index.js';
 
-const CN = { defaultRegion: 'CN' };
+/** A fixed clock, so no case changes its verdict as the years pass: noon UTC on 15 March 2026. */
+const NOW = Date.UTC(2026, 2, 15, 12);
+const CN = { defaultRegion: 'CN', now: NOW };
 
 /**
  * GB 11643-1999 check character computed independently of the implementation: ISO 7064 MOD 11-2
@@ -125,8 +127,9 @@ const invalid: Record<IdentifierType, Invalid[]> = {
     [withCheck('11010119901301001'), 'not a real date'],
     [withCheck('11010119900100001'), 'not a real date'],
     ['110105490230002', 'not a real date'], // legacy form, 30 February 1949
-    ['440524188001010014', 'outside'], // the standard's other sample, born 1880
-    [withCheck('11010121010101001'), 'outside'],
+    ['440524188001010014', 'before 1900'], // the standard's other sample, born 1880
+    [withCheck('11010121010101001'), 'in the future'],
+    [withCheck('11010120300101001'), 'in the future'],
     ['1101051949123100', '18 characters'],
     ['11010519491231002', '18 characters'],
     ['11010519491231002XX', '18 characters'],
@@ -212,6 +215,31 @@ describe.each(IDENTIFIER_TYPES)('%s', (type) => {
   });
 });
 
+describe('national_id birth date against the clock', () => {
+  /** A valid ID (right check character) born on the given YYYYMMDD. */
+  const bornOn = (yyyymmdd: string): string => withCheck(`110105${yyyymmdd}002`);
+  const at = (now: number) => ({ defaultRegion: 'CN', now });
+
+  it('refuses a birth date in 2030', () => {
+    expect(normaliseIdentifier('national_id', bornOn('20300101'), CN)).toEqual({ ok: false, reason: 'birth date is in the future' });
+  });
+
+  it('accepts a birth date of today and refuses tomorrow', () => {
+    expect(normaliseIdentifier('national_id', bornOn('20260315'), CN)).toEqual({ ok: true, value: bornOn('20260315') });
+    expect(normaliseIdentifier('national_id', bornOn('20260316'), CN)).toEqual({ ok: false, reason: 'birth date is in the future' });
+  });
+
+  it('reads "today" in China Standard Time (UTC+8), where the birth date was written', () => {
+    // 16:30 UTC on 15 March is 00:30 on 16 March in Beijing; 15:59 UTC is still the 15th there.
+    expect(normaliseIdentifier('national_id', bornOn('20260316'), at(Date.UTC(2026, 2, 15, 16, 30))).ok).toBe(true);
+    expect(normaliseIdentifier('national_id', bornOn('20260316'), at(Date.UTC(2026, 2, 15, 15, 59))).ok).toBe(false);
+  });
+
+  it('moves with the clock: the 2030 birth date is valid in 2031', () => {
+    expect(normaliseIdentifier('national_id', bornOn('20300101'), at(Date.UTC(2031, 0, 1))).ok).toBe(true);
+  });
+});
+
 describe('idempotence on arbitrary accepted input', () => {
   const text = fc.string({ unit: 'binary', maxLength: 20 });
   it('email', () => {
@@ -237,16 +265,16 @@ describe('idempotence on arbitrary accepted input', () => {
 
 describe('phone default region', () => {
   it('reads national numbers in the default region', () => {
-    expect(normaliseIdentifier('phone', '650 253 0000', { defaultRegion: 'US' })).toEqual({ ok: true, value: '+16502530000' });
+    expect(normaliseIdentifier('phone', '650 253 0000', { defaultRegion: 'US', now: NOW })).toEqual({ ok: true, value: '+16502530000' });
   });
 
   it('strips only the default region\'s own calling code', () => {
-    expect(normaliseIdentifier('phone', '86 13800138000', { defaultRegion: 'US' }).ok).toBe(false);
+    expect(normaliseIdentifier('phone', '86 13800138000', { defaultRegion: 'US', now: NOW }).ok).toBe(false);
   });
 
   it('throws on an unsupported region (a configuration error)', () => {
-    expect(() => normaliseIdentifier('phone', '13800138000', { defaultRegion: 'XX' })).toThrow(RangeError);
-    expect(() => normaliseIdentifier('phone', '13800138000', { defaultRegion: 'cn' })).toThrow(RangeError);
+    expect(() => normaliseIdentifier('phone', '13800138000', { defaultRegion: 'XX', now: NOW })).toThrow(RangeError);
+    expect(() => normaliseIdentifier('phone', '13800138000', { defaultRegion: 'cn', now: NOW })).toThrow(RangeError);
   });
 });
 

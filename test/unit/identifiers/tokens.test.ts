@@ -61,9 +61,10 @@ describe('token vectors (test/vectors/tokens.json)', () => {
     expect(toHex(TOKEN_SALT)).toBe(vectors.saltHex);
   });
 
+  // Every vector's birth date is long past: any clock after 2026 gives the same answers.
   describe.each(vectors.cases)('$type: $comment', (c) => {
     it('normalises raw to the vector normalised form', () => {
-      expect(normaliseIdentifier(c.type, c.raw, { defaultRegion: 'CN' })).toEqual({ ok: true, value: c.normalised });
+      expect(normaliseIdentifier(c.type, c.raw, { defaultRegion: 'CN', now: Date.UTC(2026, 0, 1) })).toEqual({ ok: true, value: c.normalised });
     });
 
     it('derives the per-type key', () => {

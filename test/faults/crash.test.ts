@@ -6,7 +6,8 @@
  * listings and retractions at it, several requests in flight, while beta lists too (alpha ingests
  * beta's log) and beta and the association pull alpha's log. At a random moment alpha is SIGKILLed;
  * now and then the kill lands during start-up instead. Moments and operations come from a seeded
- * PRNG (the seed is printed; CRASH_SEED=<seed> replays the choices, CRASH_KILLS=<n> runs longer).
+ * PRNG, fixed by default (test/helpers/fault-seed.ts: the seed is printed, JOINTBAN_FAULT_SEED=<seed>
+ * replays it, JOINTBAN_FAULT_SEED=random draws another; CRASH_KILLS=<n> runs longer).
  *
  * After every kill, on the data directory exactly as the crash left it:
  *   - every listing acknowledged with 201 is stored, with the status its acknowledged retraction
@@ -46,11 +47,12 @@ import { childNode, type ChildNode } from '../helpers/child-node.js';
 import { runCliJson } from '../helpers/cli.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { email, listingBody, paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
+import { FAULT_SEED_ENV, faultSeed } from '../helpers/fault-seed.js';
 import { prng } from '../helpers/prng.js';
 
 /** Kills while clients stream writes; kills during start-up come on top of these. */
 const KILLS = Number(process.env.CRASH_KILLS ?? 30);
-const SEED = process.env.CRASH_SEED !== undefined ? Number(process.env.CRASH_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
+const SEED = faultSeed('crash test');
 const WRITERS = 4;
 
 
@@ -192,7 +194,7 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
   it(`loses no acknowledged write and keeps a verifiable, gap-free log over ${KILLS}+ kills`, { timeout: 600_000 }, async () => {
     const rnd = prng(SEED);
     const between = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
-    process.stdout.write(`crash test: seed ${SEED} (replay with CRASH_SEED=${SEED}), ${KILLS} kills under load\n`);
+    process.stdout.write(`crash test: seed ${SEED}, ${KILLS} kills under load\n`);
 
     const f = await createFederation(2);
     fed = f;
@@ -449,7 +451,7 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new Error(
-        `crash test failed with seed ${SEED} (replay: CRASH_SEED=${SEED}) at life ${life}: ${message}\n--- last lives ---\n${history.slice(-8).join('\n')}\n--- alpha's output (tail) ---\n${node.output().slice(-3000)}`,
+        `crash test failed with seed ${SEED} (replay: ${FAULT_SEED_ENV}=${SEED}) at life ${life}: ${message}\n--- last lives ---\n${history.slice(-8).join('\n')}\n--- alpha's output (tail) ---\n${node.output().slice(-3000)}`,
         { cause: err },
       );
     }

@@ -11,44 +11,22 @@ import { verifyStore, type OriginVerification, type VerifyProgress, type VerifyS
 import { toBase64 } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair, type Ed25519KeyPair } from '../../../src/crypto/index.js';
 import { witnessName } from '../../../src/roster/witness.js';
-import { cosignCheckpoint, encodeEntry, logOrigin, signCheckpoint, type ListingEntry, type LogEntry, type RetractionEntry } from '../../../src/log/index.js';
+import { cosignCheckpoint, encodeEntry, logOrigin, signCheckpoint, type ListingEntry, type LogEntry } from '../../../src/log/index.js';
 import { addMember, createDraft, rosterFromDraft, type Roster, type RosterDraft } from '../../../src/roster/index.js';
 import { CheckpointRepository } from '../../../src/store/checkpoint-repository.js';
 import { openDatabase, type DatabaseHandle } from '../../../src/store/database.js';
 import { ListingWriter } from '../../../src/store/listing-repository.js';
 import { LogReader, LogWriter } from '../../../src/store/log-repository.js';
 import { rootAt } from '../../../src/store/proofs.js';
+import { listing } from '../../helpers/log-entries.js';
+
+export { listing, retraction, timeOf } from '../../helpers/log-entries.js';
 
 export const FEDERATION = 'test.jointban.example';
 /** The worker thread's script as the build (test/global-setup.ts, before the suite) wrote it: workers run JavaScript. */
 export const WORKER_SCRIPT = new URL('../../../dist/src/audit/verify-worker.js', import.meta.url);
-const BASE = Date.parse('2025-01-01T00:00:00.000Z');
 export const SINCE = '2024-06-01T00:00:00.000Z';
 export const MEMBERS = ['alpha', 'beta'] as const;
-
-/** The time of entry `seq`: one a minute from 2025-01-01. */
-export const timeOf = (seq: number): string => new Date(BASE + seq * 60_000).toISOString();
-
-export function listing(origin: string, seq: number, overrides: Partial<ListingEntry> = {}): ListingEntry {
-  return {
-    v: 1,
-    kind: 'listing',
-    origin,
-    seq,
-    time: timeOf(seq),
-    category: 'fraud',
-    severity: 'severe',
-    bannedAt: timeOf(seq - 1),
-    banUntil: null,
-    expiresAt: '2030-01-01T00:00:00.000Z',
-    tokens: [{ type: 'phone', epoch: 1, token: seq.toString(16).padStart(32, '0') }],
-    ...overrides,
-  };
-}
-
-export function retraction(origin: string, seq: number, target: number): RetractionEntry {
-  return { v: 1, kind: 'retraction', origin, seq, time: timeOf(seq), target, reason: 'appeal_upheld' };
-}
 
 export interface TestStore {
   handle: DatabaseHandle;
