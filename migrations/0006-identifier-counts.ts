@@ -16,7 +16,10 @@ export async function up(db: AnyDb): Promise<void> {
     .alterTable('check_counts')
     .addColumn('identifiers', 'bigint', (c) => c.notNull().defaultTo(0))
     .execute();
-  await db.updateTable('check_counts').set((eb) => ({ identifiers: eb.ref('served') })).execute();
+  await db
+    .updateTable('check_counts')
+    .set((eb) => ({ identifiers: eb.ref('served') }))
+    .execute();
 }
 
 export async function down(db: AnyDb): Promise<void> {

@@ -57,9 +57,6 @@ export function accessLogWriter(logger: Logger): (line: AccessLine) => void {
   const access = logger.child({}, { redact: { paths: [] } });
   return (line) => {
     if (!access.isLevelEnabled('info')) return;
-    access.info(
-      { requestId: line.requestId, method: line.method, route: line.route, status: line.status, ms: line.ms, keyId: line.keyId },
-      'request',
-    );
+    access.info({ requestId: line.requestId, method: line.method, route: line.route, status: line.status, ms: line.ms, keyId: line.keyId }, 'request');
   };
 }

@@ -20,11 +20,7 @@ export interface Metrics extends WebhookMetrics {
  * @param importStatus the last `jointban import`'s totals, read at scrape time (the import runs in
  * its own process and writes them to the database: jobs/import-status.ts).
  */
-export function createMetrics(
-  status: () => Promise<FederationStatus>,
-  events?: () => Promise<EventsStatus>,
-  importStatus?: () => Promise<ImportStatus | undefined>,
-): Metrics {
+export function createMetrics(status: () => Promise<FederationStatus>, events?: () => Promise<EventsStatus>, importStatus?: () => Promise<ImportStatus | undefined>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jointban_' });
 
@@ -77,7 +73,7 @@ export function createMetrics(
   });
   new Gauge({
     name: 'jointban_checkpoint_signing_refused',
-    help: "1 while the node signs no checkpoint of its own log: the roster makes none of its keys valid.",
+    help: '1 while the node signs no checkpoint of its own log: the roster makes none of its keys valid.',
     registers: [registry],
     async collect() {
       this.set((await snapshot())?.signingRefused ? 1 : 0);
@@ -201,7 +197,6 @@ export function createMetrics(
   });
   const checks = new Counter({ name: 'jointban_checks_total', help: 'Checks answered, by purpose and decision.', labelNames: ['purpose', 'decision'], registers: [registry] });
   const appended = new Counter({ name: 'jointban_own_log_entries_total', help: "Entries appended to this node's own log, by kind.", labelNames: ['kind'], registers: [registry] });
-
 
   return {
     registry,

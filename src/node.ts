@@ -144,7 +144,11 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     listingInForce,
   });
   const audit = context.audit({
-    members: () => federation.roster.current()?.members.filter((m) => m.role === 'member').map((m) => m.id) ?? [],
+    members: () =>
+      federation.roster
+        .current()
+        ?.members.filter((m) => m.role === 'member')
+        .map((m) => m.id) ?? [],
     counter: checkCounter,
   });
 
@@ -157,7 +161,11 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       : undefined;
 
   let ready = false;
-  const metrics = createMetrics(() => federation.status(), () => watch.status(), () => readImportStatus(repos.nodeMeta));
+  const metrics = createMetrics(
+    () => federation.status(),
+    () => watch.status(),
+    () => readImportStatus(repos.nodeMeta),
+  );
   const events = new EventWorker({ db, watch, webhook, retentionDays: config.events.retentionDays, now, logger, metrics });
   const app = createApp({
     metrics,
@@ -177,7 +185,11 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     // The status route is registered before the federation routes: both live under
     // /v1/federation, and only the status route takes an API key rather than a peer signature.
     mount: [
-      (a) => a.route('/', statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics)),
+      (a) =>
+        a.route(
+          '/',
+          statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics),
+        ),
       (a) =>
         a.route(
           '/',

@@ -29,8 +29,7 @@ const querySchema = z.object({
 // field in docs/AUDIT.md; the document names it without repeating it.
 const reportSchema = z.record(z.string(), z.unknown()).openapi('AuditReport', { description: 'See docs/AUDIT.md' });
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: errorSchema } } }]));
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: errorSchema } } }]));
 
 export function auditRoutes(keys: ApiKeyService, audit: AuditService): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

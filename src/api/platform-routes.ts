@@ -10,16 +10,7 @@ import type { Metrics } from '../metrics.js';
 import type { AppEnv } from './env.js';
 import { limitBody, requireJson, requireScope } from './middleware.js';
 import { checkRateLimit, type IdentifierBudgetOptions } from './rate-limit.js';
-import {
-  checkResultSchema,
-  checkSchema,
-  createdListingSchema,
-  createListingSchema,
-  errorSchema,
-  listingIdParam,
-  listingSchema,
-  retractSchema,
-} from './schemas.js';
+import { checkResultSchema, checkSchema, createdListingSchema, createListingSchema, errorSchema, listingIdParam, listingSchema, retractSchema } from './schemas.js';
 import { validationHook } from './validation.js';
 
 export interface PlatformRoutesDeps {
@@ -33,8 +24,7 @@ export interface PlatformRoutesDeps {
   checkRateLimit?: IdentifierBudgetOptions | undefined;
 }
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: errorSchema } } }]));
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: errorSchema } } }]));
 
 const security = [{ apiKey: [] }];
 

@@ -74,10 +74,7 @@ export function identifierBudget(options: IdentifierBudgetOptions | undefined, w
       const { ratePerSecond, burst } = options.limiter.limit;
       // Set on the context, so the error handler's response carries it.
       c.header('Retry-After', String(result.retryAfterSeconds));
-      throw new AppError(
-        'rate_limited',
-        `this API key has used its ${what} allowance (${ratePerSecond} identifiers per second, bursts of ${burst}); retry in ${result.retryAfterSeconds} s`,
-      );
+      throw new AppError('rate_limited', `this API key has used its ${what} allowance (${ratePerSecond} identifiers per second, bursts of ${burst}); retry in ${result.retryAfterSeconds} s`);
     }
     await next();
   };

@@ -12,9 +12,7 @@ export function statusRoutes(keys: ApiKeyService, status: () => Promise<Federati
   // Volumes and peer names are operational data: scraping needs an admin key (Prometheus sends
   // it as a bearer token).
   if (metrics) {
-    app.get('/metrics', requireScope(keys, 'admin'), async (c) =>
-      c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
-    );
+    app.get('/metrics', requireScope(keys, 'admin'), async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   }
   return app;
 }

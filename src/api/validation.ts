@@ -7,6 +7,11 @@ type ValidationResult = { success: true } | { success: false; error: z.ZodError 
 export function validationHook(result: ValidationResult): void {
   if (result.success) return;
   const issue = result.error.issues[0];
-  const path = issue?.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : 'body';
+  const path = issue?.path.length
+    ? issue.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '')
+    : 'body';
   throw new AppError('invalid_input', `${path}: ${issue?.message ?? 'invalid'}`);
 }

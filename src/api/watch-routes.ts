@@ -22,8 +22,7 @@ export interface WatchRoutesDeps {
   watchRateLimit?: IdentifierBudgetOptions | undefined;
 }
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: errorSchema } } }]));
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: errorSchema } } }]));
 
 const security = [{ apiKey: [] }];
 
@@ -45,10 +44,7 @@ const eventSchema = z
     category: z.string(),
     identifierTypes: z.array(z.enum(IDENTIFIER_TYPES)),
     time: z.string(),
-    reason: z
-      .enum(LIFT_REASONS)
-      .optional()
-      .openapi({ description: 'Lifts only: why the listing stopped counting.' }),
+    reason: z.enum(LIFT_REASONS).optional().openapi({ description: 'Lifts only: why the listing stopped counting.' }),
     registration: decisionSchema,
     monetization: decisionSchema,
     matches: z.array(
@@ -67,14 +63,7 @@ const eventSchema = z
 
 export function watchRoutes(deps: WatchRoutesDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.on(
-    'PUT',
-    '/v1/watch',
-    requireScope(deps.keys, 'write'),
-    limitBody(deps.maxBodyBytes),
-    requireJson(),
-    watchRateLimit(deps.watchRateLimit, MAX_WATCH_BATCH, deps.maxIdentifiersPerRequest),
-  );
+  app.on('PUT', '/v1/watch', requireScope(deps.keys, 'write'), limitBody(deps.maxBodyBytes), requireJson(), watchRateLimit(deps.watchRateLimit, MAX_WATCH_BATCH, deps.maxIdentifiersPerRequest));
   app.on('DELETE', '/v1/watch/:reference', requireScope(deps.keys, 'write'));
   app.on('GET', '/v1/events', requireScope(deps.keys, 'write'));
   app.on('POST', '/v1/events/dead-letters/redrive', requireScope(deps.keys, 'admin'));
@@ -104,7 +93,7 @@ export function watchRoutes(deps: WatchRoutesDeps): OpenAPIHono<AppEnv> {
     responses: {
       200: {
         description:
-          'Watched (validated and charged to the key\'s identifier budget all or nothing, then written in chunks of 50 references); `events` match events were recorded for active listings the accounts already match',
+          "Watched (validated and charged to the key's identifier budget all or nothing, then written in chunks of 50 references); `events` match events were recorded for active listings the accounts already match",
         content: { 'application/json': { schema: z.object({ watched: z.number().int(), events: z.number().int() }) } },
       },
       ...errors(400, 401, 403, 413, 415, 429),

@@ -97,9 +97,7 @@ export async function computeAuditReport(input: StatisticsInput): Promise<AuditR
     hours.push((Date.parse(d.retractedAt) - Date.parse(d.listedAt)) / HOUR_MS);
   }
 
-  const members = [
-    ...new Set([input.member, ...input.members, ...listingsPerDay.keys(), ...retractionsPerDayBy.keys(), ...misbehaviour.map((m) => m.origin)]),
-  ].sort();
+  const members = [...new Set([input.member, ...input.members, ...listingsPerDay.keys(), ...retractionsPerDayBy.keys(), ...misbehaviour.map((m) => m.origin)])].sort();
   const ownChecks = await checkCounts(input);
   // Per-key check volume (check-volume.ts); its baselines reach back before the window too.
   const { first, last } = windowDays(window);

@@ -81,13 +81,7 @@ export class CheckpointCheck {
 
   /** After the walk over `logSize` entries: checkpoints beyond it, and the cosignature summary. */
   async finish(logSize: number): Promise<void> {
-    const beyond = await this.db
-      .selectFrom('checkpoints')
-      .select(['size'])
-      .where('origin', '=', this.origin)
-      .where('size', '>', logSize)
-      .orderBy('size')
-      .execute();
+    const beyond = await this.db.selectFrom('checkpoints').select(['size']).where('origin', '=', this.origin).where('size', '>', logSize).orderBy('size').execute();
     for (const row of beyond) {
       this.report.checkpoints++;
       this.report.fail('checkpoint_beyond_log', `checkpoint of ${this.origin} at size ${Number(row.size)} covers more than the ${logSize} entries held`, {

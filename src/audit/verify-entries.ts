@@ -33,7 +33,6 @@ export function entryReader(sqlite: SQLite.Database): SQLite.Statement<[string, 
  */
 type BatchRow = [number, number | null, string | null, Uint8Array | null, string | null, Uint8Array | null, string | null];
 
-
 /** A batch whose rows are all there and agree with their bytes: the entries decoded, and their leaf hashes. */
 export interface CleanBatch {
   entries: LogEntry[];

@@ -71,28 +71,30 @@ export class ChunkPool {
   static async start(script: URL, file: string, roster: Roster | undefined, count: number): Promise<ChunkPool | undefined> {
     const data: VerifyWorkerData = { file, roster };
     const started = await Promise.all(
-      Array.from({ length: count }, () =>
-        new Promise<Worker | undefined>((resolve) => {
-          let worker: Worker;
-          try {
-            worker = new Worker(script, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-          } catch {
-            resolve(undefined);
-            return;
-          }
-          const failed = () => {
-            void worker.terminate();
-            resolve(undefined);
-          };
-          worker.once('error', failed);
-          worker.once('exit', failed);
-          worker.once('message', (m) => {
-            worker.off('error', failed);
-            worker.off('exit', failed);
-            if (m === 'ready') resolve(worker);
-            else failed();
-          });
-        }),
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<Worker | undefined>((resolve) => {
+            let worker: Worker;
+            try {
+              worker = new Worker(script, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+            } catch {
+              resolve(undefined);
+              return;
+            }
+            const failed = () => {
+              void worker.terminate();
+              resolve(undefined);
+            };
+            worker.once('error', failed);
+            worker.once('exit', failed);
+            worker.once('message', (m) => {
+              worker.off('error', failed);
+              worker.off('exit', failed);
+              if (m === 'ready') resolve(worker);
+              else failed();
+            });
+          }),
       ),
     );
     const workers = started.filter((w): w is Worker => w !== undefined);
@@ -185,9 +187,7 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
     for (let c = pending.length; c < Math.min(chunks, upTo); c++) {
       const begin = c * width;
       const end = Math.min(size, begin + width);
-      pending.push(
-        pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes: sizesIn.all(origin, begin, end) }),
-      );
+      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes: sizesIn.all(origin, begin, end) }));
     }
   };
 

@@ -181,13 +181,39 @@ function rowsMatch(origin: string, listings: readonly ListingEntry[], rowsJson: 
     const e = listings[i]!;
     const seq = String(e.seq);
     const sameRow =
-      rows.next(i === 0 ? '["' : ',["') && rows.next(origin) && rows.next(':') && rows.next(seq) && rows.next('",') && rows.next(seq) && rows.next(',') &&
-      rows.quoted(e.category) && rows.next(',') && rows.quoted(e.severity) && rows.next(',') && rows.quoted(e.time) && rows.next(',') &&
-      rows.quoted(e.bannedAt) && rows.next(',') && rows.quotedOrNull(e.banUntil) && rows.next(',') && rows.quoted(e.expiresAt) && rows.next(',') &&
-      rows.quotedOrNull(e.evidenceDigest ?? null) && rows.next(']');
+      rows.next(i === 0 ? '["' : ',["') &&
+      rows.next(origin) &&
+      rows.next(':') &&
+      rows.next(seq) &&
+      rows.next('",') &&
+      rows.next(seq) &&
+      rows.next(',') &&
+      rows.quoted(e.category) &&
+      rows.next(',') &&
+      rows.quoted(e.severity) &&
+      rows.next(',') &&
+      rows.quoted(e.time) &&
+      rows.next(',') &&
+      rows.quoted(e.bannedAt) &&
+      rows.next(',') &&
+      rows.quotedOrNull(e.banUntil) &&
+      rows.next(',') &&
+      rows.quoted(e.expiresAt) &&
+      rows.next(',') &&
+      rows.quotedOrNull(e.evidenceDigest ?? null) &&
+      rows.next(']');
     if (!sameRow) return false;
     for (const t of e.tokens) {
-      const sameToken = tokens.next(firstToken ? '[' : ',[') && tokens.next(seq) && tokens.next(',') && tokens.quoted(t.type) && tokens.next(',') && tokens.next(String(t.epoch)) && tokens.next(',') && tokens.quoted(t.token) && tokens.next(']');
+      const sameToken =
+        tokens.next(firstToken ? '[' : ',[') &&
+        tokens.next(seq) &&
+        tokens.next(',') &&
+        tokens.quoted(t.type) &&
+        tokens.next(',') &&
+        tokens.next(String(t.epoch)) &&
+        tokens.next(',') &&
+        tokens.quoted(t.token) &&
+        tokens.next(']');
       if (!sameToken) return false;
       firstToken = false;
     }

@@ -125,9 +125,7 @@ export class TreeCheck {
     this.#level = options.level ?? 0;
     this.#begin = options.begin ?? 0;
     this.#top = options.top ?? Infinity;
-    this.#nodes = sqlite
-      .prepare<[string, number, number, number], [number, Uint8Array]>('SELECT idx, hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx')
-      .raw();
+    this.#nodes = sqlite.prepare<[string, number, number, number], [number, Uint8Array]>('SELECT idx, hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx').raw();
     // The same rows as one aggregate row, the common case: one blob instead of a Buffer per node.
     // No ORDER BY (sorting inside the aggregate cost more than the scan): the primary key's index
     // is scanned in index order, and the indices read back prove it; a plan that scanned otherwise

@@ -95,11 +95,7 @@ async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows
     .groupBy('origin')
     .execute();
   const out = new Map(logs.map((r) => [r.origin, { origin: r.origin, size: Number(r.size), rows: Number(r.rows) }]));
-  const others = await db
-    .selectFrom('checkpoints')
-    .select('origin')
-    .union(db.selectFrom('listings').select('origin'))
-    .execute();
+  const others = await db.selectFrom('checkpoints').select('origin').union(db.selectFrom('listings').select('origin')).execute();
   for (const { origin } of others) if (!out.has(origin)) out.set(origin, { origin, size: 0, rows: 0 });
   return [...out.values()].sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
 }
@@ -159,14 +155,22 @@ function beginLog(db: Db, held: { origin: string; size: number; rows: number }, 
   const report = new OriginReport(origin);
   const keys = keysOf(origin, options);
   if (keys === undefined) {
-    report.fail('unknown_member', options.roster ? `${origin} is not in the roster: nothing of its log can be trusted` : `${origin} is not this node's own log, and without a roster there is no key to verify it with`);
+    report.fail(
+      'unknown_member',
+      options.roster ? `${origin} is not in the roster: nothing of its log can be trusted` : `${origin} is not this node's own log, and without a roster there is no key to verify it with`,
+    );
   }
   if (held.rows > size) report.fail('bad_entry', `${held.rows - size} stored entries of ${origin} have a seq outside 1…${size}`);
-  const checkpoints = new CheckpointCheck(db, origin, {
-    keys: keys ? { name: logOrigin(options.federation, origin), keys } : undefined,
-    witness: witnessKeys(options.witness),
-    requireCosignatures: options.requireCosignatures ?? false,
-  }, report);
+  const checkpoints = new CheckpointCheck(
+    db,
+    origin,
+    {
+      keys: keys ? { name: logOrigin(options.federation, origin), keys } : undefined,
+      witness: witnessKeys(options.witness),
+      requireCosignatures: options.requireCosignatures ?? false,
+    },
+    report,
+  );
   const inRoster = options.roster !== undefined && findMember(options.roster, origin) !== undefined;
   return { report, checkpoints, inRoster };
 }

@@ -18,8 +18,7 @@ interface BackupOptions {
   force?: boolean;
 }
 
-export const SECRETS_NOT_INCLUDED =
-  'note: the backup holds the database only, not jointban.json (epoch secrets) or keys/ (the signing key): back those up separately, encrypted';
+export const SECRETS_NOT_INCLUDED = 'note: the backup holds the database only, not jointban.json (epoch secrets) or keys/ (the signing key): back those up separately, encrypted';
 
 /** Percent copied on a terminal, at most once a second, overwritten in place. */
 function progressLine(): { update(p: BackupProgress): void; done(): void } {

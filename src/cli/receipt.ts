@@ -47,7 +47,7 @@ export function registerReceiptCommands(program: Command): void {
     .argument('<file>', 'a receipt, a JSON list of receipts, or a check response with "receipts"')
     .option('--roster <file>', 'the signed roster note')
     .option('--trust-root <key>', "the association's verifier key (name+keyid+base64), to verify --roster")
-    .option('--data-dir <dir>', "use the roster held by this node instead")
+    .option('--data-dir <dir>', 'use the roster held by this node instead')
     .action(async (file: string, opts: { roster?: string; trustRoot?: string; dataDir?: string }) => {
       let roster: Roster;
       if (opts.dataDir) {

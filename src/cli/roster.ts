@@ -273,7 +273,7 @@ export function registerRosterCommands(program: Command): void {
     .action(rosterRemove);
   roster
     .command('rotate-key')
-    .description("give a member a new signing key; its current key stays valid until --retire-at")
+    .description('give a member a new signing key; its current key stays valid until --retire-at')
     .requiredOption(...dataDir)
     .requiredOption('--id <id>', 'member id')
     .requiredOption('--public-key <key>', 'the new Ed25519 public key, as `jointban keys rotate` prints it')

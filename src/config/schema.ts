@@ -15,7 +15,10 @@ const epochSchema = z
   .object({
     epoch: z.number().int().min(1).max(0xffffffff),
     secret: hex32.optional(),
-    secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
+      .optional(),
   })
   .strict();
 
@@ -32,7 +35,12 @@ export const configFileSchema = z
         host: z.string().min(1).default('127.0.0.1'),
         port: port.default(7300),
         publicUrl: z.url().optional(),
-        maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(256 * 1024),
         maxIdentifiersPerRequest: z.number().int().min(1).max(64).default(16),
       })
       .strict()
@@ -53,11 +61,22 @@ export const configFileSchema = z
       .object({ epochs: z.array(epochSchema).min(1, 'at least one token epoch is required').max(32, 'at most 32 token epochs') })
       .strict(),
     identifiers: z
-      .object({ defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as CN').default('CN') })
+      .object({
+        defaultRegion: z
+          .string()
+          .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as CN')
+          .default('CN'),
+      })
       .strict()
       .prefault({}),
-    policy: z.object({ file: z.string().min(1).optional() }).strict().prefault({}),
-    categories: z.object({ file: z.string().min(1).optional() }).strict().prefault({}),
+    policy: z
+      .object({ file: z.string().min(1).optional() })
+      .strict()
+      .prefault({}),
+    categories: z
+      .object({ file: z.string().min(1).optional() })
+      .strict()
+      .prefault({}),
     listings: z
       .object({
         permanentRetentionDays: z.number().int().min(1).max(36500).default(1095),
@@ -92,7 +111,12 @@ export const configFileSchema = z
         requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
         // One origin's ingest from one peer, every page of it: bounds how long a peer holds the origin's lock.
         ingestTimeoutMs: z.number().int().min(1_000).max(86_400_000).default(300_000),
-        maxResponseBytes: z.number().int().min(64 * 1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
+        maxResponseBytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(512 * 1024 * 1024)
+          .default(32 * 1024 * 1024),
         maxSkewSeconds: z.number().int().min(5).max(3600).default(300),
         // "transition" only while a federation upgrades to request signatures that cover @authority (docs/OPERATIONS.md).
         requestAuthority: z.enum(['required', 'transition']).default('required'),

@@ -127,9 +127,7 @@ export async function initLocalFederation(options: Omit<LocalFederationOptions, 
       keyPair: keys[i],
       extra: {
         ...options.extra,
-        roster: isAssociation
-          ? { trustRoot, file: 'roster.note', refreshIntervalMs: 2_000 }
-          : { trustRoot, url: `${endpoint(0)}/v1/roster`, refreshIntervalMs: 2_000 },
+        roster: isAssociation ? { trustRoot, file: 'roster.note', refreshIntervalMs: 2_000 } : { trustRoot, url: `${endpoint(0)}/v1/roster`, refreshIntervalMs: 2_000 },
       },
     });
     adminKeys.push(init.adminKey);

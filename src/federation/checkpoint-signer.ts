@@ -89,9 +89,11 @@ export class CheckpointSigner {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    this.chain = this.chain.then(() => this.signIfNeeded()).catch((err: unknown) => {
-      this.deps.logger.error({ err }, 'signing a checkpoint failed');
-    });
+    this.chain = this.chain
+      .then(() => this.signIfNeeded())
+      .catch((err: unknown) => {
+        this.deps.logger.error({ err }, 'signing a checkpoint failed');
+      });
     return this.chain;
   }
 

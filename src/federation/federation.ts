@@ -106,7 +106,14 @@ export class Federation {
     const keyNow = () => signingKeys.now(this.roster.current(), config.member, now().toISOString()).secretKey;
     const witnessCosign = config.role === 'association' ? (note: string) => cosign(note, config.federation, keyNow(), now()) : undefined;
     const transition = config.sync.requestAuthority === 'transition';
-    this.client = new PeerClient({ self: config.member, secretKey: keyNow, timeoutMs: config.sync.requestTimeoutMs, maxResponseBytes: config.sync.maxResponseBytes, nowSeconds, transitionSignatures: transition });
+    this.client = new PeerClient({
+      self: config.member,
+      secretKey: keyNow,
+      timeoutMs: config.sync.requestTimeoutMs,
+      maxResponseBytes: config.sync.maxResponseBytes,
+      nowSeconds,
+      transitionSignatures: transition,
+    });
     this.misbehaviour = context.repos.misbehaviour;
     this.signer = new CheckpointSigner({
       db,
@@ -156,7 +163,15 @@ export class Federation {
     });
     this.cosignatures =
       config.role === 'member'
-        ? new CosignatureCollector({ db, self: config.member, roster: () => this.roster.current(), client: this.client, intervalMs: config.sync.pollIntervalMs, logger, signal: () => this.sync.signal })
+        ? new CosignatureCollector({
+            db,
+            self: config.member,
+            roster: () => this.roster.current(),
+            client: this.client,
+            intervalMs: config.sync.pollIntervalMs,
+            logger,
+            signal: () => this.sync.signal,
+          })
         : undefined;
     this.roster = new RosterHolder({
       rosters: context.repos.rosters,

@@ -349,13 +349,19 @@ export class Ingestor {
         const held = await new CheckpointRepository(this.deps.db).latest(origin);
         // With an honest relay this proves the origin forked; a lying relay could also cause it,
         // which is why the record names the peer that served the proof.
-        return this.reject(peer, origin, 'inconsistent_checkpoint', `checkpoint of ${origin} at size ${cp.size}, served by ${peer.id}, could not be proven consistent with the ${local} entries already accepted`, {
-          checkpoint: cp.note,
-          accepted: held?.note ?? null,
-          acceptedSize: local,
-          acceptedRoot: toBase64(localRoot),
-          proof: proof?.map(toBase64) ?? null,
-        });
+        return this.reject(
+          peer,
+          origin,
+          'inconsistent_checkpoint',
+          `checkpoint of ${origin} at size ${cp.size}, served by ${peer.id}, could not be proven consistent with the ${local} entries already accepted`,
+          {
+            checkpoint: cp.note,
+            accepted: held?.note ?? null,
+            acceptedSize: local,
+            acceptedRoot: toBase64(localRoot),
+            proof: proof?.map(toBase64) ?? null,
+          },
+        );
       }
     }
     return this.reject(peer, origin, 'root_mismatch', `entries of ${origin} from ${local} served by ${peer.id} do not hash to the signed root`, { checkpoint: cp.note, from: local });

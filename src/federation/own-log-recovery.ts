@@ -158,14 +158,17 @@ export class OwnLogRecovery {
   assertWritable(): void {
     if (this.holdUntil !== undefined && this.mark === undefined) {
       if (Date.now() < this.holdUntil) {
-        throw new AppError('recovering', "this node has just started and is comparing its own log with its peers' copies (so that a database copied into place cannot reuse an id a peer has seen); retry in a moment");
+        throw new AppError(
+          'recovering',
+          "this node has just started and is comparing its own log with its peers' copies (so that a database copied into place cannot reuse an id a peer has seen); retry in a moment",
+        );
       }
       this.holdUntil = undefined;
     }
     if (this.mark === undefined) return;
     throw new AppError(
       'unavailable',
-      `${this.mark.reason === 'peer_ahead' ? 'a peer holds more of this node\'s own log than this node does (data was lost)' : 'this node was restored from a backup'} (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer has seen it up to size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
+      `${this.mark.reason === 'peer_ahead' ? "a peer holds more of this node's own log than this node does (data was lost)" : 'this node was restored from a backup'} (${this.mark.since}) and is still fetching its own log back from its peers${this.mark.knownSize !== undefined ? ` (a peer has seen it up to size ${this.mark.knownSize})` : ''}; it lists and retracts nothing until then (see GET /v1/federation/status, ownLogRecovery)`,
     );
   }
 

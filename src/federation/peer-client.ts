@@ -116,7 +116,15 @@ export class PeerClient {
     for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, String(v));
     const bodyBytes = body === undefined ? new Uint8Array(0) : utf8(JSON.stringify(body));
     const headers: Record<string, string> = {
-      ...signRequest({ method, path: url.pathname, authority: this.opts.transitionSignatures ? null : url.host, body: bodyBytes, keyId: this.opts.self, secretKey: this.opts.secretKey(), created: this.opts.nowSeconds() }),
+      ...signRequest({
+        method,
+        path: url.pathname,
+        authority: this.opts.transitionSignatures ? null : url.host,
+        body: bodyBytes,
+        keyId: this.opts.self,
+        secretKey: this.opts.secretKey(),
+        created: this.opts.nowSeconds(),
+      }),
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';

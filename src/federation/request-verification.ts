@@ -44,15 +44,7 @@ export interface VerifyRequestInput {
   lookupKey(keyId: string): Uint8Array | readonly Uint8Array[] | undefined;
 }
 
-export type VerifyFailureCode =
-  | 'missing_signature'
-  | 'malformed_signature'
-  | 'unknown_key'
-  | 'bad_digest'
-  | 'bad_signature'
-  | 'stale'
-  | 'unsupported'
-  | 'wrong_authority';
+export type VerifyFailureCode = 'missing_signature' | 'malformed_signature' | 'unknown_key' | 'bad_digest' | 'bad_signature' | 'stale' | 'unsupported' | 'wrong_authority';
 
 export type VerifyFailure = { ok: false; code: VerifyFailureCode; message: string };
 

@@ -131,7 +131,7 @@ export function federationRoutes(deps: FederationRoutesDeps): Hono<PeerAuthEnv> 
 
   app.post('/v1/federation/cosignatures', async (c) => {
     const cosignatures = deps.cosignatures;
-    if (!cosignatures) return c.json(fail('not_found', 'this node is not the federation\'s witness'), 404);
+    if (!cosignatures) return c.json(fail('not_found', "this node is not the federation's witness"), 404);
     const read = readJson(c.get('rawBody'));
     if (!read.ok) return c.json(read.failure, 400);
     const request = parseCosignRequest(read.body);

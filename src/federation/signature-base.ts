@@ -8,12 +8,7 @@
  * Component identifiers with parameters (`;sf`, `;key`, `;bs`, `;req`, `;tr`, `;name`) and the other
  * derived components are not implemented and are reported as `unsupported`, never guessed at.
  */
-import {
-  serializeBareItem,
-  serializeInnerList,
-  type Item,
-  type Parameters,
-} from './structured-fields.js';
+import { serializeBareItem, serializeInnerList, type Item, type Parameters } from './structured-fields.js';
 
 /** The message as the signer sends it or the verifier received it. */
 export interface MessageComponents {
@@ -28,9 +23,7 @@ export interface MessageComponents {
   field(name: string): string | undefined;
 }
 
-export type SignatureBaseResult =
-  | { ok: true; base: string; signatureParams: string }
-  | { ok: false; kind: 'unsupported' | 'invalid'; error: string };
+export type SignatureBaseResult = { ok: true; base: string; signatureParams: string } | { ok: false; kind: 'unsupported' | 'invalid'; error: string };
 
 /** More covered components than this is not a request any jointban node sends. */
 export const MAX_COVERED_COMPONENTS = 32;
@@ -67,10 +60,7 @@ function trimOws(value: string): string {
   return value.slice(start, end);
 }
 
-function componentValue(
-  name: string,
-  message: MessageComponents,
-): { ok: true; value: string } | { ok: false; kind: 'unsupported' | 'invalid'; error: string } {
+function componentValue(name: string, message: MessageComponents): { ok: true; value: string } | { ok: false; kind: 'unsupported' | 'invalid'; error: string } {
   if (name.startsWith('@')) {
     let value: string | undefined;
     switch (name) {
@@ -91,9 +81,7 @@ function componentValue(
       default:
         return { ok: false, kind: 'unsupported', error: `derived component ${JSON.stringify(name)} is not supported` };
     }
-    return value === undefined
-      ? { ok: false, kind: 'invalid', error: `component ${name} is not available` }
-      : { ok: true, value };
+    return value === undefined ? { ok: false, kind: 'invalid', error: `component ${name} is not available` } : { ok: true, value };
   }
   if (!isLowerCaseFieldName(name)) return { ok: false, kind: 'invalid', error: `invalid field name ${JSON.stringify(name)}` };
   const raw = message.field(name);
@@ -106,11 +94,7 @@ function componentValue(
  * `"@signature-params"` line (no trailing newline). `params` are the signature parameters in the
  * order they are (or were) written in Signature-Input. Never throws.
  */
-export function buildSignatureBase(
-  covered: readonly string[],
-  params: Parameters,
-  message: MessageComponents,
-): SignatureBaseResult {
+export function buildSignatureBase(covered: readonly string[], params: Parameters, message: MessageComponents): SignatureBaseResult {
   if (covered.length > MAX_COVERED_COMPONENTS) return { ok: false, kind: 'invalid', error: 'too many covered components' };
   const seen = new Set<string>();
   let base = '';

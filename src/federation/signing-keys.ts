@@ -77,7 +77,7 @@ export class SigningKeys {
       this.warned.add(roster.version);
       this.logger.error(
         { member, rosterVersion: roster.version, time },
-        "the roster lists none of this node's keys as valid: no checkpoint is signed until it does (docs/OPERATIONS.md, \"Node signing keys\")",
+        'the roster lists none of this node\'s keys as valid: no checkpoint is signed until it does (docs/OPERATIONS.md, "Node signing keys")',
       );
     }
     return undefined;

@@ -256,8 +256,7 @@ export function serializeBareItem(item: BareItem): string {
       return `"${item.value.replace(/[\\"]/g, (m) => `\\${m}`)}"`;
     case 'token': {
       const t = item.value;
-      const ok = t.length > 0 && (isAlpha(t.charCodeAt(0)) || t[0] === '*') &&
-        [...t].every((ch) => isTchar(ch.charCodeAt(0)) || ch === ':' || ch === '/');
+      const ok = t.length > 0 && (isAlpha(t.charCodeAt(0)) || t[0] === '*') && [...t].every((ch) => isTchar(ch.charCodeAt(0)) || ch === ':' || ch === '/');
       if (!ok) throw new RangeError('invalid token');
       return t;
     }
@@ -276,11 +275,7 @@ function serializeKey(key: string): string {
 
 /** RFC 8941 §4.1.1.2: a Boolean true parameter is written as the bare key. */
 export function serializeParams(params: Parameters): string {
-  return params
-    .map(([key, value]) =>
-      value.type === 'boolean' && value.value ? `;${serializeKey(key)}` : `;${serializeKey(key)}=${serializeBareItem(value)}`,
-    )
-    .join('');
+  return params.map(([key, value]) => (value.type === 'boolean' && value.value ? `;${serializeKey(key)}` : `;${serializeKey(key)}=${serializeBareItem(value)}`)).join('');
 }
 
 export function serializeItem(item: Item): string {

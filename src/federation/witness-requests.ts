@@ -34,9 +34,7 @@ import type { Database } from '../store/tables.js';
 export const MAX_COSIGN_NOTES = 32;
 export const MAX_NOTE_CHARS = 1024;
 
-export type CosignAnswer =
-  | { size: number; status: 'cosigned'; note: string }
-  | { size: number | null; status: 'not_held' | 'refused'; reason: string };
+export type CosignAnswer = { size: number; status: 'cosigned'; note: string } | { size: number | null; status: 'not_held' | 'refused'; reason: string };
 
 export interface WitnessRequestDeps {
   db: Kysely<Database>;

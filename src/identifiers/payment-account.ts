@@ -22,7 +22,10 @@ export function normalisePaymentAccount(raw: string): NormaliseResult {
   const colon = raw.indexOf(':');
   if (colon < 0) return reject('payment account must be written provider:account');
   const provider = raw.slice(0, colon).trim();
-  const account = raw.slice(colon + 1).trim().normalize('NFC');
+  const account = raw
+    .slice(colon + 1)
+    .trim()
+    .normalize('NFC');
   if (!PROVIDER_RE.test(provider)) return reject('payment provider must be 2-32 characters of a-z, 0-9, _ or -');
   if (account === '') return reject('payment account is empty');
   if ([...account].length > MAX_ACCOUNT_CODE_POINTS) return reject('payment account is longer than 128 characters');

@@ -89,7 +89,10 @@ export function normalisePhoneWithLibrary(raw: string, defaultRegion: string): N
   }
   if (raw.length > MAX_PHONE_INPUT_LENGTH) return reject('phone number is too long');
   // NFKC turns full-width digits and '＋' (common with CJK input methods) into ASCII.
-  const text = raw.normalize('NFKC').replace(/[\s()]+/gu, ' ').trim();
+  const text = raw
+    .normalize('NFKC')
+    .replace(/[\s()]+/gu, ' ')
+    .trim();
   if (text === '') return reject('phone number is empty');
   if (!PHONE_CHARS_RE.test(text)) return reject('phone number contains characters other than digits and separators');
 

@@ -81,13 +81,8 @@ function barProgress(options: ProgressOptions): Progress {
   const clock = options.clock ?? Date.now;
   const started = clock();
   const sized = options.totalBytes !== undefined && options.totalBytes > 0;
-  const format = sized
-    ? `${options.verb} |{bar}| {percentage}% | {rows} rows ({detail}) | {rate} rows/s | ETA {eta_formatted}`
-    : `${options.verb} {rows} rows ({detail}) | {rate} rows/s`;
-  const bar = new cliProgress.SingleBar(
-    { stream: options.stream, format, hideCursor: true, etaBuffer: 100, fps: 5, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
+  const format = sized ? `${options.verb} |{bar}| {percentage}% | {rows} rows ({detail}) | {rate} rows/s | ETA {eta_formatted}` : `${options.verb} {rows} rows ({detail}) | {rate} rows/s`;
+  const bar = new cliProgress.SingleBar({ stream: options.stream, format, hideCursor: true, etaBuffer: 100, fps: 5, clearOnComplete: false }, cliProgress.Presets.shades_classic);
   const payload = (s: ProgressSnapshot) => ({ rows: s.rows, detail: detail(s), rate: rate(s.rows, clock() - started) });
   bar.start(sized ? (options.totalBytes ?? 0) : 1, 0, { rows: 0, detail: '', rate: 0 });
   return {

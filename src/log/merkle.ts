@@ -162,13 +162,7 @@ function validProof(proof: unknown): proof is readonly Uint8Array[] {
 }
 
 /** RFC 9162 §2.1.3.2. Returns false for any malformed input. */
-export function verifyInclusion(
-  leaf: Uint8Array,
-  index: number,
-  size: number,
-  proof: readonly Uint8Array[],
-  root: Uint8Array,
-): boolean {
+export function verifyInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
   if (!isHash(leaf) || !isHash(root) || !isSize(index) || !isSize(size) || index >= size) return false;
   if (!validProof(proof)) return false;
   let fn = index;
@@ -193,13 +187,7 @@ export function verifyInclusion(
  * proof and the empty root (the empty tree is a prefix of every tree). Returns false for any
  * malformed input.
  */
-export function verifyConsistency(
-  oldSize: number,
-  newSize: number,
-  oldRoot: Uint8Array,
-  newRoot: Uint8Array,
-  proof: readonly Uint8Array[],
-): boolean {
+export function verifyConsistency(oldSize: number, newSize: number, oldRoot: Uint8Array, newRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {
   if (!isSize(oldSize) || !isSize(newSize) || oldSize > newSize) return false;
   if (!isHash(oldRoot) || !isHash(newRoot) || !validProof(proof)) return false;
   if (oldSize === 0) return proof.length === 0 && bytesEqual(oldRoot, EMPTY_ROOT);
@@ -251,9 +239,7 @@ export function inclusionProof(leafHashes: readonly Uint8Array[], index: number)
   const path = (m: number, lo: number, hi: number): Uint8Array[] => {
     if (hi - lo <= 1) return [];
     const k = splitPoint(hi - lo);
-    return m < k
-      ? [...path(m, lo, lo + k), mth(leafHashes, lo + k, hi)]
-      : [...path(m - k, lo + k, hi), mth(leafHashes, lo, lo + k)];
+    return m < k ? [...path(m, lo, lo + k), mth(leafHashes, lo + k, hi)] : [...path(m - k, lo + k, hi), mth(leafHashes, lo, lo + k)];
   };
   return path(index, 0, n);
 }
@@ -266,9 +252,7 @@ export function consistencyProof(leafHashes: readonly Uint8Array[], oldSize: num
   const subproof = (m: number, lo: number, hi: number, b: boolean): Uint8Array[] => {
     if (m === hi - lo) return b ? [] : [mth(leafHashes, lo, hi)];
     const k = splitPoint(hi - lo);
-    return m <= k
-      ? [...subproof(m, lo, lo + k, b), mth(leafHashes, lo + k, hi)]
-      : [...subproof(m - k, lo + k, hi, false), mth(leafHashes, lo, lo + k)];
+    return m <= k ? [...subproof(m, lo, lo + k, b), mth(leafHashes, lo + k, hi)] : [...subproof(m - k, lo + k, hi, false), mth(leafHashes, lo, lo + k)];
   };
   return subproof(oldSize, 0, n, true);
 }

@@ -89,9 +89,7 @@ export function cosignerVerifierKey(name: string, publicKey: Uint8Array): string
   return vkey(name, SIG_TYPE_COSIGNATURE_V1, publicKey);
 }
 
-export type ParseVerifierKeyResult =
-  | { ok: true; name: string; type: 'ed25519' | 'cosignature/v1'; keyId: Uint8Array; publicKey: Uint8Array }
-  | { ok: false; error: string };
+export type ParseVerifierKeyResult = { ok: true; name: string; type: 'ed25519' | 'cosignature/v1'; keyId: Uint8Array; publicKey: Uint8Array } | { ok: false; error: string };
 
 /** Parses a verifier key of type 0x01 or 0x04 and checks its key ID. Never throws. */
 export function parseVerifierKey(text: string): ParseVerifierKeyResult {

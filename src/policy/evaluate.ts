@@ -16,31 +16,19 @@ import type { Decision, DecisionKind, Penalty, Policy, PolicyMatch, Purpose, Reg
 
 const STRENGTH: Record<DecisionKind, number> = { allow: 0, review: 1, deny: 2 };
 
-export function evaluatePolicy(
-  policy: Policy,
-  purpose: Purpose,
-  matches: readonly PolicyMatch[],
-  now: Date,
-): Decision {
+export function evaluatePolicy(policy: Policy, purpose: Purpose, matches: readonly PolicyMatch[], now: Date): Decision {
   const nowMs = now.getTime();
   if (Number.isNaN(nowMs)) throw new RangeError('evaluatePolicy: now is an invalid Date');
   const live = matches.filter((m) => m.status === 'active' && parseTime(m.expiresAt, 'expiresAt') > nowMs);
-  return purpose === 'registration'
-    ? evaluateRegistration(policy.registration.rules, live, nowMs)
-    : evaluateMonetization(policy, live, nowMs);
+  return purpose === 'registration' ? evaluateRegistration(policy.registration.rules, live, nowMs) : evaluateMonetization(policy, live, nowMs);
 }
 
-function evaluateRegistration(
-  rules: readonly RegistrationRule[],
-  live: readonly PolicyMatch[],
-  nowMs: number,
-): Decision {
+function evaluateRegistration(rules: readonly RegistrationRule[], live: readonly PolicyMatch[], nowMs: number): Decision {
   const inForce = live.filter((m) => m.banUntil === null || parseTime(m.banUntil, 'banUntil') > nowMs);
   const decision: Decision = { decision: 'allow', penalties: [], rules: [] };
   for (const rule of rules) {
     const { identifierTypes, minDistinctOrigins } = rule.when;
-    const counted =
-      identifierTypes === undefined ? inForce : inForce.filter((m) => identifierTypes.includes(m.identifierType));
+    const counted = identifierTypes === undefined ? inForce : inForce.filter((m) => identifierTypes.includes(m.identifierType));
     if (counted.length === 0) continue;
     // Several listings from one platform are one platform's word; corroboration needs others.
     if (minDistinctOrigins !== undefined && new Set(counted.map((m) => m.origin)).size < minDistinctOrigins) {
@@ -75,10 +63,7 @@ function evaluateMonetization(policy: Policy, live: readonly PolicyMatch[], nowM
  * - the suspension window: `suspensionFactor` × (banUntil − bannedAt), counted from bannedAt.
  * null when the ban is permanent (monetization is suspended permanently).
  */
-export function monetizationSuspensionEnd(
-  policy: Policy,
-  match: Pick<PolicyMatch, 'bannedAt' | 'banUntil'>,
-): Date | null {
+export function monetizationSuspensionEnd(policy: Policy, match: Pick<PolicyMatch, 'bannedAt' | 'banUntil'>): Date | null {
   if (match.banUntil === null) return null;
   const { suspensionFactor, cleanPeriodMonths } = policy.monetization;
   const bannedAt = parseTime(match.bannedAt, 'bannedAt');
@@ -101,17 +86,7 @@ export function addMonthsUtc(date: Date, months: number): Date {
   // Day 0 of the following month is the last day of the target month.
   const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
   const day = Math.min(date.getUTCDate(), lastDay);
-  return new Date(
-    Date.UTC(
-      year,
-      month,
-      day,
-      date.getUTCHours(),
-      date.getUTCMinutes(),
-      date.getUTCSeconds(),
-      date.getUTCMilliseconds(),
-    ),
-  );
+  return new Date(Date.UTC(year, month, day, date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds(), date.getUTCMilliseconds()));
 }
 
 /**

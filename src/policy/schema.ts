@@ -36,11 +36,7 @@ const registrationCondition = z
   .strictObject({
     identifierTypes: identifierTypes.optional(),
     // 1 would be "any match", which identifierTypes alone already says.
-    minDistinctOrigins: z
-      .number()
-      .int({ error: 'must be an integer of at least 2' })
-      .min(2, { error: 'must be an integer of at least 2' })
-      .optional(),
+    minDistinctOrigins: z.number().int({ error: 'must be an integer of at least 2' }).min(2, { error: 'must be an integer of at least 2' }).optional(),
   })
   .superRefine((when, ctx) => {
     if (when.identifierTypes === undefined && when.minDistinctOrigins === undefined) {
@@ -71,10 +67,7 @@ const monetizationRule = z.strictObject({
   name: ruleName,
   comment,
   // The CAC "Qinglang" rectification: suspend profit privileges for 2–3× the ban duration.
-  suspensionFactor: z
-    .number()
-    .min(2, { error: 'must be between 2 and 3' })
-    .max(3, { error: 'must be between 2 and 3' }),
+  suspensionFactor: z.number().min(2, { error: 'must be between 2 and 3' }).max(3, { error: 'must be between 2 and 3' }),
   cleanPeriodMonths: z
     .number()
     .int({ error: 'must be an integer between 0 and 24' })
@@ -147,7 +140,5 @@ function article(expected: string): string {
 /** `["registration","rules",1,"name"]` → `registration.rules[1].name`. */
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';
-  return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
-    .join('');
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`)).join('');
 }

@@ -11,9 +11,7 @@ import type { Roster } from './schema.js';
 
 export type AcceptRosterFailure = 'federation_mismatch' | 'older_version' | 'conflicting_version';
 
-export type AcceptRosterResult =
-  | { ok: true; /** false when the candidate is the roster already held. */ changed: boolean }
-  | { ok: false; reason: AcceptRosterFailure; error: string };
+export type AcceptRosterResult = { ok: true /** false when the candidate is the roster already held. */; changed: boolean } | { ok: false; reason: AcceptRosterFailure; error: string };
 
 export function acceptRoster(held: Roster | undefined, candidate: Roster): AcceptRosterResult {
   if (held === undefined) return { ok: true, changed: true };

@@ -69,7 +69,10 @@ export function rotateKey(draft: RosterDraft, id: string, publicKey: string, at:
   if (retireAt < at) return fail('invalid_input', 'the old key must not be retired before the new key becomes valid');
   const previous = [...(member.previousKeys ?? []), { publicKey: member.publicKey, validFrom: currentFrom, validUntil: retireAt }].slice(-MAX_PREVIOUS_KEYS);
   const rotated: RosterMember = { ...plainMember(member), publicKey, keyValidFrom: at, previousKeys: previous };
-  return finish(draft.federation, draft.members.map((m) => (m.id === id ? rotated : m)));
+  return finish(
+    draft.federation,
+    draft.members.map((m) => (m.id === id ? rotated : m)),
+  );
 }
 
 /**
@@ -83,7 +86,10 @@ export function retireKey(draft: RosterDraft, id: string, publicKey: string, at:
   const previous = member.previousKeys ?? [];
   if (!previous.some((k) => k.publicKey === publicKey)) return fail('not_found', `${id} has no previous key ${publicKey}`);
   const updated: RosterMember = { ...plainMember(member), previousKeys: previous.map((k) => (k.publicKey === publicKey ? { ...k, validUntil: at } : k)) };
-  return finish(draft.federation, draft.members.map((m) => (m.id === id ? updated : m)));
+  return finish(
+    draft.federation,
+    draft.members.map((m) => (m.id === id ? updated : m)),
+  );
 }
 
 /** Suspends a member from `at` on: its entries dated at or after `at` are refused by every node. */
@@ -102,7 +108,10 @@ export function removeMember(draft: RosterDraft, id: string): EditResult {
   const member = draft.members.find((m) => m.id === id);
   if (!member) return fail('not_found', `no member ${id} in the roster`);
   if (member.role === 'association') return fail('invalid_input', 'the association cannot be removed from its own roster');
-  return finish(draft.federation, draft.members.filter((m) => m.id !== id));
+  return finish(
+    draft.federation,
+    draft.members.filter((m) => m.id !== id),
+  );
 }
 
 /** The roster to sign from a working copy. */

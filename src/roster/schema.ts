@@ -153,7 +153,10 @@ const rosterSchema = draftSchema.extend({
 function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'roster is malformed';
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
   return `${path || 'roster'}: ${issue.message}`;
 }
 

@@ -11,17 +11,7 @@ import type { Ed25519KeyPair } from '../crypto/index.js';
 import { AppError } from '../errors.js';
 import { createBackup, manifestPathOf, readManifest, type BackupManifest, type BackupProgress, type BackupResult } from '../store/backup.js';
 import { manifestSigner } from '../store/backup-signature.js';
-import {
-  checkCompatible,
-  clearRestorePending,
-  databaseExists,
-  databaseInUse,
-  markRestorePending,
-  replaceDatabase,
-  RESTORE_PENDING_FILE,
-  restorePending,
-  stageDatabase,
-} from '../store/restore.js';
+import { checkCompatible, clearRestorePending, databaseExists, databaseInUse, markRestorePending, replaceDatabase, RESTORE_PENDING_FILE, restorePending, stageDatabase } from '../store/restore.js';
 
 export type { BackupManifest, BackupProgress, BackupResult };
 export { manifestPathOf };

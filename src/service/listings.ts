@@ -255,7 +255,10 @@ export class ListingService {
       return { entries, size: first + entries.length - 1 };
     });
     deps.onAppend?.(deps.member, size);
-    await this.durable(size, entries.map((e) => listingId(e.origin, e.seq)));
+    await this.durable(
+      size,
+      entries.map((e) => listingId(e.origin, e.seq)),
+    );
     return entries.map((entry) => ({
       id: listingId(entry.origin, entry.seq),
       origin: entry.origin,

@@ -29,9 +29,7 @@ export interface DerivedToken extends Token {
  * The tokens of one listing as its log entry carries them, or the error tokenising it raised:
  * what a tokenising worker hands back (jobs/token-pool.ts) for `ListingService.prepareListing`.
  */
-export type TokenResult =
-  | { tokens: { type: IdentifierType; epoch: number; token: string }[] }
-  | { error: { code: ErrorCode; message: string } };
+export type TokenResult = { tokens: { type: IdentifierType; epoch: number; token: string }[] } | { error: { code: ErrorCode; message: string } };
 
 export class Tokenizer {
   /**

@@ -100,7 +100,15 @@ export class WatchLifts {
         }
         const expired = await listingsExpiredBetween(trx, after, nowIso, BATCH);
         const full = expired.length >= BATCH;
-        const events = (await watchesAnything(trx)) ? await recordWatchEvents(trx, 'lift', expired.map((l) => l.id), now, 'expired') : 0;
+        const events = (await watchesAnything(trx))
+          ? await recordWatchEvents(
+              trx,
+              'lift',
+              expired.map((l) => l.id),
+              now,
+              'expired',
+            )
+          : 0;
         // A full batch ends at its last expiry time (every listing of that time included); otherwise all is covered.
         await meta.put(EXPIRY_SWEPT_UNTIL, full ? expired.at(-1)!.expiresAt : nowIso);
         return { events, more: full };

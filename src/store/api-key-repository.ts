@@ -11,7 +11,10 @@ export class ApiKeyRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(row: Omit<ApiKeyTable, 'last_used_at' | 'revoked_at'>): Promise<void> {
-    await this.db.insertInto('api_keys').values({ ...row, revoked_at: null, last_used_at: null }).execute();
+    await this.db
+      .insertInto('api_keys')
+      .values({ ...row, revoked_at: null, last_used_at: null })
+      .execute();
   }
 
   async findForAuth(id: string): Promise<ApiKeyTable | undefined> {
@@ -19,26 +22,20 @@ export class ApiKeyRepository {
   }
 
   async list(): Promise<ApiKeyRow[]> {
-    return this.db
-      .selectFrom('api_keys')
-      .select(['id', 'name', 'scope', 'created_at', 'revoked_at', 'last_used_at'])
-      .orderBy('created_at')
-      .execute();
+    return this.db.selectFrom('api_keys').select(['id', 'name', 'scope', 'created_at', 'revoked_at', 'last_used_at']).orderBy('created_at').execute();
   }
 
   /** Returns false when the key does not exist or was already revoked. */
   async revoke(id: string, at: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('api_keys')
-      .set({ revoked_at: at })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
+    const result = await this.db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
   async count(): Promise<number> {
-    const row = await this.db.selectFrom('api_keys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 }

@@ -35,25 +35,30 @@ export const BACKUP_FORMAT_VERSION = 2;
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 // Strict: the signature covers every field, so a field this version does not know is refused, not dropped.
-const manifestSchema = z.object({
-  format: z.literal(BACKUP_FORMAT),
-  version: z.union([z.literal(1), z.literal(BACKUP_FORMAT_VERSION)]),
-  createdAt: z.string(),
-  software: z.string(),
-  member: z.string(),
-  federation: z.string(),
-  role: z.enum(['member', 'association']),
-  /** The backup database file: its size in bytes and lower-case hex SHA-256. */
-  database: z.object({ bytes: z.number().int().nonnegative(), sha256: z.string().regex(HEX_SHA256) }),
-  /** Names of the migrations applied to the backed-up database, in order. */
-  migrations: z.array(z.string()),
-  rosterVersion: z.number().int().positive().nullable(),
-  listings: z.number().int().nonnegative(),
-  /** Every log held: entries (the highest seq) and the largest checkpoint stored. */
-  logs: z.array(z.object({ origin: z.string(), size: z.number().int().nonnegative(), checkpoint: z.number().int().nonnegative() }).strict()),
-  /** The node's signature over every other field (version 2; backup-signature.ts). */
-  signature: z.object({ publicKey: z.string().regex(/^[0-9a-f]{64}$/), ed25519: z.string().max(100) }).strict().optional(),
-}).strict();
+const manifestSchema = z
+  .object({
+    format: z.literal(BACKUP_FORMAT),
+    version: z.union([z.literal(1), z.literal(BACKUP_FORMAT_VERSION)]),
+    createdAt: z.string(),
+    software: z.string(),
+    member: z.string(),
+    federation: z.string(),
+    role: z.enum(['member', 'association']),
+    /** The backup database file: its size in bytes and lower-case hex SHA-256. */
+    database: z.object({ bytes: z.number().int().nonnegative(), sha256: z.string().regex(HEX_SHA256) }),
+    /** Names of the migrations applied to the backed-up database, in order. */
+    migrations: z.array(z.string()),
+    rosterVersion: z.number().int().positive().nullable(),
+    listings: z.number().int().nonnegative(),
+    /** Every log held: entries (the highest seq) and the largest checkpoint stored. */
+    logs: z.array(z.object({ origin: z.string(), size: z.number().int().nonnegative(), checkpoint: z.number().int().nonnegative() }).strict()),
+    /** The node's signature over every other field (version 2; backup-signature.ts). */
+    signature: z
+      .object({ publicKey: z.string().regex(/^[0-9a-f]{64}$/), ed25519: z.string().max(100) })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
 export type BackupManifest = z.infer<typeof manifestSchema>;
 
@@ -180,13 +185,27 @@ async function summarise(file: string): Promise<Pick<BackupManifest, 'migrations
   const handle = await openDatabase({ driver: 'sqlite', file, readonly: true });
   try {
     const { db } = handle;
-    const sizes = await db.selectFrom('log_entries').select((eb) => ['origin', eb.fn.max('seq').as('size')]).groupBy('origin').execute();
-    const signed = await db.selectFrom('checkpoints').select((eb) => ['origin', eb.fn.max('size').as('size')]).groupBy('origin').execute();
+    const sizes = await db
+      .selectFrom('log_entries')
+      .select((eb) => ['origin', eb.fn.max('seq').as('size')])
+      .groupBy('origin')
+      .execute();
+    const signed = await db
+      .selectFrom('checkpoints')
+      .select((eb) => ['origin', eb.fn.max('size').as('size')])
+      .groupBy('origin')
+      .execute();
     const logs = new Map<string, { origin: string; size: number; checkpoint: number }>();
     for (const r of sizes) logs.set(r.origin, { origin: r.origin, size: Number(r.size), checkpoint: 0 });
     for (const r of signed) logs.set(r.origin, { origin: r.origin, size: logs.get(r.origin)?.size ?? 0, checkpoint: Number(r.size) });
-    const listings = await db.selectFrom('listings').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
-    const roster = await db.selectFrom('rosters').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
+    const listings = await db
+      .selectFrom('listings')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    const roster = await db
+      .selectFrom('rosters')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .executeTakeFirst();
     return {
       migrations: appliedMigrations(handle.sqlite),
       rosterVersion: roster?.v === null || roster?.v === undefined ? null : Number(roster.v),
@@ -272,13 +291,19 @@ export function readManifest(file: string, options: { allowUnsigned?: boolean } 
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new AppError('invalid_input', `${manifestFile}: not a ${BACKUP_FORMAT} version ${BACKUP_FORMAT_VERSION} manifest (${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'invalid'})`);
+    throw new AppError(
+      'invalid_input',
+      `${manifestFile}: not a ${BACKUP_FORMAT} version ${BACKUP_FORMAT_VERSION} manifest (${issue ? `${issue.path.join('.') || '(top level)'}: ${issue.message}` : 'invalid'})`,
+    );
   }
   if (parsed.data.version === BACKUP_FORMAT_VERSION && parsed.data.signature === undefined) {
     throw new AppError('invalid_input', `${manifestFile}: the manifest carries no signature`);
   }
   if (parsed.data.version === 1 && !options.allowUnsigned) {
-    throw new AppError('invalid_input', `${manifestFile}: a version 1 manifest carries no signature, so nothing shows it was not edited: add --allow-unsigned-manifest only for a backup kept where nobody could change it`);
+    throw new AppError(
+      'invalid_input',
+      `${manifestFile}: a version 1 manifest carries no signature, so nothing shows it was not edited: add --allow-unsigned-manifest only for a backup kept where nobody could change it`,
+    );
   }
   return parsed.data;
 }

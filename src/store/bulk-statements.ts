@@ -14,9 +14,7 @@ import type SQLite from 'better-sqlite3';
 export interface BulkStatements {
   insertEntry: SQLite.Statement<[string, number, string, string, Buffer, Buffer]>;
   insertNode: SQLite.Statement<[string, number, number, Buffer]>;
-  insertListing: SQLite.Statement<
-    [string, string, number, string, string, string, string, string | null, string, string | null, string, null, null, null, string | null]
-  >;
+  insertListing: SQLite.Statement<[string, string, number, string, string, string, string, string | null, string, string | null, string, null, null, null, string | null]>;
   insertToken: SQLite.Statement<[Buffer, string, number, string]>;
   retract: SQLite.Statement<[string, string, number, string]>;
 }
@@ -34,9 +32,7 @@ export function bulkStatements(sqlite: SQLite.Database): BulkStatements {
       'INSERT INTO listings (id, origin, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertToken: sqlite.prepare('INSERT INTO listing_tokens (token, type, epoch, listing_id) VALUES (?, ?, ?, ?)'),
-    retract: sqlite.prepare(
-      "UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = ?, retraction_seq = ? WHERE id = ? AND status = 'active'",
-    ),
+    retract: sqlite.prepare("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = ?, retraction_seq = ? WHERE id = ? AND status = 'active'"),
   };
   cache.set(sqlite, stmts);
   return stmts;

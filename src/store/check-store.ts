@@ -76,9 +76,10 @@ export class CheckStore {
        WHERE t.token = ? AND t.type = ? AND l.status = 'active' AND l.expires_at > ?`,
     );
     this.apiKeyById = sqlite.prepare<[string], ApiKeyTable>('SELECT * FROM api_keys WHERE id = ?');
-    this.freshness = sqlite
-      .prepare<[], [number, number | null]>('SELECT (SELECT data_version FROM pragma_data_version), (SELECT max(rowid) FROM listing_tokens)')
-      .raw() as unknown as SQLite.Statement<[], [number, number | null]>;
+    this.freshness = sqlite.prepare<[], [number, number | null]>('SELECT (SELECT data_version FROM pragma_data_version), (SELECT max(rowid) FROM listing_tokens)').raw() as unknown as SQLite.Statement<
+      [],
+      [number, number | null]
+    >;
     this.tokenAt = sqlite.prepare<[number], Buffer>('SELECT token FROM listing_tokens WHERE rowid = ?').pluck();
     // The confirmations of one check in one read transaction, begun and ended within one synchronous
     // call: a statement outside a transaction takes and releases SQLite's file locks itself (system

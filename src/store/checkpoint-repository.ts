@@ -34,14 +34,7 @@ export class CheckpointRepository {
 
   /** The smallest checkpoint that covers the given leaf index (size > index), for receipts. */
   async covering(origin: string, index: number): Promise<StoredCheckpoint | undefined> {
-    const row = await this.db
-      .selectFrom('checkpoints')
-      .selectAll()
-      .where('origin', '=', origin)
-      .where('size', '>', index)
-      .orderBy('size', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('checkpoints').selectAll().where('origin', '=', origin).where('size', '>', index).orderBy('size', 'desc').limit(1).executeTakeFirst();
     return row ? fromRow(row) : undefined;
   }
 
@@ -57,7 +50,13 @@ export class CheckpointRepository {
       .selectFrom('checkpoints as c')
       .selectAll('c')
       .where(({ eb, selectFrom }) =>
-        eb('c.size', '=', selectFrom('checkpoints as d').select((e) => e.fn.max('d.size').as('m')).whereRef('d.origin', '=', 'c.origin')),
+        eb(
+          'c.size',
+          '=',
+          selectFrom('checkpoints as d')
+            .select((e) => e.fn.max('d.size').as('m'))
+            .whereRef('d.origin', '=', 'c.origin'),
+        ),
       )
       .orderBy('c.origin')
       .execute();

@@ -138,7 +138,11 @@ export class ListingReader {
       // SQLite (no ANALYZE statistics) picks the (origin, seq) index and reads every listing of the
       // origin per chunk, which made a million-row import quadratic. Only the node's own listings
       // carry references, so the reference index returns a handful of rows.
-      const rows = await this.db.selectFrom('listings').select(['origin', 'reference']).where('reference', 'in', unique.slice(i, i + REFERENCE_CHUNK)).execute();
+      const rows = await this.db
+        .selectFrom('listings')
+        .select(['origin', 'reference'])
+        .where('reference', 'in', unique.slice(i, i + REFERENCE_CHUNK))
+        .execute();
       for (const r of rows) if (r.origin === origin && r.reference !== null) found.add(r.reference);
     }
     return found;
@@ -190,7 +194,12 @@ export class ListingWriter extends ListingReader {
         );
         for (const t of entry.tokens) stmts.insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
       }
-      await recordWatchEvents(this.trx, 'match', items.map(({ entry }) => listingId(entry.origin, entry.seq)), this.now);
+      await recordWatchEvents(
+        this.trx,
+        'match',
+        items.map(({ entry }) => listingId(entry.origin, entry.seq)),
+        this.now,
+      );
       return;
     }
     const rows = items.map(({ entry, reference }) => ({
@@ -218,9 +227,22 @@ export class ListingWriter extends ListingReader {
         listing_id: listingId(entry.origin, entry.seq),
       })),
     );
-    for (let i = 0; i < rows.length; i += LISTING_CHUNK) await this.trx.insertInto('listings').values(rows.slice(i, i + LISTING_CHUNK)).execute();
-    for (let i = 0; i < tokens.length; i += TOKEN_CHUNK) await this.trx.insertInto('listing_tokens').values(tokens.slice(i, i + TOKEN_CHUNK)).execute();
-    await recordWatchEvents(this.trx, 'match', rows.map((r) => r.id), this.now);
+    for (let i = 0; i < rows.length; i += LISTING_CHUNK)
+      await this.trx
+        .insertInto('listings')
+        .values(rows.slice(i, i + LISTING_CHUNK))
+        .execute();
+    for (let i = 0; i < tokens.length; i += TOKEN_CHUNK)
+      await this.trx
+        .insertInto('listing_tokens')
+        .values(tokens.slice(i, i + TOKEN_CHUNK))
+        .execute();
+    await recordWatchEvents(
+      this.trx,
+      'match',
+      rows.map((r) => r.id),
+      this.now,
+    );
   }
 
   /**

@@ -45,14 +45,7 @@ export class LogReader {
 
   /** Entries with fromSeq ≤ seq ≤ toSeq, in order. */
   async entries(origin: string, fromSeq: number, toSeq: number): Promise<StoredEntry[]> {
-    const rows = await this.db
-      .selectFrom('log_entries')
-      .select(['seq', 'bytes'])
-      .where('origin', '=', origin)
-      .where('seq', '>=', fromSeq)
-      .where('seq', '<=', toSeq)
-      .orderBy('seq')
-      .execute();
+    const rows = await this.db.selectFrom('log_entries').select(['seq', 'bytes']).where('origin', '=', origin).where('seq', '>=', fromSeq).where('seq', '<=', toSeq).orderBy('seq').execute();
     return rows.map((r) => ({ seq: Number(r.seq), bytes: new Uint8Array(r.bytes) }));
   }
 
@@ -152,8 +145,16 @@ export class LogWriter extends LogReader {
       return tree;
     }
     // Chunked so a large sync batch stays under SQLite's bound-parameter limit.
-    for (let i = 0; i < rows.length; i += 100) await this.trx.insertInto('log_entries').values(rows.slice(i, i + 100)).execute();
-    for (let i = 0; i < nodes.length; i += 200) await this.trx.insertInto('tree_nodes').values(nodes.slice(i, i + 200)).execute();
+    for (let i = 0; i < rows.length; i += 100)
+      await this.trx
+        .insertInto('log_entries')
+        .values(rows.slice(i, i + 100))
+        .execute();
+    for (let i = 0; i < nodes.length; i += 200)
+      await this.trx
+        .insertInto('tree_nodes')
+        .values(nodes.slice(i, i + 200))
+        .execute();
     return tree;
   }
 }

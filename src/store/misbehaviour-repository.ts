@@ -49,7 +49,10 @@ export class MisbehaviourRepository {
   }
 
   async count(): Promise<number> {
-    const row = await this.db.selectFrom('misbehaviour').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('misbehaviour')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 }

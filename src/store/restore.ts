@@ -78,10 +78,7 @@ export function databaseInUse(file: string): boolean {
  */
 export async function checkCompatible(manifest: BackupManifest, node: BackupIdentity): Promise<void> {
   if (manifest.member !== node.member || manifest.federation !== node.federation) {
-    throw new AppError(
-      'invalid_input',
-      `the backup is of member ${manifest.member} in federation ${manifest.federation}, this data directory is ${node.member} in ${node.federation}`,
-    );
+    throw new AppError('invalid_input', `the backup is of member ${manifest.member} in federation ${manifest.federation}, this data directory is ${node.member} in ${node.federation}`);
   }
   const known = new Set(Object.keys(await migrationProvider.getMigrations()));
   const unknown = manifest.migrations.filter((name) => !known.has(name));

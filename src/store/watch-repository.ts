@@ -166,7 +166,11 @@ async function insertEvents(trx: Transaction<Database>, events: readonly NewEven
     last_error: null,
     reason: e.kind === 'lift' ? (e.reason ?? 'retracted') : null,
   }));
-  for (let i = 0; i < rows.length; i += EVENT_CHUNK) await trx.insertInto('watch_events').values(rows.slice(i, i + EVENT_CHUNK)).execute();
+  for (let i = 0; i < rows.length; i += EVENT_CHUNK)
+    await trx
+      .insertInto('watch_events')
+      .values(rows.slice(i, i + EVENT_CHUNK))
+      .execute();
 }
 
 /**
@@ -218,14 +222,7 @@ export async function watchesAnything(db: Db): Promise<boolean> {
 
 /** Active listings by expiry time, through `listings_expires_at` (test/integration/watch-index.test.ts). */
 export function expiredBetweenQuery(db: Db, after: string, until: string, limit: number) {
-  return db
-    .selectFrom('listings')
-    .select(['id', 'expires_at'])
-    .where('expires_at', '>', after)
-    .where('expires_at', '<=', until)
-    .where('status', '=', 'active')
-    .orderBy('expires_at')
-    .limit(limit);
+  return db.selectFrom('listings').select(['id', 'expires_at']).where('expires_at', '>', after).where('expires_at', '<=', until).where('status', '=', 'active').orderBy('expires_at').limit(limit);
 }
 
 /**
@@ -237,12 +234,7 @@ export async function listingsExpiredBetween(db: Db, after: string, until: strin
   const rows = await expiredBetweenQuery(db, after, until, limit).execute();
   const last = rows.at(-1);
   if (rows.length < limit || last === undefined) return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
-  const ties = await db
-    .selectFrom('listings')
-    .select(['id', 'expires_at'])
-    .where('expires_at', '=', last.expires_at)
-    .where('status', '=', 'active')
-    .execute();
+  const ties = await db.selectFrom('listings').select(['id', 'expires_at']).where('expires_at', '=', last.expires_at).where('status', '=', 'active').execute();
   const seen = new Set(rows.map((r) => r.id));
   return [...rows, ...ties.filter((t) => !seen.has(t.id))].map((r) => ({ id: r.id, expiresAt: r.expires_at }));
 }
@@ -279,7 +271,10 @@ export class WatchReader {
   }
 
   async watchedCount(): Promise<number> {
-    const row = await this.db.selectFrom('watch_references').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('watch_references')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
@@ -354,7 +349,11 @@ export class WatchWriter extends WatchReader {
     const before = new Set((await activeMatches(this.trx, reference, nowIso)).map((m) => m.listingId));
     await this.trx.deleteFrom('watch_tokens').where('reference', '=', reference).execute();
     const rows = tokens.map((t) => ({ token: t.token, type: t.type, epoch: t.epoch, reference }));
-    for (let i = 0; i < rows.length; i += TOKEN_ROW_CHUNK) await this.trx.insertInto('watch_tokens').values(rows.slice(i, i + TOKEN_ROW_CHUNK)).execute();
+    for (let i = 0; i < rows.length; i += TOKEN_ROW_CHUNK)
+      await this.trx
+        .insertInto('watch_tokens')
+        .values(rows.slice(i, i + TOKEN_ROW_CHUNK))
+        .execute();
     await this.trx
       .insertInto('watch_references')
       .values({ reference, updated_at: nowIso })

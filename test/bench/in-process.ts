@@ -104,13 +104,12 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
 
   const warmup: Record<OpName, number[]> = Object.fromEntries(OPS.map((name) => [name, [] as number[]])) as Record<OpName, number[]>;
   for (let round = 0; round < options.warmupRounds; round++) for (const name of OPS) warmup[name].push(await time(name, 1));
-  const batch = Object.fromEntries(
-    OPS.map((name) => [name, Math.min(1000, Math.max(1, Math.round(options.batchUs / Math.max(0.01, median(warmup[name])))))]),
-  ) as Record<OpName, number>;
+  const batch = Object.fromEntries(OPS.map((name) => [name, Math.min(1000, Math.max(1, Math.round(options.batchUs / Math.max(0.01, median(warmup[name])))))])) as Record<OpName, number>;
 
   const perCall: Record<OpName, number[]> = Object.fromEntries(OPS.map((name) => [name, [] as number[]])) as Record<OpName, number[]>;
   for (let round = 0; round < options.rounds; round++) for (const name of OPS) perCall[name].push(await time(name, batch[name]));
-  return Object.fromEntries(
-    OPS.map((name) => [name, { label: OP_LABELS[name], medianUs: median(perCall[name]), batch: batch[name], calls: options.rounds * batch[name] }]),
-  ) as Record<OpName, OpFigure>;
+  return Object.fromEntries(OPS.map((name) => [name, { label: OP_LABELS[name], medianUs: median(perCall[name]), batch: batch[name], calls: options.rounds * batch[name] }])) as Record<
+    OpName,
+    OpFigure
+  >;
 }

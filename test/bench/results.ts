@@ -41,7 +41,16 @@ export interface BenchResults {
   startedAt: string;
   code: { commit: string; changedFiles: number };
   machine: { nproc: number; cpu: string; node: string; platform: string; loadAverageAtStart: number[] };
-  settings: { listings: number; connections: number; durationS: number; warmupS: number; rounds: number; bodyPool: number; bodyBytes: { min: number; max: number; mean: number }; mix: Record<string, number> };
+  settings: {
+    listings: number;
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+    bodyPool: number;
+    bodyBytes: { min: number; max: number; mean: number };
+    mix: Record<string, number>;
+  };
   setup: {
     seedMs: number;
     seedListingsPerSec: number;
@@ -103,7 +112,14 @@ export function aggregate(rounds: RoundFigures[]): TargetFigures {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const fixed = (n: number, digits: number) => n.toFixed(digits);
@@ -121,16 +137,24 @@ export function formatResults(r: BenchResults): string {
   out.push(`code: ${r.code.commit}${r.code.changedFiles > 0 ? ` with ${r.code.changedFiles} changed or new files` : ''}; run started ${r.startedAt}`);
   out.push(`machine: ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
   const u = r.setup;
-  out.push(
-    `seeded ${s.listings} listings, ${u.tokens} tokens in ${fixed(u.seedMs / 1000, 1)} s (bare statements, seed.ts); database ${fixed(u.databaseBytes / 1e6, 1)} MB`,
-  );
+  out.push(`seeded ${s.listings} listings, ${u.tokens} tokens in ${fixed(u.seedMs / 1000, 1)} s (bare statements, seed.ts); database ${fixed(u.databaseBytes / 1e6, 1)} MB`);
   out.push('');
   out.push(`Node start-up on that store (target: ready ≤ 5 s, RSS ≤ 1.5 GB at 10M tokens)`);
   out.push(
     table([
       ['', 'node', 'baseline', 'node/baseline'],
-      [`process start to /readyz 200, s, tokens from ${String(u.cold.source)} (no snapshot yet)`, fixed(u.cold.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.cold.startToReadyMs / u.bareTokenReadMs)],
-      [`process start to /readyz 200, s, tokens from ${String(u.tokenFilter.source)}`, fixed(u.startToReadyMs / 1000, 2), fixed(u.bareTokenReadMs / 1000, 2), ratio(u.startToReadyMs / u.bareTokenReadMs)],
+      [
+        `process start to /readyz 200, s, tokens from ${String(u.cold.source)} (no snapshot yet)`,
+        fixed(u.cold.startToReadyMs / 1000, 2),
+        fixed(u.bareTokenReadMs / 1000, 2),
+        ratio(u.cold.startToReadyMs / u.bareTokenReadMs),
+      ],
+      [
+        `process start to /readyz 200, s, tokens from ${String(u.tokenFilter.source)}`,
+        fixed(u.startToReadyMs / 1000, 2),
+        fixed(u.bareTokenReadMs / 1000, 2),
+        ratio(u.startToReadyMs / u.bareTokenReadMs),
+      ],
       ['  (baseline: a bare read of every token row)', '', '', ''],
       ['RSS when ready, MB, no snapshot', fixed(u.cold.rssBytes / 1e6, 0), fixed(u.bareNodeRssBytes / 1e6, 0), ratio(u.cold.rssBytes / u.bareNodeRssBytes)],
       ['RSS when ready, MB, measured node', fixed(u.rssBytes / 1e6, 0), fixed(u.bareNodeRssBytes / 1e6, 0), ratio(u.rssBytes / u.bareNodeRssBytes)],

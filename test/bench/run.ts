@@ -173,10 +173,14 @@ async function main(): Promise<number> {
   // writes one), then from the snapshot, as every later start of a node would.
   rmSync(join(dataDir, TOKEN_SNAPSHOT_FILE), { force: true });
   const cold = await ServerChild.start<NodeChildReady>('node (cold)', script('server-node'), nodeArgs);
-  log(`node (no snapshot) ready ${(cold.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(cold.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(cold.info.tokenFilter.source)}`);
+  log(
+    `node (no snapshot) ready ${(cold.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(cold.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(cold.info.tokenFilter.source)}`,
+  );
   await cold.stop();
   const node = await ServerChild.start<NodeChildReady>('node', script('server-node'), nodeArgs);
-  log(`node ready at ${node.info.url} ${(node.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(node.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(node.info.tokenFilter.source)}`);
+  log(
+    `node ready at ${node.info.url} ${(node.info.startToReadyMs / 1000).toFixed(2)} s after its start, RSS ${(node.info.rssBytes / 1e6).toFixed(0)} MB, tokens from ${String(node.info.tokenFilter.source)}`,
+  );
 
   const problems = await sanityCheck(node.info, echo.info.url);
   if (problems.length > 0) throw new Error(problems.join('\n'));
@@ -206,7 +210,10 @@ async function main(): Promise<number> {
 
   const echoFigures = aggregate(rounds.echo);
   const checkFigures = aggregate(rounds.check);
-  for (const [name, f] of [['echo', echoFigures], ['check', checkFigures]] as const) {
+  for (const [name, f] of [
+    ['echo', echoFigures],
+    ['check', checkFigures],
+  ] as const) {
     if (f.errors + f.timeouts + f.non2xx > 0) problems.push(`${name}: ${f.errors} errors, ${f.timeouts} timeouts, ${f.non2xx} non-2xx responses`);
   }
   const sizes = checkBodies(settings.listings, settings.bodyPool, settings.seed).map((b) => Buffer.byteLength(b.json));

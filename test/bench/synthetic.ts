@@ -17,7 +17,34 @@ export interface Person {
 }
 
 /** Mobile prefixes of the three carriers that libphonenumber's CN metadata accepts as mobile. */
-const PHONE_PREFIXES = ['130', '131', '132', '133', '135', '136', '137', '138', '139', '150', '151', '152', '155', '156', '157', '158', '159', '180', '181', '182', '183', '185', '186', '187', '188', '189'];
+const PHONE_PREFIXES = [
+  '130',
+  '131',
+  '132',
+  '133',
+  '135',
+  '136',
+  '137',
+  '138',
+  '139',
+  '150',
+  '151',
+  '152',
+  '155',
+  '156',
+  '157',
+  '158',
+  '159',
+  '180',
+  '181',
+  '182',
+  '183',
+  '185',
+  '186',
+  '187',
+  '188',
+  '189',
+];
 /** Real district codes (Beijing, Shanghai, Guangzhou, Shenzhen, Chengdu, Hangzhou, Wuhan, Xi'an). */
 const REGIONS = ['110105', '310104', '440106', '440305', '510107', '330106', '420106', '610113'];
 const NAMES = ['wang', 'li', 'zhang', 'liu', 'chen', 'yang', 'huang', 'zhao', 'wu', 'zhou', 'xu', 'sun', 'ma', 'zhu', 'hu', 'guo'];
@@ -98,7 +125,6 @@ export interface CheckBody {
   /** The listed person the body reuses (deny: all identifiers, review: the email); none for allow. */
   listedPerson?: number;
 }
-
 
 export const MIX = { deny: 0.1, review: 0.1, allow: 0.8 } as const;
 

@@ -94,7 +94,6 @@ export interface VerifyBenchResult {
   profile?: ProfileSummary;
 }
 
-
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function entryAt(origin: string, seq: number, random: () => number): LogEntry {
@@ -161,8 +160,20 @@ function seedOrigin(handle: DatabaseHandle, origin: string, count: number, every
         const id = listingId(origin, seq);
         const retractedBy = (seq + 1) % RETRACT_EVERY === 0 && seq + 1 <= count ? seq + 1 : null;
         insertListing.run(
-          id, origin, seq, entry.category, entry.severity, entry.time, entry.bannedAt, entry.banUntil, entry.expiresAt, entry.evidenceDigest ?? null,
-          retractedBy === null ? 'active' : 'retracted', retractedBy === null ? null : iso(START + retractedBy * 1000), retractedBy === null ? null : 'appeal_upheld', retractedBy,
+          id,
+          origin,
+          seq,
+          entry.category,
+          entry.severity,
+          entry.time,
+          entry.bannedAt,
+          entry.banUntil,
+          entry.expiresAt,
+          entry.evidenceDigest ?? null,
+          retractedBy === null ? 'active' : 'retracted',
+          retractedBy === null ? null : iso(START + retractedBy * 1000),
+          retractedBy === null ? null : 'appeal_upheld',
+          retractedBy,
         );
         for (const t of entry.tokens) insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
       }
@@ -182,7 +193,7 @@ function seedOrigin(handle: DatabaseHandle, origin: string, count: number, every
 
 function benchRoster(origins: readonly string[], keys: Record<string, Ed25519KeyPair>, association: Ed25519KeyPair): Roster {
   const since = iso(START - 86_400_000);
-  const unwrap = <T,>(r: ({ ok: true } & T) | { ok: false; error: string }): T => {
+  const unwrap = <T>(r: ({ ok: true } & T) | { ok: false; error: string }): T => {
     if (!r.ok) throw new Error(r.error);
     return r;
   };
@@ -269,7 +280,13 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
     if (JSON.stringify(singleThread.value) !== JSON.stringify(verify.value)) throw new Error('verifyStore gave another result without worker threads');
     const entries = verify.value.reduce((n, r) => n + r.entries, 0);
     if (baseline.value !== count || entries !== count || !verify.value.every((r) => r.ok)) {
-      throw new Error(`the generated store did not verify: ${JSON.stringify(verify.value.filter((r) => !r.ok), null, 2)}`);
+      throw new Error(
+        `the generated store did not verify: ${JSON.stringify(
+          verify.value.filter((r) => !r.ok),
+          null,
+          2,
+        )}`,
+      );
     }
     let profile: ProfileSummary | undefined;
     if (options.profile !== undefined) {

@@ -69,10 +69,9 @@ describe.runIf(browserPresent)('the dashboard in Chromium', { timeout: BROWSER_T
       message: 'the association to mirror both logs',
     });
     // The association witnesses every member checkpoint it verified: wait until both are cosigned.
-    await waitFor(
-      async () => (await fed.association.node.federation.status()).origins.filter((o) => o.cosigned === true && o.checkpointSize === o.size && o.size > 0).length === 2,
-      { message: 'the association to cosign both logs' },
-    );
+    await waitFor(async () => (await fed.association.node.federation.status()).origins.filter((o) => o.cosigned === true && o.checkpointSize === o.size && o.size > 0).length === 2, {
+      message: 'the association to cosign both logs',
+    });
     auditorKey = (await fed.association.node.keys.create('auditor', 'association auditor')).key;
     base = fed.association.url;
 

@@ -55,7 +55,6 @@ const KILLS = Number(process.env.CRASH_KILLS ?? 30);
 const SEED = faultSeed('crash test');
 const WRITERS = 4;
 
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Tokens = CreatedListingBody['tokens'];
@@ -98,9 +97,7 @@ function storeProblems(db: SQLite.Database): string[] {
   const problems: string[] = [];
   const entries = db.prepare('SELECT origin, seq, kind, bytes, leaf_hash FROM log_entries ORDER BY origin, seq').all() as EntryRow[];
   const listings = new Map((db.prepare('SELECT id, origin, seq, status, retraction_seq FROM listings').all() as ListingRowLite[]).map((l) => [l.id, l]));
-  const tokenCounts = new Map(
-    (db.prepare('SELECT listing_id, count(*) AS n FROM listing_tokens GROUP BY listing_id').all() as { listing_id: string; n: number }[]).map((r) => [r.listing_id, r.n]),
-  );
+  const tokenCounts = new Map((db.prepare('SELECT listing_id, count(*) AS n FROM listing_tokens GROUP BY listing_id').all() as { listing_id: string; n: number }[]).map((r) => [r.listing_id, r.n]));
   const expectedSeq = new Map<string, number>();
   const listingEntries = new Set<string>();
   const retractionOf = new Map<string, number>();
@@ -170,7 +167,8 @@ function ownLogProblems(db: SQLite.Database, origin: string, verifier: { name: s
   if (!bytesEqual(tree.root(), new Uint8Array(cp.root))) problems.push(`${origin}: the root of the first ${cp.size} stored entries is not the stored checkpoint root`);
   const opened = openCheckpoint(cp.note, verifier);
   if (!opened.ok) problems.push(`${origin}: the latest checkpoint note does not verify: ${opened.error}`);
-  else if (opened.checkpoint.size !== cp.size || !bytesEqual(opened.checkpoint.root, tree.root())) problems.push(`${origin}: the signed note says size ${opened.checkpoint.size}, not the recomputed tree`);
+  else if (opened.checkpoint.size !== cp.size || !bytesEqual(opened.checkpoint.root, tree.root()))
+    problems.push(`${origin}: the signed note says size ${opened.checkpoint.size}, not the recomputed tree`);
   return problems;
 }
 
@@ -406,7 +404,10 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
           expectNone((await f.status(peer)).misbehaviour, `misbehaviour recorded by ${peer.member}`);
         }
         const onAlpha = new Set((childDb.prepare("SELECT id FROM listings WHERE origin = 'beta'").all() as { id: string }[]).map((r) => r.id));
-        expectNone(betaAcks.filter((id) => !onAlpha.has(id)), "beta's listings missing on alpha");
+        expectNone(
+          betaAcks.filter((id) => !onAlpha.has(id)),
+          "beta's listings missing on alpha",
+        );
         expectNone(storeProblems(childDb), 'the final store of alpha');
       } finally {
         childDb.close();
@@ -439,9 +440,15 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
       expect(verified.ok, JSON.stringify(verified.origins)).toBe(true);
       for (const peer of [beta, f.association]) {
         const results = (await verifyDataDir(peer.dataDir)).results;
-        expectNone(results.filter((r) => !r.ok), `verify ${peer.member}`);
+        expectNone(
+          results.filter((r) => !r.ok),
+          `verify ${peer.member}`,
+        );
       }
-      const errors = node.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+      const errors = node
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(50|60)/.test(l));
       expectNone(errors, 'error-level log lines of alpha');
       expect(busyKills).toBeGreaterThanOrEqual(KILLS);
       if (process.env.CRASH_VERBOSE) process.stdout.write(`${history.join('\n')}\n`);

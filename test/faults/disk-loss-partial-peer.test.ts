@@ -70,10 +70,13 @@ describe('a peer holding entries beyond the checkpoint it serves', () => {
     restored = await createNode(loadConfig(dir, {}), { logger: createLogger('silent') });
     const node = restored;
     await node.listen();
-    const status = await waitFor(async () => {
-      const s = (await node.federation.status()).ownLogRecovery;
-      return s?.heldBeyondCheckpoint.gamma === 3 ? s : undefined;
-    }, { message: "the recovery to see gamma's entry beyond its checkpoint" });
+    const status = await waitFor(
+      async () => {
+        const s = (await node.federation.status()).ownLogRecovery;
+        return s?.heldBeyondCheckpoint.gamma === 3 ? s : undefined;
+      },
+      { message: "the recovery to see gamma's entry beyond its checkpoint" },
+    );
     expect(status).toMatchObject({ size: 2, knownSize: 2 });
     expect(status.waitingFor).toContain('gamma');
     expect(status.answered).not.toContain('gamma');

@@ -81,9 +81,14 @@ describe('a node started on an old database copied into place by hand', () => {
     await listening;
     // It held 2 entries at start; the association's checkpoint says 3: the mark is set (or the
     // recovery already ran and lifted it, which the progress record it leaves behind shows).
-    await waitFor(async () => (await node.federation.status()).ownLogRecovery?.reason === 'peer_ahead' || (await node.database.db.selectFrom('node_meta').select('key').where('key', '=', OWN_LOG_RECOVERY_PROGRESS).executeTakeFirst()), {
-      message: 'the node to notice it is behind',
-    });
+    await waitFor(
+      async () =>
+        (await node.federation.status()).ownLogRecovery?.reason === 'peer_ahead' ||
+        (await node.database.db.selectFrom('node_meta').select('key').where('key', '=', OWN_LOG_RECOVERY_PROGRESS).executeTakeFirst()),
+      {
+        message: 'the node to notice it is behind',
+      },
+    );
     await waitFor(async () => (await node.federation.status()).ownLogRecovery === null && (await new LogReader(node.database.db).size('alpha')) === 3, {
       message: 'the own log to be fetched back',
     });

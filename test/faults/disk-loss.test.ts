@@ -116,10 +116,13 @@ describe("losing a member node's disk", () => {
     restored = await createNode(loadConfig(dir, {}), { logger: createLogger('silent') });
     await restored.listen();
 
-    const status = await waitFor(async () => {
-      const s = (await restored!.federation.status()).ownLogRecovery;
-      return s?.knownSize === 6 && s.answered.includes('beta') ? s : undefined;
-    }, { message: 'the recovery to see the checkpoint gamma shows' });
+    const status = await waitFor(
+      async () => {
+        const s = (await restored!.federation.status()).ownLogRecovery;
+        return s?.knownSize === 6 && s.answered.includes('beta') ? s : undefined;
+      },
+      { message: 'the recovery to see the checkpoint gamma shows' },
+    );
     expect(status).toMatchObject({ size: 3, knownSize: 6 });
     expect([...status.waitingFor].sort()).toEqual(['association', 'gamma']);
     const refused = await call('/v1/listings', listingBody({ identifiers: ids('x1') }));

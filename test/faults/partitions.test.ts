@@ -51,7 +51,10 @@ async function behindProxies(f: TestFederation): Promise<Record<string, TcpProxy
   await f.updateRoster((draft) => ({ ...draft, members: draft.members.map((m) => ({ ...m, endpoint: byMember[m.id]?.url ?? m.endpoint })) }));
   for (const n of f.running()) {
     const endpoints = n.node.federation.sync.status().map((p) => p.endpoint);
-    expect(endpoints.every((e) => Object.values(byMember).some((p) => p.url === e)), `${n.member} syncs through the proxies`).toBe(true);
+    expect(
+      endpoints.every((e) => Object.values(byMember).some((p) => p.url === e)),
+      `${n.member} syncs through the proxies`,
+    ).toBe(true);
   }
   return byMember;
 }
@@ -141,7 +144,9 @@ describe('a peer stopped for a while, then restarted', () => {
 });
 
 describe('a peer slowed down', () => {
-  it('beyond the request timeout (delayed, then trickled): rounds time out and say so; data arrives through another peer; checks keep answering; recovery once fast again', { timeout: 90_000 }, async () => {
+  it('beyond the request timeout (delayed, then trickled): rounds time out and say so; data arrives through another peer; checks keep answering; recovery once fast again', {
+    timeout: 90_000,
+  }, async () => {
     const timeoutMs = 1_500;
     const f = (fed = await createFederation(2, { extra: { sync: { requestTimeoutMs: timeoutMs } } }));
     const [alpha, beta] = f.nodes as [FedNode, FedNode];

@@ -15,10 +15,7 @@ const FIRST_MS = -62_167_219_200_000;
 const LAST_MS = 253_402_300_799_999;
 
 /** Mostly this century, sometimes anywhere a four-digit year reaches. */
-export const timeMs = fc.oneof(
-  { weight: 4, arbitrary: fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) }) },
-  { weight: 1, arbitrary: fc.integer({ min: FIRST_MS, max: LAST_MS }) },
-);
+export const timeMs = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2100, 0, 1) }) }, { weight: 1, arbitrary: fc.integer({ min: FIRST_MS, max: LAST_MS }) });
 export const isoTime = timeMs.map((ms) => new Date(ms).toISOString());
 
 export const memberId = fc.stringMatching(/^[a-z][a-z0-9-]{1,31}$/);
@@ -33,11 +30,15 @@ export const listingEntry: fc.Arbitrary<ListingEntry> = fc
     bannedAt: fc.integer({ min: FIRST_MS, max: LAST_MS - 2 }),
     banFraction: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }),
     expiryFraction: fc.double({ min: 0, max: 1, noNaN: true }),
-    evidenceDigest: fc.option(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${toHex(b)}`), { nil: undefined }),
-    tokens: fc.uniqueArray(
-      fc.record({ type: fc.constantFrom(...IDENTIFIER_TYPES), epoch: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 ** 32 - 1 })), token: hexToken }),
-      { minLength: 1, maxLength: MAX_TOKENS, selector: (t) => `${t.type}/${t.epoch}/${t.token}` },
+    evidenceDigest: fc.option(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${toHex(b)}`),
+      { nil: undefined },
     ),
+    tokens: fc.uniqueArray(fc.record({ type: fc.constantFrom(...IDENTIFIER_TYPES), epoch: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 ** 32 - 1 })), token: hexToken }), {
+      minLength: 1,
+      maxLength: MAX_TOKENS,
+      selector: (t) => `${t.type}/${t.epoch}/${t.token}`,
+    }),
   })
   .map(({ bannedAt, banFraction, expiryFraction, evidenceDigest, ...rest }) => {
     // Strictly after bannedAt and still a four-digit year.
@@ -78,12 +79,15 @@ export const KEYS = Array.from({ length: 12 }, (_, i) => {
   return { secretKey, publicKey: ed25519PublicKey(secretKey) };
 });
 
-const memberName = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 .&-]{0,30}[A-Za-z0-9]$/),
-  fc.constantFrom('演出行业协会', 'Ünïcödé Platform', 'Alpha Video', 'B'),
-);
+const memberName = fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 .&-]{0,30}[A-Za-z0-9]$/), fc.constantFrom('演出行业协会', 'Ünïcödé Platform', 'Alpha Video', 'B'));
 const endpoint = fc.oneof(
-  fc.tuple(fc.constantFrom('http', 'https'), fc.stringMatching(/^[a-z][a-z0-9]{0,11}(\.[a-z][a-z0-9]{0,11}){0,2}$/), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }), fc.stringMatching(/^(\/[A-Za-z0-9._~-]{1,8}){0,2}$/))
+  fc
+    .tuple(
+      fc.constantFrom('http', 'https'),
+      fc.stringMatching(/^[a-z][a-z0-9]{0,11}(\.[a-z][a-z0-9]{0,11}){0,2}$/),
+      fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+      fc.stringMatching(/^(\/[A-Za-z0-9._~-]{1,8}){0,2}$/),
+    )
     .map(([scheme, host, port, path]) => `${scheme}://${host}${port === undefined ? '' : `:${port}`}${path}`),
   fc.constantFrom('http://127.0.0.1:7300', 'https://[::1]:8443/jointban'),
 );
@@ -96,8 +100,14 @@ const endpoint = fc.oneof(
  */
 export const roster: fc.Arbitrary<Roster> = fc
   .record({
-    ids: fc.uniqueArray(memberId.filter((id) => id !== 'roster'), { minLength: 1, maxLength: 8 }),
-    keyOrder: fc.shuffledSubarray(Array.from({ length: KEYS.length - 1 }, (_, i) => i + 1), { minLength: KEYS.length - 1, maxLength: KEYS.length - 1 }),
+    ids: fc.uniqueArray(
+      memberId.filter((id) => id !== 'roster'),
+      { minLength: 1, maxLength: 8 },
+    ),
+    keyOrder: fc.shuffledSubarray(
+      Array.from({ length: KEYS.length - 1 }, (_, i) => i + 1),
+      { minLength: KEYS.length - 1, maxLength: KEYS.length - 1 },
+    ),
     names: fc.array(memberName, { minLength: 8, maxLength: 8 }),
     endpoints: fc.array(endpoint, { minLength: 8, maxLength: 8 }),
     association: fc.nat(),

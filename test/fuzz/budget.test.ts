@@ -8,10 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FUZZ_BUDGET, FUZZ_SEED, propertySeed } from './fuzz-config.js';
 
 const ROOT = new URL('../', import.meta.url);
-const SOURCES = [
-  ...readdirSync(new URL('fuzz/', ROOT)).map((f) => `fuzz/${f}`),
-  ...readdirSync(new URL('integration/', ROOT)).map((f) => `integration/${f}`),
-].filter((f) => f.endsWith('.test.ts'));
+const SOURCES = [...readdirSync(new URL('fuzz/', ROOT)).map((f) => `fuzz/${f}`), ...readdirSync(new URL('integration/', ROOT)).map((f) => `integration/${f}`)].filter((f) => f.endsWith('.test.ts'));
 
 describe('fuzzing budget', () => {
   it('adds up to at least 10,000 cases per run', () => {

@@ -135,7 +135,14 @@ async function send(req: Sent): Promise<{ status: number; json: unknown }> {
 /** The path the server sees for a request target (what the signature must cover). */
 const pathname = (target: string) => new URL(target, 'http://localhost').pathname;
 
-function signed(method: string, target: string, body: Uint8Array, as: { keyId: string; secretKey: Uint8Array } = { keyId: 'beta', secretKey: BETA.secretKey }, created = nowSeconds(), authority = ALPHA_AUTHORITY): Record<string, string> {
+function signed(
+  method: string,
+  target: string,
+  body: Uint8Array,
+  as: { keyId: string; secretKey: Uint8Array } = { keyId: 'beta', secretKey: BETA.secretKey },
+  created = nowSeconds(),
+  authority = ALPHA_AUTHORITY,
+): Record<string, string> {
   return { ...signRequest({ method, path: pathname(target), authority, body, keyId: as.keyId, secretKey: as.secretKey, created }) };
 }
 
@@ -154,7 +161,14 @@ const federationTarget = fc.oneof(
   fc.tuple(origin, index, index).map(([o, a, b]) => `/v1/federation/logs/${o}/consistency/${a}/${b}`),
   fc.tuple(origin, index, index).map(([o, a, b]) => `/v1/federation/logs/${o}/inclusion/${a}/${b}`),
   fc.constant('/v1/federation/notify'),
-  fc.constantFrom('/v1/federation/', '/v1/federation/logs', '/v1/federation/logs/alpha/entries/0', '/v1/federation/checkpoints/x', '/v1/federation/logs/alpha/entries/0/1/2', '/v1/federation/checkpoints?x=1'),
+  fc.constantFrom(
+    '/v1/federation/',
+    '/v1/federation/logs',
+    '/v1/federation/logs/alpha/entries/0',
+    '/v1/federation/checkpoints/x',
+    '/v1/federation/logs/alpha/entries/0/1/2',
+    '/v1/federation/checkpoints?x=1',
+  ),
   fc.webPath().map((p) => `/v1/federation${p.startsWith('/') ? p : `/${p}`}`),
 );
 
@@ -235,19 +249,69 @@ describe('federation API fuzzing', () => {
     | { kind: 'other-path' | 'other-method' | 'other-body' | 'replay' };
 
   const header = fc.constantFrom('signature-input' as const, 'signature' as const, 'content-digest' as const);
-  const sfPiece = fc.oneof(fc.constantFrom('jb=', 'sig=', '(', ')', '"@method"', '"@path"', '"content-digest"', ';created=1', ';keyid="beta"', ';alg="ed25519"', ';nonce="x"', ';expires=1', ':', '::', '=', ',', ' ', 'sha-256=', 'sha-512=', 'AAAA', '?1', '*'), fc.string({ maxLength: 8 }));
+  const sfPiece = fc.oneof(
+    fc.constantFrom(
+      'jb=',
+      'sig=',
+      '(',
+      ')',
+      '"@method"',
+      '"@path"',
+      '"content-digest"',
+      ';created=1',
+      ';keyid="beta"',
+      ';alg="ed25519"',
+      ';nonce="x"',
+      ';expires=1',
+      ':',
+      '::',
+      '=',
+      ',',
+      ' ',
+      'sha-256=',
+      'sha-512=',
+      'AAAA',
+      '?1',
+      '*',
+    ),
+    fc.string({ maxLength: 8 }),
+  );
   const headerMutation: fc.Arbitrary<HeaderMutation> = fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('byte' as const), header, at: fc.nat(), char: fc.integer({ min: 0x20, max: 0x7e }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), header }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('double' as const), header, label: fc.constantFrom('jb', 'sig', 'sha-256') }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('random' as const), header, value: fc.array(sfPiece, { maxLength: 12 }).map((p) => p.join('').replace(/[^\x20-\x7e]/g, '').trim()) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('signer' as const), who: fc.constantFrom('gamma' as const, 'alpha' as const, 'outsider' as const, 'wrong-key' as const, 'no-such-id' as const) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('random' as const),
+        header,
+        value: fc.array(sfPiece, { maxLength: 12 }).map((p) =>
+          p
+            .join('')
+            .replace(/[^\x20-\x7e]/g, '')
+            .trim(),
+        ),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('signer' as const), who: fc.constantFrom('gamma' as const, 'alpha' as const, 'outsider' as const, 'wrong-key' as const, 'no-such-id' as const) }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('created' as const), offset: fc.oneof(fc.integer({ min: 301, max: 10 ** 9 }), fc.integer({ min: -(10 ** 9), max: -301 })) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('other-path' as const, 'other-method' as const, 'other-body' as const, 'replay' as const) }) },
     // Signed for another node: a replay of a request meant for it, with its Host kept or not.
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('authority' as const), authority: fc.constantFrom('127.0.0.1:10', '127.0.0.1', 'jointban.beta.example', '127.0.0.1:90'), host: fc.boolean() }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('authority' as const), authority: fc.constantFrom('127.0.0.1:10', '127.0.0.1', 'jointban.beta.example', '127.0.0.1:90'), host: fc.boolean() }),
+    },
   );
-  const validTarget = fc.constantFrom('/v1/federation/checkpoints', '/v1/federation/logs/alpha/entries/0/3', '/v1/federation/logs/alpha/consistency/2/5', '/v1/federation/logs/alpha/inclusion/1/6', '/v1/federation/notify');
+  const validTarget = fc.constantFrom(
+    '/v1/federation/checkpoints',
+    '/v1/federation/logs/alpha/entries/0/3',
+    '/v1/federation/logs/alpha/consistency/2/5',
+    '/v1/federation/logs/alpha/inclusion/1/6',
+    '/v1/federation/notify',
+  );
 
   it('http.federation-headers: one thing wrong with a signed request → 401, never a slow verification', async () => {
     const codes = new Map<string, number>();
@@ -274,7 +338,15 @@ describe('federation API fuzzing', () => {
         } else if (m.kind === 'drop') delete headers[m.header];
         else if (m.kind === 'double') headers[m.header] = `${headers[m.header]!}, ${m.label}=${headers[m.header]!.slice(headers[m.header]!.indexOf('=') + 1)}`;
         else if (m.kind === 'random') headers[m.header] = m.value;
-        else if (m.kind === 'other-path') sent = { ...sent, path: /\/\d+$/.test(target) ? target.replace(/\/(\d+)$/, (_, n: string) => `/${Number(n) + 1}`) : target.endsWith('/notify') ? '/v1/federation/checkpoints' : '/v1/federation/logs/alpha/entries/0/1' };
+        else if (m.kind === 'other-path')
+          sent = {
+            ...sent,
+            path: /\/\d+$/.test(target)
+              ? target.replace(/\/(\d+)$/, (_, n: string) => `/${Number(n) + 1}`)
+              : target.endsWith('/notify')
+                ? '/v1/federation/checkpoints'
+                : '/v1/federation/logs/alpha/entries/0/1',
+          };
         else if (m.kind === 'other-method') sent = method === 'GET' ? { ...sent, method: 'POST', body: utf8('{}') } : { ...sent, method: 'GET', body: undefined };
         else if (m.kind === 'other-body') sent = { ...sent, method: 'POST', body: utf8('{"origin":"beta","size":4}') };
         else if (m.kind === 'replay') {

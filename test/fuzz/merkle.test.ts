@@ -11,17 +11,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesEqual, utf8 } from '../../src/crypto/encoding.js';
-import {
-  consistencyProof,
-  consistencyProofRanges,
-  EMPTY_ROOT,
-  inclusionProof,
-  inclusionProofRanges,
-  leafHash,
-  rootFromLeafHashes,
-  verifyConsistency,
-  verifyInclusion,
-} from '../../src/log/merkle.js';
+import { consistencyProof, consistencyProofRanges, EMPTY_ROOT, inclusionProof, inclusionProofRanges, leafHash, rootFromLeafHashes, verifyConsistency, verifyInclusion } from '../../src/log/merkle.js';
 import { fuzz } from './fuzz-config.js';
 
 const MAX_LEAVES = 300;
@@ -86,7 +76,18 @@ function mutateProof(proof: Uint8Array[], m: ProofMutation): Uint8Array[] | unde
   }
 }
 
-const garbage = fc.oneof(fc.constant(undefined), fc.constant(null), fc.integer(), fc.double(), fc.constant(-1), fc.constant(2 ** 53), fc.constant(Number.NaN), fc.uint8Array({ maxLength: 40 }), fc.string({ maxLength: 5 }), fc.array(fc.uint8Array({ maxLength: 33 }), { maxLength: 200 }));
+const garbage = fc.oneof(
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.integer(),
+  fc.double(),
+  fc.constant(-1),
+  fc.constant(2 ** 53),
+  fc.constant(Number.NaN),
+  fc.uint8Array({ maxLength: 40 }),
+  fc.string({ maxLength: 5 }),
+  fc.array(fc.uint8Array({ maxLength: 33 }), { maxLength: 200 }),
+);
 
 describe('inclusion proofs', () => {
   it('merkle.inclusion: both constructions agree and verify', () => {

@@ -30,7 +30,10 @@ const asText = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8'
 const keyName = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9./_:-]{0,40}$/);
 /** Note text: 1-5 lines of printable text (any script), possibly blank lines, ending in a newline. */
 const noteLine = fc.oneof(fc.stringMatching(/^[ -~]{0,60}$/), fc.constantFrom('', '演出行业协会', 'Ünïcödé — “quoted”', 'tab\u00a0nbsp'));
-const noteText = fc.array(noteLine, { minLength: 1, maxLength: 5 }).map((lines) => `${lines.join('\n')}\n`).filter((t) => t !== '\n');
+const noteText = fc
+  .array(noteLine, { minLength: 1, maxLength: 5 })
+  .map((lines) => `${lines.join('\n')}\n`)
+  .filter((t) => t !== '\n');
 const signers = fc.uniqueArray(fc.record({ name: keyName, key: fc.nat(KEYS.length - 1) }), { minLength: 1, maxLength: 3, selector: (s) => s.key });
 
 const root = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -73,7 +76,10 @@ describe('signed notes', () => {
         if (!parsed.ok) throw new Error(parsed.error);
         expect(parsed.text).toBe(text);
         expect(parsed.signatures.map((s) => s.name)).toEqual(keyed.map((k) => k.name));
-        const verified = verifyNote(note, keyed.map((k) => ({ name: k.name, publicKey: k.publicKey })));
+        const verified = verifyNote(
+          note,
+          keyed.map((k) => ({ name: k.name, publicKey: k.publicKey })),
+        );
         if (!verified.ok) throw new Error(verified.error);
         expect(new Set(verified.verifiedBy)).toEqual(new Set(keyed.map((k) => k.name)));
         // A verifier that knows none of the keys accepts nothing.
@@ -103,17 +109,24 @@ describe('signed notes', () => {
   });
 
   it('note.garbage: the parsers never throw on any text', () => {
-    const piece = fc.oneof(fc.constantFrom('\n', '\n\n', '— ', '—', ' ', '+', '=', 'AAAA', 'name', '\u0000', '\ud800', '\r', '\u2028'), fc.string({ maxLength: 12 }), fc.base64String({ maxLength: 100 }));
+    const piece = fc.oneof(
+      fc.constantFrom('\n', '\n\n', '— ', '—', ' ', '+', '=', 'AAAA', 'name', '\u0000', '\ud800', '\r', '\u2028'),
+      fc.string({ maxLength: 12 }),
+      fc.base64String({ maxLength: 100 }),
+    );
     fuzz(
       'note.garbage',
-      fc.property(fc.array(piece, { maxLength: 30 }).map((p) => p.join('')), (text) => {
-        const parsed = parseNote(text);
-        if (parsed.ok) expect(text.startsWith(parsed.text)).toBe(true);
-        expect(verifyNote(text, [{ name: 'name', publicKey: logKey.publicKey }]).ok).toBe(false);
-        expect(openCheckpoint(text, { name: 'name', publicKey: logKey.publicKey }).ok).toBe(false);
-        expect(typeof verifyCosignatures(text, [witness]).ok).toBe('boolean');
-        expect(typeof parseCheckpoint(text).ok).toBe('boolean');
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 30 }).map((p) => p.join('')),
+        (text) => {
+          const parsed = parseNote(text);
+          if (parsed.ok) expect(text.startsWith(parsed.text)).toBe(true);
+          expect(verifyNote(text, [{ name: 'name', publicKey: logKey.publicKey }]).ok).toBe(false);
+          expect(openCheckpoint(text, { name: 'name', publicKey: logKey.publicKey }).ok).toBe(false);
+          expect(typeof verifyCosignatures(text, [witness]).ok).toBe('boolean');
+          expect(typeof parseCheckpoint(text).ok).toBe('boolean');
+        },
+      ),
     );
   });
 });

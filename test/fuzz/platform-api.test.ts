@@ -34,7 +34,11 @@ beforeAll(async () => {
   });
   keys = { write: await t.key('write'), check: await t.key('check'), admin: t.adminKey, auditor: await t.key('auditor') };
   for (const identifiers of [[phone()], [email()], [deviceId()]]) {
-    const res = await t.node.app.request('/v1/listings', { method: 'POST', headers: { authorization: `Bearer ${keys.write}`, 'content-type': 'application/json' }, body: JSON.stringify(listingBody({ identifiers })) });
+    const res = await t.node.app.request('/v1/listings', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.write}`, 'content-type': 'application/json' },
+      body: JSON.stringify(listingBody({ identifiers })),
+    });
     expect(res.status).toBe(201);
     listed.push(((await res.json()) as { id: string }).id);
   }
@@ -53,12 +57,45 @@ const validBodies = {
 };
 
 const listingId = fc.oneof(
-  fc.constantFrom('alpha:1', 'alpha:2', 'alpha:3', 'alpha:999', 'beta:1', 'alpha:0', 'alpha:01', 'alpha:-1', 'alpha:9007199254740993', ':', 'alpha', '%', '%E0%A4%A', '..', '%2e%2e', 'a'.repeat(300), 'alpha:1%00', 'ALPHA:1'),
+  fc.constantFrom(
+    'alpha:1',
+    'alpha:2',
+    'alpha:3',
+    'alpha:999',
+    'beta:1',
+    'alpha:0',
+    'alpha:01',
+    'alpha:-1',
+    'alpha:9007199254740993',
+    ':',
+    'alpha',
+    '%',
+    '%E0%A4%A',
+    '..',
+    '%2e%2e',
+    'a'.repeat(300),
+    'alpha:1%00',
+    'ALPHA:1',
+  ),
   fc.string({ maxLength: 40 }).map(encodeURIComponent),
 );
 
 const randomPath = fc.oneof(
-  fc.constantFrom('/', '/v1', '/v1/', '/v1/listings/', '/v1/check/', '/v1/listings//retract', '/v1/federation/status/x', '/openapi.json/x', '//healthz', '/healthz?x=1', '/v1/check?receipts=true', '/%', '/v1/%ZZ'),
+  fc.constantFrom(
+    '/',
+    '/v1',
+    '/v1/',
+    '/v1/listings/',
+    '/v1/check/',
+    '/v1/listings//retract',
+    '/v1/federation/status/x',
+    '/openapi.json/x',
+    '//healthz',
+    '/healthz?x=1',
+    '/v1/check?receipts=true',
+    '/%',
+    '/v1/%ZZ',
+  ),
   fc.webPath(),
   fc.array(fc.string({ maxLength: 10 }).map(encodeURIComponent), { maxLength: 5 }).map((parts) => `/${parts.join('/')}`),
 );

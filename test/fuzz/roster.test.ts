@@ -57,7 +57,11 @@ describe('roster round trip', () => {
 
 describe('roster mutations', () => {
   it('roster.mutation: any changed byte of a signed roster note is refused', () => {
-    const notes = samplePool('roster.mutation', roster.map((r) => utf8(signRoster(r, ROOT.secretKey))), POOL);
+    const notes = samplePool(
+      'roster.mutation',
+      roster.map((r) => utf8(signRoster(r, ROOT.secretKey))),
+      POOL,
+    );
     fuzz(
       'roster.mutation',
       fc.property(
@@ -125,14 +129,21 @@ describe('roster garbage', () => {
     });
     fuzz(
       'roster.garbage',
-      fc.property(rosterShaped, fc.oneof(fc.string({ maxLength: 300 }), fc.json().map((j) => `jointban-roster/v1\n${j}\n`)), (value, text) => {
-        expect(typeof checkRoster(value).ok).toBe('boolean');
-        const line = `jointban-roster/v1\n${JSON.stringify(value)}\n`;
-        const parsed = parseRosterText(line);
-        if (parsed.ok) expect(formatRosterText(parsed.roster)).toBe(line);
-        expect(typeof parseRosterText(text).ok).toBe('boolean');
-        expect(openRoster(text, TRUST_ROOT).ok).toBe(false);
-      }),
+      fc.property(
+        rosterShaped,
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.json().map((j) => `jointban-roster/v1\n${j}\n`),
+        ),
+        (value, text) => {
+          expect(typeof checkRoster(value).ok).toBe('boolean');
+          const line = `jointban-roster/v1\n${JSON.stringify(value)}\n`;
+          const parsed = parseRosterText(line);
+          if (parsed.ok) expect(formatRosterText(parsed.roster)).toBe(line);
+          expect(typeof parseRosterText(text).ok).toBe('boolean');
+          expect(openRoster(text, TRUST_ROOT).ok).toBe(false);
+        },
+      ),
     );
   });
 });

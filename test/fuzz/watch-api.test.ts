@@ -49,10 +49,7 @@ const validPut = () => ({
   ],
 });
 
-const segment = fc.oneof(
-  fc.constantFrom('acct-1', 'acct-2', 'unknown', '%2F', '%', '%E0%A4%A', '..', 'a'.repeat(129), 'a%00b', ''),
-  fc.string({ maxLength: 40 }).map(encodeURIComponent),
-);
+const segment = fc.oneof(fc.constantFrom('acct-1', 'acct-2', 'unknown', '%2F', '%', '%E0%A4%A', '..', 'a'.repeat(129), 'a%00b', ''), fc.string({ maxLength: 40 }).map(encodeURIComponent));
 const queryValue = fc.oneof(fc.constantFrom('0', '1', '-1', '1.5', 'abc', '9'.repeat(20), '', '%', '1000', '1001', '00'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
 
 const request = fc.record({

@@ -64,7 +64,10 @@ async function post(t: TestNode, path: string, key: string, body: unknown): Prom
 /** Appends entries of another origin's log with their projection, in one transaction, as sync does. */
 export async function appendForeign(db: Kysely<Database>, origin: string, entries: LogEntry[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await new LogWriter(trx).append(origin, entries.map((e) => ({ seq: e.seq, kind: e.kind, time: e.time, bytes: encodeEntry(e) })));
+    await new LogWriter(trx).append(
+      origin,
+      entries.map((e) => ({ seq: e.seq, kind: e.kind, time: e.time, bytes: encodeEntry(e) })),
+    );
     const listings = new ListingWriter(trx);
     for (const e of entries) {
       if (e.kind === 'listing') await listings.insertListing(e, null);
@@ -145,7 +148,12 @@ export async function seedAuditHistory(t: TestNode, clock: Clock): Promise<Seede
   expect((await check([emailN(99), phoneN(98)])).decision).toBe('allow');
   const watched = await t.request('PUT', '/v1/watch', {
     key: writeKey,
-    body: { watch: [{ reference: 'acct-1', identifiers: [nationalId(), emailN(98)] }, { reference: 'acct-2', identifiers: [phoneN(97)] }] },
+    body: {
+      watch: [
+        { reference: 'acct-1', identifiers: [nationalId(), emailN(98)] },
+        { reference: 'acct-2', identifiers: [phoneN(97)] },
+      ],
+    },
   });
   expect(await json(watched)).toEqual({ watched: 2, events: 2 });
   expect((await t.node.checks.check({ identifiers: [phoneN(13)] })).decision).toBe('deny');
@@ -161,7 +169,18 @@ export async function seedAuditHistory(t: TestNode, clock: Clock): Promise<Seede
 
 /** The report of WINDOW over the seeded history (monetization hits filled in from what the checks said). */
 export function expectedReport(seeded: Seeded): Record<string, unknown> {
-  const zeroCategories = { rumor: 0, impersonation: 0, illegal_profit: 0, fan_incitement: 0, doxxing: 0, illegal_fundraising: 0, exploiting_vulnerable_groups: 0, fraud: 0, account_matrix_abuse: 0, other_severe: 0 };
+  const zeroCategories = {
+    rumor: 0,
+    impersonation: 0,
+    illegal_profit: 0,
+    fan_incitement: 0,
+    doxxing: 0,
+    illegal_fundraising: 0,
+    exploiting_vulnerable_groups: 0,
+    fraud: 0,
+    account_matrix_abuse: 0,
+    other_severe: 0,
+  };
   const zeroTypes = { phone: 0, email: 0, national_id: 0, device_id: 0, payment_account: 0 };
   const h = seeded.monetizationHits;
   return {

@@ -17,11 +17,7 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
-export type ProxyMode =
-  | { mode: 'pass' }
-  | { mode: 'delay'; ms: number }
-  | { mode: 'cut'; how: 'refuse' | 'drop' }
-  | { mode: 'trickle'; bytes: number; everyMs: number };
+export type ProxyMode = { mode: 'pass' } | { mode: 'delay'; ms: number } | { mode: 'cut'; how: 'refuse' | 'drop' } | { mode: 'trickle'; bytes: number; everyMs: number };
 
 export const PASS: ProxyMode = { mode: 'pass' };
 /** Every response chunk is held `ms` before it is passed on (order kept): a fixed latency. */

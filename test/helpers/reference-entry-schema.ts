@@ -63,9 +63,7 @@ const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
-const LISTING_KEYS = new Set([
-  'v', 'kind', 'origin', 'seq', 'time', 'category', 'severity', 'bannedAt', 'banUntil', 'expiresAt', 'evidenceDigest', 'tokens',
-]);
+const LISTING_KEYS = new Set(['v', 'kind', 'origin', 'seq', 'time', 'category', 'severity', 'bannedAt', 'banUntil', 'expiresAt', 'evidenceDigest', 'tokens']);
 const RETRACTION_KEYS = new Set(['v', 'kind', 'origin', 'seq', 'time', 'target', 'reason']);
 const TOKEN_KEYS = new Set(['type', 'epoch', 'token']);
 const OPTIONAL_KEYS = new Set(['evidenceDigest']);

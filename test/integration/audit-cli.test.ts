@@ -23,7 +23,9 @@ let files: string[];
 /** The digest computed here with node:crypto alone, independently of src/audit/evidence.ts. */
 function independentDigest(contents: Buffer[]): string {
   const hashes = contents.map((c) => createHash('sha256').update(c).digest('hex')).sort();
-  return `sha256:${createHash('sha256').update(`jointban-evidence/v1\n${hashes.map((h) => `${h}\n`).join('')}`).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(`jointban-evidence/v1\n${hashes.map((h) => `${h}\n`).join('')}`)
+    .digest('hex')}`;
 }
 
 beforeAll(async () => {

@@ -213,4 +213,3 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/v1/audit/report']?.get?.parameters?.map((p) => p.name)).toEqual(['from', 'to', 'format']);
   });
 });
-

@@ -33,7 +33,11 @@ let backupFile: string;
 const ids = (label: string): Identifier[] => [paymentAccount(`alipay:fed-backup-${label}`)];
 
 async function heldCheckpoint(node: FedNode, origin: string): Promise<number> {
-  const row = await node.node.database.db.selectFrom('checkpoints').select((eb) => eb.fn.max('size').as('size')).where('origin', '=', origin).executeTakeFirst();
+  const row = await node.node.database.db
+    .selectFrom('checkpoints')
+    .select((eb) => eb.fn.max('size').as('size'))
+    .where('origin', '=', origin)
+    .executeTakeFirst();
   return Number(row?.size ?? 0);
 }
 

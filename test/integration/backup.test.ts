@@ -172,7 +172,7 @@ describe('a backup of a running node, restored into a fresh data directory', () 
     expect(results[0]!.entries).toBeLessThanOrEqual(before.length + 1 + during);
   });
 
-  it('is a consistent snapshot: its log is a prefix of the running node\'s, and its listings match its log', async () => {
+  it("is a consistent snapshot: its log is a prefix of the running node's, and its listings match its log", async () => {
     const manifest = JSON.parse(readFileSync(`${backupFile}.json`, 'utf8')) as BackupManifest;
     expect(manifest).toMatchObject({ format: 'jointban-backup', version: 2, member: 'alpha', role: 'member', rosterVersion: null });
     expect(manifest.signature?.publicKey).toBe(toHex(source.node.identity.publicKey));
@@ -360,7 +360,7 @@ describe('restoring where it must not', () => {
 });
 
 describe('jointban backup refuses', () => {
-  it('to overwrite a backup without --force, or to write over the node\'s own database', async () => {
+  it("to overwrite a backup without --force, or to write over the node's own database", async () => {
     expectOneLineError(await runCli(['backup', '--data-dir', source.dataDir, '--to', backupFile]), /already exists: choose another name or add --force/);
     expectOneLineError(await runCli(['backup', '--data-dir', source.dataDir, '--to', join(source.dataDir, 'jointban.db'), '--force']), /the node's own database/);
   });

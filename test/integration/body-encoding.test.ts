@@ -44,7 +44,10 @@ async function rowCounts(): Promise<Record<string, number>> {
 
 async function checksCounted(): Promise<number> {
   await t.node.checkCounter.flush();
-  const row = await t.node.database.db.selectFrom('check_counts').select((eb) => eb.fn.sum<number>('served').as('n')).executeTakeFirst();
+  const row = await t.node.database.db
+    .selectFrom('check_counts')
+    .select((eb) => eb.fn.sum<number>('served').as('n'))
+    .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
 
@@ -101,7 +104,10 @@ describe('dashboard forms that are not UTF-8', () => {
 
   async function loginForm(): Promise<{ token: string; cookie: string }> {
     const page = await t.node.app.request('http://127.0.0.1/dashboard/login');
-    const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]!).join('; ');
+    const cookie = page.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0]!)
+      .join('; ');
     return { token: csrfToken(await page.text()), cookie };
   }
 

@@ -121,9 +121,9 @@ describe('the token filter with SQLite confirmation answers as the Kysely query 
               const target = listed[o.pick % listed.length]!;
               const handle = target.via === 'own' ? own : other;
               const seq = ++seqs[target.via]!;
-              await handle.db.transaction().execute((trx) =>
-                new ListingWriter(trx).applyRetraction({ v: 1, kind: 'retraction', origin: target.origin, seq, time: iso(now), target: target.seq, reason: 'appeal_upheld' }),
-              );
+              await handle.db
+                .transaction()
+                .execute((trx) => new ListingWriter(trx).applyRetraction({ v: 1, kind: 'retraction', origin: target.origin, seq, time: iso(now), target: target.seq, reason: 'appeal_upheld' }));
             } else if (o.op === 'tick') {
               now += o.minutes * 60_000;
             } else if (o.op === 'check') {
@@ -172,7 +172,7 @@ describe('the token filter with SQLite confirmation answers as the Kysely query 
 });
 
 describe('a check after the API-key check of its request', () => {
-  it('uses that check\'s catch-up, and probes itself when the last catch-up came before the request', async () => {
+  it("uses that check's catch-up, and probes itself when the last catch-up came before the request", async () => {
     const { own, other, close } = await openPair();
     const store = new CheckStore(own.sqlite);
     const list = (seq: number, token: number) =>

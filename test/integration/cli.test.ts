@@ -121,7 +121,10 @@ describe('jointban apikey', () => {
     const result = await runCli(['apikey', 'list', '--data-dir', dataDir]);
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as Record<string, unknown>[];
-    expect(rows.map((r) => [r['name'], r['scope']])).toEqual([['initial admin key', 'admin'], ['unnamed', 'write']]);
+    expect(rows.map((r) => [r['name'], r['scope']])).toEqual([
+      ['initial admin key', 'admin'],
+      ['unnamed', 'write'],
+    ]);
     for (const row of rows) expect(Object.keys(row).sort()).toEqual(['created_at', 'id', 'last_used_at', 'name', 'revoked_at', 'scope']);
     for (const key of [created.key, init.adminApiKey]) {
       expect(result.stdout).not.toContain(key);
@@ -151,8 +154,7 @@ describe('jointban check', () => {
     const node = await openNode();
     const listing = listingBody({ banUntil: new Date(Date.now() + 30 * 86_400_000).toISOString() });
     expect((await node.call('POST', '/v1/listings', init.adminApiKey, listing)).status).toBe(201);
-    const api = async (purpose: string) =>
-      json<CheckBody>(await node.call('POST', '/v1/check', init.adminApiKey, { identifiers: [phone()], purpose }));
+    const api = async (purpose: string) => json<CheckBody>(await node.call('POST', '/v1/check', init.adminApiKey, { identifiers: [phone()], purpose }));
     const expected = { registration: await api('registration'), monetization: await api('monetization') };
     expect(expected.registration.decision).toBe('deny');
     await node.stop();

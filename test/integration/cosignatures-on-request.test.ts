@@ -115,7 +115,7 @@ describe('the witness asked to cosign a checkpoint', () => {
     expect(mirrored.checkpoints).toEqual([{ size: expect.any(Number), status: 'cosigned', note: expect.stringMatching(/^[\s\S]*— demo\.jointban\.example\/witness /) }]);
   });
 
-  it('refuses junk signatures under the member\'s key id without one slow verification, and stops at the first', async () => {
+  it("refuses junk signatures under the member's key id without one slow verification, and stops at the first", async () => {
     const good = (await new CheckpointRepository(fed.get('alpha').node.database.db).latest('alpha'))!.note;
     // The same text and key id, a junk signature whose S is canonical (< L), so that only the
     // signature equation can refuse it: where OpenSSL refuses, noble-strict would be asked.

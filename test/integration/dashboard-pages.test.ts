@@ -77,7 +77,7 @@ describe('with data', () => {
     for (const s of [...secrets, REFERENCE, PHONE, EMAIL, NATIONAL_ID, ...Object.values(NORMALISED)]) expect(html).not.toContain(s);
   }
 
-  it('health: this node\'s log with its size and checkpoint, standalone, nothing recorded', async () => {
+  it("health: this node's log with its size and checkpoint, standalone, nothing recorded", async () => {
     const html = await page(client, '/dashboard');
     expectNothingPrivate(html);
     expect(html).toContain('Member view · node alpha');
@@ -105,7 +105,7 @@ describe('with data', () => {
     expect(await csv.text()).toContain('alpha');
   });
 
-  it('a member\'s page: the daily chart, category mix and identifier types', async () => {
+  it("a member's page: the daily chart, category mix and identifier types", async () => {
     const html = await page(client, '/dashboard/members/alpha');
     expectNothingPrivate(html);
     expect(html).toMatch(/<svg class="chart daily" viewBox="0 0 1000 260" role="img" aria-label="Listings and retractions per day by alpha, [^"]*: 3 listings, 1 retraction\."/);
@@ -136,7 +136,14 @@ describe('with data', () => {
     expect(html).toContain(`href="/dashboard/listings/receipt?id=${encodeURIComponent(ids[0]!)}" download="jointban-receipt-alpha-1.json"`);
     const pre = /<pre class="receipt"[^>]*>([\s\S]*?)<\/pre>/.exec(html)?.[1];
     expect(pre).toBeDefined();
-    const shown = JSON.parse(pre!.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')) as unknown;
+    const shown = JSON.parse(
+      pre!
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&'),
+    ) as unknown;
     const download = await client.get(`/dashboard/listings/receipt?id=${encodeURIComponent(ids[0]!)}`);
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toBe('attachment; filename="jointban-receipt-alpha-1.json"');
@@ -230,8 +237,8 @@ describe('empty states', () => {
   });
 });
 
-describe('the association\'s node', () => {
-  it('labels its view as the association\'s', async () => {
+describe("the association's node", () => {
+  it("labels its view as the association's", async () => {
     const t = await createTestNode({ member: 'association', listen: false, extra: { role: 'association' } });
     try {
       const client = new DashboardClient((input, init) => t.node.app.request(input, init));

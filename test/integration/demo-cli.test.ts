@@ -36,8 +36,7 @@ function env(extra: Record<string, string>): Record<string, string> {
   return { ...out, ...extra };
 }
 
-const post = (url: string, key: string, body: unknown) =>
-  fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url: string, key: string, body: unknown) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 it('jointban demo --json --nodes 2: list on one node, denied on the other, retract, SIGTERM → exit 0 and the temp dir removed', async () => {
   tmp = tempDir('jointban-demo-cli-');

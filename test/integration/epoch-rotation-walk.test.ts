@@ -34,14 +34,12 @@ afterEach(async () => {
   fed = undefined;
 });
 
-
 interface Person {
   label: string;
   ids: Identifier[];
   /** The person's tokens under both epochs, to see whether a node stores an active listing of them. */
   tokens: Buffer[];
 }
-
 
 /** Whether the node stores an active, unexpired listing carrying one of the person's tokens (of any epoch). */
 async function stores(node: FedNode, person: Person): Promise<boolean> {

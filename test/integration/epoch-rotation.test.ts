@@ -23,8 +23,6 @@ afterEach(async () => {
   fed = undefined;
 });
 
-
-
 async function restartAll(f: TestFederation, edit: (epochs: EpochConfig[]) => EpochConfig[]): Promise<void> {
   for (const node of f.all) {
     await f.stopNode(node);
@@ -106,7 +104,16 @@ describe('a token epoch rotation with import --relist', () => {
 
     // The retractions propagate; the bans keep denying through the new listings.
     await waitFor(async () => (await f.get('beta').node.listings.get('alpha:1')).status === 'retracted', { timeoutMs: 15_000, message: 'beta to see the retraction' });
-    await waitFor(async () => (await f.get('beta').node.listings.get(relisted[0]!).catch(() => undefined))?.status === 'active', { timeoutMs: 15_000, message: 'beta to hold the new listing' });
+    await waitFor(
+      async () =>
+        (
+          await f
+            .get('beta')
+            .node.listings.get(relisted[0]!)
+            .catch(() => undefined)
+        )?.status === 'active',
+      { timeoutMs: 15_000, message: 'beta to hold the new listing' },
+    );
     for (const n of [1, 2, 3, 4]) expect((await f.check('beta', id(n))).decision).toBe('deny');
 
     // Retire epoch 1: the nodes start with epoch 2 alone.

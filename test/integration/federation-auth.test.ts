@@ -160,10 +160,9 @@ describe('a suspended member', () => {
     mallory.checkpoints = [cp];
 
     for (const n of [alpha, beta]) {
-      const found = await waitFor(
-        async () => (await fed.status(n)).misbehaviour.find((m) => m.kind === 'suspended_member' && m.origin === 'gamma' && m.peer === 'mallory'),
-        { message: `${n.member} to refuse gamma's entry dated after its suspension` },
-      );
+      const found = await waitFor(async () => (await fed.status(n)).misbehaviour.find((m) => m.kind === 'suspended_member' && m.origin === 'gamma' && m.peer === 'mallory'), {
+        message: `${n.member} to refuse gamma's entry dated after its suspension`,
+      });
       expect(found.evidence).toMatchObject({ checkpoint: cp.note, index: 1 });
       expect(await fed.logSize(n, 'gamma')).toBe(1);
       expect((await fed.check(n, after)).decision).toBe('allow');

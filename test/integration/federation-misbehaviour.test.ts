@@ -54,10 +54,9 @@ function entryFor(origin: string, seq: number, identifiers: Identifier[]): Listi
 
 /** Waits until `node` has recorded a fault of this kind about `origin` served by mallory, in status and table. */
 async function expectRecorded(node: FedNode, kind: MisbehaviourKind, origin: string): Promise<Misbehaviour> {
-  const found = await waitFor(
-    async () => (await fed.status(node)).misbehaviour.find((m) => m.kind === kind && m.origin === origin && m.peer === MALLORY),
-    { message: `${node.member} to record ${kind} about ${origin} from ${MALLORY} (mallory saw: ${mallory.requests.slice(-5).join(', ')})` },
-  );
+  const found = await waitFor(async () => (await fed.status(node)).misbehaviour.find((m) => m.kind === kind && m.origin === origin && m.peer === MALLORY), {
+    message: `${node.member} to record ${kind} about ${origin} from ${MALLORY} (mallory saw: ${mallory.requests.slice(-5).join(', ')})`,
+  });
   expect(found.message).toEqual(expect.any(String));
   expect(Object.keys(found.evidence).length).toBeGreaterThan(0);
   const row = await node.node.database.db.selectFrom('misbehaviour').selectAll().where('id', '=', found.id).executeTakeFirstOrThrow();
@@ -165,14 +164,20 @@ describe('root mismatch: an honest origin’s valid checkpoint with tampered ent
 describe('rewritten history: a longer log that does not extend the one accepted', () => {
   it('is rejected as inconsistent_checkpoint and the accepted history stays', async () => {
     const historyA = [ids('history-a-1'), ids('history-a-2')];
-    const cpA = mallory.serveOwnLog(federationName(), historyA.map((id, i) => entryFor(MALLORY, i + 1, id)));
+    const cpA = mallory.serveOwnLog(
+      federationName(),
+      historyA.map((id, i) => entryFor(MALLORY, i + 1, id)),
+    );
     for (const id of historyA) await fed.waitForDecision(beta, id, 'deny');
     await waitFor(async () => (await fed.status(beta)).origins.find((o) => o.origin === MALLORY)?.checkpointSize === 2, {
       message: 'beta to store mallory’s checkpoint of size 2',
     });
 
     const historyB = [ids('history-b-1'), ids('history-b-2'), ids('history-b-3')];
-    const cpB = mallory.serveOwnLog(federationName(), historyB.map((id, i) => entryFor(MALLORY, i + 1, id)));
+    const cpB = mallory.serveOwnLog(
+      federationName(),
+      historyB.map((id, i) => entryFor(MALLORY, i + 1, id)),
+    );
     expect(cpB.size).toBe(3);
 
     const found = await expectRecorded(beta, 'inconsistent_checkpoint', MALLORY);

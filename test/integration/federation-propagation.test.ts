@@ -200,7 +200,12 @@ describe('GET /v1/federation/status', () => {
       );
       expect(status.member).toBe(n.member);
       expect(status.roster).toEqual({ version: 1, members: 4 });
-      expect(status.peers.map((p) => p.member).sort()).toEqual(f.all.map((h) => h.member).filter((m) => m !== n.member).sort());
+      expect(status.peers.map((p) => p.member).sort()).toEqual(
+        f.all
+          .map((h) => h.member)
+          .filter((m) => m !== n.member)
+          .sort(),
+      );
       for (const p of status.peers) expect(p).toMatchObject({ lastError: null, consecutiveFailures: 0 });
       const alphaOrigin = status.origins.find((o) => o.origin === 'alpha');
       expect(alphaOrigin).toMatchObject({ size: 2, checkpointSize: 2 });

@@ -30,7 +30,7 @@ afterAll(() => {
 });
 
 describe('the files of a node', () => {
-  it('are its user\'s only: config, key, database with -wal and -shm, snapshot; directories 0700', async () => {
+  it("are its user's only: config, key, database with -wal and -shm, snapshot; directories 0700", async () => {
     const dataDir = join(tempDir('jointban-modes-'), 'node');
     const init = await initDataDir({ dataDir, member: 'alpha', port: 0, epochs: [{ epoch: 1, secret: TEST_EPOCH_SECRET }] });
     const node = await createNode(loadConfig(dataDir, {}), { logger: createLogger('silent') });

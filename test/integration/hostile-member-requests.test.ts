@@ -72,7 +72,10 @@ describe('a member flooding the federation API', () => {
     const served = statuses.filter((s) => s === 200).length;
     const limited = statuses.filter((s) => s === 429).length;
     // No request of the flood was refused as a replay: the cache never filled up for anyone.
-    expect(statuses.every((s) => s === 200 || s === 429 || s === 503), JSON.stringify(statuses)).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 429 || s === 503),
+      JSON.stringify(statuses),
+    ).toBe(true);
     expect(limited).toBeGreaterThan(300);
     expect(served).toBeGreaterThan(0);
 

@@ -89,11 +89,9 @@ async function peerStatus(node: FedNode) {
 
 /** Waits for `node` to record `bad_response` from mallory whose evidence names `problem`; checks the evidence is short. */
 async function expectBadResponse(node: FedNode, problem: RegExp, secret?: string): Promise<Misbehaviour> {
-  const found = await waitFor(
-    async () =>
-      (await fed.status(node)).misbehaviour.find((m) => m.kind === 'bad_response' && m.peer === MALLORY && problem.test(String(m.evidence['problem']))),
-    { message: `${node.member} to record bad_response ${String(problem)} (mallory saw: ${mallory.requests.slice(-4).join(', ')})` },
-  );
+  const found = await waitFor(async () => (await fed.status(node)).misbehaviour.find((m) => m.kind === 'bad_response' && m.peer === MALLORY && problem.test(String(m.evidence['problem']))), {
+    message: `${node.member} to record bad_response ${String(problem)} (mallory saw: ${mallory.requests.slice(-4).join(', ')})`,
+  });
   const evidence = JSON.stringify(found.evidence);
   expect(evidence.length).toBeLessThan(1024);
   if (secret !== undefined) expect(evidence).not.toContain(secret);
@@ -159,8 +157,7 @@ describe('an endless page', () => {
     const listed = ids('endless', 3);
     serveOwnLog(listed);
     const cancelled = mallory.cancelledStreams;
-    mallory.override = (req) =>
-      isEntries(req) ? mallory.streamResponse({ prefix: `{"origin":"${MALLORY}","start":0,"entries":["`, chunk: 'QUFB'.repeat(16 * 1024) }) : undefined;
+    mallory.override = (req) => (isEntries(req) ? mallory.streamResponse({ prefix: `{"origin":"${MALLORY}","start":0,"entries":["`, chunk: 'QUFB'.repeat(16 * 1024) }) : undefined);
     await poke();
 
     await expectBadResponse(beta, new RegExp(`exceeds the ${LIMITS.maxResponseBytes}-byte limit`));

@@ -99,8 +99,23 @@ function expectNoRawValues(raw: readonly string[], texts: Record<string, string>
 describe('a CSV file with invalid rows', () => {
   const bannedAt = new Date(Date.now() - 30 * DAY_MS).toISOString();
   const csvRow = (i: number, over: Partial<Record<string, string>> = {}) => {
-    const cells = { reference: `user-${i}`, category: 'fraud', banned_at: bannedAt, ban_until: '', expires_at: '', evidence_digest: '', phone: phoneOf(i), email: emailOf(i), national_id: '', device_id: '', payment_account: '', ...over };
-    return HEADER.split(',').map((c) => cells[c as keyof typeof cells]).join(',');
+    const cells = {
+      reference: `user-${i}`,
+      category: 'fraud',
+      banned_at: bannedAt,
+      ban_until: '',
+      expires_at: '',
+      evidence_digest: '',
+      phone: phoneOf(i),
+      email: emailOf(i),
+      national_id: '',
+      device_id: '',
+      payment_account: '',
+      ...over,
+    };
+    return HEADER.split(',')
+      .map((c) => cells[c as keyof typeof cells])
+      .join(',');
   };
   // Row i of the file is on line i + 2 (the header is line 1).
   const special: Record<number, { line: string; reason: RegExp | string }> = {
@@ -172,7 +187,16 @@ describe('a CSV file with invalid rows', () => {
 
 describe('a JSON Lines file with invalid rows', () => {
   const bannedAt = new Date(Date.now() - 30 * DAY_MS).toISOString();
-  const listing = (i: number) => ({ reference: `user-${i}`, identifiers: [{ type: 'phone', value: phoneOf(i) }, { type: 'email', value: emailOf(i) }], category: 'fraud', bannedAt, banUntil: null });
+  const listing = (i: number) => ({
+    reference: `user-${i}`,
+    identifiers: [
+      { type: 'phone', value: phoneOf(i) },
+      { type: 'email', value: emailOf(i) },
+    ],
+    category: 'fraud',
+    bannedAt,
+    banUntil: null,
+  });
   const special: Record<number, { line: string; reason: RegExp | string }> = {
     10: { line: `{"reference":"user-10","identifiers":[{"type":"phone","value":"${phoneOf(10)}"}`, reason: 'not valid JSON' },
     20: { line: JSON.stringify([phoneOf(20)]), reason: 'not a JSON object' },
@@ -181,7 +205,16 @@ describe('a JSON Lines file with invalid rows', () => {
     50: { line: JSON.stringify({ ...listing(50), banUntil: undefined }), reason: 'banUntil: required (null for a permanent ban)' },
     60: { line: JSON.stringify({ ...listing(60), severity: 'minor' }), reason: 'severity: only "severe" listings are shared' },
     70: { line: JSON.stringify({ ...listing(70), identifiers: [] }), reason: 'identifiers: none given, at least one is required' },
-    80: { line: JSON.stringify({ ...listing(80), identifiers: [{ type: 'phone', value: phoneOf(80) }, { type: 'email', value: BAD_EMAIL }] }), reason: /^identifiers\[1\] \(email\): / },
+    80: {
+      line: JSON.stringify({
+        ...listing(80),
+        identifiers: [
+          { type: 'phone', value: phoneOf(80) },
+          { type: 'email', value: BAD_EMAIL },
+        ],
+      }),
+      reason: /^identifiers\[1\] \(email\): /,
+    },
     90: { line: JSON.stringify({ ...listing(90), reference: 90 }), reason: /^reference: required/ },
   };
   // A blank line after row 150 shifts the line numbers of the rows after it by one.
@@ -197,7 +230,13 @@ describe('a JSON Lines file with invalid rows', () => {
     writeFileSync(file, text);
     // user-7 was listed before and retracted: the import must not list that person again.
     const before = await openNode();
-    const old = await before.listings.create({ identifiers: [{ type: 'payment_account', value: 'alipay:2088000000000007' }], category: 'fraud', severity: 'severe', banUntil: null, reference: 'user-7' });
+    const old = await before.listings.create({
+      identifiers: [{ type: 'payment_account', value: 'alipay:2088000000000007' }],
+      category: 'fraud',
+      severity: 'severe',
+      banUntil: null,
+      reference: 'user-7',
+    });
     await before.listings.retract(old.id, 'appeal_upheld');
     await closeNodes();
 
@@ -210,7 +249,14 @@ describe('a JSON Lines file with invalid rows', () => {
     expectNoRawValues(raw, { stdout: result.stdout, stderr: result.stderr, rejects: readFileSync(`${file}.rejects.csv`, 'utf8') });
 
     const node = await openNode();
-    for (const [i, decision] of [[0, 'deny'], [299, 'deny'], [3, 'deny'], [7, 'allow'], [100, 'allow'], [80, 'allow']] as const) {
+    for (const [i, decision] of [
+      [0, 'deny'],
+      [299, 'deny'],
+      [3, 'deny'],
+      [7, 'allow'],
+      [100, 'allow'],
+      [80, 'allow'],
+    ] as const) {
       expect((await node.checks.check({ identifiers: [{ type: 'phone', value: phoneOf(i) }] })).decision, `user-${i}`).toBe(decision);
     }
     expect(await new LogReader(node.database.db).size('alpha')).toBe(2 + 289);
@@ -282,7 +328,17 @@ describe('when the command cannot run', () => {
   it.each(['csv', 'jsonl'] as const)('a %s file with a GBK byte sequence stops at its line and byte offset; converted, re-running lists the rest once', async (format) => {
     const bannedAt = new Date(Date.now() - DAY_MS).toISOString();
     const csvRow = (i: number, email: string) => `user-${i},fraud,${bannedAt},,,,${phoneOf(i)},${email},,,`;
-    const jsonRow = (i: number, email: string) => JSON.stringify({ reference: `user-${i}`, identifiers: [{ type: 'phone', value: phoneOf(i) }, { type: 'email', value: email }], category: 'fraud', bannedAt, banUntil: null });
+    const jsonRow = (i: number, email: string) =>
+      JSON.stringify({
+        reference: `user-${i}`,
+        identifiers: [
+          { type: 'phone', value: phoneOf(i) },
+          { type: 'email', value: email },
+        ],
+        category: 'fraud',
+        bannedAt,
+        banUntil: null,
+      });
     const row = format === 'csv' ? csvRow : jsonRow;
     const head = format === 'csv' ? `${HEADER}\n` : '';
     // Row 40 (line 41 in CSV, 40 in JSON Lines) names 张三@example.org, in GBK bytes.

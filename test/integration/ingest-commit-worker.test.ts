@@ -74,7 +74,11 @@ const AT = '2026-12-07T12:00:00.000Z';
  */
 async function ingestAll(pipeline: IngestPipeline, { roster, entries }: Origin): Promise<PreparedPage[]> {
   const answers: PreparedPage[] = [];
-  const pages: [number, number, number[]][] = [[0, 5, [5]], [5, 13, [3, 8]], [13, 14, [1]]];
+  const pages: [number, number, number[]][] = [
+    [0, 5, [5]],
+    [5, 13, [3, 8]],
+    [13, 14, [1]],
+  ];
   for (const [start, end, cuts] of pages) {
     const prepared = await pipeline.prepare({ origin: 'alpha', start, maxEntries: end - start, body: body(entries.slice(start, end)), roster });
     answers.push(prepared);

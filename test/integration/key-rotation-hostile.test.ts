@@ -98,10 +98,13 @@ describe('a checkpoint of a member with a key history, from a hostile node', () 
 
   it('signed by the current key with an honest inclusion proof is accepted', async () => {
     honestProofs(serve(next.secretKey));
-    await waitFor(async () => {
-      await beta.node.federation.sync.syncOnce(MALLORY).catch(() => undefined);
-      return (await fed.logSize(beta, MALLORY)) === 2;
-    }, { timeoutMs: 15_000, message: `beta to take ${MALLORY}'s log` });
+    await waitFor(
+      async () => {
+        await beta.node.federation.sync.syncOnce(MALLORY).catch(() => undefined);
+        return (await fed.logSize(beta, MALLORY)) === 2;
+      },
+      { timeoutMs: 15_000, message: `beta to take ${MALLORY}'s log` },
+    );
     expect((await fed.check(beta, [ids[0]!])).decision).toBe('deny');
   });
 });

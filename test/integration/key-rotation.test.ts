@@ -32,16 +32,19 @@ afterEach(async () => {
 async function receiptFor(f: TestFederation, member: string, n: number): Promise<unknown> {
   const node = f.get(member);
   let receipt: unknown;
-  await waitFor(async () => {
-    const res = await fetch(`${node.url}/v1/check`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${node.checkKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ identifiers: id(n), receipts: true }),
-    });
-    const body = (await res.json()) as { receipts?: unknown[] };
-    receipt = body.receipts?.[0];
-    return receipt !== undefined;
-  }, { timeoutMs: 15_000, message: `a receipt from ${member}` });
+  await waitFor(
+    async () => {
+      const res = await fetch(`${node.url}/v1/check`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${node.checkKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ identifiers: id(n), receipts: true }),
+      });
+      const body = (await res.json()) as { receipts?: unknown[] };
+      receipt = body.receipts?.[0];
+      return receipt !== undefined;
+    },
+    { timeoutMs: 15_000, message: `a receipt from ${member}` },
+  );
   return receipt;
 }
 

@@ -105,7 +105,13 @@ describe('createMany: one bad item rejects the whole batch', () => {
     const before = rowCounts();
     const { service, appends } = observedService();
     const batch = inputs(10, 6);
-    batch[3] = { ...batch[3]!, identifiers: [{ type: 'phone', value: person(13).phone }, { type: 'national_id', value: BAD_NATIONAL_ID }] };
+    batch[3] = {
+      ...batch[3]!,
+      identifiers: [
+        { type: 'phone', value: person(13).phone },
+        { type: 'national_id', value: BAD_NATIONAL_ID },
+      ],
+    };
     const error = await service.createMany(batch).then(
       () => undefined,
       (err: unknown) => err,
@@ -149,10 +155,13 @@ describe('a listing during an epoch overlap', () => {
     expect((await check([{ type: 'national_id', value: person(0).nationalId }])).decision).toBe('deny');
   });
 
-  it('refuses, naming the limit, a listing whose identifiers under every epoch exceed an entry\'s 32 tokens', async () => {
+  it("refuses, naming the limit, a listing whose identifiers under every epoch exceed an entry's 32 tokens", async () => {
     const { service, appends } = observedService([2, 3]);
     const input = { ...listingInput(0, new Date()), identifiers: Array.from({ length: 11 }, (_, i) => ({ type: 'email' as const, value: `user${i}@example.org` })) };
-    await expect(service.create(input)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^identifiers: 33 tokens .*at most 10 identifiers while this node holds 3 epochs$/) });
+    await expect(service.create(input)).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: expect.stringMatching(/^identifiers: 33 tokens .*at most 10 identifiers while this node holds 3 epochs$/),
+    });
     expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
     expect(appends).toEqual([]);
     await expect(service.create({ ...input, identifiers: input.identifiers.slice(0, 10) })).resolves.toMatchObject({ seq: 1 });

@@ -20,7 +20,9 @@ describe('GET /metrics', () => {
   });
 
   it('counts listings, retractions and checks by purpose and decision, without identifiers', async () => {
-    const created = (await (await t.request('POST', '/v1/listings', { key: t.adminKey, body: { identifiers: [{ type: 'phone', value: phone }], category: 'fraud', severity: 'severe', banUntil: null } })).json()) as { id: string };
+    const created = (await (
+      await t.request('POST', '/v1/listings', { key: t.adminKey, body: { identifiers: [{ type: 'phone', value: phone }], category: 'fraud', severity: 'severe', banUntil: null } })
+    ).json()) as { id: string };
     for (let i = 0; i < 3; i++) expect((await t.request('POST', '/v1/check', { key: t.adminKey, body: { identifiers: [{ type: 'phone', value: phone }] } })).status).toBe(200);
     expect((await t.request('POST', `/v1/listings/${created.id}/retract`, { key: t.adminKey, body: { reason: 'appeal_upheld' } })).status).toBe(200);
     expect((await t.request('POST', '/v1/check', { key: t.adminKey, body: { identifiers: [{ type: 'phone', value: phone }] } })).status).toBe(200);

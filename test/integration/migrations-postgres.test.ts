@@ -108,7 +108,19 @@ describe.runIf(postgresCanRun('PostgreSQL migrations tests'))('the migrations on
     // pg returns int8 as a string unless told otherwise: the node's adapter will choose (issue 14).
     expect(String(row.epoch)).toBe('4294967295');
 
-    const event = { kind: 'match' as const, reference: 'r', listing_id: 'alpha:1', origin: 'alpha', category: 'fraud', identifier_types: '[]', matches: '[]', time: 't', state: 'pending' as const, attempts: 0, next_attempt_at: 't' };
+    const event = {
+      kind: 'match' as const,
+      reference: 'r',
+      listing_id: 'alpha:1',
+      origin: 'alpha',
+      category: 'fraud',
+      identifier_types: '[]',
+      matches: '[]',
+      time: 't',
+      state: 'pending' as const,
+      attempts: 0,
+      next_attempt_at: 't',
+    };
     const insert = async () => String((await db.insertInto('watch_events').values(event).returning('id').executeTakeFirstOrThrow()).id);
     expect([await insert(), await insert()]).toEqual(['1', '2']);
     await db.deleteFrom('watch_events').where('id', '=', 2).execute();

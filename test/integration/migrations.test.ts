@@ -42,17 +42,16 @@ async function registered(): Promise<string[]> {
 
 /** The tables the migrations own (Kysely's own bookkeeping tables left out). */
 function tables(handle: DatabaseHandle): string[] {
-  return handle.sqlite
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%' ORDER BY name")
-    .pluck()
-    .all() as string[];
+  return handle.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%' ORDER BY name").pluck().all() as string[];
 }
 
 /** Every table and index with its SQL: two equal snapshots are the same schema. */
 function snapshot(handle: DatabaseHandle): string[] {
-  const rows = handle.sqlite
-    .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%' ORDER BY type, name")
-    .all() as { type: string; name: string; sql: string | null }[];
+  const rows = handle.sqlite.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%' ORDER BY type, name").all() as {
+    type: string;
+    name: string;
+    sql: string | null;
+  }[];
   return rows.map((r) => `${r.type} ${r.name}: ${r.sql ?? ''}`);
 }
 
@@ -132,9 +131,7 @@ describe('the SQLite schema of each migration', () => {
       const { error } = await migrator.migrateUp();
       expect(error).toBeUndefined();
       lines.push(`-- after ${name}`);
-      const rows = handle.sqlite
-        .prepare("SELECT type, name, sql FROM sqlite_master WHERE tbl_name NOT LIKE 'kysely_%' ORDER BY name")
-        .all() as { type: string; name: string; sql: string | null }[];
+      const rows = handle.sqlite.prepare("SELECT type, name, sql FROM sqlite_master WHERE tbl_name NOT LIKE 'kysely_%' ORDER BY name").all() as { type: string; name: string; sql: string | null }[];
       for (const r of rows) lines.push(`${r.type} ${r.name}: ${r.sql ?? '(implicit)'}`);
     }
     const expected = readFileSync(new URL('migrations-sqlite-schema.txt', import.meta.url), 'utf8');

@@ -74,7 +74,7 @@ afterAll(async () => {
 });
 
 describe('docs/OPERATIONS.md, "Node signing keys", walked', () => {
-  it('rotates a running member\'s key with the commands as written, the secret only in the node\'s environment', { timeout: 90_000 }, async () => {
+  it("rotates a running member's key with the commands as written, the secret only in the node's environment", { timeout: 90_000 }, async () => {
     // 1. New key (the member).
     const rotated = await runCliJson<{ file: string; publicKey: string; previousPublicKey: string }>(['keys', 'rotate', '--data-dir', alphaDir]);
     expect(rotated.file).toBe(join(alphaDir, 'keys', 'node.key.next'));

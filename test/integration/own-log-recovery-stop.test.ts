@@ -28,7 +28,13 @@ it("own-log recovery's request to a peer that never answers ends when the sync l
     self: 'alpha',
     roster: () => sampleRoster(),
     // The peer serves no checkpoint of alpha's log; the probe beyond it hangs until aborted.
-    sync: { checkpointsOf: async () => [], ingestorFor: () => { throw new Error('no ingest expected'); }, signal: lifetime.signal },
+    sync: {
+      checkpointsOf: async () => [],
+      ingestorFor: () => {
+        throw new Error('no ingest expected');
+      },
+      signal: lifetime.signal,
+    },
     client: {
       get: (_endpoint, _path, _query, signal) => {
         asked.push(signal);

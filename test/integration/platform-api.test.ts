@@ -4,20 +4,7 @@
  * path. Bad input must write nothing: each rejected request is followed by a look at the log.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  BAD_NATIONAL_ID,
-  FUTURE_NATIONAL_ID,
-  DAY_MS,
-  email,
-  json,
-  listingBody,
-  nationalId,
-  phone,
-  PHONE,
-  PHONE_SPELLINGS,
-  type CreatedListingBody,
-  type ErrorBody,
-} from '../helpers/fixtures.js';
+import { BAD_NATIONAL_ID, FUTURE_NATIONAL_ID, DAY_MS, email, json, listingBody, nationalId, phone, PHONE, PHONE_SPELLINGS, type CreatedListingBody, type ErrorBody } from '../helpers/fixtures.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
 let t: TestNode;
@@ -57,7 +44,10 @@ describe('POST /v1/listings: success', () => {
     const body = await json<CreatedListingBody>(res);
     expect(Object.keys(body).sort()).toEqual(['id', 'origin', 'seq', 'status', 'tokens']);
     expect(body).toMatchObject({ id: 'alpha:1', origin: 'alpha', seq: 1, status: 'active' });
-    expect(body.tokens.map((tok) => [tok.type, tok.epoch])).toEqual([['phone', 1], ['email', 1]]);
+    expect(body.tokens.map((tok) => [tok.type, tok.epoch])).toEqual([
+      ['phone', 1],
+      ['email', 1],
+    ]);
     for (const tok of body.tokens) expect(tok.token).toMatch(/^[0-9a-f]{32}$/);
     expect(rowCounts()).toEqual({ log: 1, listings: 1, tokens: 2 });
   });
@@ -207,13 +197,10 @@ describe('POST /v1/listings/:id/retract', () => {
     expect(rowCounts().log).toBe(1);
   });
 
-  it.each(['nonsense', 'alpha:0', 'alpha:-1', 'alpha:1x', 'Alpha:1', 'x', `alpha:${'9'.repeat(80)}`])(
-    'a malformed id %s → 404',
-    async (id) => {
-      await expectError(await retract(encodeURIComponent(id)), 404, 'not_found');
-      expect(rowCounts().log).toBe(1);
-    },
-  );
+  it.each(['nonsense', 'alpha:0', 'alpha:-1', 'alpha:1x', 'Alpha:1', 'x', `alpha:${'9'.repeat(80)}`])('a malformed id %s → 404', async (id) => {
+    await expectError(await retract(encodeURIComponent(id)), 404, 'not_found');
+    expect(rowCounts().log).toBe(1);
+  });
 
   it.each([
     ['an unknown reason', { reason: 'changed_my_mind' }, 400],

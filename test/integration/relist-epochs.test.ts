@@ -89,10 +89,13 @@ describe('relisting during and after overlaps', () => {
     await withEpochs([1, 2]).listings.create({ identifiers: [{ type: 'phone', value: phone(2) }], category: 'fraud', severity: 'severe', banUntil: null, reference: 'u2' });
     await withEpochs([1, 2]).listings.create({ identifiers: [{ type: 'phone', value: phone(3) }], category: 'fraud', severity: 'severe', banUntil: null, reference: 'u3' });
     // Epoch 1 is gone, 3 is new: u2's row is verified under epoch 2; u3's row names another account.
-    const result = await relist([2, 3], [
-      ['u2', 2],
-      ['u3', 4],
-    ]);
+    const result = await relist(
+      [2, 3],
+      [
+        ['u2', 2],
+        ['u3', 4],
+      ],
+    );
     expect(result).toMatchObject({ rows: 2, relisted: 1, rejected: 1 });
     expect(await activeEpochs('u2')).toEqual([[2, 3]]);
     expect(rejectsOf()).toContain('the row is not the account that was listed');

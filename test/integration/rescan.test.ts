@@ -97,7 +97,10 @@ describe('rescan of users, some of them listed', () => {
     const { result, totals } = await rescan(file, ['--out', out]);
     expect(totals).toMatchObject({ rows: 107, checked: 105, flagged: 3, deny: 2, review: 1, rejected: 2, out, rejectsFile: `${file}.rejects.csv` });
 
-    const flagged = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Flagged);
+    const flagged = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Flagged);
     expect(flagged.map((f) => [f.reference, f.decision])).toEqual([
       ['alice', 'deny'],
       ['bob', 'review'],
@@ -140,7 +143,12 @@ describe('rescan of users, some of them listed', () => {
     writeFileSync(file, `${users.map((u) => JSON.stringify(u)).join('\n')}\n{"reference":"x","identifiers":[],"extra":1}\n`);
     const { result, totals } = await rescan(file);
     expect(totals).toMatchObject({ rows: 4, checked: 3, flagged: 2, rejected: 1 });
-    expect(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as Flagged).reference)).toEqual(['alice', 'yan']);
+    expect(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Flagged).reference),
+    ).toEqual(['alice', 'yan']);
     expect(readFileSync(`${file}.rejects.csv`, 'utf8')).toBe('row,reason\r\n4,"unknown field (the fields are reference, identifiers)"\r\n');
   });
 });

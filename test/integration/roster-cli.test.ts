@@ -119,9 +119,7 @@ describe('jointban roster (association workflow)', () => {
     const out = ok('roster', 'init', '--data-dir', assoc);
     expect(out['federation']).toBe('jointban.example');
     const draft = JSON.parse(fileText('roster.json')) as { members: Record<string, unknown>[] };
-    expect(draft.members).toEqual([
-      expect.objectContaining({ id: 'assoc', role: 'association', status: 'active', publicKey: base64Key('assoc'), endpoint: 'http://127.0.0.1:7401' }),
-    ]);
+    expect(draft.members).toEqual([expect.objectContaining({ id: 'assoc', role: 'association', status: 'active', publicKey: base64Key('assoc'), endpoint: 'http://127.0.0.1:7401' })]);
   });
 
   it('add, add, sign: version 1, opened with the printed trust root', () => {
@@ -163,8 +161,7 @@ describe('jointban roster (association workflow)', () => {
 
   describe('refused commands exit 1 with one line and change nothing', () => {
     const dir = () => ['--data-dir', assoc];
-    const add = (id: string, key: string, endpoint = 'https://gamma.example') =>
-      ['roster', 'add', ...dir(), '--id', id, '--name', 'Gamma', '--public-key', key, '--endpoint', endpoint];
+    const add = (id: string, key: string, endpoint = 'https://gamma.example') => ['roster', 'add', ...dir(), '--id', id, '--name', 'Gamma', '--public-key', key, '--endpoint', endpoint];
 
     it('a duplicate id', () => refused(/member alpha is already in the roster/, ...add('alpha', '00'.repeat(31) + '01')));
     it('a duplicate public key', () => refused(/already belongs to member alpha/, ...add('gamma', keys['alpha'] ?? '')));

@@ -31,7 +31,11 @@ const copies: string[] = [];
 const ids = (label: string): Identifier[] => [paymentAccount(`alipay:verify-${label}`)];
 
 async function heldCheckpoint(node: FedNode, origin: string): Promise<number> {
-  const row = await node.node.database.db.selectFrom('checkpoints').select((eb) => eb.fn.max('size').as('size')).where('origin', '=', origin).executeTakeFirst();
+  const row = await node.node.database.db
+    .selectFrom('checkpoints')
+    .select((eb) => eb.fn.max('size').as('size'))
+    .where('origin', '=', origin)
+    .executeTakeFirst();
   return Number(row?.size ?? 0);
 }
 
@@ -53,9 +57,20 @@ beforeAll(async () => {
     if (!edited.ok) throw new Error(edited.error);
     return edited.draft;
   });
-  await waitFor(async () => Number((await alpha.node.database.db.selectFrom('rosters').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst())?.v) === 2, {
-    message: 'alpha to store roster version 2',
-  });
+  await waitFor(
+    async () =>
+      Number(
+        (
+          await alpha.node.database.db
+            .selectFrom('rosters')
+            .select((eb) => eb.fn.max('version').as('v'))
+            .executeTakeFirst()
+        )?.v,
+      ) === 2,
+    {
+      message: 'alpha to store roster version 2',
+    },
+  );
   await fed.stopNode(alpha);
   snapshot = tempDir('jointban-verify-snapshot-');
   cpSync(alpha.dataDir, snapshot, { recursive: true });

@@ -115,7 +115,11 @@ describe('PUT /v1/watch draws on a per-key identifier budget', () => {
       // As fast as the node lets it: 5 candidates per request until refused, then wait a second.
       for (;;) {
         const batch = Array.from({ length: 5 }, (_, i) => candidate(next + i));
-        const res = await watchOf(node, key, batch.map((id, i) => ({ reference: `probe-${next + i}`, identifiers: [id] })));
+        const res = await watchOf(
+          node,
+          key,
+          batch.map((id, i) => ({ reference: `probe-${next + i}`, identifiers: [id] })),
+        );
         if (res.status !== 200) {
           expect(res.status).toBe(429);
           break;

@@ -29,7 +29,12 @@ describe('a peer listing of a watched account', () => {
     const put = await fetch(`${beta.url}/v1/watch`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${beta.writeKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ watch: [{ reference: 'beta-user-9', identifiers: [email(), nationalId()] }, { reference: 'beta-user-10', identifiers: [phone()] }] }),
+      body: JSON.stringify({
+        watch: [
+          { reference: 'beta-user-9', identifiers: [email(), nationalId()] },
+          { reference: 'beta-user-10', identifiers: [phone()] },
+        ],
+      }),
     });
     expect(put.status).toBe(200);
 

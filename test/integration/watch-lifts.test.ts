@@ -37,7 +37,15 @@ describe('a listing that reaches its expiry', () => {
     t = await createTestNode({ now: () => new Date(Date.now() + offsetMs) });
     const node = t;
     const events = () => eventsAt(node.url, node.adminKey);
-    const watch = await node.request('PUT', '/v1/watch', { key: node.adminKey, body: { watch: [{ reference: 'user-1', identifiers: [phone(), email()] }, { reference: 'user-2', identifiers: [email()] }] } });
+    const watch = await node.request('PUT', '/v1/watch', {
+      key: node.adminKey,
+      body: {
+        watch: [
+          { reference: 'user-1', identifiers: [phone(), email()] },
+          { reference: 'user-2', identifiers: [email()] },
+        ],
+      },
+    });
     expect(watch.status).toBe(200);
 
     const expiresAt = new Date(Date.now() + 60_000).toISOString();
@@ -115,7 +123,7 @@ function ok<T extends { ok: boolean }>(result: T): Extract<T, { ok: true }> {
   return result as Extract<T, { ok: true }>;
 }
 
-describe('a roster change about the origin of a watched account\'s listing', () => {
+describe("a roster change about the origin of a watched account's listing", () => {
   it('suspension records a lift (member_suspended), reinstatement a match, removal a lift (member_removed)', { timeout: 60_000 }, async () => {
     fed = await createFederation(2);
     const f = fed;

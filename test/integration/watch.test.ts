@@ -34,8 +34,20 @@ describe('PUT /v1/watch rejects bad input and writes nothing', () => {
   it('names the offending item, and stores nothing of the batch', async () => {
     const { write, reader } = await setup();
     const cases: [unknown, RegExp][] = [
-      [[{ reference: 'a', identifiers: [phone()] }, { reference: 'b', identifiers: [{ type: 'phone', value: '+86 10 6552 9988' }] }], /^watch\[1\]\.identifiers\[0\] \(phone\): /],
-      [[{ reference: 'a', identifiers: [phone()] }, { reference: 'a', identifiers: [email()] }], /^watch\[1\]\.reference: same as watch\[0\]/],
+      [
+        [
+          { reference: 'a', identifiers: [phone()] },
+          { reference: 'b', identifiers: [{ type: 'phone', value: '+86 10 6552 9988' }] },
+        ],
+        /^watch\[1\]\.identifiers\[0\] \(phone\): /,
+      ],
+      [
+        [
+          { reference: 'a', identifiers: [phone()] },
+          { reference: 'a', identifiers: [email()] },
+        ],
+        /^watch\[1\]\.reference: same as watch\[0\]/,
+      ],
       [[{ reference: 'a', identifiers: [] }], /^watch\[0\]\.identifiers: /],
       [[{ reference: '', identifiers: [phone()] }], /^watch\[0\]\.reference: /],
       [[{ reference: 'a', identifiers: [phone()], extra: 1 }], /^watch\[0\]: /],

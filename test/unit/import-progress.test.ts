@@ -7,7 +7,15 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createProgress, formatDuration, progressLine, type ProgressSnapshot } from '../../src/jobs/progress.js';
 
-const snap = (rows: number, bytes: number): ProgressSnapshot => ({ rows, bytes, parts: [['listed', rows - 3], ['skipped', 1], ['rejected', 2]] });
+const snap = (rows: number, bytes: number): ProgressSnapshot => ({
+  rows,
+  bytes,
+  parts: [
+    ['listed', rows - 3],
+    ['skipped', 1],
+    ['rejected', 2],
+  ],
+});
 
 describe('a plain progress line', () => {
   it('gives the counts, the rate, the share read and the time left', () => {
@@ -34,11 +42,22 @@ describe('plain progress', () => {
       },
     }) as unknown as NodeJS.WriteStream;
     const progress = createProgress({ verb: 'import', stream, tty: false, totalBytes: undefined, intervalMs: 10_000, clock: () => now });
-    for (const [t, rows] of [[1_000, 10], [9_999, 20], [10_000, 30], [15_000, 40], [20_001, 50]] as const) {
+    for (const [t, rows] of [
+      [1_000, 10],
+      [9_999, 20],
+      [10_000, 30],
+      [15_000, 40],
+      [20_001, 50],
+    ] as const) {
       now = t;
       progress.update(snap(rows, 0));
     }
     progress.finish(snap(50, 0));
-    expect(text.split('\n').filter(Boolean).map((l) => l.split(' ')[1])).toEqual(['30', '50']);
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[1]),
+    ).toEqual(['30', '50']);
   });
 });

@@ -23,7 +23,16 @@ describe('JSON Lines listings', () => {
   it('maps a row to the API input, severity defaulting to severe', () => {
     expect(listingFromRow(json(listing({ bannedAt: '2024-05-01T08:00:00+08:00', evidenceDigest: `sha256:${'a'.repeat(64)}` })), RULES)).toEqual({
       ok: true,
-      value: { reference: 'u1', identifiers: [{ type: 'phone', value: SECRET }], category: 'fraud', severity: 'severe', bannedAt: '2024-05-01T08:00:00+08:00', banUntil: null, expiresAt: undefined, evidenceDigest: `sha256:${'a'.repeat(64)}` },
+      value: {
+        reference: 'u1',
+        identifiers: [{ type: 'phone', value: SECRET }],
+        category: 'fraud',
+        severity: 'severe',
+        bannedAt: '2024-05-01T08:00:00+08:00',
+        banUntil: null,
+        expiresAt: undefined,
+        evidenceDigest: `sha256:${'a'.repeat(64)}`,
+      },
     });
   });
 
@@ -57,7 +66,16 @@ describe('CSV listings', () => {
     const result = listingFromRow(csv(cells({ email: 'a@example.org | b@example.org', phone: `${SECRET}|`, payment_account: 'alipay:1', ban_until: '' })), { ...RULES, maxIdentifiers: 4 });
     expect(result).toMatchObject({
       ok: true,
-      value: { banUntil: null, bannedAt: undefined, identifiers: [{ type: 'phone', value: SECRET }, { type: 'email', value: 'a@example.org' }, { type: 'email', value: 'b@example.org' }, { type: 'payment_account', value: 'alipay:1' }] },
+      value: {
+        banUntil: null,
+        bannedAt: undefined,
+        identifiers: [
+          { type: 'phone', value: SECRET },
+          { type: 'email', value: 'a@example.org' },
+          { type: 'email', value: 'b@example.org' },
+          { type: 'payment_account', value: 'alipay:1' },
+        ],
+      },
     });
   });
 

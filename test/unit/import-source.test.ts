@@ -38,7 +38,7 @@ describe('JSON Lines', () => {
     ]);
   });
 
-  it('makes a line that is not JSON, or too long, that row\'s problem and reads on', async () => {
+  it("makes a line that is not JSON, or too long, that row's problem and reads on", async () => {
     const long = `{"x":"${'y'.repeat(MAX_ROW_CHARS)}"}`;
     const rows = await read('jsonl', [`{"phone":"${SECRET}"\n`, long.slice(0, 500_000), long.slice(500_000), '\n{"ok":true}\n']);
     expect(rows).toEqual([
@@ -53,12 +53,28 @@ describe('CSV', () => {
   it('maps cells by header name, case-insensitively and in any order, trimmed, with the file line as row', async () => {
     const rows = await read('csv', ['Phone, Reference\n', `${SECRET} ,u1\n\n"a\nb",u2\n`]);
     expect(rows).toEqual([
-      { row: 2, ok: true, format: 'csv', cells: new Map([['phone', SECRET], ['reference', 'u1']]) },
-      { row: 5, ok: true, format: 'csv', cells: new Map([['phone', 'a\nb'], ['reference', 'u2']]) },
+      {
+        row: 2,
+        ok: true,
+        format: 'csv',
+        cells: new Map([
+          ['phone', SECRET],
+          ['reference', 'u1'],
+        ]),
+      },
+      {
+        row: 5,
+        ok: true,
+        format: 'csv',
+        cells: new Map([
+          ['phone', 'a\nb'],
+          ['reference', 'u2'],
+        ]),
+      },
     ]);
   });
 
-  it('makes a row with the wrong number of fields that row\'s problem', async () => {
+  it("makes a row with the wrong number of fields that row's problem", async () => {
     expect(await read('csv', [`reference,phone\nu1\nu2,${SECRET},x\n`])).toEqual([
       { row: 2, ok: false, reason: 'has 1 fields, the header has 2' },
       { row: 3, ok: false, reason: 'has 3 fields, the header has 2' },

@@ -10,7 +10,12 @@ function capture(): { lines: () => Record<string, unknown>[]; raw: () => string;
   return {
     stream: { write: (s: string) => void out.push(s) },
     raw: () => out.join(''),
-    lines: () => out.join('').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 

@@ -113,10 +113,7 @@ export function mountAuth(app: Hono<DashboardEnv>, deps: AuthDeps): void {
     // A fresh double-submit token with every form shown, so a stale tab fails closed, not open.
     const token = newToken();
     setCookie(c, LOGIN_COOKIE, token, cookieOptions(c, publicUrl, LOGIN_TOKEN_MAX_AGE_S));
-    return c.html(
-      <LoginPage nonce={nonceOf(c)} node={node} csrfToken={token} message={message} insecureTransport={cookieWillBeDropped(c, publicUrl)} />,
-      status,
-    );
+    return c.html(<LoginPage nonce={nonceOf(c)} node={node} csrfToken={token} message={message} insecureTransport={cookieWillBeDropped(c, publicUrl)} />, status);
   };
 
   app.get('/login', async (c) => {

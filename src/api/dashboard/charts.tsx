@@ -34,8 +34,7 @@ export function DailyChart(props: { member: string; days: string[]; daily: Daily
   if (maxL + maxR === 0) {
     return (
       <Empty>
-        <strong>No listings or retractions by {props.member} in this window.</strong> Choose a wider window above; platforms list bans
-        with <code>POST /v1/listings</code>.
+        <strong>No listings or retractions by {props.member} in this window.</strong> Choose a wider window above; platforms list bans with <code>POST /v1/listings</code>.
       </Empty>
     );
   }
@@ -92,12 +91,7 @@ export function DailyChart(props: { member: string; days: string[]; daily: Daily
           </g>
         ))}
         {ticks.map((i, k) => (
-          <text
-            x={M.left + i * step + step / 2}
-            y={H - 8}
-            text-anchor={ticks.length > 1 && k === 0 ? 'start' : k === ticks.length - 1 && ticks.length > 1 ? 'end' : 'middle'}
-            fill="#57606a"
-          >
+          <text x={M.left + i * step + step / 2} y={H - 8} text-anchor={ticks.length > 1 && k === 0 ? 'start' : k === ticks.length - 1 && ticks.length > 1 ? 'end' : 'middle'} fill="#57606a">
             {rows[i]!.day}
           </text>
         ))}

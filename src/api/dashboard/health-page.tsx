@@ -46,15 +46,7 @@ function RosterTable(props: { roster: Roster; self: string }) {
               </td>
               <td>{m.name}</td>
               <td>{m.role}</td>
-              <td>
-                {m.status === 'active' ? (
-                  <span class="badge ok">active</span>
-                ) : (
-                  <span class="badge bad">
-                    suspended {m.suspendedAt ? <When iso={m.suspendedAt} /> : null}
-                  </span>
-                )}
-              </td>
+              <td>{m.status === 'active' ? <span class="badge ok">active</span> : <span class="badge bad">suspended {m.suspendedAt ? <When iso={m.suspendedAt} /> : null}</span>}</td>
               <td class="when">
                 <When iso={m.since} />
               </td>
@@ -116,22 +108,13 @@ function LogsTable(props: { origins: OriginStatus[]; self: string; now: Date; ha
                     <ul class="lag">
                       {lag.map(([peer, behind]) => (
                         <li>
-                          <span class="mono">{peer}</span>{' '}
-                          {behind === 0 ? <span class="ok">caught up</span> : <span class="warn num">{formatCount(behind)} entries</span>}
+                          <span class="mono">{peer}</span> {behind === 0 ? <span class="ok">caught up</span> : <span class="warn num">{formatCount(behind)} entries</span>}
                         </li>
                       ))}
                     </ul>
                   )}
                 </td>
-                <td>
-                  {o.cosigned === null ? (
-                    <span class="muted">{NONE}</span>
-                  ) : o.cosigned ? (
-                    <span class="badge ok">cosigned</span>
-                  ) : (
-                    <span class="badge warn">not cosigned</span>
-                  )}
-                </td>
+                <td>{o.cosigned === null ? <span class="muted">{NONE}</span> : o.cosigned ? <span class="badge ok">cosigned</span> : <span class="badge warn">not cosigned</span>}</td>
               </tr>
             );
           })}
@@ -233,16 +216,18 @@ export function HealthPage(props: HealthPageProps) {
       </p>
       {status.ownLogRecovery && (
         <p class="notice own-log-recovery">
-          {status.ownLogRecovery.reason === 'peer_ahead' ? 'Behind its own log as a peer holds it' : 'Restored from a backup'} (<When iso={status.ownLogRecovery.since} />): this node is fetching its own log back from its peers and refuses listings and
-          retractions until every active peer has answered. Holds {formatCount(status.ownLogRecovery.size)} entries of its own log
-          {status.ownLogRecovery.knownSize !== null && status.ownLogRecovery.knownSize > status.ownLogRecovery.size ? `; a peer has seen ${formatCount(status.ownLogRecovery.knownSize)}` : ''}; waiting for{' '}
-          {status.ownLogRecovery.waitingFor.length > 0 ? <span class="mono">{status.ownLogRecovery.waitingFor.join(', ')}</span> : 'the next round'}. See docs/OPERATIONS.md, Restore and Losing a node's disk.
+          {status.ownLogRecovery.reason === 'peer_ahead' ? 'Behind its own log as a peer holds it' : 'Restored from a backup'} (<When iso={status.ownLogRecovery.since} />
+          ): this node is fetching its own log back from its peers and refuses listings and retractions until every active peer has answered. Holds {formatCount(status.ownLogRecovery.size)} entries of
+          its own log
+          {status.ownLogRecovery.knownSize !== null && status.ownLogRecovery.knownSize > status.ownLogRecovery.size ? `; a peer has seen ${formatCount(status.ownLogRecovery.knownSize)}` : ''}; waiting
+          for {status.ownLogRecovery.waitingFor.length > 0 ? <span class="mono">{status.ownLogRecovery.waitingFor.join(', ')}</span> : 'the next round'}. See docs/OPERATIONS.md, Restore and Losing a
+          node's disk.
         </p>
       )}
       {status.signingRefused && (
         <p class="notice signing-refused">
-          This node signs no checkpoint of its own log (since <When iso={status.signingRefused.since} />): {status.signingRefused.message}. Its listings do not reach
-          its peers until it does. See docs/OPERATIONS.md, Node signing keys.
+          This node signs no checkpoint of its own log (since <When iso={status.signingRefused.since} />
+          ): {status.signingRefused.message}. Its listings do not reach its peers until it does. See docs/OPERATIONS.md, Node signing keys.
         </p>
       )}
       <div class="cards">

@@ -122,30 +122,26 @@ export function ListingPage(props: ListingPageProps) {
           <h2>Receipt</h2>
           {props.receiptWithheld ? (
             <Empty>
-              Receipts are shown to admin sessions only: a receipt carries the signed entry, and with it the tokens of every identifier of the
-              listed account (personal information). The facts above are what the entry says; ask the platform for the receipt of a listing you
-              need to verify offline.
+              Receipts are shown to admin sessions only: a receipt carries the signed entry, and with it the tokens of every identifier of the listed account (personal information). The facts above
+              are what the entry says; ask the platform for the receipt of a listing you need to verify offline.
             </Empty>
           ) : receipt ? (
             <>
               <p>
-                Offline proof that <span class="mono">{listing.origin}</span> published this entry: its bytes, an RFC 9162 inclusion proof and the
-                origin's signed checkpoint. Anyone holding the roster can check it with <code>jointban receipt verify FILE</code>.
-                {listing.status === 'retracted' && ' It proves the listing was published; the status above shows it was retracted since.'}
+                Offline proof that <span class="mono">{listing.origin}</span> published this entry: its bytes, an RFC 9162 inclusion proof and the origin's signed checkpoint. Anyone holding the roster
+                can check it with <code>jointban receipt verify FILE</code>.{listing.status === 'retracted' && ' It proves the listing was published; the status above shows it was retracted since.'}
               </p>
               <p>
                 <a class="button" href={receiptHref(listing.id)} download={receiptFileName(listing.id)}>
                   Download receipt (JSON)
                 </a>
               </p>
-              <pre class="receipt">
-                {JSON.stringify(receipt, null, 2)}
-              </pre>
+              <pre class="receipt">{JSON.stringify(receipt, null, 2)}</pre>
             </>
           ) : (
             <Empty>
-              No receipt yet: no signed checkpoint of {listing.origin}'s log covers this entry. Checkpoints are signed about a second after a listing
-              and reach peers at the next sync; reload the page shortly.
+              No receipt yet: no signed checkpoint of {listing.origin}'s log covers this entry. Checkpoints are signed about a second after a listing and reach peers at the next sync; reload the page
+              shortly.
             </Empty>
           )}
         </>

@@ -34,13 +34,11 @@ export function LoginPage(props: LoginPageProps) {
       <div class="login">
         <h1>Sign in to the dashboard</h1>
         <p class="muted">
-          Use an API key with the <strong>admin</strong> or <strong>auditor</strong> scope. Create one on the node with{' '}
-          <code>jointban apikey create --scope auditor</code>.
+          Use an API key with the <strong>admin</strong> or <strong>auditor</strong> scope. Create one on the node with <code>jointban apikey create --scope auditor</code>.
         </p>
         {props.insecureTransport && (
           <p class="notice">
-            This page was reached over plain HTTP. The browser will not keep the session cookie: serve the node behind a TLS-terminating proxy (see
-            README), or open it on localhost.
+            This page was reached over plain HTTP. The browser will not keep the session cookie: serve the node behind a TLS-terminating proxy (see README), or open it on localhost.
           </p>
         )}
         {props.message && (

@@ -46,11 +46,7 @@ const LISTING_ID_MAX = 80;
 export function dashboardRoutes(deps: DashboardDeps): Hono<DashboardEnv> {
   const { node } = deps;
   const app = new Hono<DashboardEnv>().basePath('/dashboard');
-  const sessions = new SessionStore(
-    deps.now,
-    async (keyId) => (await deps.keys.list()).some((k) => k.id === keyId && k.revoked_at === null),
-    { ...SESSION_DEFAULTS, ...deps.sessions },
-  );
+  const sessions = new SessionStore(deps.now, async (keyId) => (await deps.keys.list()).some((k) => k.id === keyId && k.revoked_at === null), { ...SESSION_DEFAULTS, ...deps.sessions });
   const auth = { node, publicUrl: deps.publicUrl, keys: deps.keys, sessions };
 
   app.use('*', dashboardHeaders());

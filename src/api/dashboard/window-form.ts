@@ -37,7 +37,10 @@ export function defaultDays(now: Date): DayWindow {
 export function chooseWindow(query: { from?: string | undefined; to?: string | undefined }, now: Date): WindowChoice {
   const fallback = defaultDays(now);
   const days: DayWindow = { from: query.from || fallback.from, to: query.to || fallback.to };
-  for (const [name, value] of [['From', days.from], ['To', days.to]] as const) {
+  for (const [name, value] of [
+    ['From', days.from],
+    ['To', days.to],
+  ] as const) {
     if (!isRealDay(value)) return { ok: false, days: fallback, error: `${name}: "${value.slice(0, 32)}" is not a date; enter one as YYYY-MM-DD.` };
   }
   if (days.to < days.from) return { ok: false, days, error: 'To: the last day must not be before the first.' };

@@ -86,10 +86,7 @@ describe('a batch of entry rows', () => {
 describe('a run of tree nodes read as one blob', () => {
   it('does not hide a hash that runs into the next: each must be 32 bytes', async () => {
     // Leaf nodes 1 and 2: 33 and 31 bytes, the same 64 bytes in a row.
-    const [one, two] = store.handle.sqlite
-      .prepare("SELECT hash FROM tree_nodes WHERE origin = 'alpha' AND level = 0 AND idx IN (1, 2) ORDER BY idx")
-      .pluck()
-      .all() as Uint8Array[];
+    const [one, two] = store.handle.sqlite.prepare("SELECT hash FROM tree_nodes WHERE origin = 'alpha' AND level = 0 AND idx IN (1, 2) ORDER BY idx").pluck().all() as Uint8Array[];
     store.sql("UPDATE tree_nodes SET hash = ? WHERE origin = 'alpha' AND level = 0 AND idx = 1", Buffer.concat([one!, two!.subarray(0, 1)]));
     store.sql("UPDATE tree_nodes SET hash = ? WHERE origin = 'alpha' AND level = 0 AND idx = 2", two!.subarray(1));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([

@@ -58,7 +58,7 @@ export async function createStore(): Promise<TestStore> {
   const witnessKey = generateEd25519KeyPair();
   const keys: Record<string, Ed25519KeyPair> = Object.fromEntries(MEMBERS.map((m) => [m, generateEd25519KeyPair()]));
   const endpoint = (id: string) => `https://${id}.test.example`;
-  const unwrap = <T,>(r: ({ ok: true } & T) | { ok: false; error: string }): T => {
+  const unwrap = <T>(r: ({ ok: true } & T) | { ok: false; error: string }): T => {
     if (!r.ok) throw new Error(r.error);
     return r;
   };
@@ -79,7 +79,10 @@ export async function createStore(): Promise<TestStore> {
     draft,
     async append(origin, entries, options = {}) {
       await handle.db.transaction().execute(async (trx) => {
-        await new LogWriter(trx).append(origin, entries.map((e) => ({ seq: e.seq, kind: e.kind, time: e.time, bytes: encodeEntry(e) })));
+        await new LogWriter(trx).append(
+          origin,
+          entries.map((e) => ({ seq: e.seq, kind: e.kind, time: e.time, bytes: encodeEntry(e) })),
+        );
         const listings = new ListingWriter(trx);
         for (const e of entries) {
           if (e.kind === 'listing') await listings.insertListing(e, null);
@@ -105,7 +108,14 @@ export async function createStore(): Promise<TestStore> {
       const base: VerifyStoreOptions = { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options };
       const single = await verifyStore(handle, { ...base, workers: 0 }, onProgress);
       const outcomes = new Map<string, string>();
-      const parallel = await verifyStore(handle, { ...base, workers: 2, chunkLevel: 1, workerThreshold: 0, workerScript: WORKER_SCRIPT, onChunked: (origin, outcome) => outcomes.set(origin, outcome) });
+      const parallel = await verifyStore(handle, {
+        ...base,
+        workers: 2,
+        chunkLevel: 1,
+        workerThreshold: 0,
+        workerScript: WORKER_SCRIPT,
+        onChunked: (origin, outcome) => outcomes.set(origin, outcome),
+      });
       deepStrictEqual(parallel, single);
       for (const r of single) {
         const outcome = outcomes.get(r.origin);

@@ -37,7 +37,10 @@ async function seed(): Promise<void> {
     else entries.push(listing('alpha', seq));
   }
   for (let i = 0; i < entries.length; i += 9) await store.append('alpha', entries.slice(i, i + 9));
-  await store.append('beta', Array.from({ length: 20 }, (_, i) => listing('beta', i + 1)));
+  await store.append(
+    'beta',
+    Array.from({ length: 20 }, (_, i) => listing('beta', i + 1)),
+  );
 }
 
 async function verifyWith(options: Partial<VerifyStoreOptions>) {
@@ -60,7 +63,10 @@ describe('an intact store on worker threads', () => {
   it('verifies there, with the result of the one-thread walk', async () => {
     const parallel = await verifyWith(onWorkers);
     const single = await verifyWith({ workers: 0 });
-    expect(parallel.outcomes).toEqual([['alpha', 'verified'], ['beta', 'verified']]);
+    expect(parallel.outcomes).toEqual([
+      ['alpha', 'verified'],
+      ['beta', 'verified'],
+    ]);
     expect(single.outcomes).toEqual([]);
     expect(parallel.results).toEqual(single.results);
     expect(parallel.results.map((r) => [r.origin, r.ok, r.entries, r.checkpoints])).toEqual([
@@ -87,7 +93,10 @@ describe('a tamper inside a chunk a worker checks', () => {
     store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 45", bytes);
     const parallel = await verifyWith(onWorkers);
     const single = await verifyWith({ workers: 0 });
-    expect(parallel.outcomes).toEqual([['alpha', 'failed'], ['beta', 'verified']]);
+    expect(parallel.outcomes).toEqual([
+      ['alpha', 'failed'],
+      ['beta', 'verified'],
+    ]);
     expect(parallel.results).toEqual(single.results);
     expect(parallel.results[0]!.failures[0]).toMatchObject({ kind: 'leaf_hash_mismatch', index: 44 });
   });
@@ -123,7 +132,10 @@ describe('falling back to one thread', () => {
   it('nor does a store below the threshold, nor a log of one chunk', async () => {
     await seed();
     expect((await verifyWith({ ...onWorkers, workerThreshold: 121 })).outcomes).toEqual([]);
-    expect((await verifyWith({ ...onWorkers, workerThreshold: 120 })).outcomes).toEqual([['alpha', 'verified'], ['beta', 'verified']]);
+    expect((await verifyWith({ ...onWorkers, workerThreshold: 120 })).outcomes).toEqual([
+      ['alpha', 'verified'],
+      ['beta', 'verified'],
+    ]);
     expect((await verifyWith({ ...onWorkers, chunkLevel: 5 })).outcomes).toEqual([['alpha', 'verified']]);
   });
 

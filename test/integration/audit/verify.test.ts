@@ -77,7 +77,7 @@ describe('entries', () => {
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'bad_entry', index: 2 }]);
   });
 
-  it("a stored kind or time that differs from the bytes is a row mismatch", async () => {
+  it('a stored kind or time that differs from the bytes is a row mismatch', async () => {
     await store.append('alpha', listings('alpha', 1, 2));
     store.sql("UPDATE log_entries SET time = ? WHERE origin = 'alpha' AND seq = 2", timeOf(9));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'entry_row_mismatch', index: 1 }]);

@@ -115,13 +115,28 @@ describe('each bad value is an error naming its key', () => {
     ['epoch 0', epoch({ epoch: 0 }), /: tokens\.epochs\.0\.epoch: /],
     ['a short secret', epoch({ secret: 'abcd' }), /: tokens\.epochs\.0\.secret: /],
     ['a bad secretEnv name', epoch({ secretEnv: 'lower-case' }), /: tokens\.epochs\.0\.secretEnv: /],
-    ['an epoch listed twice', { tokens: { epochs: [{ epoch: 1, secret: SECRET }, { epoch: 1, secret: SECRET }] } }, /: tokens\.epochs\[1\]\.epoch: /],
+    [
+      'an epoch listed twice',
+      {
+        tokens: {
+          epochs: [
+            { epoch: 1, secret: SECRET },
+            { epoch: 1, secret: SECRET },
+          ],
+        },
+      },
+      /: tokens\.epochs\[1\]\.epoch: /,
+    ],
     ['an epoch with no secret', epoch({ secret: undefined }), /: tokens\.epochs\[0\]: needs "secret" or "secretEnv"/],
     ['a lower-case region', { identifiers: { defaultRegion: 'cn' } }, /: identifiers\.defaultRegion: /],
     ['a region the phone metadata does not know', { identifiers: { defaultRegion: 'ZZ' } }, /: identifiers\.defaultRegion: /],
     ['zero retention days', { listings: { permanentRetentionDays: 0 } }, /: listings\.permanentRetentionDays: /],
     ['a listing duration over 100 years', { listings: { maxListingDays: 36501 } }, /: listings\.maxListingDays: /],
-    ['a listing duration shorter than the permanent retention', { listings: { permanentRetentionDays: 400, maxListingDays: 365 } }, /: listings\.maxListingDays: must be at least permanentRetentionDays/],
+    [
+      'a listing duration shorter than the permanent retention',
+      { listings: { permanentRetentionDays: 400, maxListingDays: 365 } },
+      /: listings\.maxListingDays: must be at least permanentRetentionDays/,
+    ],
     ['a watch rate of 0', { limits: { watch: { ratePerSecond: 0 } } }, /: limits\.watch\.ratePerSecond: /],
     ['a fractional watch burst', { limits: { watch: { burst: 1.5 } } }, /: limits\.watch\.burst: /],
     ['a check scope exempt from the watch limit', { limits: { watch: { exemptScopes: ['check'] } } }, /: limits\.watch\.exemptScopes\.0: /],
@@ -205,7 +220,15 @@ describe('epoch secrets from the environment', () => {
   });
 
   it("an unset secretEnv variable is left out, not an error, for the commands that derive no token (epochSecrets: 'optional')", () => {
-    const raw = { member: 'alpha', tokens: { epochs: [{ epoch: 6, secret: SECRET }, { epoch: 7, secretEnv: 'MY_EPOCH_7' }] } };
+    const raw = {
+      member: 'alpha',
+      tokens: {
+        epochs: [
+          { epoch: 6, secret: SECRET },
+          { epoch: 7, secretEnv: 'MY_EPOCH_7' },
+        ],
+      },
+    };
     const dir = dataDir();
     const config = resolveConfig(dir, join(dir, CONFIG_FILE_NAME), raw, {}, { epochSecrets: 'optional' });
     expect(config.epochs).toEqual([{ epoch: 6, secret: bytes(SECRET) }]);

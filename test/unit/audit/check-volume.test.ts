@@ -4,13 +4,7 @@
  * kept apart, rows of one day summed, and the anomaly text.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  CHECK_VOLUME_BASELINE_DAYS,
-  CHECK_VOLUME_FACTOR,
-  CHECK_VOLUME_MIN,
-  checkVolumeAnomalies,
-  detectCheckVolumeJumps,
-} from '../../../src/audit/check-volume.js';
+import { CHECK_VOLUME_BASELINE_DAYS, CHECK_VOLUME_FACTOR, CHECK_VOLUME_MIN, checkVolumeAnomalies, detectCheckVolumeJumps } from '../../../src/audit/check-volume.js';
 import { addDays } from '../../../src/audit/window.js';
 import type { KeyDayCount } from '../../../src/store/check-count-repository.js';
 
@@ -73,10 +67,7 @@ describe('the baseline is the median of the 14 days before, days without checks 
   });
 
   it('counts the day itself out of its own baseline, and sums rows of one key and day', () => {
-    const counts = [
-      ...history('k', 100, 600),
-      { keyId: 'k', day: DAY, identifiers: 400 },
-    ];
+    const counts = [...history('k', 100, 600), { keyId: 'k', day: DAY, identifiers: 400 }];
     expect(detect(counts)).toEqual([{ keyId: 'k', day: DAY, identifiers: 1000, baselinePerDay: 100 }]);
   });
 });

@@ -118,8 +118,6 @@ describe('memberAnomalies', () => {
 
 describe('misbehaviourAnomalies', () => {
   it('gives one anomaly per origin and kind, with the count', () => {
-    expect(misbehaviourAnomalies([{ origin: 'beta', kind: 'equivocation', count: 2 }])).toEqual([
-      { member: 'beta', kind: 'misbehaviour', detail: '2 equivocation records detected by this node' },
-    ]);
+    expect(misbehaviourAnomalies([{ origin: 'beta', kind: 'equivocation', count: 2 }])).toEqual([{ member: 'beta', kind: 'misbehaviour', detail: '2 equivocation records detected by this node' }]);
   });
 });

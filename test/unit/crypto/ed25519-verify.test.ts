@@ -113,14 +113,23 @@ describe('ed25519Verify against noble-strict on random signatures', () => {
             break;
           }
           case 'torsion-r':
-            sig = Uint8Array.from([...ed.Point.fromBytes(sig.subarray(0, 32)).add(T8.multiply(BigInt(d.k), false)).toBytes(), ...sig.subarray(32)]);
+            sig = Uint8Array.from([
+              ...ed.Point.fromBytes(sig.subarray(0, 32))
+                .add(T8.multiply(BigInt(d.k), false))
+                .toBytes(),
+              ...sig.subarray(32),
+            ]);
             break;
           case 'torsion-key':
-            pk = ed.Point.fromBytes(pk).add(T8.multiply(BigInt(d.k), false)).toBytes();
+            pk = ed.Point.fromBytes(pk)
+              .add(T8.multiply(BigInt(d.k), false))
+              .toBytes();
             break;
           case 'mixed-order-r': {
             const { scalar } = ed.utils.getExtendedPublicKey(secret);
-            const R = ed.Point.BASE.multiply(d.r).add(T8.multiply(BigInt(d.k), false)).toBytes();
+            const R = ed.Point.BASE.multiply(d.r)
+              .add(T8.multiply(BigInt(d.k), false))
+              .toBytes();
             const k = scalarOf(sha512(new Uint8Array([...R, ...pk, ...m]))) % L;
             sig = Uint8Array.from([...R, ...le32((d.r + k * scalar) % L)]);
             break;

@@ -14,11 +14,15 @@ describe('KeyedLock', () => {
     const lock = new KeyedLock();
     const order: string[] = [];
     const first = gate();
-    const a = lock.run('alpha', async () => {
-      order.push('a start');
-      await first.promise;
-      order.push('a end');
-    }, { waitMs: 10_000 });
+    const a = lock.run(
+      'alpha',
+      async () => {
+        order.push('a start');
+        await first.promise;
+        order.push('a end');
+      },
+      { waitMs: 10_000 },
+    );
     const b = lock.run('alpha', async () => void order.push('b'), { waitMs: 10_000 });
     const c = lock.run('alpha', async () => void order.push('c'), { waitMs: 10_000 });
     await lock.run('beta', async () => void order.push('other key'), { waitMs: 10_000 });
@@ -49,10 +53,14 @@ describe('KeyedLock', () => {
   it('lets a waiter give up when its signal aborts, and releases the lock when the holder throws', async () => {
     const lock = new KeyedLock();
     const holder = gate();
-    const held = lock.run('alpha', async () => {
-      await holder.promise;
-      throw new Error('ingest failed');
-    }, { waitMs: 10_000 });
+    const held = lock.run(
+      'alpha',
+      async () => {
+        await holder.promise;
+        throw new Error('ingest failed');
+      },
+      { waitMs: 10_000 },
+    );
     const abort = new AbortController();
     const waiting = lock.run('alpha', async () => 'ran', { waitMs: 10_000, signal: abort.signal });
     abort.abort();

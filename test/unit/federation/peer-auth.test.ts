@@ -33,9 +33,7 @@ function createApp(opts: { now?: () => number; suspended?: Set<string>; replay?:
       limits: opts.limits,
     }),
   );
-  app.post('/federation/v1/notify', async (c) =>
-    c.json({ peer: c.get('peer'), raw: fromUtf8(c.get('rawBody')), parsed: await c.req.json<unknown>() }),
-  );
+  app.post('/federation/v1/notify', async (c) => c.json({ peer: c.get('peer'), raw: fromUtf8(c.get('rawBody')), parsed: await c.req.json<unknown>() }));
   app.get('/federation/v1/checkpoint', (c) => c.json({ peer: c.get('peer'), rawBytes: c.get('rawBody').length }));
   return app;
 }
@@ -138,7 +136,6 @@ describe('peerAuth: rejected requests answer 401 with the code', () => {
     expect(await errorCode(await app.request('/federation/v1/notify', tampered))).toBe('bad_digest');
     expect((await app.request('/federation/v1/notify', signedInit({ nonce }))).status).toBe(200);
   });
-
 });
 
 describe('peerAuth: limits apply before a nonce is remembered', () => {
@@ -172,7 +169,7 @@ describe('peerAuth: limits apply before a nonce is remembered', () => {
     expect(await errorCode(await app.request('/federation/v1/notify', init))).toBe('replayed');
   });
 
-  it('a replayed request is refused before the limits: it uses none of the member\'s allowance', async () => {
+  it("a replayed request is refused before the limits: it uses none of the member's allowance", async () => {
     const limits = new PeerLimits({ maxConcurrent: 4, perPeer: new RateLimiter({ ratePerSecond: 0.001, burst: 2 }, () => 0) });
     const app = createApp({ limits });
     const init = signedInit();

@@ -15,8 +15,7 @@ describe('RFC 9421 Appendix B.2.6 (Ed25519) vector', () => {
   // RFC 9421 B.1.4 test-key-ed25519 (JWK d and x) and the B.2 test-request.
   const seed = b64url('n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU');
   const publicKey = b64url('JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs');
-  const signatureInput =
-    'sig-b26=("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519"';
+  const signatureInput = 'sig-b26=("date" "@method" "@path" "@authority" "content-type" "content-length");created=1618884473;keyid="test-key-ed25519"';
   const signature = 'sig-b26=:wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw==:';
   const expectedBase = [
     '"date": Tue, 20 Apr 2021 02:07:55 GMT',

@@ -71,7 +71,7 @@ const valid: Record<IdentifierType, Valid[]> = {
     ['Mu\u0308ller@example.com', 'm\u00fcller@example.com'],
     ['ÅSA@example.com', 'åsa@example.com'],
     [`${'a'.repeat(64)}@example.com`, `${'a'.repeat(64)}@example.com`],
-    ['o\'brien@example.ie', 'o\'brien@example.ie'],
+    ["o'brien@example.ie", "o'brien@example.ie"],
     [`a@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.${'e'.repeat(56)}.com`, `a@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.${'e'.repeat(56)}.com`], // 254 bytes
   ],
   device_id: [
@@ -268,7 +268,7 @@ describe('phone default region', () => {
     expect(normaliseIdentifier('phone', '650 253 0000', { defaultRegion: 'US', now: NOW })).toEqual({ ok: true, value: '+16502530000' });
   });
 
-  it('strips only the default region\'s own calling code', () => {
+  it("strips only the default region's own calling code", () => {
     expect(normaliseIdentifier('phone', '86 13800138000', { defaultRegion: 'US', now: NOW }).ok).toBe(false);
   });
 

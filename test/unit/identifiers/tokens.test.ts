@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from '../../../src/crypto/encoding.js';
-import {
-  createHmacTokenDeriver,
-  deriveTokenKey,
-  IDENTIFIER_TYPES,
-  isIdentifierType,
-  normaliseIdentifier,
-  TOKEN_SALT,
-  type EpochSecret,
-  type IdentifierType,
-} from '../../../src/identifiers/index.js';
+import { createHmacTokenDeriver, deriveTokenKey, IDENTIFIER_TYPES, isIdentifierType, normaliseIdentifier, TOKEN_SALT, type EpochSecret, type IdentifierType } from '../../../src/identifiers/index.js';
 
 interface VectorCase {
   comment: string;
@@ -113,7 +104,7 @@ describe('token separation', () => {
     expect(deriver.derive('phone', '+8613800138000', 1)).not.toEqual(deriver.derive('phone', '+8613800138001', 1));
   });
 
-  it('does not keep a reference to the caller\'s secret', () => {
+  it("does not keep a reference to the caller's secret", () => {
     const secret = new Uint8Array(SECRET_A);
     const d = createHmacTokenDeriver([{ epoch: 7, secret }]);
     const before = d.derive('email', 'a@example.com', 7);
@@ -155,7 +146,13 @@ describe('deriver construction rejects bad epoch secrets', () => {
     ['NaN epoch', [{ epoch: Number.NaN, secret: SECRET_A }]],
     ['31-byte secret', [{ epoch: 1, secret: new Uint8Array(31) }]],
     ['33-byte secret', [{ epoch: 1, secret: new Uint8Array(33) }]],
-    ['duplicate epoch', [{ epoch: 1, secret: SECRET_A }, { epoch: 1, secret: SECRET_B }]],
+    [
+      'duplicate epoch',
+      [
+        { epoch: 1, secret: SECRET_A },
+        { epoch: 1, secret: SECRET_B },
+      ],
+    ],
   ];
   it.each(bad)('%s', (_name, epochs) => {
     expect(() => createHmacTokenDeriver(epochs)).toThrow(RangeError);

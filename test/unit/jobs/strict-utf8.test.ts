@@ -32,9 +32,13 @@ describe('strictUtf8', () => {
 
   it('hands on a line longer than the limit as it comes, so what it holds stays bounded', async () => {
     const long = 'x'.repeat(2500);
-    const input = strictUtf8('f.csv', (async function* () {
-      for (let i = 0; i < long.length; i += 500) yield Buffer.from(long.slice(i, i + 500));
-    })(), 1000);
+    const input = strictUtf8(
+      'f.csv',
+      (async function* () {
+        for (let i = 0; i < long.length; i += 500) yield Buffer.from(long.slice(i, i + 500));
+      })(),
+      1000,
+    );
     const pieces: string[] = [];
     for await (const piece of input.text) pieces.push(piece);
     expect(pieces.join('')).toBe(long);

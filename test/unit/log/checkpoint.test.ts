@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64, utf8 } from '../../../src/crypto/encoding.js';
 import { generateEd25519KeyPair, sha256 } from '../../../src/crypto/index.js';
-import {
-  EMPTY_ROOT,
-  formatCheckpoint,
-  logOrigin,
-  memberOfOrigin,
-  openCheckpoint,
-  parseCheckpoint,
-  signCheckpoint,
-  signNote,
-} from '../../../src/log/index.js';
+import { EMPTY_ROOT, formatCheckpoint, logOrigin, memberOfOrigin, openCheckpoint, parseCheckpoint, signCheckpoint, signNote } from '../../../src/log/index.js';
 import { b64, goVectors } from './go-vectors.js';
 
 const root = sha256(utf8('root'));

@@ -48,7 +48,8 @@ const edits: Record<string, (text: string, at: number, pick: number) => string> 
     return `${t.slice(0, i)}\\u${c.toString(16).padStart(4, '0')}${t.slice(i + 1)}`;
   },
   'escaped solidus': (t) => t.replace('-', '\\u002d'),
-  'number spelling': (t, _at, pick) => t.replace(/"(seq|epoch|target|v)":(\d+)/, (_m, k: string, n: string) => `"${k}":${[`${n}.0`, `${n}e0`, `0${n}`, `${n}E+0`, `-0`, `${n}.`, `+${n}`, `${Number(n) * 10}e-1`][pick % 8]}`),
+  'number spelling': (t, _at, pick) =>
+    t.replace(/"(seq|epoch|target|v)":(\d+)/, (_m, k: string, n: string) => `"${k}":${[`${n}.0`, `${n}e0`, `0${n}`, `${n}E+0`, `-0`, `${n}.`, `+${n}`, `${Number(n) * 10}e-1`][pick % 8]}`),
   'duplicate key': (t, _at, pick) => `${t.slice(0, -1)},"${['seq', 'origin', 'v', 'kind', 'time'][pick % 5]}":${pick % 2 === 0 ? '1' : '"alpha"'}}`,
   'duplicate key first': (t) => `{"v":1,${t.slice(1)}`,
   'unknown key': (t, _at, pick) => `${t.slice(0, -1)},"${['zzz', 'extra', '__proto__', 'constructor', 'Seq'][pick % 5]}":1}`,
@@ -102,7 +103,7 @@ describe('decodeEntry agrees with the reference decoder', () => {
     fc.assert(
       fc.property(logEntry, fc.integer(), (entry, seed) => {
         let state = seed >>> 0;
-        const random = () => ((state = (state * 1_103_515_245 + 12_345) >>> 0) / 2 ** 32);
+        const random = () => (state = (state * 1_103_515_245 + 12_345) >>> 0) / 2 ** 32;
         expectSameDecoding(utf8(JSON.stringify(shuffled(JSON.parse(textOf(entry)), random))));
       }),
       RUNS,
@@ -167,8 +168,18 @@ describe('isEntryTime agrees with the Date round trip it replaced', () => {
     .tuple(fc.oneof(digits(4), fc.constantFrom('0000', '1900', '2000', '2024', '2100', '9999')), digits(2), digits(2), digits(2), digits(2), digits(2), digits(3))
     .map(([y, mo, d, h, mi, s, ms]) => `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
   const nearlyValid = fc
-    .tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }), fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 }), fc.integer({ min: 0, max: 61 }))
-    .map(([y, mo, d, h, mi, s]) => `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}:${String(s).padStart(2, '0')}.000Z`);
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }),
+      fc.integer({ min: 0, max: 13 }),
+      fc.integer({ min: 0, max: 32 }),
+      fc.integer({ min: 0, max: 25 }),
+      fc.integer({ min: 0, max: 61 }),
+      fc.integer({ min: 0, max: 61 }),
+    )
+    .map(
+      ([y, mo, d, h, mi, s]) =>
+        `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}:${String(s).padStart(2, '0')}.000Z`,
+    );
 
   it('on time-shaped strings', () => {
     fc.assert(
@@ -181,11 +192,29 @@ describe('isEntryTime agrees with the Date round trip it replaced', () => {
 
   it('on the calendar edges', () => {
     const edges = [
-      '2024-02-29T00:00:00.000Z', '2023-02-29T00:00:00.000Z', '1900-02-29T00:00:00.000Z', '2000-02-29T00:00:00.000Z', '0000-02-29T00:00:00.000Z',
-      '2025-04-31T00:00:00.000Z', '2025-12-31T23:59:59.999Z', '2025-01-01T24:00:00.000Z', '2025-06-30T23:59:60.000Z', '2025-00-10T00:00:00.000Z',
-      '2025-13-01T00:00:00.000Z', '2025-01-00T00:00:00.000Z', '9999-12-31T23:59:59.999Z', '0000-01-01T00:00:00.000Z',
+      '2024-02-29T00:00:00.000Z',
+      '2023-02-29T00:00:00.000Z',
+      '1900-02-29T00:00:00.000Z',
+      '2000-02-29T00:00:00.000Z',
+      '0000-02-29T00:00:00.000Z',
+      '2025-04-31T00:00:00.000Z',
+      '2025-12-31T23:59:59.999Z',
+      '2025-01-01T24:00:00.000Z',
+      '2025-06-30T23:59:60.000Z',
+      '2025-00-10T00:00:00.000Z',
+      '2025-13-01T00:00:00.000Z',
+      '2025-01-00T00:00:00.000Z',
+      '9999-12-31T23:59:59.999Z',
+      '0000-01-01T00:00:00.000Z',
     ];
     for (const t of edges) expect([t, isEntryTime(t)]).toEqual([t, referenceIsEntryTime(t)]);
-    expect(edges.filter((t) => isEntryTime(t))).toEqual(['2024-02-29T00:00:00.000Z', '2000-02-29T00:00:00.000Z', '0000-02-29T00:00:00.000Z', '2025-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z', '0000-01-01T00:00:00.000Z']);
+    expect(edges.filter((t) => isEntryTime(t))).toEqual([
+      '2024-02-29T00:00:00.000Z',
+      '2000-02-29T00:00:00.000Z',
+      '0000-02-29T00:00:00.000Z',
+      '2025-12-31T23:59:59.999Z',
+      '9999-12-31T23:59:59.999Z',
+      '0000-01-01T00:00:00.000Z',
+    ]);
   });
 });

@@ -70,9 +70,7 @@ function withField(entry: LogEntry, key: string, value: unknown): string {
 describe('canonical encoding (RFC 8785)', () => {
   it('sorts keys, uses no whitespace and gives the known bytes', () => {
     expect(fromUtf8(encodeEntry(listing))).toBe(listingText);
-    expect(fromUtf8(encodeEntry(retraction))).toBe(
-      '{"kind":"retraction","origin":"alpha","reason":"appeal_upheld","seq":2,"target":1,"time":"2025-03-05T10:30:00.000Z","v":1}',
-    );
+    expect(fromUtf8(encodeEntry(retraction))).toBe('{"kind":"retraction","origin":"alpha","reason":"appeal_upheld","seq":2,"target":1,"time":"2025-03-05T10:30:00.000Z","v":1}');
   });
 
   it('omits an undefined evidenceDigest and keeps a set one', () => {
@@ -180,7 +178,13 @@ describe('decode rejects bad tokens', () => {
     ['31 hex characters', [{ epoch: 1, token: token(1).slice(1), type: 'phone' }]],
     ['34 hex characters', [{ epoch: 1, token: `00${token(1)}`, type: 'phone' }]],
     ['upper-case hex', [{ epoch: 1, token: 'AB'.repeat(16), type: 'phone' }]],
-    ['duplicate', [{ epoch: 1, token: token(1), type: 'phone' }, { epoch: 1, token: token(1), type: 'phone' }]],
+    [
+      'duplicate',
+      [
+        { epoch: 1, token: token(1), type: 'phone' },
+        { epoch: 1, token: token(1), type: 'phone' },
+      ],
+    ],
     ['unknown type', [{ epoch: 1, token: token(1), type: 'passport' }]],
     ['not an array', { epoch: 1, token: token(1), type: 'phone' }],
   ])('%s', (_name, tokens) => {
@@ -221,9 +225,7 @@ describe('decode rejects malformed input without throwing', () => {
 });
 
 const hexToken = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(toHex);
-const isoTime = fc
-  .integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2090, 0, 1) })
-  .map((ms) => new Date(ms).toISOString());
+const isoTime = fc.integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2090, 0, 1) }).map((ms) => new Date(ms).toISOString());
 const memberId = fc.stringMatching(/^[a-z][a-z0-9-]{1,31}$/);
 const listingArb: fc.Arbitrary<ListingEntry> = fc
   .record({
@@ -234,11 +236,15 @@ const listingArb: fc.Arbitrary<ListingEntry> = fc
     bannedAt: isoTime,
     banDays: fc.option(fc.integer({ min: 1, max: 3650 }), { nil: null }),
     expiryDays: fc.integer({ min: 1, max: 3650 }),
-    evidenceDigest: fc.option(fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${toHex(b)}`), { nil: undefined }),
-    tokens: fc.uniqueArray(
-      fc.record({ type: fc.constantFrom(...IDENTIFIER_TYPES), epoch: fc.integer({ min: 1, max: 2 ** 32 - 1 }), token: hexToken }),
-      { minLength: 1, maxLength: MAX_TOKENS, selector: (t) => `${t.type}/${t.epoch}/${t.token}` },
+    evidenceDigest: fc.option(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `sha256:${toHex(b)}`),
+      { nil: undefined },
     ),
+    tokens: fc.uniqueArray(fc.record({ type: fc.constantFrom(...IDENTIFIER_TYPES), epoch: fc.integer({ min: 1, max: 2 ** 32 - 1 }), token: hexToken }), {
+      minLength: 1,
+      maxLength: MAX_TOKENS,
+      selector: (t) => `${t.type}/${t.epoch}/${t.token}`,
+    }),
   })
   .map(({ banDays, expiryDays, bannedAt, ...rest }) => {
     const at = Date.parse(bannedAt);
@@ -300,10 +306,7 @@ describe('listing ids', () => {
     expect(parseListingId('beta-2:9007199254740991')).toEqual({ ok: true, origin: 'beta-2', seq: 9007199254740991 });
   });
 
-  it.each(['alpha', 'alpha:0', 'alpha:01', 'alpha:-1', 'Alpha:1', 'a:1', 'alpha:1:2', 'alpha:9007199254740993', ':1', 'alpha:1.0'])(
-    'rejects %s',
-    (id) => {
-      expect(parseListingId(id).ok).toBe(false);
-    },
-  );
+  it.each(['alpha', 'alpha:0', 'alpha:01', 'alpha:-1', 'Alpha:1', 'a:1', 'alpha:1:2', 'alpha:9007199254740993', ':1', 'alpha:1.0'])('rejects %s', (id) => {
+    expect(parseListingId(id).ok).toBe(false);
+  });
 });

@@ -15,9 +15,7 @@ export interface GoVectors {
   consistency: { oldSize: number; newSize: number; proof: string[] }[];
 }
 
-export const goVectors = JSON.parse(
-  readFileSync(new URL('../../vectors/c2sp-tlog-go.json', import.meta.url), 'utf8'),
-) as GoVectors;
+export const goVectors = JSON.parse(readFileSync(new URL('../../vectors/c2sp-tlog-go.json', import.meta.url), 'utf8')) as GoVectors;
 
 export function b64(text: string): Uint8Array {
   const bytes = fromBase64(text);

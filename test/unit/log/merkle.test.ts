@@ -216,9 +216,7 @@ describe('CompactRange', () => {
   });
 
   it('reports the leaf and every completed parent', () => {
-    const edge = perfectSubtrees(0, 7).map(({ level, index }) =>
-      rootFromLeafHashes(goLeaves.slice(index * 2 ** level, (index + 1) * 2 ** level)),
-    );
+    const edge = perfectSubtrees(0, 7).map(({ level, index }) => rootFromLeafHashes(goLeaves.slice(index * 2 ** level, (index + 1) * 2 ** level)));
     const range = new CompactRange(7, edge);
     const nodes = range.append(goLeaves[7] as Uint8Array);
     expect(nodes.map(({ level, index }) => ({ level, index }))).toEqual([

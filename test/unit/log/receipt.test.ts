@@ -94,8 +94,7 @@ describe('a tampered receipt', () => {
 
 describe('a receipt under a key history (PROTOCOL.md, "Key history")', () => {
   const rotated = generateEd25519KeyPair();
-  const history = (validUntil: string) => (member: string) =>
-    member === 'alpha' ? [{ publicKey: alpha.publicKey, validUntil }, { publicKey: rotated.publicKey }] : undefined;
+  const history = (validUntil: string) => (member: string) => (member === 'alpha' ? [{ publicKey: alpha.publicKey, validUntil }, { publicKey: rotated.publicKey }] : undefined);
 
   it('verifies with the retired key while its entry is dated before the key was retired', () => {
     expect(verifyReceipt(makeReceipt(2), history('2026-12-01T00:00:00.000Z'))).toMatchObject({ ok: true });

@@ -1,14 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  addMonthsUtc,
-  evaluatePolicy,
-  monetizationSuspensionEnd,
-  parsePolicy,
-  type Decision,
-  type Policy,
-  type PolicyMatch,
-} from '../../../src/policy/index.js';
+import { addMonthsUtc, evaluatePolicy, monetizationSuspensionEnd, parsePolicy, type Decision, type Policy, type PolicyMatch } from '../../../src/policy/index.js';
 
 /** The shipped default policy: these tests pin what the association's defaults do. */
 function defaultPolicy(): Policy {
@@ -84,38 +76,21 @@ describe('evaluatePolicy: registration', () => {
     ['listing expiring exactly now', [match({ expiresAt: NOW, banUntil: null })], ALLOW],
     ['listing expired a day ago, status still active', [match({ expiresAt: at(-DAY) })], ALLOW],
     ['listing expiring 1 ms from now', [match({ expiresAt: at(1) })], denied(until)],
-    [
-      'penalty lasts until the latest ban among the matches',
-      [match({ banUntil: at(10 * DAY) }), match({ listingId: 'listing-2', banUntil: at(90 * DAY) })],
-      denied(at(90 * DAY)),
-    ],
-    [
-      'a permanent ban among the matches makes the penalty permanent',
-      [match({ banUntil: at(10 * DAY) }), match({ listingId: 'listing-2', banUntil: null })],
-      denied(null),
-    ],
+    ['penalty lasts until the latest ban among the matches', [match({ banUntil: at(10 * DAY) }), match({ listingId: 'listing-2', banUntil: at(90 * DAY) })], denied(at(90 * DAY))],
+    ['a permanent ban among the matches makes the penalty permanent', [match({ banUntil: at(10 * DAY) }), match({ listingId: 'listing-2', banUntil: null })], denied(null)],
     [
       'two weak matches from the same origin are not corroborated',
-      [
-        match({ identifierType: 'email' }),
-        match({ listingId: 'listing-2', identifierType: 'device_id', banUntil: at(40 * DAY) }),
-      ],
+      [match({ identifierType: 'email' }), match({ listingId: 'listing-2', identifierType: 'device_id', banUntil: at(40 * DAY) })],
       reviewed(at(40 * DAY)),
     ],
     [
       'a weak match corroborated by a retracted listing elsewhere stays review',
-      [
-        match({ identifierType: 'email' }),
-        match({ listingId: 'listing-2', origin: 'platform-b', identifierType: 'email', status: 'retracted' }),
-      ],
+      [match({ identifierType: 'email' }), match({ listingId: 'listing-2', origin: 'platform-b', identifierType: 'email', status: 'retracted' })],
       reviewed(until),
     ],
     [
       'a weak match corroborated by an ended ban elsewhere stays review',
-      [
-        match({ identifierType: 'email' }),
-        match({ listingId: 'listing-2', origin: 'platform-b', identifierType: 'device_id', banUntil: at(-1) }),
-      ],
+      [match({ identifierType: 'email' }), match({ listingId: 'listing-2', origin: 'platform-b', identifierType: 'device_id', banUntil: at(-1) })],
       reviewed(until),
     ],
     [
@@ -135,10 +110,7 @@ describe('evaluatePolicy: registration', () => {
   });
 
   it('denies weak matches corroborated by two distinct origins', () => {
-    const matches = [
-      match({ identifierType: 'email', banUntil: at(20 * DAY) }),
-      match({ listingId: 'listing-2', origin: 'platform-b', identifierType: 'device_id', banUntil: at(50 * DAY) }),
-    ];
+    const matches = [match({ identifierType: 'email', banUntil: at(20 * DAY) }), match({ listingId: 'listing-2', origin: 'platform-b', identifierType: 'device_id', banUntil: at(50 * DAY) })];
     expect(evaluatePolicy(POLICY, 'registration', matches, new Date(NOW))).toEqual({
       decision: 'deny',
       penalties: [
