@@ -11,7 +11,7 @@ import { sha256NativeBinary } from '../crypto/index.js';
 import { decodeEntry, type ListingEntry, type LogEntry, type RetractionEntry } from '../log/entry.js';
 // The validation module imports the roster's lookup module alone: the roster package's index loads
 // its signing and editing code, a visible share of a worker thread's start-up.
-import { checkLogEntry, describeFailure, failureKind, isRosterFailure, type LogRules } from '../log/validate.js';
+import { checkLogEntry, describeFailure, failureKind, isRosterFailure, type EntryFailure, type LogRules } from '../log/validate.js';
 import type { Roster } from '../roster/schema.js';
 import { IndexSet } from './verify-projection.js';
 import type { OriginReport } from './verify-report.js';
@@ -142,8 +142,11 @@ export function checkEntry(walk: Walk, index: number, row: EntryRow): BinaryHash
   const { origin, report } = walk;
   const [, kind, time, bytes, storedLeafHash] = row;
   const decoded = decodeEntry(bytes);
-  if (!decoded.ok) report.fail('bad_entry', describeFailure(origin, index, { code: 'malformed', error: decoded.error }), { index });
-  else checkDecoded(walk, index, decoded.entry, kind !== decoded.entry.kind || time !== decoded.entry.time);
+  if (!decoded.ok) {
+    // Rule 1 of the log's rules: its kind and wording are log/validate.ts's, as for the others.
+    const failure: EntryFailure = { code: 'malformed', error: decoded.error };
+    report.fail(failureKind(failure), describeFailure(origin, index, failure), { index });
+  } else checkDecoded(walk, index, decoded.entry, kind !== decoded.entry.kind || time !== decoded.entry.time);
   const hash = leafHashBinary(bytes);
   if (!bytesEqual(fromBinaryHash(hash), storedLeafHash)) report.fail('leaf_hash_mismatch', `entry ${index} of ${origin}: the stored leaf hash is not the hash of its bytes`, { index });
   return hash;

@@ -10,7 +10,7 @@ import { AppError } from '../errors.js';
 import { parseTrustRootKey } from '../federation/roster-holder.js';
 import { verifyReceipt } from '../log/receipt.js';
 import { findMember, memberKeys, openRoster, type Roster } from '../roster/index.js';
-import { configWithoutSecrets, printJson, withContext } from './options.js';
+import { baseContext, configWithoutSecrets, printJson, withContext } from './options.js';
 
 function readText(file: string, what: string): string {
   try {
@@ -20,16 +20,14 @@ function readText(file: string, what: string): string {
   }
 }
 
+/** The roster the node holds, verified against its trust root (the context's `heldRoster`, as every command reads it). */
 async function rosterFromDataDir(dataDir: string): Promise<Roster> {
   const config = configWithoutSecrets(dataDir);
-  const trustRoot = parseTrustRootKey(config.roster.trustRoot, config.federation);
-  if (!trustRoot) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set`);
-  return withContext(config, async ({ repos }) => {
-    const held = await repos.rosters.latestVerified(() => trustRoot);
-    if (held.status === 'none') throw new AppError('invalid_input', 'this node holds no roster yet');
-    if (held.status === 'unverified') throw new AppError('invalid_input', `the stored roster does not verify: ${held.error ?? ''}`);
-    return held.roster;
-  });
+  // Before the database is opened: without a trust root no held roster can be trusted.
+  if (baseContext(config).trustRoot() === undefined) throw new AppError('invalid_input', `${config.configFile}: roster.trustRoot is not set`);
+  const roster = await withContext(config, (context) => context.heldRoster());
+  if (roster === undefined) throw new AppError('invalid_input', 'this node holds no roster yet');
+  return roster;
 }
 
 function receiptsIn(value: unknown): unknown[] {

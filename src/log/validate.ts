@@ -3,8 +3,9 @@
  * entry in a log"), beyond those of its own bytes (entry.ts): its origin, its position, its retraction
  * target and its origin's roster period. One module for the three places that decide whether an
  * entry belongs in a log: the node's own appends (service/listings.ts), sync ingest
- * (federation/ingest.ts) and `jointban verify` (audit/verify-entries.ts), so the three cannot
- * disagree.
+ * (federation/ingest-commit.ts, where a page is prepared, on the ingest worker or the main thread)
+ * and `jointban verify` (audit/verify-entries.ts), so the three cannot disagree (the roster period
+ * aside, which a node leaves to its peers on its own appends: see `LogRules.roster`).
  *
  * Pure and synchronous, so it runs on any thread: what a rule needs beyond the entry (whether an
  * earlier entry of the log is a listing) is asked of a lookup the caller passes in, answered from

@@ -1,6 +1,6 @@
 /**
  * Valid log entries built in memory, for the tests of the log's rules (test/unit/log/) and of the
- * verifier (test/unit/audit/verify-fixtures.ts): entry `seq` is dated `seq` minutes after
+ * verifier (test/integration/audit/verify-fixtures.ts): entry `seq` is dated `seq` minutes after
  * 2025-01-01 and carries one phone token made of its seq. Pure: no store, no key.
  */
 import type { ListingEntry, RetractionEntry } from '../../src/log/entry.js';

@@ -1,5 +1,5 @@
 /**
- * The token bucket of src/service/rate-limiter.ts and the cost of a check (src/api/rate-limit.ts),
+ * The token bucket of src/common/rate-limiter.ts and the cost of a check (src/api/rate-limit.ts),
  * with an injected clock: every expectation is exact arithmetic, nothing waits for wall time.
  */
 import { describe, expect, it } from 'vitest';
