@@ -123,6 +123,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
     now,
     onAppend: (_origin, size) => federation.signer.noteAppend(size),
     assertWritable: () => federation.ownLog.assertWritable(),
+    roster: () => federation.roster.current(),
     // Witnessed: signed at once rather than at the end of the checkpoint interval (flushes chain,
     // so concurrent writes still share one signature), then the witness's cosignature awaited.
     awaitDurable: config.durability.mode === 'witnessed' ? (size) => federation.signer.flush().then(() => federation.witnessed.awaitCosigned(size)) : undefined,

@@ -7,7 +7,8 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import { encodeEntry, listingId, MAX_TOKENS, parseListingId, type ListingEntry, type LogEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
-import { checkLogEntry, describeFailure } from '../log/validate.js';
+import { checkLogEntry, describeFailure, isRosterFailure } from '../log/validate.js';
+import type { Roster } from '../roster/index.js';
 import { monetizationSuspensionEnd, type Policy } from '../policy/index.js';
 import { ListingReader, ListingWriter, type ListingRow } from '../store/listing-repository.js';
 import { sqliteOf } from '../store/database.js';
@@ -77,6 +78,11 @@ export interface ListingServiceDeps {
   /** Throws while the own log must not be appended to (a restored node still recovering it). */
   assertWritable?: () => void;
   /**
+   * The roster this node holds, if any: its own entries are checked against the member's period
+   * in it (suspended, or not a member), as its peers and `jointban verify` check them.
+   */
+  roster?: (() => Roster | undefined) | undefined;
+  /**
    * Resolves once the own log up to `size` is as durable as the node promises (durability.mode
    * "witnessed": cosigned by the witness); absent, a local commit is enough.
    */
@@ -102,12 +108,19 @@ function iso(value: string, field: string): string {
 /**
  * The node's own entry, before it is appended, against the rules every node checks it by
  * (log/validate.ts): a node never appends an entry its peers and `jointban verify` refuse. The
- * roster period is for the peers to check (a node may not hold a roster). Inputs were validated
- * before: a failure here is a fault of this node, not of the caller.
+ * roster period is checked where the node holds a roster (a node that holds none leaves it to its
+ * peers): a suspended member, or one no longer in the roster, is refused with `forbidden` and
+ * nothing is written. Every other input was validated before: another failure here is a fault of
+ * this node, not of the caller.
  */
-function assertBelongs(member: string, entry: LogEntry, isListing: (seq: number) => boolean): void {
-  const failure = checkLogEntry({ origin: member, roster: undefined, earlier: { isListing } }, entry.seq - 1, entry);
-  if (failure !== undefined) throw new Error(`refusing to append to the own log: ${describeFailure(member, entry.seq - 1, failure)}`);
+function assertBelongs(member: string, roster: Roster | undefined, entry: LogEntry, isListing: (seq: number) => boolean): void {
+  const failure = checkLogEntry({ origin: member, roster, earlier: { isListing } }, entry.seq - 1, entry);
+  if (failure === undefined) return;
+  if (isRosterFailure(failure)) {
+    const why = failure.code === 'suspended_member' ? `${member} is suspended in the roster this node holds` : `${member} is not a member in the roster this node holds`;
+    throw new AppError('forbidden', `${why}: every peer would refuse its entries, so nothing was written`);
+  }
+  throw new Error(`refusing to append to the own log: ${describeFailure(member, entry.seq - 1, failure)}`);
 }
 
 export class ListingService {
@@ -246,7 +259,8 @@ export class ListingService {
       const log = new LogWriter(trx, raw);
       const first = (await log.size(deps.member)) + 1;
       const entries: ListingEntry[] = items.map((p, i) => ({ ...p.entry, seq: first + i }));
-      for (const entry of entries) assertBelongs(deps.member, entry, () => false);
+      const roster = deps.roster?.();
+      for (const entry of entries) assertBelongs(deps.member, roster, entry, () => false);
       await log.append(
         deps.member,
         entries.map((entry) => ({ seq: entry.seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) })),
@@ -284,7 +298,7 @@ export class ListingService {
       const seq = (await log.size(deps.member)) + 1;
       const entry: RetractionEntry = { v: 1, kind: 'retraction', origin: deps.member, seq, time: now.toISOString(), target: row.seq, reason };
       // The listings projection holds listing entries only: the row found is the target's kind.
-      assertBelongs(deps.member, entry, (target) => target === row.seq);
+      assertBelongs(deps.member, deps.roster?.(), entry, (target) => target === row.seq);
       await log.append(deps.member, [{ seq, kind: 'retraction', time: entry.time, bytes: encodeEntry(entry) }]);
       if (!(await listings.applyRetraction(entry))) throw new AppError('conflict', `listing ${id} is already retracted`);
       return seq;

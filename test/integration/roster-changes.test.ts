@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeMember, suspendMember } from '../../src/roster/index.js';
 import { createFederation, type TestFederation } from '../helpers/federation.js';
+import { listingBody } from '../helpers/fixtures.js';
 
 let fed: TestFederation;
 const id = (n: number) => [{ type: 'phone' as const, value: `+86 137 0000 ${String(n).padStart(4, '0')}` }];
@@ -48,5 +49,29 @@ describe('a member suspended with a backdated time', () => {
     });
     expect((await fed.check('beta', id(2))).decision).toBe('deny');
     expect((await fed.check('beta', id(3))).decision).toBe('allow');
+  });
+});
+
+describe("a suspended member's own node", () => {
+  it('refuses to list or retract (403 forbidden, nothing written): its peers and verify would refuse the entries', async () => {
+    const listed = await fed.list('alpha', id(4));
+    await fed.updateRoster((draft, now) => {
+      const r = suspendMember(draft, 'alpha', now);
+      if (!r.ok) throw new Error(r.error);
+      return r.draft;
+    });
+    const alpha = fed.get('alpha');
+    const sizeBefore = await fed.logSize('alpha', 'alpha');
+    const post = (path: string, body: Record<string, unknown>) =>
+      fetch(`${alpha.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${alpha.writeKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+    const list = await post('/v1/listings', listingBody({ identifiers: id(5) }));
+    expect(list.status).toBe(403);
+    expect(((await list.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/alpha is suspended/) });
+    const retract = await post(`/v1/listings/${encodeURIComponent(listed.id)}/retract`, { reason: 'appeal_upheld' });
+    expect(retract.status).toBe(403);
+    expect(await fed.logSize('alpha', 'alpha')).toBe(sizeBefore);
+    // The listing made before the suspension still stands at its origin.
+    expect((await fed.check('alpha', id(4))).decision).toBe('deny');
   });
 });
