@@ -19,11 +19,12 @@ import type { Command } from 'commander';
 import type { OriginVerification } from '../audit/verify.js';
 import { boundedFetch } from '../common/bounded-fetch.js';
 import type { NodeConfig } from '../config/load.js';
-import { bytesEqual, toHex } from '../crypto/encoding.js';
+import { toHex } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import { markOwnLogRecovery } from '../federation/own-log-recovery.js';
 import { nextKeyFile, readNextKey } from '../federation/signing-keys.js';
-import { findMember, keyValidAt, memberKeys, type Roster } from '../roster/index.js';
+import type { Roster } from '../roster/index.js';
+import { manifestKeys, restoreProblems } from '../audit/restore-checks.js';
 import {
   discardStaged,
   finishRestore,
@@ -64,59 +65,39 @@ async function nodeAnswering(http: NodeConfig['http']): Promise<{ url: string; m
   return undefined;
 }
 
+/** The public key of `<key file>.next`, when a rotation is under way. */
+function nextPublicKey(config: NodeConfig): Uint8Array | undefined {
+  return existsSync(nextKeyFile(config.signingKeyFile)) ? readNextKey(config.signingKeyFile).publicKey : undefined;
+}
+
 /**
  * Checks the manifest's signature before anything changes (the staged copy is the backup's
- * database, its hash already checked against the manifest): it must verify with a key the roster
- * in that database (itself verified against this data directory's trust root) lists for this
- * member, valid when the manifest says the backup was made. Without a roster: with the node's own
- * key file or its next key. Returns the line that says which key signed.
+ * database, its hash already checked against the manifest), with the keys audit/restore-checks.ts
+ * names. Returns the line that says which key signed.
  */
 async function checkManifestSignature(config: NodeConfig, from: string, manifest: BackupManifest, staged: string): Promise<string> {
   if (manifest.version === 1) return 'warning: the manifest is a version 1 manifest and carries no signature (--allow-unsigned-manifest)';
   const roster: Roster | undefined = await withContext(config, (context) => context.heldRoster(), { open: { file: staged, readonly: true } });
-  const next = nextKeyFile(config.signingKeyFile);
-  const keys = roster
-    ? memberKeys(findMember(roster, config.member))
-        .filter((k) => keyValidAt(k, manifest.createdAt))
-        .map((k) => k.publicKey)
-    : [baseContext(config).identity(), ...(existsSync(next) ? [readNextKey(config.signingKeyFile)] : [])].map((k) => k.publicKey);
-  const signer = manifestSignedBy(manifest, keys);
-  const whose = roster ? `a key roster version ${roster.version} lists for ${config.member} at ${manifest.createdAt}` : `the key in ${config.signingKeyFile} (the backup holds no roster)`;
+  const next = nextPublicKey(config);
+  const ownKeys = [baseContext(config).identity().publicKey, ...(next ? [next] : [])];
+  const { publicKeys, whose } = manifestKeys({ roster, member: config.member, createdAt: manifest.createdAt, keyFile: config.signingKeyFile, ownKeys });
+  const signer = manifestSignedBy(manifest, publicKeys);
   if (signer === undefined) {
     throw new AppError('invalid_input', `${manifestPathOf(from)}: the signature does not verify with ${whose}: the backup was changed after it was made, or is not this node's; nothing was restored`);
   }
   return `manifest signed by ${toHex(signer).slice(0, 16)}…, ${whose}`;
 }
 
-/** Differences between what the manifest lists and what verified, and a key the roster does not hold. */
 function problemsOf(manifest: BackupManifest, config: NodeConfig, verified: DataDirVerification): string[] {
-  const problems: string[] = [];
-  const held = new Map(verified.results.map((r) => [r.origin, r]));
-  for (const log of manifest.logs) {
-    const r = held.get(log.origin);
-    if (r === undefined) problems.push(`the manifest lists ${log.origin}'s log with ${log.size} entries; the database holds none`);
-    else if (r.ok && r.entries !== log.size) problems.push(`the manifest lists ${log.origin}'s log with ${log.size} entries; the database holds ${r.entries}`);
-  }
-  for (const r of verified.results) {
-    if (!manifest.logs.some((l) => l.origin === r.origin)) problems.push(`the database holds a log of ${r.origin} that the manifest does not list`);
-  }
-  const roster = verified.keys.options.roster;
-  const rosterKeys = roster ? memberKeys(findMember(roster, config.member)) : [];
-  const own = baseContext(config).identity().publicKey;
-  const listed = rosterKeys.find((k) => bytesEqual(k.publicKey, own));
-  if (rosterKeys.length > 0 && listed === undefined) {
-    problems.push(`${config.signingKeyFile} is not the key the roster holds for ${config.member}: restore the node's own keys/ too`);
-  } else if (listed !== undefined && listed.validUntil !== undefined && Date.parse(listed.validUntil) <= Date.now()) {
-    // During a rotation the key file may hold the old key, as long as the roster has not retired it
-    // or the new key is there beside it: a node left with a retired key only cannot sign.
-    const next = nextKeyFile(config.signingKeyFile);
-    const nextKey = existsSync(next) ? readNextKey(config.signingKeyFile).publicKey : undefined;
-    const now = new Date().toISOString();
-    if (!rosterKeys.some((k) => nextKey !== undefined && bytesEqual(k.publicKey, nextKey) && keyValidAt(k, now))) {
-      problems.push(`${config.signingKeyFile} holds a key the roster retired at ${listed.validUntil}: restore keys/ as it was after the rotation (node.key.next, or node.key once keys finish ran)`);
-    }
-  }
-  return problems;
+  const base = baseContext(config);
+  return restoreProblems({
+    manifestLogs: manifest.logs,
+    results: verified.results,
+    roster: verified.keys.options.roster,
+    member: config.member,
+    keys: { keyFile: config.signingKeyFile, own: base.identity().publicKey, next: nextPublicKey(config) },
+    now: base.now(),
+  });
 }
 
 function originLine(r: OriginVerification): string {
