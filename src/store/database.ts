@@ -8,6 +8,8 @@ import type SQLite from 'better-sqlite3';
 import { CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
+import type { LogSnapshots } from './log-batch-reader.js';
+import { sqliteLogSnapshots } from './sqlite/log-batch-reader.js';
 import { openSqlite } from './sqlite-connection.js';
 import type { Database } from './tables.js';
 
@@ -27,6 +29,8 @@ export interface DatabaseHandle {
   db: Kysely<Database>;
   /** The raw SQLite connection, for the few hot paths that the benchmark shows need it. */
   sqlite: SQLite.Database;
+  /** The log batch reader `jointban verify` walks, in one read snapshot (log-batch-reader.ts). */
+  logSnapshots: LogSnapshots;
   close(): Promise<void>;
 }
 
@@ -73,6 +77,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const handle: DatabaseHandle = {
     db,
     sqlite,
+    logSnapshots: sqliteLogSnapshots(db, sqlite),
     close: async () => {
       await db.destroy();
     },
