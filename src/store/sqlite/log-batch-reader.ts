@@ -11,7 +11,7 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { EntryBatch, EntryRow, ListingRow, ListingRowsText, ListingTokenRow, LogBatchReader, LogSnapshots, TreeNodeRow, TreeNodeRun } from '../log-batch-reader.js';
-import { openSqlite } from '../sqlite-connection.js';
+import { openSqlite } from './connection.js';
 import type { Database } from '../tables.js';
 
 type Range = [string, number, number];
