@@ -30,7 +30,7 @@ import { RateLimiter } from './common/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
 import { WatchLifts } from './service/watch-lifts.js';
-import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/check-store.js';
+import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/sqlite/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import type { DatabaseHandle } from './store/database.js';
 import { assertConfigFilePrivate, readKeyFile, readSecretFile } from './store/key-file.js';

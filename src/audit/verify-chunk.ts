@@ -10,9 +10,9 @@
  * and its origin is verified again in one thread, which gives the report (every failure, its
  * message and the first failing index) exactly as a walk in one thread always has.
  */
-import type SQLite from 'better-sqlite3';
 import type { RetractionEntry } from '../log/entry.js';
 import type { Roster } from '../roster/schema.js';
+import type { LogBatchReader } from '../store/log-batch-reader.js';
 import { entryReads, newWalk, walkEntries, type EntryReads } from './verify-entries.js';
 import { ProjectionRows, type RetractionClaim } from './verify-projection.js';
 import { OriginReport } from './verify-report.js';
@@ -73,33 +73,31 @@ export interface ChunkVerified {
  */
 export type ChunkResult = ChunkVerified | { id: number; status: 'failed' | 'moved' } | { id: number; status: 'error'; message: string };
 
-/** Checks chunks on one connection, which must be inside one read transaction for all of them. */
+/** Checks chunks through one reader, which must read inside one read snapshot for all of them. */
 export class ChunkVerifier {
   readonly #reads: EntryReads;
-  readonly #logSize: SQLite.Statement<[string], number | null>;
   /** Origin → whether this snapshot holds the same log size as the coordinator's. */
   readonly #sameSize = new Map<string, boolean>();
 
   constructor(
-    private readonly sqlite: SQLite.Database,
+    private readonly reader: LogBatchReader,
     private readonly roster: Roster | undefined,
   ) {
-    this.#reads = entryReads(sqlite);
-    this.#logSize = sqlite.prepare<[string], number | null>('SELECT max(seq) FROM log_entries WHERE origin = ?').pluck();
+    this.#reads = entryReads(reader);
   }
 
   verify(task: ChunkTask): ChunkResult {
     const { id, origin, begin, end } = task;
     let same = this.#sameSize.get(origin);
-    if (same === undefined) this.#sameSize.set(origin, (same = (this.#logSize.get(origin) ?? 0) === task.size));
+    if (same === undefined) this.#sameSize.set(origin, (same = this.reader.logSize(origin) === task.size));
     // The log is append-only: the same size is the same log, and its projection rows with it.
     if (!same) return { id, status: 'moved' };
 
     const report = new OriginReport(origin);
     const walk = newWalk(origin, task.inRoster ? this.roster : undefined, report, begin);
-    const tree = new TreeCheck(this.sqlite, origin, report, { begin, top: task.level });
+    const tree = new TreeCheck(this.reader, origin, report, { begin, top: task.level });
     const claims: ChunkVerified['claims'] = [];
-    const projection = new ProjectionRows(this.sqlite, origin, report, (retractionSeq, claim) => claims.push({ retractionSeq, claim }));
+    const projection = new ProjectionRows(this.reader, origin, report, (retractionSeq, claim) => claims.push({ retractionSeq, claim }));
     const retractions: RetractionEntry[] = [];
     const prefixes: ChunkPrefix[] = [];
     let nextCheckpoint = 0;

@@ -5,7 +5,6 @@
  * suspension at the entry's time), the stored kind and time columns, and the stored leaf hash.
  * Shared by the walk over a whole log (verify.ts) and the walk over one chunk of it (verify-chunk.ts).
  */
-import type SQLite from 'better-sqlite3';
 import { bytesEqual } from '../crypto/encoding.js';
 import { sha256NativeBinary } from '../crypto/index.js';
 import { decodeEntry, type ListingEntry, type LogEntry, type RetractionEntry } from '../log/entry.js';
@@ -13,25 +12,10 @@ import { decodeEntry, type ListingEntry, type LogEntry, type RetractionEntry } f
 // its signing and editing code, a visible share of a worker thread's start-up.
 import { checkLogEntry, describeFailure, failureKind, isRosterFailure, type EntryFailure, type LogRules } from '../log/validate.js';
 import type { Roster } from '../roster/schema.js';
+import type { EntryRow, LogBatchReader } from '../store/log-batch-reader.js';
 import { IndexSet } from './verify-projection.js';
 import type { OriginReport } from './verify-report.js';
 import { consecutiveList, fromBinaryHash, leafHashBinary, toBinaryHash, type BinaryHash } from './verify-tree.js';
-
-/** seq, kind, time, bytes, leaf_hash: a raw row, as the prepared statement returns it. */
-export type EntryRow = [number, string, string, Uint8Array, Uint8Array];
-
-/** The entry rows of one origin with first ≤ seq ≤ last, in seq order. */
-export function entryReader(sqlite: SQLite.Database): SQLite.Statement<[string, number, number], EntryRow> {
-  return sqlite.prepare<[string, number, number], EntryRow>('SELECT seq, kind, time, bytes, leaf_hash FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq').raw();
-}
-
-/**
- * A batch's rows as one aggregate row: how many, how many well-formed (integer seq, blob bytes and
- * leaf hash, text kind and time), their seqs, every entry's bytes each after a 0x00 byte (the leaf
- * hash's prefix, so each leaf is hashed where it lies), their lengths, the leaf hashes, and the kind
- * and time columns; all in the one order the rows were scanned in.
- */
-type BatchRow = [number, number | null, string | null, Uint8Array | null, string | null, Uint8Array | null, string | null];
 
 /** A batch whose rows are all there and agree with their bytes: the entries decoded, and their leaf hashes. */
 export interface CleanBatch {
@@ -45,34 +29,16 @@ export interface CleanBatch {
  * garbage (docs/BENCHMARKS.md, "Verification", fourth round). A batch that is anything but clean
  * (a row missing or malformed, bytes that do not decode, a kind, time or leaf hash column that
  * differs from the bytes) is not reported here: `read` answers undefined and the caller walks the
- * batch a row at a time (`entryReader`, `checkEntry`), which finds and reports what is wrong exactly
+ * batch a row at a time (`LogBatchReader.entryRows`, `checkEntry`), which finds and reports what is wrong exactly
  * as it always has. Nothing is recorded in the walk before a batch is known to be clean.
  */
 export class EntryBatchReader {
-  readonly #batch: SQLite.Statement<[string, number, number], BatchRow>;
-
-  constructor(sqlite: SQLite.Database) {
-    // Within the range, as many well-formed rows as seqs are one row per seq: seq is unique (the
-    // primary key) and an integer. No ORDER BY: sorting inside the aggregates cost more than the
-    // rest of the query. The primary key's index is scanned in seq order, and the seqs read back
-    // prove it (`read`), so a plan that scanned otherwise would only send batches to the row walk.
-    this.#batch = sqlite
-      .prepare<[string, number, number], BatchRow>(
-        `SELECT count(*),
-           sum(typeof(seq) = 'integer' AND typeof(bytes) = 'blob' AND typeof(leaf_hash) = 'blob' AND typeof(kind) = 'text' AND typeof(time) = 'text'),
-           group_concat(seq),
-           CAST(group_concat(X'00' || bytes, '') AS BLOB),
-           group_concat(octet_length(bytes)),
-           CAST(group_concat(leaf_hash, '') AS BLOB),
-           group_concat(kind || ' ' || time)
-         FROM log_entries WHERE origin = ? AND seq >= ? AND seq <= ?`,
-      )
-      .raw();
-  }
+  /** `reader` reads the aggregate form of a range of entries (`LogBatchReader.entryBatch`): its rows in the one order they were scanned. */
+  constructor(private readonly reader: LogBatchReader) {}
 
   /** The entries with seq first…last when the batch is clean, else undefined (see above). */
   read(origin: string, first: number, last: number): CleanBatch | undefined {
-    const [count, wellFormed, seqs, prefixedBytes, lengthList, storedLeafHashes, kindTimes] = this.#batch.get(origin, first, last)!;
+    const [count, wellFormed, seqs, prefixedBytes, lengthList, storedLeafHashes, kindTimes] = this.reader.entryBatch(origin, first, last);
     const n = last - first + 1;
     if (count !== n || wellFormed !== n || prefixedBytes === null || lengthList === null || storedLeafHashes === null || kindTimes === null) return undefined;
     if (seqs !== consecutiveList(first, last)) return undefined;
@@ -190,7 +156,7 @@ export function walkEntries(walk: Walk, reads: EntryReads, first: number, last: 
     return entries.length;
   }
   let expected = first;
-  for (const row of reads.rows.all(walk.origin, first, last)) {
+  for (const row of reads.rows.entryRows(walk.origin, first, last)) {
     if (row[0] !== expected) break;
     onLeaf(checkEntry(walk, expected - 1, row), row[2]);
     expected++;
@@ -198,12 +164,12 @@ export function walkEntries(walk: Walk, reads: EntryReads, first: number, last: 
   return expected - first;
 }
 
-/** The two ways of reading a batch of entries, prepared once per connection. */
+/** The two ways of reading a batch of entries: clean batches as a whole, the rest a row at a time. */
 export interface EntryReads {
   batches: EntryBatchReader;
-  rows: SQLite.Statement<[string, number, number], EntryRow>;
+  rows: LogBatchReader;
 }
 
-export function entryReads(sqlite: SQLite.Database): EntryReads {
-  return { batches: new EntryBatchReader(sqlite), rows: entryReader(sqlite) };
+export function entryReads(reader: LogBatchReader): EntryReads {
+  return { batches: new EntryBatchReader(reader), rows: reader };
 }

@@ -18,9 +18,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import type { Roster } from '../roster/schema.js';
+import type { LogBatchReader, LogReaderTarget } from '../store/log-batch-reader.js';
 import type { Database } from '../store/tables.js';
 import type { ChunkResult, ChunkTask } from './verify-chunk.js';
 import type { CheckpointCheck } from './verify-checkpoints.js';
@@ -65,11 +65,11 @@ export class ChunkPool {
   }
 
   /**
-   * Starts `count` workers on the store `file`, each in its own read transaction. Undefined if any
+   * Starts `count` workers on the store at `target`, each in its own read snapshot. Undefined if any
    * cannot start (no script, no file, no threads): the caller then verifies in its own thread.
    */
-  static async start(script: URL, file: string, roster: Roster | undefined, count: number): Promise<ChunkPool | undefined> {
-    const data: VerifyWorkerData = { file, roster };
+  static async start(script: URL, target: LogReaderTarget, roster: Roster | undefined, count: number): Promise<ChunkPool | undefined> {
+    const data: VerifyWorkerData = { target, roster };
     const started = await Promise.all(
       Array.from(
         { length: count },
@@ -155,7 +155,7 @@ export type ChunkedOutcome = 'verified' | 'failed' | 'moved' | 'error';
 
 export interface ChunkedLog {
   db: Db;
-  sqlite: SQLite.Database;
+  reader: LogBatchReader;
   origin: string;
   size: number;
   inRoster: boolean;
@@ -175,10 +175,9 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   const { origin, size, report, checkpoints, level } = log;
   const width = 2 ** level;
   const chunks = Math.ceil(size / width);
-  const tree = new TreeCheck(log.sqlite, origin, report, { level });
+  const tree = new TreeCheck(log.reader, origin, report, { level });
   const ledger = new RetractionLedger(origin, report);
   const listingIndices = new IndexSet();
-  const sizesIn = log.sqlite.prepare<[string, number, number], number>('SELECT size FROM checkpoints WHERE origin = ? AND size > ? AND size <= ? ORDER BY size').pluck();
 
   // Tasks are handed out a few ahead of the one being composed, so no worker waits for this thread.
   // A result is dropped once composed: memory holds the chunks in flight, not the log.
@@ -187,7 +186,7 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
     for (let c = pending.length; c < Math.min(chunks, upTo); c++) {
       const begin = c * width;
       const end = Math.min(size, begin + width);
-      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes: sizesIn.all(origin, begin, end) }));
+      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes: log.reader.checkpointSizes(origin, begin, end) }));
     }
   };
 

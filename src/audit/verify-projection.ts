@@ -9,9 +9,9 @@
  * comes later in the log). The two are separate so that a worker can compare the rows of its chunk
  * while the ledger, which spans the whole log, stays with the thread that walks the chunks in order.
  */
-import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { listingId, type ListingEntry, type RetractionEntry } from '../log/entry.js';
+import type { ListingRow, ListingRowsText, ListingTokenRow, LogBatchReader } from '../store/log-batch-reader.js';
 import type { Database } from '../store/tables.js';
 import type { OriginReport } from './verify-report.js';
 
@@ -77,8 +77,7 @@ export interface RetractionClaim {
   reason: string | null;
 }
 
-/** id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq. */
-type Row = [string, number, string, string, string, string, string | null, string, string | null, string, string | null, string | null, number | null];
+type Row = ListingRow;
 
 /** The compared columns, their position in a row, and the entry field each must equal. */
 const FIELDS = [
@@ -91,8 +90,7 @@ const FIELDS = [
   ['evidence_digest', 8, (e: ListingEntry) => e.evidenceDigest ?? null],
 ] as const;
 
-/** listing seq, type, epoch, token: the token rows of a batch's listings, grouped by listing. */
-type TokenRow = [number, string, number, Uint8Array];
+type TokenRow = ListingTokenRow;
 
 const HEX = '0123456789abcdef';
 
@@ -120,21 +118,15 @@ function sameTokens(tokens: readonly TokenRow[], from: number, to: number, entry
   return true;
 }
 
-/**
- * A batch's listings rows as one aggregate row: how many, the columns an entry determines (id, seq,
- * category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest) as JSON arrays
- * joined by commas, and the retraction columns (seq, status, retracted_at, retraction_reason,
- * retraction_seq) of the rows that are not plainly active, as one JSON array; both in the order
- * the rows were scanned, which is seq order.
- */
-type RowsAggregate = [number, string | null, string];
+/** A batch's listings rows as one aggregate row (`LogBatchReader.listingRowsText`). */
+type RowsAggregate = ListingRowsText;
 
 /** `[seq, status, retracted_at, retraction_reason, retraction_seq]` of a row that is not plainly active. */
 type RetractionColumns = [unknown, unknown, unknown, unknown, unknown];
 
 /**
  * Reads a text left to right against expected pieces, without building the expected text: joining
- * a batch's expected rows into one string cost more than reading them from SQLite.
+ * a batch's expected rows into one string cost more than reading them from the store.
  */
 class TextCursor {
   #at = 0;
@@ -150,8 +142,8 @@ class TextCursor {
 
   /**
    * Whether a JSON string holding `value` comes next. Only for values `checkEntry` accepted: every
-   * string field of an entry is printable ASCII without `"` or a backslash, which JSON (SQLite's
-   * `json_array` as JSON.stringify) writes between quotes as it is.
+   * string field of an entry is printable ASCII without `"` or a backslash, which JSON (the store's
+   * aggregate text as JSON.stringify) writes between quotes as it is.
    */
   quoted(value: string): boolean {
     return this.next('"') && this.next(value) && this.next('"');
@@ -169,7 +161,7 @@ class TextCursor {
 
 /**
  * Whether the listings rows' JSON (`RowsAggregate`) and the token rows' JSON are, in order, exactly
- * what SQLite's `json_array` writes for the listing entries: `[id,seq,category,severity,listed_at,
+ * what the log batch reader's aggregate texts hold for the listing entries: `[id,seq,category,severity,listed_at,
  * banned_at,ban_until,expires_at,evidence_digest]` per row and `[seq,type,epoch,token hex]` per
  * token (no spaces; safe integers as digits), joined by commas.
  */
@@ -223,60 +215,19 @@ function rowsMatch(origin: string, listings: readonly ListingEntry[], rowsJson: 
 
 /** Compares the projection's rows with the listing entries, a batch of seqs at a time. */
 export class ProjectionRows {
-  readonly #rows: SQLite.Statement<[string, number, number], Row>;
-  readonly #tokens: SQLite.Statement<[string, number, number], TokenRow>;
-  readonly #rowsAggregate: SQLite.Statement<[string, number, number], RowsAggregate>;
-  readonly #tokensAggregate: SQLite.Statement<[string, number, number], string | null>;
-
   /**
-   * `sqlite` must be the connection of the read transaction the verification runs in.
+   * `reader` must read inside the read snapshot the verification runs in. Its aggregate rows make
+   * the common case, a batch whose rows all agree, one string comparison instead of an array of
+   * values per row (docs/BENCHMARKS.md, "Verification", fourth round); rows read in another order
+   * than seq order only differ from the expected text and send the batch to the row-by-row comparison.
    * `onClaim` receives each retracted row's claim, keyed by its retraction seq, in seq order.
    */
   constructor(
-    sqlite: SQLite.Database,
+    private readonly reader: LogBatchReader,
     private readonly origin: string,
     private readonly report: OriginReport,
     private readonly onClaim: (retractionSeq: number, claim: RetractionClaim) => void,
-  ) {
-    this.#rows = sqlite
-      .prepare<[string, number, number], Row>(
-        `SELECT id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest, status, retracted_at, retraction_reason, retraction_seq
-         FROM listings WHERE origin = ? AND seq >= ? AND seq <= ? ORDER BY seq`,
-      )
-      .raw();
-    // Ordered by the listing, so the rows of one listing are consecutive and are matched in step.
-    this.#tokens = sqlite
-      .prepare<[string, number, number], TokenRow>(
-        `SELECT l.seq, t.type, t.epoch, t.token FROM listings AS l INNER JOIN listing_tokens AS t ON t.listing_id = l.id
-         WHERE l.origin = ? AND l.seq >= ? AND l.seq <= ? ORDER BY l.seq`,
-      )
-      .raw();
-    // The same rows as JSON text, one aggregate row each: the common case, a batch whose rows all
-    // agree, is one string comparison instead of an array of values per row (docs/BENCHMARKS.md,
-    // "Verification", fourth round).
-    // No ORDER BY: sorting inside an aggregate cost as much as the rest of the query. The scan of
-    // the (origin, seq) index gives seq order, and each row names its seq, so another order would
-    // only differ from the expected text and send the batch to the row-by-row comparison.
-    this.#rowsAggregate = sqlite
-      .prepare<[string, number, number], RowsAggregate>(
-        `SELECT count(*),
-           group_concat(json_array(id, seq, category, severity, listed_at, banned_at, ban_until, expires_at, evidence_digest), ','),
-           json_group_array(json_array(seq, status, retracted_at, retraction_reason, retraction_seq))
-             FILTER (WHERE status IS NOT 'active' OR retracted_at IS NOT NULL OR retraction_reason IS NOT NULL OR retraction_seq IS NOT NULL)
-         FROM listings WHERE origin = ? AND seq >= ? AND seq <= ?`,
-      )
-      .raw();
-    // In seq order, and within a listing in the order its tokens were inserted (the listing_id
-    // index's rowid order), which is the entry's order wherever the projection is written
-    // (listing-repository.ts). Rows in another order only differ from the expected text, as above.
-    this.#tokensAggregate = sqlite
-      .prepare<[string, number, number], string | null>(
-        `SELECT group_concat(json_array(l.seq, t.type, t.epoch, lower(hex(t.token))), ',')
-         FROM listings AS l INNER JOIN listing_tokens AS t ON t.listing_id = l.id
-         WHERE l.origin = ? AND l.seq >= ? AND l.seq <= ?`,
-      )
-      .pluck();
-  }
+  ) {}
 
   /**
    * Whether the batch's rows are exactly what its listing entries say, with the claims of its
@@ -289,8 +240,8 @@ export class ProjectionRows {
     let aggregate: RowsAggregate;
     let tokenRows: string | null;
     try {
-      aggregate = this.#rowsAggregate.get(this.origin, first, last)!;
-      tokenRows = this.#tokensAggregate.get(this.origin, first, last) ?? null;
+      aggregate = this.reader.listingRowsText(this.origin, first, last);
+      tokenRows = this.reader.listingTokensText(this.origin, first, last);
     } catch {
       // A blob where text belongs cannot be written as JSON: the row-by-row comparison names it.
       // (Any other error recurs in the row-by-row reads and propagates from there.)
@@ -316,8 +267,8 @@ export class ProjectionRows {
   check(first: number, last: number, listings: readonly ListingEntry[]): void {
     if (this.#clean(first, last, listings)) return;
     const { origin } = this;
-    const rows = this.#rows.all(origin, first, last);
-    const tokens = this.#tokens.all(origin, first, last);
+    const rows = this.reader.listingRows(origin, first, last);
+    const tokens = this.reader.listingTokens(origin, first, last);
     // Rows and entries are both in seq order (seqs unique on both sides): matched in step.
     let e = 0;
     let t = 0;
@@ -435,15 +386,15 @@ export class ProjectionCheck {
   readonly #ledger: RetractionLedger;
   readonly #rows: ProjectionRows;
 
-  /** `sqlite` must be the connection of `db`'s read transaction, which the whole verification runs in. */
+  /** `reader` must read inside `db`'s read transaction, which the whole verification runs in. */
   constructor(
     private readonly db: Db,
-    sqlite: SQLite.Database,
+    reader: LogBatchReader,
     private readonly origin: string,
     private readonly report: OriginReport,
   ) {
     this.#ledger = new RetractionLedger(origin, report);
-    this.#rows = new ProjectionRows(sqlite, origin, report, (seq, claim) => this.#ledger.claim(seq, claim));
+    this.#rows = new ProjectionRows(reader, origin, report, (seq, claim) => this.#ledger.claim(seq, claim));
   }
 
   /** The rows of seqs first…last, then the batch's retractions (a retraction may retract a listing of its own batch). */

@@ -4,7 +4,7 @@
  * consistency proofs, receipts and peers' syncs are served from (src/store/proofs.ts), so a
  * tampered or missing node would hand out wrong proofs even while the entries are intact.
  *
- * Nodes are compared a batch at a time, one prepared range query per level, so memory is bounded
+ * Nodes are compared a batch at a time, one range read per level (src/store/log-batch-reader.ts), so memory is bounded
  * by the batch size. Hashing is the native SHA-256 throughout: about one leaf and one node hash
  * per entry is most of a whole-log verification's hashing.
  *
@@ -12,10 +12,10 @@
  * the rest: verify-chunk.ts), or be fed the roots of such chunks instead of leaves, to complete the
  * levels above them (verify-parallel.ts).
  */
-import type SQLite from 'better-sqlite3';
 import { bytesEqual } from '../crypto/encoding.js';
 import { sha256NativeBinary } from '../crypto/index.js';
 import { EMPTY_ROOT } from '../log/merkle.js';
+import type { LogBatchReader } from '../store/log-batch-reader.js';
 import type { OriginReport } from './verify-report.js';
 
 /**
@@ -92,10 +92,7 @@ export interface TreeCheckOptions {
   top?: number;
 }
 
-/** count, how many of them are well-formed (integer index, 32-byte blob), their indices and their hashes concatenated, in scan order. */
-type StoredRun = [number, number | null, string | null, Uint8Array | null];
-
-/** "first,first+1,…,last": consecutive integers as SQLite's `group_concat` writes them. */
+/** "first,first+1,…,last": consecutive integers as the log batch reader's aggregate rows list seqs and indices. */
 export function consecutiveList(first: number, last: number): string {
   let list = String(first);
   for (let i = first + 1; i <= last; i++) list += `,${i}`;
@@ -111,13 +108,10 @@ export class TreeCheck {
   readonly #top: number;
   /** Indexed by level. */
   #runs: LevelRun[] = [];
-  readonly #nodes: SQLite.Statement<[string, number, number, number], [number, Uint8Array]>;
-  readonly #storedRun: SQLite.Statement<[string, number, number, number], StoredRun>;
-  readonly #storedCount: SQLite.Statement<[string], number>;
 
-  /** `sqlite` must be the connection of the read transaction the verification runs in. */
+  /** `reader` must read inside the read snapshot the verification runs in. */
   constructor(
-    sqlite: SQLite.Database,
+    private readonly reader: LogBatchReader,
     private readonly origin: string,
     private readonly report: OriginReport,
     options: TreeCheckOptions = {},
@@ -125,18 +119,6 @@ export class TreeCheck {
     this.#level = options.level ?? 0;
     this.#begin = options.begin ?? 0;
     this.#top = options.top ?? Infinity;
-    this.#nodes = sqlite.prepare<[string, number, number, number], [number, Uint8Array]>('SELECT idx, hash FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx').raw();
-    // The same rows as one aggregate row, the common case: one blob instead of a Buffer per node.
-    // No ORDER BY (sorting inside the aggregate cost more than the scan): the primary key's index
-    // is scanned in index order, and the indices read back prove it; a plan that scanned otherwise
-    // would only send the run to the row-by-row comparison below.
-    this.#storedRun = sqlite
-      .prepare<[string, number, number, number], StoredRun>(
-        `SELECT count(*), sum(typeof(idx) = 'integer' AND typeof(hash) = 'blob' AND octet_length(hash) = 32), group_concat(idx), CAST(group_concat(hash, '') AS BLOB)
-         FROM tree_nodes WHERE origin = ? AND level = ? AND idx >= ? AND idx < ?`,
-      )
-      .raw();
-    this.#storedCount = sqlite.prepare<[string], number>('SELECT count(*) FROM tree_nodes WHERE origin = ?').pluck();
   }
 
   /** The number of hashes appended: leaves, for a tree of leaves. */
@@ -182,11 +164,13 @@ export class TreeCheck {
     this.#runs = [];
     runs.forEach((run, level) => {
       const end = run.first + run.hashes.length;
-      // Indices are unique (the primary key): as many well-formed rows as nodes, all within the
-      // run, are one row per index, so the concatenations are equal exactly when every node is.
-      const [count, wellFormed, indices, stored] = this.#storedRun.get(this.origin, level, run.first, end)!;
+      // The run's stored nodes as one aggregate row, the common case: one blob instead of a Buffer
+      // per node. Indices are unique (the primary key): as many well-formed rows as nodes, all
+      // within the run, are one row per index, so the concatenations are equal exactly when every
+      // node is. The indices read back prove the order; any other sends the run to the rows below.
+      const [count, wellFormed, indices, stored] = this.reader.treeNodeRun(this.origin, level, run.first, end);
       if (count === run.hashes.length && wellFormed === count && stored !== null && indices === consecutiveList(run.first, end - 1) && toBinaryHash(stored) === run.hashes.join('')) return;
-      const rows = this.#nodes.all(this.origin, level, run.first, end);
+      const rows = this.reader.treeNodes(this.origin, level, run.first, end);
       let i = 0;
       for (let k = 0; k < run.hashes.length; k++) {
         const index = run.first + k;
@@ -204,7 +188,7 @@ export class TreeCheck {
   /** After the last batch of a log of `leaves` entries: no stored node may lie outside the tree. */
   finish(leaves: number = this.size): void {
     this.flush();
-    const stored = this.#storedCount.get(this.origin) ?? 0;
+    const stored = this.reader.treeNodeCount(this.origin);
     const expected = storedNodeCount(leaves);
     if (stored > expected) {
       this.report.fail('tree_node_extra', `${stored - expected} stored tree nodes of ${this.origin} lie outside its tree of ${leaves} leaves`);

@@ -1,26 +1,24 @@
 /**
- * The worker thread of a parallel `jointban verify` (verify-parallel.ts): opens the store read-only
- * on its own connection, starts one read transaction that every chunk it is given is checked in
- * (verify-chunk.ts), and answers each task with its result. A thread of the shell, like the CLI.
+ * The worker thread of a parallel `jointban verify` (verify-parallel.ts): opens a log batch reader
+ * of its own on the store (read-only, one read snapshot that every chunk it is given is checked
+ * in: verify-chunk.ts), and answers each task with its result. A thread of the shell, like the CLI.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Roster } from '../roster/schema.js';
-import { openSqlite } from '../store/sqlite-connection.js';
+import { openLogBatchReader, type LogReaderTarget } from '../store/log-batch-reader.js';
 import { ChunkVerifier, type ChunkResult, type ChunkTask } from './verify-chunk.js';
 
 export interface VerifyWorkerData {
-  file: string;
+  target: LogReaderTarget;
   roster: Roster | undefined;
 }
 
 const port = parentPort;
 if (port === null) throw new Error('verify-worker.js runs as a worker thread');
-const { file, roster } = workerData as VerifyWorkerData;
-const sqlite = openSqlite(file, true);
-// Deferred: the snapshot is taken at the first read, after the coordinator's own began; each
-// chunk compares the origin's log size with the coordinator's before trusting it (ChunkVerifier).
-sqlite.exec('BEGIN');
-const verifier = new ChunkVerifier(sqlite, roster);
+const { target, roster } = workerData as VerifyWorkerData;
+// The snapshot is taken at the first read, after the coordinator's own began; each chunk compares
+// the origin's log size with the coordinator's before trusting it (ChunkVerifier).
+const verifier = new ChunkVerifier(openLogBatchReader(target), roster);
 port.on('message', (task: ChunkTask) => {
   let result: ChunkResult;
   try {

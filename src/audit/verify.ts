@@ -10,21 +10,22 @@
  * and every stored Merkle node compared with it (verify-tree.ts). Each stored checkpoint is checked
  * when the walk reaches its size (verify-checkpoints.ts), and the listings projection compared with
  * the entries (verify-projection.ts). Everything happens in one read transaction, so a running node
- * appending meanwhile cannot make a consistent store look broken. The per-batch reads are prepared
- * better-sqlite3 statements on that transaction's connection: a Kysely query per batch was an
- * eighth of the time of a whole-store verification (docs/BENCHMARKS.md, "Verification").
+ * appending meanwhile cannot make a consistent store look broken. The per-batch reads go through
+ * the store's log batch reader (src/store/log-batch-reader.ts) in that transaction's snapshot: a
+ * Kysely query per batch was an eighth of the time of a whole-store verification
+ * (docs/BENCHMARKS.md, "Verification").
  *
  * Consistency between successive checkpoints needs no RFC 9162 consistency proof here: every
  * checkpoint's signed root is recomputed from one and the same leaf sequence, so if each matches,
  * each tree is a prefix of the next, which is exactly what a consistency proof would show.
  */
-import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { logOrigin } from '../log/checkpoint.js';
 import type { NoteVerifier } from '../log/note.js';
 import type { Witness } from '../roster/witness.js';
 import { findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { DatabaseHandle } from '../store/database.js';
+import type { LogBatchReader, LogSnapshots } from '../store/log-batch-reader.js';
 import type { Database } from '../store/tables.js';
 import { entryReads, newWalk, walkEntries } from './verify-entries.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
@@ -104,18 +105,18 @@ async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows
  * Verifies every log in the store and returns one result per origin, in origin order. Never throws
  * for bad data (that is what it reports); a database error propagates.
  */
-export async function verifyStore(handle: Pick<DatabaseHandle, 'db' | 'sqlite'>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
-  return handle.db.transaction().execute(async (trx) => {
+export async function verifyStore(handle: Pick<DatabaseHandle, 'logSnapshots'>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
+  const snapshots = handle.logSnapshots;
+  return snapshots.read(async (trx, reader) => {
     const results: OriginVerification[] = [];
-    // The raw connection is the transaction's: Kysely's SQLite driver runs on that one connection.
     const held = await heldOrigins(trx);
     const level = options.chunkLevel ?? DEFAULT_CHUNK_LEVEL;
     const chunkedEntries = held.filter((h) => chunkable(h, level)).reduce((n, h) => n + h.size, 0);
-    const pool = chunkedEntries > 0 && chunkedEntries >= (options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD) ? await startPool(handle.sqlite, options) : undefined;
+    const pool = chunkedEntries > 0 && chunkedEntries >= (options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD) ? await startPool(snapshots, options) : undefined;
     try {
       for (const h of held) {
-        const chunked = pool !== undefined && chunkable(h, level) ? await verifyLogChunked(trx, handle.sqlite, h, options, pool, onProgress) : undefined;
-        results.push(chunked ?? (await verifyLog(trx, handle.sqlite, h, options, onProgress)));
+        const chunked = pool !== undefined && chunkable(h, level) ? await verifyLogChunked(trx, reader, h, options, pool, onProgress) : undefined;
+        results.push(chunked ?? (await verifyLog(trx, reader, h, options, onProgress)));
       }
     } finally {
       await pool?.close();
@@ -129,11 +130,11 @@ function chunkable(held: { size: number; rows: number }, level: number): boolean
   return held.size > 2 ** level && held.rows === held.size;
 }
 
-async function startPool(sqlite: SQLite.Database, options: VerifyStoreOptions): Promise<ChunkPool | undefined> {
+async function startPool(snapshots: LogSnapshots, options: VerifyStoreOptions): Promise<ChunkPool | undefined> {
   const workers = options.workers ?? defaultWorkers();
-  // An in-memory or temporary database has no file another connection could open.
-  if (workers < 1 || sqlite.memory || sqlite.name === '') return undefined;
-  return ChunkPool.start(options.workerScript ?? new URL('./verify-worker.js', import.meta.url), sqlite.name, options.roster, workers);
+  const target = snapshots.workerTarget;
+  if (workers < 1 || target === undefined) return undefined;
+  return ChunkPool.start(options.workerScript ?? new URL('./verify-worker.js', import.meta.url), target, options.roster, workers);
 }
 
 function keysOf(origin: string, options: VerifyStoreOptions): MemberKey[] | undefined {
@@ -178,7 +179,7 @@ function beginLog(db: Db, held: { origin: string; size: number; rows: number }, 
 /** The log on the workers; undefined (after telling `onChunked` why) when it must be walked here. */
 async function verifyLogChunked(
   db: Db,
-  sqlite: SQLite.Database,
+  reader: LogBatchReader,
   held: { origin: string; size: number; rows: number },
   options: VerifyStoreOptions,
   pool: ChunkPool,
@@ -190,7 +191,7 @@ async function verifyLogChunked(
     ? 'failed'
     : await verifyChunked(pool, {
         db,
-        sqlite,
+        reader,
         origin,
         size,
         inRoster,
@@ -205,18 +206,18 @@ async function verifyLogChunked(
 
 async function verifyLog(
   db: Db,
-  sqlite: SQLite.Database,
+  reader: LogBatchReader,
   held: { origin: string; size: number; rows: number },
   options: VerifyStoreOptions,
   onProgress: ((p: VerifyProgress) => void) | undefined,
 ): Promise<OriginVerification> {
   const { origin, size } = held;
   const { report, checkpoints, inRoster } = beginLog(db, held, options);
-  const tree = new TreeCheck(sqlite, origin, report);
-  const projection = new ProjectionCheck(db, sqlite, origin, report);
+  const tree = new TreeCheck(reader, origin, report);
+  const projection = new ProjectionCheck(db, reader, origin, report);
   const walk = newWalk(origin, inRoster ? options.roster : undefined, report);
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const reads = entryReads(sqlite);
+  const reads = entryReads(reader);
   const onLeaf = (leafHash: BinaryHash, storedTime: string) => {
     tree.append(leafHash);
     // The stored time column: the walk reports it if it differs from the signed bytes.

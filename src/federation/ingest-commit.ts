@@ -25,7 +25,7 @@ import { leafHash } from '../log/merkle.js';
 import { checkRun, describeFailure, failureKind, targetsBefore, type EntryFailure } from '../log/validate.js';
 import type { Roster } from '../roster/index.js';
 import { CheckpointRepository } from '../store/checkpoint-repository.js';
-import { sqliteOf } from '../store/database.js';
+import { bulkAppendOf } from '../store/database.js';
 import { ListingWriter } from '../store/listing-repository.js';
 import { LogReader, LogWriter } from '../store/log-repository.js';
 import type { MisbehaviourKind } from '../store/misbehaviour-repository.js';
@@ -41,11 +41,11 @@ export interface ProvenSlice {
 }
 
 export async function commitProvenSlice(db: Kysely<Database>, slice: ProvenSlice): Promise<void> {
-  const raw = sqliteOf(db);
+  const bulk = bulkAppendOf(db);
   const { origin, entries, checkpoint, at } = slice;
   await db.transaction().execute(async (trx) => {
-    const log = new LogWriter(trx, raw);
-    const listings = new ListingWriter(trx, new Date(at), raw);
+    const log = new LogWriter(trx, bulk);
+    const listings = new ListingWriter(trx, new Date(at), bulk);
     await log.append(
       origin,
       entries.map(({ bytes, entry, leafHash }) => ({ seq: entry.seq, kind: entry.kind, time: entry.time, bytes, leafHash })),

@@ -56,7 +56,7 @@ export function scopeAllows(held: Scope, needed: Scope): boolean {
 
 /**
  * A synchronous source of key rows for the per-request check, with SQLite's data_version, which
- * changes whenever another connection (the CLI, in another process) commits (store/check-store.ts).
+ * changes whenever another connection (the CLI, in another process) commits (store/sqlite/check-store.ts).
  */
 export interface ApiKeyLookup {
   apiKey(id: string): ApiKeyTable | undefined;

@@ -60,7 +60,7 @@ export interface CheckServiceDeps {
   /** Counts every check served and the identifiers it tested, for the audit report (in memory; see check-counter.ts). */
   counter?: CheckRecorder;
   /**
-   * The hot path's token lookup (store/check-store.ts): undefined from it, or when absent, means
+   * The hot path's token lookup (store/sqlite/check-store.ts): undefined from it, or when absent, means
    * the Kysely query answers instead, with the same result.
    */
   fastMatch?: { match(queries: readonly TokenQuery[], now: string, receivedAt?: number): TokenMatchRow[] | undefined };
@@ -71,7 +71,7 @@ export interface CheckCaller {
   keyId?: string | undefined;
   /**
    * `performance.now()` when the request arrived, before its API key was checked: the token filter's
-   * catch-up that check made serves this check too (store/check-store.ts).
+   * catch-up that check made serves this check too (store/sqlite/check-store.ts).
    */
   receivedAt?: number | undefined;
 }

@@ -11,7 +11,7 @@ import { checkLogEntry, describeFailure, isRosterFailure } from '../log/validate
 import type { Roster } from '../roster/index.js';
 import { monetizationSuspensionEnd, type Policy } from '../policy/index.js';
 import { ListingReader, ListingWriter, type ListingRow } from '../store/listing-repository.js';
-import { sqliteOf } from '../store/database.js';
+import { bulkAppendOf } from '../store/database.js';
 import { LogWriter } from '../store/log-repository.js';
 import type { Database } from '../store/tables.js';
 import type { IdentifierType } from '../identifiers/types.js';
@@ -254,9 +254,9 @@ export class ListingService {
   private async write(items: readonly PreparedListing[]): Promise<CreatedListing[]> {
     const { deps } = this;
     deps.assertWritable?.();
-    const raw = sqliteOf(deps.db);
+    const bulk = bulkAppendOf(deps.db);
     const { entries, size } = await deps.db.transaction().execute(async (trx) => {
-      const log = new LogWriter(trx, raw);
+      const log = new LogWriter(trx, bulk);
       const first = (await log.size(deps.member)) + 1;
       const entries: ListingEntry[] = items.map((p, i) => ({ ...p.entry, seq: first + i }));
       const roster = deps.roster?.();
@@ -265,7 +265,7 @@ export class ListingService {
         deps.member,
         entries.map((entry) => ({ seq: entry.seq, kind: 'listing', time: entry.time, bytes: encodeEntry(entry) })),
       );
-      await new ListingWriter(trx, deps.now(), raw).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
+      await new ListingWriter(trx, deps.now(), bulk).insertListings(entries.map((entry, i) => ({ entry, reference: items[i]!.reference })));
       return { entries, size: first + entries.length - 1 };
     });
     deps.onAppend?.(deps.member, size);
@@ -287,14 +287,14 @@ export class ListingService {
     if (!parseListingId(id).ok) throw new AppError('not_found', `no listing ${id}`);
     deps.assertWritable?.();
     const now = deps.now();
-    const raw = sqliteOf(deps.db);
+    const bulk = bulkAppendOf(deps.db);
     const size = await deps.db.transaction().execute(async (trx) => {
-      const listings = new ListingWriter(trx, now, raw);
+      const listings = new ListingWriter(trx, now, bulk);
       const row = await listings.byId(id);
       if (!row) throw new AppError('not_found', `no listing ${id}`);
       if (row.origin !== deps.member) throw new AppError('forbidden', `listing ${id} belongs to ${row.origin}: only its origin can retract it`);
       if (row.status === 'retracted') throw new AppError('conflict', `listing ${id} is already retracted`);
-      const log = new LogWriter(trx, raw);
+      const log = new LogWriter(trx, bulk);
       const seq = (await log.size(deps.member)) + 1;
       const entry: RetractionEntry = { v: 1, kind: 'retraction', origin: deps.member, seq, time: now.toISOString(), target: row.seq, reason };
       // The listings projection holds listing entries only: the row found is the target's kind.

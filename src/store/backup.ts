@@ -18,7 +18,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { z } from 'zod';
 import { toHex } from '../crypto/encoding.js';
 import { createSha256, type Ed25519KeyPair } from '../crypto/index.js';
@@ -27,6 +26,7 @@ import { writeFileAtomic } from '../durable-file.js';
 import { VERSION } from '../version.js';
 import { signManifest } from './backup-signature.js';
 import { openDatabase } from './database.js';
+import { appliedMigrations, copyOnline, sealCopy } from './sqlite/database-file.js';
 
 export const BACKUP_FORMAT = 'jointban-backup';
 /** 2: the manifest is signed (backup-signature.ts). A version 1 manifest is unsigned. */
@@ -100,8 +100,6 @@ export interface BackupResult {
 
 /** 4096 pages of 4 KiB: progress every 16 MiB. */
 const DEFAULT_STEP_PAGES = 4096;
-/** What better-sqlite3 accepts as "every remaining page in this step". */
-const ALL_PAGES = 0x7fffffff;
 
 export const manifestPathOf = (file: string): string => `${file}.json`;
 
@@ -127,57 +125,6 @@ export async function hashFile(file: string, copyTo?: string): Promise<{ bytes: 
     await output?.close();
   }
   return { bytes, sha256: toHex(h.digest()) };
-}
-
-/**
- * The online copy. Each backup step copies some pages in its own read transaction; when another
- * connection writes between steps, SQLite starts the copy over. A node that lists continuously
- * could keep a large copy restarting forever, so after the first restart the rest is copied in
- * one step: one read transaction, which in WAL mode does not hold up the node's writers.
- */
-async function copyOnline(databaseFile: string, tmp: string, stepPages: number, onProgress?: (p: BackupProgress) => void): Promise<number> {
-  const source = await openDatabase({ driver: 'sqlite', file: databaseFile, readonly: true });
-  let restarts = 0;
-  let previous = Number.POSITIVE_INFINITY;
-  try {
-    await source.sqlite.backup(tmp, {
-      progress: ({ totalPages, remainingPages }) => {
-        // Without writes every step leaves fewer pages; as many or more means SQLite started over.
-        if (remainingPages >= previous) restarts++;
-        previous = remainingPages;
-        onProgress?.({ totalPages, remainingPages, restarts });
-        return restarts > 0 ? ALL_PAGES : stepPages;
-      },
-    });
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new AppError('unavailable', `backup of ${databaseFile} failed: ${(err as Error).message}`);
-  } finally {
-    await source.close();
-  }
-  return restarts;
-}
-
-/** Makes the copy a self-contained file and checks its structure before it is published. */
-function seal(tmp: string): void {
-  const copy = new SQLite(tmp, { fileMustExist: true });
-  try {
-    copy.pragma('journal_mode = DELETE');
-    const check: unknown = copy.pragma('quick_check', { simple: true });
-    if (check !== 'ok') throw new AppError('internal', `the copy of the database does not pass SQLite's quick_check (${String(check)}): is the node's database damaged? Run jointban verify`);
-  } finally {
-    copy.close();
-  }
-}
-
-/**
- * The migrations recorded in the database itself, known to this version or not: Kysely's own
- * listing shows only the ones it knows, and a restore must see those it does not.
- */
-function appliedMigrations(sqlite: SQLite.Database): string[] {
-  const table = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'kysely_migration'").get();
-  if (table === undefined) return [];
-  return (sqlite.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as { name: string }[]).map((r) => r.name);
 }
 
 /** What the manifest says about the data: read from the copy, so it describes exactly the snapshot. */
@@ -238,7 +185,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Backup
   closeSync(openSync(tmp, 'wx', 0o600));
   const restarts = await copyOnline(databaseFile, tmp, options.stepPages ?? DEFAULT_STEP_PAGES, options.onProgress);
   try {
-    seal(tmp);
+    sealCopy(tmp);
     const described = await summarise(tmp);
     // Flushed before the rename: after a power cut the name never points at pages not on disk.
     const database = await hashFile(tmp);

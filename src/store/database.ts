@@ -1,14 +1,19 @@
 /**
- * The one place a database is opened. SQLite (better-sqlite3) is the embedded default: WAL mode so
- * checks read while a listing is written, and synchronous=FULL so a committed transaction survives
- * power loss, not just a process crash: a write is acknowledged only after it is durable.
- * Everything outside this file speaks dialect-neutral Kysely.
+ * The one place a database is opened. SQLite (src/store/sqlite/) is the embedded default: WAL mode
+ * so checks read while a listing is written, and synchronous=FULL so a committed transaction
+ * survives power loss, not just a process crash: a write is acknowledged only after it is durable.
+ * Everything outside this file and the engine's folder speaks dialect-neutral Kysely or the store's
+ * ports (bulk-append.ts, log-batch-reader.ts), whose engine adapters are chosen here.
  */
-import type SQLite from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDialectConfig } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
-import { openSqlite } from './sqlite-connection.js';
+import type { BulkAppend } from './bulk-append.js';
+import type { LogSnapshots } from './log-batch-reader.js';
+import { sqliteBulkAppend } from './sqlite/bulk-append.js';
+import { sqliteLogSnapshots } from './sqlite/log-batch-reader.js';
+import { openSqlite, type SqliteConnection } from './sqlite/connection.js';
+import { sqliteDialect } from './sqlite/dialect.js';
 import type { Database } from './tables.js';
 
 export interface OpenDatabaseOptions {
@@ -26,53 +31,39 @@ export interface OpenDatabaseOptions {
 export interface DatabaseHandle {
   db: Kysely<Database>;
   /** The raw SQLite connection, for the few hot paths that the benchmark shows need it. */
-  sqlite: SQLite.Database;
+  sqlite: SqliteConnection;
+  /** The log batch reader `jointban verify` walks, in one read snapshot (log-batch-reader.ts). */
+  logSnapshots: LogSnapshots;
   close(): Promise<void>;
 }
 
-// The raw connection behind each Kysely instance opened here, for the bulk write paths
-// (store/bulk-statements.ts); a Kysely built elsewhere (another dialect) has none.
-const rawConnections = new WeakMap<Kysely<Database>, SQLite.Database>();
+// The raw connection behind each Kysely instance opened here, for the engine's fast adapters
+// (bulk append); a Kysely built elsewhere (another dialect) has none.
+const rawConnections = new WeakMap<Kysely<Database>, SqliteConnection>();
 
-/** The better-sqlite3 connection behind `db`, when `openDatabase` opened it on SQLite. */
-export function sqliteOf(db: Kysely<Database>): SQLite.Database | undefined {
+/** The SQLite connection behind `db`, when `openDatabase` opened it on SQLite. */
+export function sqliteOf(db: Kysely<Database>): SqliteConnection | undefined {
   return rawConnections.get(db);
 }
 
 /**
- * Kysely's SQLite driver opens every transaction with a deferred `BEGIN`: the transaction reads
- * under a snapshot and asks for the write lock at its first write, and when another process
- * (`jointban import --relist` beside a running node, docs/OPERATIONS.md) committed in between,
- * SQLite cannot upgrade the stale snapshot and fails with SQLITE_BUSY_SNAPSHOT at once, whatever
- * the busy timeout. `BEGIN IMMEDIATE` takes the write lock first, waiting up to the busy timeout,
- * so writers of every process on one file serialise in the database (DESIGN.md). Every Kysely
- * transaction of a writable handle is a write transaction; a read-only handle keeps `BEGIN`.
+ * The engine's fast bulk-append adapter for transactions of `db` (bulk-append.ts), when it has one;
+ * undefined leaves the writers on the Kysely reference.
  */
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-
-class WriterSqliteDialect extends SqliteDialect {
-  constructor(private readonly writerConfig: SqliteDialectConfig) {
-    super(writerConfig);
-  }
-
-  override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.writerConfig);
-  }
+export function bulkAppendOf(db: Kysely<Database>): BulkAppend | undefined {
+  const sqlite = rawConnections.get(db);
+  return sqlite && sqliteBulkAppend(sqlite);
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const readonly = options.readonly === true;
   const sqlite = openSqlite(options.file, readonly);
-  const dialect = readonly ? new SqliteDialect({ database: sqlite }) : new WriterSqliteDialect({ database: sqlite });
-  const db = new Kysely<Database>({ dialect });
+  const db = new Kysely<Database>({ dialect: sqliteDialect(sqlite, readonly) });
   rawConnections.set(db, sqlite);
   const handle: DatabaseHandle = {
     db,
     sqlite,
+    logSnapshots: sqliteLogSnapshots(db, sqlite),
     close: async () => {
       await db.destroy();
     },

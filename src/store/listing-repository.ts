@@ -3,12 +3,11 @@
  * entries, inside the transaction that appends those entries (see service/listings.ts and the
  * sync ingest), so the projection never disagrees with the log.
  */
-import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import type { IdentifierType } from '../identifiers/types.js';
 import type { ListingEntry, RetractionEntry } from '../log/entry.js';
 import { listingId } from '../log/entry.js';
-import { bulkStatements } from './bulk-statements.js';
+import { kyselyBulkAppend, type BulkAppend, type ListingInsert } from './bulk-append.js';
 import type { Database, ListingTable } from './tables.js';
 import { recordWatchEvents } from './watch-repository.js';
 
@@ -32,10 +31,7 @@ function toRow(row: ListingTable): ListingRow {
   return { ...row, seq: Number(row.seq), retraction_seq: row.retraction_seq === null ? null : Number(row.retraction_seq) };
 }
 
-// Rows per multi-row statement: 15, 4 and 1 bound parameters each, far under SQLite's and
-// PostgreSQL's limits.
-const LISTING_CHUNK = 100;
-const TOKEN_CHUNK = 250;
+// Values per `IN` list, far under SQLite's and PostgreSQL's bound-parameter limits.
 const REFERENCE_CHUNK = 500;
 
 function tokenKey(type: string, token: Uint8Array): string {
@@ -150,97 +146,32 @@ export class ListingReader {
 }
 
 export class ListingWriter extends ListingReader {
+  readonly #bulk: BulkAppend;
+
   /**
    * `now` stamps the watch events this change records (docs/EVENTS.md); the system clock by default.
-   * `raw` as for LogWriter: the SQLite connection under `trx`, for prepared statements.
+   * `bulk` as for LogWriter: how the rows are written, the Kysely statements by default.
    */
   constructor(
     private readonly trx: Transaction<Database>,
     private readonly now: Date = new Date(),
-    private readonly raw?: SQLite.Database,
+    bulk?: BulkAppend,
   ) {
     super(trx);
+    this.#bulk = bulk ?? kyselyBulkAppend(trx);
   }
 
   async insertListing(entry: ListingEntry, reference: string | null): Promise<void> {
     await this.insertListings([{ entry, reference }]);
   }
 
-  /**
-   * Several listings and their tokens with multi-row inserts, chunked under the database's
-   * bound-parameter limit: a batch of a thousand costs a few statements, not two per listing.
-   */
-  async insertListings(items: readonly { entry: ListingEntry; reference: string | null }[]): Promise<void> {
-    if (this.raw) {
-      const stmts = bulkStatements(this.raw);
-      for (const { entry, reference } of items) {
-        const id = listingId(entry.origin, entry.seq);
-        stmts.insertListing.run(
-          id,
-          entry.origin,
-          entry.seq,
-          entry.category,
-          entry.severity,
-          entry.time,
-          entry.bannedAt,
-          entry.banUntil,
-          entry.expiresAt,
-          entry.evidenceDigest ?? null,
-          'active',
-          null,
-          null,
-          null,
-          reference,
-        );
-        for (const t of entry.tokens) stmts.insertToken.run(Buffer.from(t.token, 'hex'), t.type, t.epoch, id);
-      }
-      await recordWatchEvents(
-        this.trx,
-        'match',
-        items.map(({ entry }) => listingId(entry.origin, entry.seq)),
-        this.now,
-      );
-      return;
-    }
-    const rows = items.map(({ entry, reference }) => ({
-      id: listingId(entry.origin, entry.seq),
-      origin: entry.origin,
-      seq: entry.seq,
-      category: entry.category,
-      severity: entry.severity,
-      listed_at: entry.time,
-      banned_at: entry.bannedAt,
-      ban_until: entry.banUntil,
-      expires_at: entry.expiresAt,
-      evidence_digest: entry.evidenceDigest ?? null,
-      status: 'active' as const,
-      retracted_at: null,
-      retraction_reason: null,
-      retraction_seq: null,
-      reference,
-    }));
-    const tokens = items.flatMap(({ entry }) =>
-      entry.tokens.map((t) => ({
-        token: new Uint8Array(Buffer.from(t.token, 'hex')),
-        type: t.type,
-        epoch: t.epoch,
-        listing_id: listingId(entry.origin, entry.seq),
-      })),
-    );
-    for (let i = 0; i < rows.length; i += LISTING_CHUNK)
-      await this.trx
-        .insertInto('listings')
-        .values(rows.slice(i, i + LISTING_CHUNK))
-        .execute();
-    for (let i = 0; i < tokens.length; i += TOKEN_CHUNK)
-      await this.trx
-        .insertInto('listing_tokens')
-        .values(tokens.slice(i, i + TOKEN_CHUNK))
-        .execute();
+  /** Several listings and their tokens, and their watch events. */
+  async insertListings(items: readonly ListingInsert[]): Promise<void> {
+    await this.#bulk.insertListings(items);
     await recordWatchEvents(
       this.trx,
       'match',
-      rows.map((r) => r.id),
+      items.map(({ entry }) => listingId(entry.origin, entry.seq)),
       this.now,
     );
   }
@@ -257,19 +188,8 @@ export class ListingWriter extends ListingReader {
   /** Marks the target listing retracted; returns false when there is no active listing to retract. */
   async applyRetraction(entry: RetractionEntry): Promise<boolean> {
     const id = listingId(entry.origin, entry.target);
-    let retracted: boolean;
-    if (this.raw) {
-      retracted = bulkStatements(this.raw).retract.run(entry.time, entry.reason, entry.seq, id).changes === 1;
-    } else {
-      const result = await this.trx
-        .updateTable('listings')
-        .set({ status: 'retracted', retracted_at: entry.time, retraction_reason: entry.reason, retraction_seq: entry.seq })
-        .where('id', '=', id)
-        .where('status', '=', 'active')
-        .executeTakeFirst();
-      retracted = Number(result.numUpdatedRows) === 1;
-    }
-    // Both paths: the watch hook belongs to the projection change, however it was written.
+    const retracted = await this.#bulk.retract(entry);
+    // The watch hook belongs to the projection change, whichever adapter wrote it.
     if (retracted) await recordWatchEvents(this.trx, 'lift', [id], this.now);
     return retracted;
   }

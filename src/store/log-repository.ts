@@ -4,11 +4,10 @@
  * built from a transaction, so an entry and its tree nodes always land together or not at all.
  * There is no update and no delete.
  */
-import type SQLite from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
 import { CompactRange } from '../log/compact-range.js';
 import { leafHash, perfectSubtrees } from '../log/merkle.js';
-import { blob, bulkStatements } from './bulk-statements.js';
+import { kyselyBulkAppend, type BulkAppend } from './bulk-append.js';
 import type { Database } from './tables.js';
 
 export interface StoredEntry {
@@ -113,15 +112,15 @@ export class LogReader {
 }
 
 export class LogWriter extends LogReader {
+  readonly #bulk: BulkAppend;
+
   /**
-   * @param raw the SQLite connection under `trx` (`sqliteOf`), for the prepared-statement path
-   * (bulk-statements.ts); without it the writer issues Kysely queries.
+   * @param bulk how the rows are written (bulk-append.ts): an engine's fast adapter on the
+   * connection under `trx` (`bulkAppendOf`), or by default the dialect-neutral Kysely statements.
    */
-  constructor(
-    private readonly trx: Transaction<Database>,
-    private readonly raw?: SQLite.Database,
-  ) {
+  constructor(trx: Transaction<Database>, bulk?: BulkAppend) {
     super(trx);
+    this.#bulk = bulk ?? kyselyBulkAppend(trx);
   }
 
   /**
@@ -138,23 +137,7 @@ export class LogWriter extends LogReader {
       for (const n of tree.append(hash)) nodes.push({ origin, level: n.level, idx: n.index, hash: n.hash });
       return { origin, seq: e.seq, kind: e.kind, time: e.time, bytes: e.bytes, leaf_hash: hash };
     });
-    if (this.raw) {
-      const stmts = bulkStatements(this.raw);
-      for (const r of rows) stmts.insertEntry.run(origin, r.seq, r.kind, r.time, blob(r.bytes), blob(r.leaf_hash));
-      for (const n of nodes) stmts.insertNode.run(origin, n.level, n.idx, blob(n.hash));
-      return tree;
-    }
-    // Chunked so a large sync batch stays under SQLite's bound-parameter limit.
-    for (let i = 0; i < rows.length; i += 100)
-      await this.trx
-        .insertInto('log_entries')
-        .values(rows.slice(i, i + 100))
-        .execute();
-    for (let i = 0; i < nodes.length; i += 200)
-      await this.trx
-        .insertInto('tree_nodes')
-        .values(nodes.slice(i, i + 200))
-        .execute();
+    await this.#bulk.appendLog(rows, nodes);
     return tree;
   }
 }

@@ -12,11 +12,13 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
 import { fsyncDirectory, writeFileAtomic } from '../durable-file.js';
 import { hashFile, type BackupIdentity, type BackupManifest } from './backup.js';
+import { quickCheck } from './sqlite/database-file.js';
+
+export { databaseInUse } from './sqlite/database-file.js';
 
 export const RESTORE_PENDING_FILE = 'RESTORE_PENDING';
 
@@ -47,29 +49,6 @@ const COMPANIONS = ['-wal', '-shm', '-journal'] as const;
 /** A database file, or the write-ahead log of one, exists at `file`. */
 export function databaseExists(file: string): boolean {
   return existsSync(file) || existsSync(`${file}-wal`);
-}
-
-/**
- * Whether another connection has the database open: a running node, a backup or a verify. Every
- * connection to a WAL database holds a shared lock on it for as long as it is open, so an
- * exclusive lock, tried without waiting, is refused exactly while one exists.
- */
-export function databaseInUse(file: string): boolean {
-  if (!existsSync(file)) return false;
-  let probe: SQLite.Database | undefined;
-  try {
-    probe = new SQLite(file, { fileMustExist: true, timeout: 0 });
-    probe.pragma('locking_mode = EXCLUSIVE');
-    probe.exec('BEGIN EXCLUSIVE');
-    probe.exec('COMMIT');
-    return false;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    // Anything else (not a database at all, say) is no sign of a user: the file is being replaced.
-    return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-  } finally {
-    probe?.close();
-  }
 }
 
 /**
@@ -110,21 +89,6 @@ export async function stageDatabase(backupFile: string, manifest: BackupManifest
     if (err instanceof AppError) throw err;
     throw new AppError('unavailable', `cannot copy ${backupFile} next to ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-}
-
-function quickCheck(backupFile: string, staged: string): void {
-  let result: unknown;
-  let db: SQLite.Database | undefined;
-  try {
-    // Read-write, although nothing is written: our own copy, and a file in WAL mode needs it.
-    db = new SQLite(staged, { fileMustExist: true });
-    result = db.pragma('quick_check', { simple: true });
-  } catch (err) {
-    throw new AppError('invalid_input', `${backupFile}: not a usable SQLite database (${(err as Error).message})`);
-  } finally {
-    db?.close();
-  }
-  if (result !== 'ok') throw new AppError('invalid_input', `${backupFile}: the database is damaged (SQLite quick_check: ${String(result)})`);
 }
 
 /** Replaces the database at `target` with the staged copy; the old one's companions go with it. */

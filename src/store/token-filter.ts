@@ -8,7 +8,7 @@
  * It is a filter, not the truth: `mayContain` may say yes for a token no listing carries (two
  * tokens sharing 8 bytes, or a listing since retracted or expired), never no for one that is
  * stored. Tokens are HMAC outputs, so a false yes is a 1 in 2^64 event per stored token; every yes
- * is confirmed against SQLite (store/check-store.ts), so it costs one lookup, never a wrong answer.
+ * is confirmed against SQLite (store/sqlite/check-store.ts), so it costs one lookup, never a wrong answer.
  *
  * Slots are chosen from the fingerprint mixed with a random per-process seed: a peer controls the
  * tokens it lists, and must not be able to make them all land in one probe chain.

@@ -1,7 +1,7 @@
 /**
  * The token filter (token-filter.ts) on disk, so a node with millions of tokens starts in a fraction of
  * the time it takes to read every token row from SQLite (10M rows: seconds; the 134 MB file: a
- * fraction of one). The file only ever saves work: check-store.ts validates it against the database
+ * fraction of one). The file only ever saves work: sqlite/check-store.ts validates it against the database
  * and rebuilds from SQLite whenever it does not fit.
  *
  * Layout (little-endian, the arrays as they are in memory, so a big-endian machine rebuilds):

@@ -1,5 +1,5 @@
 /**
- * The online copy in src/store/backup.ts, driven step by step: SQLite starts a backup over when
+ * The online copy (src/store/sqlite/database-file.ts, under src/store/backup.ts), driven step by step: SQLite starts a backup over when
  * another connection writes between its steps, and a node that lists continuously would keep a
  * large copy restarting for ever. These tests copy one page per step and write from a second
  * connection between steps, and check that the copy then finishes in one step, holds every write

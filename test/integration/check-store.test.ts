@@ -1,5 +1,5 @@
 /**
- * The check hot path (store/check-store.ts) against the Kysely query it replaces, on a real SQLite
+ * The check hot path (store/sqlite/check-store.ts) against the Kysely query it replaces, on a real SQLite
  * file: random listings, retractions, expiry, writes from a second connection (another process),
  * transactions in flight and rolled back. Whatever happened, the in-memory token filter with its
  * SQLite confirmation must answer exactly what `ListingReader.matchTokens` answers.
@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IdentifierType } from '../../src/identifiers/types.js';
 import type { ListingEntry } from '../../src/log/entry.js';
-import { CheckStore } from '../../src/store/check-store.js';
+import { CheckStore } from '../../src/store/sqlite/check-store.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { ListingReader, ListingWriter, type TokenMatchRow, type TokenQuery } from '../../src/store/listing-repository.js';
 import { TokenFilter } from '../../src/store/token-filter.js';

@@ -1,10 +1,10 @@
 /**
  * The import boundaries of config/biome.jsonc (README, Project layout) bite: Biome, run with the
  * repository's own config on a scratch tree of one file per layer, flags exactly the imports that
- * climb a layer (or reach @noble/* outside src/crypto, a database driver outside src/store, the
- * CLI from outside it, or a store file from the CLI, which goes through src/context.ts) and none
- * that go down. And the repository's src/ breaks none of them, so `npm test` fails on a new
- * upward import even where `npm run lint` is not run.
+ * climb a layer (or reach @noble/* outside src/crypto, a database driver outside its engine's
+ * folder, src/store/sqlite or src/store/postgres, the CLI from outside it, or a store file from the
+ * CLI, which goes through src/context.ts) and none that go down. And the repository's src/ breaks
+ * none of them, so `npm test` fails on a new upward import even where `npm run lint` is not run.
  *
  * Biome is the dev dependency `@biomejs/biome`; JOINTBAN_BIOME=PATH runs another binary.
  */
@@ -88,12 +88,29 @@ const FIXTURES: Record<string, [specifier: string, bad: boolean][]> = {
     ['../config/load.js', false],
     ['../common/csv.js', false],
     ['./tables.js', false],
-    ['better-sqlite3', false],
-    ['pg', false],
+    ['./sqlite/bulk-append.js', false],
+    ['better-sqlite3', true],
+    ['pg', true],
+    ['pg-copy-streams', true],
     ['../service/api-keys.js', true],
     ['../jobs/import.js', true],
     ['../context.js', true],
     ['../node.js', true],
+  ],
+  'src/store/sqlite/x.ts': [
+    ['better-sqlite3', false],
+    ['../tables.js', false],
+    ['../../errors.js', false],
+    ['pg', true],
+    ['../../service/api-keys.js', true],
+    ['../../cli/main.js', true],
+  ],
+  'src/store/postgres/x.ts': [
+    ['pg', false],
+    ['pg-copy-streams', false],
+    ['../log-batch-reader.js', false],
+    ['better-sqlite3', true],
+    ['../../federation/sync.js', true],
   ],
   'src/service/x.ts': [
     ['../store/tables.js', false],
@@ -118,8 +135,11 @@ const FIXTURES: Record<string, [specifier: string, bad: boolean][]> = {
   'src/audit/x.ts': [
     ['../federation/held-epochs.js', false],
     ['../service/check-counter.js', false],
+    ['../store/log-batch-reader.js', false],
     ['../api/dashboard/routes.js', true],
     ['../node.js', true],
+    ['better-sqlite3', true],
+    ['pg', true],
   ],
   'src/api/dashboard/x.tsx': [
     ['../env.js', false],

@@ -1,5 +1,5 @@
 /**
- * /readyz and the check hot path's token filter (store/check-store.ts): ready only once the filter is
+ * /readyz and the check hot path's token filter (store/sqlite/check-store.ts): ready only once the filter is
  * warm, and checks give the same answers while it is not (they read SQLite through Kysely).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

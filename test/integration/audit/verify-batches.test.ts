@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EntryBatchReader } from '../../../src/audit/verify-entries.js';
 import { fromBinaryHash } from '../../../src/audit/verify-tree.js';
 import { decodeEntry, leafHash, type LogEntry } from '../../../src/log/index.js';
+import { SqliteLogBatchReader } from '../../../src/store/sqlite/log-batch-reader.js';
 import { createStore, failuresOf, listing, listings, retraction, type TestStore } from './verify-fixtures.js';
 
 let store: TestStore;
@@ -35,7 +36,7 @@ afterEach(async () => {
 function read(first = 1, last = 6): ReturnType<EntryBatchReader['read']> {
   store.handle.sqlite.exec('BEGIN');
   try {
-    return new EntryBatchReader(store.handle.sqlite).read('alpha', first, last);
+    return new EntryBatchReader(new SqliteLogBatchReader(store.handle.sqlite)).read('alpha', first, last);
   } finally {
     store.handle.sqlite.exec('ROLLBACK');
   }

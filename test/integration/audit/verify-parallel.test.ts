@@ -12,6 +12,7 @@ import { IndexSet } from '../../../src/audit/verify-projection.js';
 import { verifyStore, type VerifyStoreOptions } from '../../../src/audit/verify.js';
 import { encodeEntry, type LogEntry } from '../../../src/log/entry.js';
 import { witnessName } from '../../../src/roster/witness.js';
+import { SqliteLogBatchReader } from '../../../src/store/sqlite/log-batch-reader.js';
 import { createStore, FEDERATION, listing, retraction, WORKER_SCRIPT, type TestStore } from './verify-fixtures.js';
 
 let store: TestStore;
@@ -148,10 +149,10 @@ describe('falling back to one thread', () => {
 
   it('a chunk read in a snapshot with another log size is not checked (moved)', async () => {
     await seed();
-    const verifier = new ChunkVerifier(store.handle.sqlite, store.roster);
+    const verifier = new ChunkVerifier(new SqliteLogBatchReader(store.handle.sqlite), store.roster);
     const task = { id: 1, origin: 'alpha', begin: 0, end: 8, level: 3, inRoster: true, checkpointSizes: [] };
     expect(verifier.verify({ ...task, size: 99 })).toEqual({ id: 1, status: 'moved' });
-    expect(new ChunkVerifier(store.handle.sqlite, store.roster).verify({ ...task, size: 100 })).toMatchObject({ id: 1, status: 'verified' });
+    expect(new ChunkVerifier(new SqliteLogBatchReader(store.handle.sqlite), store.roster).verify({ ...task, size: 100 })).toMatchObject({ id: 1, status: 'verified' });
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The check hot path's reads: the one place that owns prepared better-sqlite3 statements for it,
- * and the in-memory token filter (token-filter.ts) that answers misses without SQLite. Everything else
+ * and the in-memory token filter (src/store/token-filter.ts) that answers misses without SQLite. Everything else
  * reads through Kysely, which builds and prepares each query anew (~25 µs a query): fine for a
  * listing write, a quarter of a check's budget.
  *
@@ -20,7 +20,7 @@
  * /readyz reports not ready meanwhile.
  *
  * Start-up: reading 10M token rows takes seconds, so the filter is also kept in a snapshot file
- * (token-snapshot.ts), written after a warm-up from SQLite and when the node stops. At start the
+ * (src/store/token-snapshot.ts), written after a warm-up from SQLite and when the node stops. At start the
  * snapshot is used only if it fits this database: its watermark is not past the last rowid, the
  * token at the watermark's rowid is the one it recorded (the same database and the same history:
  * rows are only appended, so a database restored from an older backup has no such row or another
@@ -28,11 +28,11 @@
  * SQLite. Either way the rows past the watermark are read before the first check.
  */
 import type SQLite from 'better-sqlite3';
-import type { IdentifierType } from '../identifiers/types.js';
-import type { TokenMatchRow, TokenQuery } from './listing-repository.js';
-import type { ApiKeyTable, ListingTable } from './tables.js';
-import { readTokenSnapshot, writeTokenSnapshot, type TokenSnapshot } from './token-snapshot.js';
-import { TokenFilter } from './token-filter.js';
+import type { IdentifierType } from '../../identifiers/types.js';
+import type { TokenMatchRow, TokenQuery } from '../listing-repository.js';
+import type { ApiKeyTable, ListingTable } from '../tables.js';
+import { readTokenSnapshot, writeTokenSnapshot, type TokenSnapshot } from '../token-snapshot.js';
+import { TokenFilter } from '../token-filter.js';
 
 /** The snapshot's file name in the data directory. */
 /** The file's name predates the class's (TokenSet): kept, so a node finds the snapshot it wrote. */

@@ -1,13 +1,16 @@
 /**
- * The raw SQLite connection behind `openDatabase` (database.ts), and nothing else: opened with the
- * settings every connection needs. Separate so that a worker thread that only reads (the parallel
- * `jointban verify`, src/audit/verify-worker.ts) opens its connection the same way without loading
- * Kysely and the migrations, which took most of a worker's start-up time.
+ * The raw SQLite connection behind `openDatabase` (src/store/database.ts), and nothing else: opened
+ * with the settings every connection needs. Separate so that a worker thread that only reads (the
+ * parallel `jointban verify`: its log batch reader, log-batch-reader.ts here) opens its connection
+ * the same way without loading Kysely and the migrations, which took most of a worker's start-up time.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
+
+/** A connection to a SQLite file: the type the database handle exposes for SQLite's own fast paths. */
+export type SqliteConnection = SQLite.Database;
 
 /** Opens the SQLite file; `readonly` opens an existing one for reading only. */
 export function openSqlite(file: string, readonly: boolean): SQLite.Database {
