@@ -89,221 +89,231 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   assertConfigFilePrivate(config.configFile, config.secretInFile);
   const identity = deps.identity ?? readKeyFile(config.signingKeyFile);
   const context = await createContext(config, { logger, now: deps.now, database: deps.database, identity });
-  const { now, database, db, repos } = context;
-  const tokenizer = context.tokenizer();
-  const checkStore = new CheckStore(database.sqlite, {
-    snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
-    onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
-  });
-  // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
-  const warming = checkStore.warmUp().then(
-    (done) => done && logger.info({ tokens: checkStore.stats.tokens, from: checkStore.stats.source }, 'token set warm'),
-    (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
-  );
+  // A later step of the start-up can still fail (an unreadable webhook secret, the own log's
+  // state): then nothing of this node runs, so nothing of it may keep the database open.
+  let abandonWarmUp = () => {};
+  try {
+    const { now, database, db, repos } = context;
+    const tokenizer = context.tokenizer();
+    const checkStore = new CheckStore(database.sqlite, {
+      snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
+      onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
+    });
+    // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
+    abandonWarmUp = () => checkStore.close();
+    const warming = checkStore.warmUp().then(
+      (done) => done && logger.info({ tokens: checkStore.stats.tokens, from: checkStore.stats.source }, 'token set warm'),
+      (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
+    );
 
-  const keys = context.apiKeys(checkStore);
-  // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
-  const lifts = new WatchLifts({
-    db,
-    self: config.member,
-    roster: () => federation.roster.current(),
-    sweepIntervalMs: config.events.sweepIntervalMs,
-    now,
-    logger,
-  });
-  const federation = new Federation({ context, onRosterChange: () => lifts.rosterChanged(), commitWorker: deps.commitWorker });
-  const listings = new ListingService({
-    db,
-    member: config.member,
-    categories: config.categories,
-    policy: config.policy,
-    permanentRetentionDays: config.listings.permanentRetentionDays,
-    maxListingDays: config.listings.maxListingDays,
-    tokenizer,
-    now,
-    onAppend: (_origin, size) => federation.signer.noteAppend(size),
-    assertWritable: () => federation.ownLog.assertWritable(),
-    roster: () => federation.roster.current(),
-    // Witnessed: signed at once rather than at the end of the checkpoint interval (flushes chain,
-    // so concurrent writes still share one signature), then the witness's cosignature awaited.
-    awaitDurable: config.durability.mode === 'witnessed' ? (size) => federation.signer.flush().then(() => federation.witnessed.awaitCosigned(size)) : undefined,
-  });
-  await federation.ownLog.load();
-  const listingInForce = (origin: string, listedAt: string): boolean => {
-    const roster = federation.roster.current();
-    return origin === config.member || !roster || entryAllowed(roster, origin, listedAt).ok;
-  };
-  const checkCounter = new CheckCounter({ repo: new CheckCountRepository(db), now, logger });
-  const checks = new CheckService({
-    db,
-    federation: config.federation,
-    policy: config.policy,
-    tokenizer,
-    now,
-    counter: checkCounter,
-    fastMatch: checkStore,
-    listingInForce,
-  });
-  const audit = context.audit({
-    members: () =>
-      federation.roster
-        .current()
-        ?.members.filter((m) => m.role === 'member')
-        .map((m) => m.id) ?? [],
-    counter: checkCounter,
-  });
+    const keys = context.apiKeys(checkStore);
+    // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
+    const lifts = new WatchLifts({
+      db,
+      self: config.member,
+      roster: () => federation.roster.current(),
+      sweepIntervalMs: config.events.sweepIntervalMs,
+      now,
+      logger,
+    });
+    const federation = new Federation({ context, onRosterChange: () => lifts.rosterChanged(), commitWorker: deps.commitWorker });
+    const listings = new ListingService({
+      db,
+      member: config.member,
+      categories: config.categories,
+      policy: config.policy,
+      permanentRetentionDays: config.listings.permanentRetentionDays,
+      maxListingDays: config.listings.maxListingDays,
+      tokenizer,
+      now,
+      onAppend: (_origin, size) => federation.signer.noteAppend(size),
+      assertWritable: () => federation.ownLog.assertWritable(),
+      roster: () => federation.roster.current(),
+      // Witnessed: signed at once rather than at the end of the checkpoint interval (flushes chain,
+      // so concurrent writes still share one signature), then the witness's cosignature awaited.
+      awaitDurable: config.durability.mode === 'witnessed' ? (size) => federation.signer.flush().then(() => federation.witnessed.awaitCosigned(size)) : undefined,
+    });
+    await federation.ownLog.load();
+    const listingInForce = (origin: string, listedAt: string): boolean => {
+      const roster = federation.roster.current();
+      return origin === config.member || !roster || entryAllowed(roster, origin, listedAt).ok;
+    };
+    const checkCounter = new CheckCounter({ repo: new CheckCountRepository(db), now, logger });
+    const checks = new CheckService({
+      db,
+      federation: config.federation,
+      policy: config.policy,
+      tokenizer,
+      now,
+      counter: checkCounter,
+      fastMatch: checkStore,
+      listingInForce,
+    });
+    const audit = context.audit({
+      members: () =>
+        federation.roster
+          .current()
+          ?.members.filter((m) => m.role === 'member')
+          .map((m) => m.id) ?? [],
+      counter: checkCounter,
+    });
 
-  const webhookConfig = config.events.webhook;
-  const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url, counter: checkCounter });
-  // Read once at start; the secret itself is never logged (docs/EVENTS.md).
-  const webhook =
-    webhookConfig.url !== undefined && webhookConfig.secretFile !== undefined
-      ? { ...webhookConfig, url: webhookConfig.url, secret: readSecretFile(webhookConfig.secretFile, 'webhook secret file') }
-      : undefined;
+    const webhookConfig = config.events.webhook;
+    const watch = new WatchService({ db, tokenizer, policy: config.policy, now, listingInForce, webhookUrl: webhookConfig.url, counter: checkCounter });
+    // Read once at start; the secret itself is never logged (docs/EVENTS.md).
+    const webhook =
+      webhookConfig.url !== undefined && webhookConfig.secretFile !== undefined
+        ? { ...webhookConfig, url: webhookConfig.url, secret: readSecretFile(webhookConfig.secretFile, 'webhook secret file') }
+        : undefined;
 
-  let ready = false;
-  const metrics = createMetrics(
-    () => federation.status(),
-    () => watch.status(),
-    () => readImportStatus(repos.nodeMeta),
-  );
-  const events = new EventWorker({ db, watch, webhook, retentionDays: config.events.retentionDays, now, logger, metrics });
-  const app = createApp({
-    metrics,
-    logger,
-    member: config.member,
-    version: VERSION,
-    keys,
-    listings,
-    checks,
-    maxBodyBytes: config.http.maxBodyBytes,
-    maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest,
-    checkRateLimit: {
-      limiter: new RateLimiter({ ratePerSecond: config.limits.check.ratePerSecond, burst: config.limits.check.burst }, () => now().getTime()),
-      exemptScopes: config.limits.check.exemptScopes,
-    },
-    ready: () => ready && checkStore.warm,
-    // The status route is registered before the federation routes: both live under
-    // /v1/federation, and only the status route takes an API key rather than a peer signature.
-    mount: [
-      (a) =>
-        a.route(
-          '/',
-          statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics),
-        ),
-      (a) =>
-        a.route(
-          '/',
-          watchRoutes({
-            keys,
-            watch,
-            maxBodyBytes: config.http.maxBodyBytes,
-            maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest,
-            watchRateLimit: {
-              limiter: new RateLimiter({ ratePerSecond: config.limits.watch.ratePerSecond, burst: config.limits.watch.burst }, () => now().getTime()),
-              exemptScopes: config.limits.watch.exemptScopes,
-            },
-          }),
-        ),
-      (a) => a.route('/', auditRoutes(keys, audit)),
-      (a) => a.route('/', federation.routes),
-      (a) =>
-        a.route(
-          '/',
-          dashboardRoutes({
-            node: { member: config.member, role: config.role, federation: config.federation },
-            publicUrl: config.http.publicUrl,
-            keys,
-            status: () => federation.status(),
-            roster: () => federation.roster.current(),
-            report: (window) => audit.report(window),
-            listing: (id) => listings.get(id),
-            receiptsFor: (matches) => checks.receiptsFor(matches),
-            now,
-          }),
-        ),
-    ],
-  });
+    let ready = false;
+    const metrics = createMetrics(
+      () => federation.status(),
+      () => watch.status(),
+      () => readImportStatus(repos.nodeMeta),
+    );
+    const events = new EventWorker({ db, watch, webhook, retentionDays: config.events.retentionDays, now, logger, metrics });
+    const app = createApp({
+      metrics,
+      logger,
+      member: config.member,
+      version: VERSION,
+      keys,
+      listings,
+      checks,
+      maxBodyBytes: config.http.maxBodyBytes,
+      maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest,
+      checkRateLimit: {
+        limiter: new RateLimiter({ ratePerSecond: config.limits.check.ratePerSecond, burst: config.limits.check.burst }, () => now().getTime()),
+        exemptScopes: config.limits.check.exemptScopes,
+      },
+      ready: () => ready && checkStore.warm,
+      // The status route is registered before the federation routes: both live under
+      // /v1/federation, and only the status route takes an API key rather than a peer signature.
+      mount: [
+        (a) =>
+          a.route(
+            '/',
+            statusRoutes(keys, async () => ({ ...(await federation.status()), events: await watch.status() }), metrics),
+          ),
+        (a) =>
+          a.route(
+            '/',
+            watchRoutes({
+              keys,
+              watch,
+              maxBodyBytes: config.http.maxBodyBytes,
+              maxIdentifiersPerRequest: config.http.maxIdentifiersPerRequest,
+              watchRateLimit: {
+                limiter: new RateLimiter({ ratePerSecond: config.limits.watch.ratePerSecond, burst: config.limits.watch.burst }, () => now().getTime()),
+                exemptScopes: config.limits.watch.exemptScopes,
+              },
+            }),
+          ),
+        (a) => a.route('/', auditRoutes(keys, audit)),
+        (a) => a.route('/', federation.routes),
+        (a) =>
+          a.route(
+            '/',
+            dashboardRoutes({
+              node: { member: config.member, role: config.role, federation: config.federation },
+              publicUrl: config.http.publicUrl,
+              keys,
+              status: () => federation.status(),
+              roster: () => federation.roster.current(),
+              report: (window) => audit.report(window),
+              listing: (id) => listings.get(id),
+              receiptsFor: (matches) => checks.receiptsFor(matches),
+              now,
+            }),
+          ),
+      ],
+    });
 
-  let server: ServerType | undefined;
-  let url: string | undefined;
+    let server: ServerType | undefined;
+    let url: string | undefined;
 
-  return {
-    context,
-    config,
-    logger,
-    database,
-    identity,
-    tokenizer,
-    keys,
-    listings,
-    checks,
-    checkStore,
-    audit,
-    checkCounter,
-    federation,
-    watch,
-    events,
-    lifts,
-    app,
-    get url() {
-      return url;
-    },
-    async listen() {
-      // Before the first request can arrive: writes wait for the start-up comparison of the own log.
-      federation.ownLog.holdForStartupCheck();
-      const started = await new Promise<ServerType>((resolve, reject) => {
-        const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s));
-        s.once('error', reject);
-      });
-      server = started;
-      const address = started.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      url = `http://${host}:${address.port}`;
-      await federation.start();
-      checkCounter.start();
-      events.start();
-      lifts.start();
-      ready = true;
-      logger.info({ url, member: config.member, version: VERSION }, 'node listening');
-      return url;
-    },
-    async stop() {
-      ready = false;
-      // The server first: a write still in flight when the stop began is acknowledged, so the
-      // checkpoint signer must still be running to sign it (and tell peers) as the node goes down.
-      if (server) {
-        const s = server;
-        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
-        // Idle keep-alive sockets would otherwise hold close() open until they time out. Peers keep
-        // polling on theirs, so a socket busy at this moment may never sit idle for a whole
-        // keep-alive timeout: sweep until the last one has finished its request and gone.
-        let sweep: NodeJS.Timeout | undefined;
-        let grace: NodeJS.Timeout | undefined;
-        if ('closeIdleConnections' in s) {
-          s.closeIdleConnections();
-          sweep = setInterval(() => s.closeIdleConnections(), 20);
-          // A request still open after the grace (a caller trickling its request, or reading the
-          // answer a byte at a time) is cut: no remote party can hold a stop.
-          grace = setTimeout(() => s.closeAllConnections(), STOP_GRACE_MS);
+    return {
+      context,
+      config,
+      logger,
+      database,
+      identity,
+      tokenizer,
+      keys,
+      listings,
+      checks,
+      checkStore,
+      audit,
+      checkCounter,
+      federation,
+      watch,
+      events,
+      lifts,
+      app,
+      get url() {
+        return url;
+      },
+      async listen() {
+        // Before the first request can arrive: writes wait for the start-up comparison of the own log.
+        federation.ownLog.holdForStartupCheck();
+        const started = await new Promise<ServerType>((resolve, reject) => {
+          const s = serve({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s));
+          s.once('error', reject);
+        });
+        server = started;
+        const address = started.address() as AddressInfo;
+        const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+        url = `http://${host}:${address.port}`;
+        await federation.start();
+        checkCounter.start();
+        events.start();
+        lifts.start();
+        ready = true;
+        logger.info({ url, member: config.member, version: VERSION }, 'node listening');
+        return url;
+      },
+      async stop() {
+        ready = false;
+        // The server first: a write still in flight when the stop began is acknowledged, so the
+        // checkpoint signer must still be running to sign it (and tell peers) as the node goes down.
+        if (server) {
+          const s = server;
+          const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+          // Idle keep-alive sockets would otherwise hold close() open until they time out. Peers keep
+          // polling on theirs, so a socket busy at this moment may never sit idle for a whole
+          // keep-alive timeout: sweep until the last one has finished its request and gone.
+          let sweep: NodeJS.Timeout | undefined;
+          let grace: NodeJS.Timeout | undefined;
+          if ('closeIdleConnections' in s) {
+            s.closeIdleConnections();
+            sweep = setInterval(() => s.closeIdleConnections(), 20);
+            // A request still open after the grace (a caller trickling its request, or reading the
+            // answer a byte at a time) is cut: no remote party can hold a stop.
+            grace = setTimeout(() => s.closeAllConnections(), STOP_GRACE_MS);
+          }
+          await closed;
+          clearInterval(sweep);
+          clearTimeout(grace);
+          server = undefined;
         }
-        await closed;
-        clearInterval(sweep);
-        clearTimeout(grace);
-        server = undefined;
-      }
-      await federation.stop();
-      await events.stop();
-      await lifts.stop();
-      // After the last request has finished, so every check served is counted.
-      await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
-      // After the last request, so the snapshot holds every token the database holds; a warm-up
-      // still running is abandoned instead.
-      if (checkStore.warm) await checkStore.saveSnapshot();
-      checkStore.close();
-      await warming;
-      await context.close();
-      logger.info({ member: config.member }, 'node stopped');
-    },
-  };
+        await federation.stop();
+        await events.stop();
+        await lifts.stop();
+        // After the last request has finished, so every check served is counted.
+        await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
+        // After the last request, so the snapshot holds every token the database holds; a warm-up
+        // still running is abandoned instead.
+        if (checkStore.warm) await checkStore.saveSnapshot();
+        checkStore.close();
+        await warming;
+        await context.close();
+        logger.info({ member: config.member }, 'node stopped');
+      },
+    };
+  } catch (err) {
+    abandonWarmUp();
+    await context.close().catch(() => undefined);
+    throw err;
+  }
 }

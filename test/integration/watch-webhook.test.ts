@@ -5,20 +5,21 @@
  * admin, and delivery resumed after a restart without losing an event.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { initDataDir } from '../../src/init.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
 import type { EventsStatus, EventView } from '../../src/service/watch.js';
 import { waitFor } from '../helpers/federation.js';
 import { exposeGc } from '../helpers/gc.js';
 import { json, listingBody, phone } from '../helpers/fixtures.js';
-import { createTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
+import { createTestNode, TEST_EPOCH_SECRET, tempDir, type TestNode } from '../helpers/test-node.js';
 
 const SECRET = 'whsec-test-0123456789abcdef0123456789abcdef';
 
@@ -256,5 +257,25 @@ describe('the webhook secret file', () => {
     );
     expect(err?.message).toMatch(/webhook secret file .* is readable by other users/);
     expect(err?.message).not.toContain(SECRET);
+  });
+
+  // The refusal comes after the database was opened: the node that never started must not keep it
+  // open (a command retrying in the same process, or a test, would find it locked).
+  it.runIf(process.platform === 'linux')('leaves no file of the data directory open when it refuses', async () => {
+    const dataDir = tempDir();
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const secretFile = join(dataDir, 'webhook.secret');
+    writeFileSync(secretFile, SECRET, { mode: 0o644 });
+    await initDataDir({ dataDir, member: 'alpha', port: 0, epochs: [{ epoch: 1, secret: TEST_EPOCH_SECRET }], extra: { events: { webhook: { url: 'http://127.0.0.1:9/h', secretFile } } } });
+    const openInDataDir = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dataDir);
+        } catch {
+          return false;
+        }
+      });
+    await expect(createNode(loadConfig(dataDir, {}), { logger: createLogger('silent') })).rejects.toThrow(/webhook secret file .* is readable by other users/);
+    expect(openInDataDir()).toEqual([]);
   });
 });
