@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.js';
 import { encodeEntry, listingId, MAX_TOKENS, parseListingId, type ListingEntry, type LogEntry, type RetractionEntry, type RetractionReason } from '../log/entry.js';
-import { checkLogEntry, describeFailure, isRosterFailure } from '../log/validate.js';
+import { checkLogEntry, describeFailure } from '../log/validate.js';
 import type { Roster } from '../roster/index.js';
 import { monetizationSuspensionEnd, type Policy } from '../policy/index.js';
 import { ListingReader, ListingWriter, type ListingRow } from '../store/listing-repository.js';
@@ -107,18 +107,18 @@ function iso(value: string, field: string): string {
 
 /**
  * The node's own entry, before it is appended, against the rules every node checks it by
- * (log/validate.ts): a node never appends an entry its peers and `jointban verify` refuse. The
- * roster period is checked where the node holds a roster (a node that holds none leaves it to its
- * peers): a suspended member, or one no longer in the roster, is refused with `forbidden` and
- * nothing is written. Every other input was validated before: another failure here is a fault of
- * this node, not of the caller.
+ * (log/validate.ts): a node never appends an entry its peers and `jointban verify` refuse. Where
+ * the node holds a roster, a suspended member is refused with `forbidden` and nothing is written:
+ * an entry dated after the suspension stays refused everywhere. A member the roster does not list
+ * yet (a platform importing its bans before the association adds it) may still write: its log
+ * counts once it is listed. A node that holds no roster leaves the roster period to its peers.
+ * Every other input was validated before: another failure here is a fault of this node.
  */
 function assertBelongs(member: string, roster: Roster | undefined, entry: LogEntry, isListing: (seq: number) => boolean): void {
   const failure = checkLogEntry({ origin: member, roster, earlier: { isListing } }, entry.seq - 1, entry);
-  if (failure === undefined) return;
-  if (isRosterFailure(failure)) {
-    const why = failure.code === 'suspended_member' ? `${member} is suspended in the roster this node holds` : `${member} is not a member in the roster this node holds`;
-    throw new AppError('forbidden', `${why}: every peer would refuse its entries, so nothing was written`);
+  if (failure === undefined || failure.code === 'unknown_member') return;
+  if (failure.code === 'suspended_member') {
+    throw new AppError('forbidden', `${member} is suspended in the roster this node holds: every peer would refuse its entries, so nothing was written`);
   }
   throw new Error(`refusing to append to the own log: ${describeFailure(member, entry.seq - 1, failure)}`);
 }

@@ -31,6 +31,11 @@ describe('a member removed from the roster', () => {
     expect((await fed.check('beta', id(1))).decision).toBe('allow');
     // Its own node still answers from its own listings.
     expect((await fed.check('alpha', id(1))).decision).toBe('deny');
+    // And may still write: unlike a suspension, not being listed is not final (a member imports its
+    // bans before the association adds it), and its log counts again once it is listed.
+    const sizeBefore = await fed.logSize('alpha', 'alpha');
+    await fed.list('alpha', id(9));
+    expect(await fed.logSize('alpha', 'alpha')).toBe(sizeBefore + 1);
   });
 });
 
