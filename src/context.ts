@@ -126,8 +126,9 @@ export function createBaseContext(config: NodeConfig, overrides: Pick<ContextOve
 export async function createContext(config: NodeConfig, overrides: ContextOverrides = {}): Promise<AppContext> {
   const base = createBaseContext(config, overrides);
   const { now, trustRoot } = base;
-  const { file = config.databaseFile, ...open } = overrides.open ?? {};
-  const database = overrides.database ?? (await openDatabase({ driver: 'sqlite', file, ...open }));
+  const { file, ...open } = overrides.open ?? {};
+  const onConnectionError = (err: Error) => base.logger.warn({ err: err.message }, 'database connection lost; the next request opens another');
+  const database = overrides.database ?? (await openDatabase({ ...(file !== undefined ? { driver: 'sqlite', file } : config.database), ...open, onConnectionError }));
   const { db } = database;
   const repos: Repositories = {
     apiKeys: new ApiKeyRepository(db),

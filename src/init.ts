@@ -60,7 +60,9 @@ export async function initDataDir(options: InitOptions): Promise<InitResult> {
   };
   // The file holds epoch secrets: readable by the node's user only.
   writeFileSync(configFile, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-  const config = loadConfig(dataDir, {});
+  // Only the database URL from the environment: it may carry the password the file leaves out.
+  const databaseUrl = process.env.JOINTBAN_DATABASE_URL;
+  const config = loadConfig(dataDir, databaseUrl !== undefined ? { JOINTBAN_DATABASE_URL: databaseUrl } : {});
   const keyPair = options.keyPair ?? generateEd25519KeyPair();
   writeKeyFile(config.signingKeyFile, keyPair);
 

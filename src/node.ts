@@ -60,7 +60,7 @@ export interface JointbanNode {
   readonly listings: ListingService;
   readonly checks: CheckService;
   /** The check hot path's statements and token set; warm before /readyz reports ready. */
-  readonly checkStore: CheckStore;
+  readonly checkStore: CheckStore | undefined;
   readonly audit: AuditService;
   /** Counts the checks served in memory; written every few seconds, before each report and on stop. */
   readonly checkCounter: CheckCounter;
@@ -95,14 +95,18 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   try {
     const { now, database, db, repos } = context;
     const tokenizer = context.tokenizer();
-    const checkStore = new CheckStore(database.sqlite, {
-      snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
-      onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
-    });
+    // PostgreSQL has no token index yet: its checks read the database through Kysely.
+    const checkStore =
+      database.engine.name === 'sqlite'
+        ? new CheckStore(database.engine.sqlite, {
+            snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
+            onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
+          })
+        : undefined;
     // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
-    abandonWarmUp = () => checkStore.close();
-    const warming = checkStore.warmUp().then(
-      (done) => done && logger.info({ tokens: checkStore.stats.tokens, from: checkStore.stats.source }, 'token set warm'),
+    abandonWarmUp = () => checkStore?.close();
+    const warming = (checkStore?.warmUp() ?? Promise.resolve(false)).then(
+      (done) => done && logger.info({ tokens: checkStore?.stats.tokens, from: checkStore?.stats.source }, 'token set warm'),
       (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
     );
 
@@ -187,7 +191,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         limiter: new RateLimiter({ ratePerSecond: config.limits.check.ratePerSecond, burst: config.limits.check.burst }, () => now().getTime()),
         exemptScopes: config.limits.check.exemptScopes,
       },
-      ready: () => ready && checkStore.warm,
+      ready: () => ready && (checkStore?.warm ?? true),
       // The status route is registered before the federation routes: both live under
       // /v1/federation, and only the status route takes an API key rather than a peer signature.
       mount: [
@@ -304,8 +308,8 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
         // After the last request, so the snapshot holds every token the database holds; a warm-up
         // still running is abandoned instead.
-        if (checkStore.warm) await checkStore.saveSnapshot();
-        checkStore.close();
+        if (checkStore?.warm) await checkStore.saveSnapshot();
+        checkStore?.close();
         await warming;
         await context.close();
         logger.info({ member: config.member }, 'node stopped');

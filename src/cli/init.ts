@@ -14,9 +14,17 @@ export function registerInitCommand(program: Command): void {
     .option('--port <n>', 'HTTP port', parsePort, 7300)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--role <role>', 'member or association', 'member')
-    .action(async (opts: { dataDir: string; member: string; port: number; host: string; role: string }) => {
+    .option('--database-url <url>', 'keep the data in PostgreSQL (postgres://user@host:5432/database) instead of a SQLite file; JOINTBAN_DATABASE_URL can hold the password instead')
+    .action(async (opts: { dataDir: string; member: string; port: number; host: string; role: string; databaseUrl?: string }) => {
       if (opts.role !== 'member' && opts.role !== 'association') throw new AppError('invalid_input', '--role: must be member or association');
-      const result = await initDataDir({ dataDir: opts.dataDir, member: opts.member, port: opts.port, host: opts.host, role: opts.role });
+      const result = await initDataDir({
+        dataDir: opts.dataDir,
+        member: opts.member,
+        port: opts.port,
+        host: opts.host,
+        role: opts.role,
+        ...(opts.databaseUrl !== undefined ? { extra: { database: { driver: 'postgres', url: opts.databaseUrl } } } : {}),
+      });
       printJson({
         member: result.config.member,
         dataDir: result.config.dataDir,

@@ -22,7 +22,10 @@ export interface NodeConfig {
   role: ParsedConfigFile['role'];
   federation: string;
   http: ParsedConfigFile['http'];
+  /** The SQLite file (resolved against the data directory), also where a PostgreSQL node has none. */
   databaseFile: string;
+  /** Which engine holds the node's data, and how to reach it. */
+  database: DatabaseConfig;
   signingKeyFile: string;
   /** The epoch secrets resolved; with `epochSecrets: 'optional'` those whose variable is unset are left out. */
   epochs: EpochSecret[];
@@ -43,6 +46,17 @@ export interface NodeConfig {
   /** `webhook.secretFile` resolved against the data directory; the secret is read at start. */
   events: ParsedConfigFile['events'];
 }
+
+export type DatabaseConfig =
+  | { driver: 'sqlite'; file: string }
+  | {
+      driver: 'postgres';
+      /** The connection URL, password included: never logged (store/postgres/url.ts redacts it). */
+      url: string;
+      poolSize: number;
+      statementTimeoutMs: number | undefined;
+      connectTimeoutMs: number;
+    };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -150,6 +164,29 @@ function loadCategories(path: string): string[] {
   return [...new Set(result.data.categories)];
 }
 
+function urlHasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
+function resolveDatabase(section: ParsedConfigFile['database'], file: string, configFile: string): DatabaseConfig {
+  if (section.driver === 'sqlite') return { driver: 'sqlite', file };
+  if (section.url === undefined) throw configError(configFile, 'database.url: the postgres driver needs a URL (or JOINTBAN_DATABASE_URL)');
+  let url: URL;
+  try {
+    url = new URL(section.url);
+  } catch {
+    // Not the text: it may hold the password.
+    throw configError(configFile, 'database.url: not a URL (postgres://user:password@host:5432/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw configError(configFile, `database.url: must start with postgres:// (not ${url.protocol}//)`);
+  if (url.pathname.length <= 1) throw configError(configFile, 'database.url: names no database (postgres://user:password@host:5432/database)');
+  return { driver: 'postgres', url: section.url, poolSize: section.poolSize, statementTimeoutMs: section.statementTimeoutMs, connectTimeoutMs: section.connectTimeoutMs };
+}
+
 export function loadConfig(dataDir: string, env: Env = process.env, options: LoadOptions = {}): NodeConfig {
   const dir = resolve(dataDir);
   const file = join(dir, CONFIG_FILE_NAME);
@@ -168,6 +205,8 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
   }
   const inDataDir = (p: string) => (isAbsolute(p) ? p : join(dataDir, p));
   const epochs = resolveEpochs(parsed, env, file, options.epochSecrets === 'optional');
+  const database = resolveDatabase(parsed.database, inDataDir(parsed.database.file), file);
+  const urlInFile = (raw as { database?: { url?: unknown } } | null)?.database?.url;
   return {
     dataDir,
     configFile: file,
@@ -176,10 +215,12 @@ export function resolveConfig(dataDir: string, file: string, raw: unknown, env: 
     federation: parsed.federation,
     http: parsed.http,
     databaseFile: inDataDir(parsed.database.file),
+    database,
     signingKeyFile: inDataDir(parsed.keys.signingKeyFile),
     epochs: epochs.epochs,
     missingEpochSecrets: epochs.missing,
-    secretInFile: parsed.tokens.epochs.some((e) => e.secret !== undefined),
+    // A database password in the file is a secret too (JOINTBAN_DATABASE_URL keeps it out).
+    secretInFile: parsed.tokens.epochs.some((e) => e.secret !== undefined) || (typeof urlInFile === 'string' && urlHasPassword(urlInFile)),
     defaultRegion: parsed.identifiers.defaultRegion,
     policy: loadPolicy(parsed.policy.file ? inDataDir(parsed.policy.file) : shippedConfigPath('policy.json')),
     categories: loadCategories(parsed.categories.file ? inDataDir(parsed.categories.file) : shippedConfigPath('categories.json')),

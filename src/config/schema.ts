@@ -47,8 +47,19 @@ export const configFileSchema = z
       .prefault({}),
     database: z
       .object({
-        driver: z.literal('sqlite').default('sqlite'),
+        // sqlite: one file in the data directory (the embedded default); postgres: a server the
+        // platform already operates (docs/OPERATIONS.md, "PostgreSQL").
+        driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
         file: z.string().min(1).default('jointban.db'),
+        // postgres://user[:password]@host[:port]/database; JOINTBAN_DATABASE_URL overrides it, so
+        // the password need not be in the file.
+        url: z.string().min(1).optional(),
+        // Connections the node keeps open; every request holds one for a few statements at most.
+        poolSize: z.number().int().min(1).max(200).default(10),
+        // Bounds every statement on the server: a query past it fails with 503, never a hang.
+        statementTimeoutMs: z.number().int().min(100).max(3_600_000).optional(),
+        // Bounds opening a connection (an unreachable server, a full pool).
+        connectTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
       })
       .strict()
       .prefault({}),
@@ -213,4 +224,5 @@ export const ENV_OVERRIDES = {
   JOINTBAN_HTTP_PORT: 'http.port',
   JOINTBAN_PUBLIC_URL: 'http.publicUrl',
   JOINTBAN_LOG_LEVEL: 'logging.level',
+  JOINTBAN_DATABASE_URL: 'database.url',
 } as const;

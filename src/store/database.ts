@@ -2,6 +2,8 @@
  * The one place a database is opened. SQLite (src/store/sqlite/) is the embedded default: WAL mode
  * so checks read while a listing is written, and synchronous=FULL so a committed transaction
  * survives power loss, not just a process crash: a write is acknowledged only after it is durable.
+ * PostgreSQL (src/store/postgres/) is for a platform that runs the node on a server it already
+ * operates; its durability is the server's (synchronous_commit on, its default).
  * Everything outside this file and the engine's folder speaks dialect-neutral Kysely or the store's
  * ports (bulk-append.ts, log-batch-reader.ts), whose engine adapters are chosen here.
  */
@@ -12,13 +14,13 @@ import type { BulkAppend } from './bulk-append.js';
 import type { LogSnapshots } from './log-batch-reader.js';
 import { sqliteBulkAppend } from './sqlite/bulk-append.js';
 import { sqliteLogSnapshots } from './sqlite/log-batch-reader.js';
+import { describeConnectError, openPostgresPool, postgresDialect, type PostgresOptions, type PostgresPool } from './postgres/connection.js';
+import { postgresLogSnapshots } from './postgres/log-batch-reader.js';
 import { openSqlite, type SqliteConnection } from './sqlite/connection.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import type { Database } from './tables.js';
 
-export interface OpenDatabaseOptions {
-  driver: 'sqlite';
-  file: string;
+export type OpenDatabaseOptions = ({ driver: 'sqlite'; file: string } | ({ driver: 'postgres' } & Omit<PostgresOptions, 'readonly'>)) & {
   /** Apply pending migrations before returning (the default: nodes migrate on start). */
   migrate?: boolean;
   /**
@@ -26,12 +28,21 @@ export interface OpenDatabaseOptions {
    * (`jointban verify`), which must not change what they check.
    */
   readonly?: boolean;
-}
+  /** Where a connection error outside any request goes (PostgreSQL's idle clients); ignored by default. */
+  onConnectionError?: (err: Error) => void;
+};
+
+/** The engine under a handle, for the few parts that hold engine-specific state (token index, workers). */
+export type DatabaseEngine = { name: 'sqlite'; sqlite: SqliteConnection; file: string } | { name: 'postgres'; pool: PostgresPool; options: Omit<PostgresOptions, 'readonly'> };
 
 export interface DatabaseHandle {
   db: Kysely<Database>;
-  /** The raw SQLite connection, for the few hot paths that the benchmark shows need it. */
-  sqlite: SqliteConnection;
+  engine: DatabaseEngine;
+  /**
+   * The raw SQLite connection, for the tests and benchmarks that inspect the file; throws on a
+   * PostgreSQL handle. The node's own code asks `engine` instead.
+   */
+  readonly sqlite: SqliteConnection;
   /** The log batch reader `jointban verify` walks, in one read snapshot (log-batch-reader.ts). */
   logSnapshots: LogSnapshots;
   close(): Promise<void>;
@@ -39,11 +50,17 @@ export interface DatabaseHandle {
 
 // The raw connection behind each Kysely instance opened here, for the engine's fast adapters
 // (bulk append); a Kysely built elsewhere (another dialect) has none.
-const rawConnections = new WeakMap<Kysely<Database>, SqliteConnection>();
+const engines = new WeakMap<Kysely<Database>, DatabaseEngine>();
 
 /** The SQLite connection behind `db`, when `openDatabase` opened it on SQLite. */
 export function sqliteOf(db: Kysely<Database>): SqliteConnection | undefined {
-  return rawConnections.get(db);
+  const engine = engines.get(db);
+  return engine?.name === 'sqlite' ? engine.sqlite : undefined;
+}
+
+/** The engine behind `db`, when `openDatabase` opened it. */
+export function engineOf(db: Kysely<Database>): DatabaseEngine | undefined {
+  return engines.get(db);
 }
 
 /**
@@ -51,32 +68,64 @@ export function sqliteOf(db: Kysely<Database>): SqliteConnection | undefined {
  * undefined leaves the writers on the Kysely reference.
  */
 export function bulkAppendOf(db: Kysely<Database>): BulkAppend | undefined {
-  const sqlite = rawConnections.get(db);
+  const sqlite = sqliteOf(db);
   return sqlite && sqliteBulkAppend(sqlite);
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const readonly = options.readonly === true;
-  const sqlite = openSqlite(options.file, readonly);
+  const handle = options.driver === 'sqlite' ? openSqliteHandle(options.file, readonly) : await openPostgresHandle(options, readonly);
+  if (options.migrate !== false && !readonly) {
+    try {
+      await migrateToLatest(handle.db);
+    } catch (err) {
+      await handle.close();
+      throw handle.engine.name === 'postgres' && !(err instanceof AppError) ? describeConnectError(err, handle.engine.options.url) : err;
+    }
+  }
+  return handle;
+}
+
+function openSqliteHandle(file: string, readonly: boolean): DatabaseHandle {
+  const sqlite = openSqlite(file, readonly);
   const db = new Kysely<Database>({ dialect: sqliteDialect(sqlite, readonly) });
-  rawConnections.set(db, sqlite);
-  const handle: DatabaseHandle = {
+  const engine: DatabaseEngine = { name: 'sqlite', sqlite, file };
+  engines.set(db, engine);
+  return {
     db,
+    engine,
     sqlite,
     logSnapshots: sqliteLogSnapshots(db, sqlite),
     close: async () => {
       await db.destroy();
     },
   };
-  if (options.migrate !== false && !readonly) {
-    try {
-      await migrateToLatest(db);
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
+}
+
+async function openPostgresHandle(options: Extract<OpenDatabaseOptions, { driver: 'postgres' }>, readonly: boolean): Promise<DatabaseHandle> {
+  const { driver: _driver, migrate: _migrate, readonly: _readonly, onConnectionError, ...pgOptions } = options;
+  const pool = openPostgresPool({ ...pgOptions, readonly }, onConnectionError ?? (() => {}));
+  // One round trip before anything else, so a wrong URL, an unreachable server, a missing database
+  // or a refused role is one line at start (describeConnectError), not a failure of the first request.
+  try {
+    await pool.query('select 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw describeConnectError(err, pgOptions.url);
   }
-  return handle;
+  const db = new Kysely<Database>({ dialect: postgresDialect(pool, readonly) });
+  const engine: DatabaseEngine = { name: 'postgres', pool, options: pgOptions };
+  engines.set(db, engine);
+  let closed: Promise<void> | undefined;
+  return {
+    db,
+    engine,
+    get sqlite(): SqliteConnection {
+      throw new Error('this database is PostgreSQL: it has no SQLite connection');
+    },
+    logSnapshots: postgresLogSnapshots(db, pool),
+    close: () => (closed ??= db.destroy()),
+  };
 }
 
 function migrator(db: Kysely<Database>): Migrator {

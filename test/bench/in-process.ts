@@ -73,7 +73,7 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
   const ops: Record<OpName, Op> = {
     check: (i) => node.checks.check({ identifiers: at(bodies, i).identifiers }),
     tokensFor: (i) => tokenizer.tokensForCheck(at(bodies, i).identifiers),
-    fastMatch: (i) => node.checkStore.match(at(queries, i), new Date().toISOString()),
+    fastMatch: (i) => node.checkStore!.match(at(queries, i), new Date().toISOString()),
     matchTokens: (i) => reader.matchTokens(at(queries, i), new Date().toISOString()),
     authenticate: () => node.keys.authenticate(apiKey),
     appCheck: async (i) => {

@@ -48,7 +48,7 @@ for (;;) {
 const startToReadyMs = performance.now();
 const { rss, heapUsed } = process.memoryUsage();
 const key = (await node.keys.create('check', 'bench')).key;
-ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenFilter: node.checkStore.stats } satisfies NodeChildReady);
+ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenFilter: node.checkStore!.stats } satisfies NodeChildReady);
 
 function int(command: Command, name: string): number {
   const value = command[name];

@@ -24,17 +24,17 @@ const decision = async () => {
 
 describe('/readyz and the token filter', () => {
   it('is ready once listening with the token filter warm, and a listed phone is denied through the filter', async () => {
-    expect(t.node.checkStore.warm).toBe(true);
+    expect(t.node.checkStore!.warm).toBe(true);
     expect((await t.request('GET', '/readyz')).status).toBe(200);
     expect(await decision()).toBe('deny');
   });
 
   it('reports 503 while the token filter is not warm, and checks still answer from SQLite', async () => {
-    t.node.checkStore.close();
+    t.node.checkStore!.close();
     const res = await t.request('GET', '/readyz');
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: 'starting' });
-    expect(t.node.checkStore.match([], new Date().toISOString())).toBeUndefined();
+    expect(t.node.checkStore!.match([], new Date().toISOString())).toBeUndefined();
     expect(await decision()).toBe('deny');
   });
 });
