@@ -1,5 +1,6 @@
 /**
- * Real nodes for tests: a temp data directory, a real SQLite file, an ephemeral port, logs
+ * Real nodes for tests: a temp data directory, a real SQLite file (or a fresh PostgreSQL database
+ * when the run's engine is PostgreSQL, test/helpers/engine.ts), an ephemeral port, logs
  * captured in memory (so tests can assert what was and was not logged), torn down afterwards.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { initDataDir } from '../../src/init.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode, type JointbanNode } from '../../src/node.js';
 import type { Scope } from '../../src/service/api-keys.js';
+import { testDatabaseSection } from './engine.js';
 
 export const TEST_EPOCH_SECRET = new Uint8Array(32).fill(7);
 
@@ -46,12 +48,13 @@ export interface TestNodeOptions {
 
 export async function createTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
   const dataDir = tempDir();
+  const storage = await testDatabaseSection();
   const init = await initDataDir({
     dataDir,
     member: options.member ?? 'alpha',
     port: 0,
     epochs: [{ epoch: 1, secret: TEST_EPOCH_SECRET }],
-    extra: options.extra,
+    extra: { ...(storage.database ? { database: storage.database } : {}), ...options.extra },
   });
   let captured = '';
   const sink = new Writable({
@@ -95,6 +98,7 @@ export async function createTestNode(options: TestNodeOptions = {}): Promise<Tes
       removed = true;
       await close();
       rmSync(dataDir, { recursive: true, force: true });
+      await storage.drop();
     },
   };
 }
