@@ -35,7 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw built.reason;
   }
   if (started.status === 'rejected') throw started.reason;
-  const provided: PostgresProvided = cluster ? { url: cluster.url } : { missing: String(started.value) };
+  const provided: PostgresProvided = cluster ? { url: cluster.url, dataDir: cluster.dataDir } : { missing: String(started.value) };
   project.provide('postgres', provided);
   return async () => {
     await cluster?.stop();

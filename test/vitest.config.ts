@@ -50,6 +50,7 @@ const SQLITE_ONLY = [
   'lint-boundaries.test.ts',
   'migrations.test.ts',
   'migrations-postgres.test.ts',
+  'postgres-cli.test.ts',
   'write-lock.test.ts',
 ].map((file) => `test/integration/${file}`);
 

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { NodeConfig } from '../config/load.js';
 import type { Ed25519KeyPair } from '../crypto/index.js';
 import type { Roster } from '../roster/index.js';
-import { backupDatabase, type BackupProgress } from '../service/backups.js';
+import { backupDatabase, refuseOnPostgres, type BackupProgress } from '../service/backups.js';
 import { baseContext, configWithoutSecrets, openContext, printJson } from './options.js';
 
 interface BackupOptions {
@@ -65,6 +65,7 @@ export function registerBackupCommand(program: Command): void {
     .option('--force', 'replace an existing backup of that name')
     .action(async (opts: BackupOptions) => {
       const config = configWithoutSecrets(opts.dataDir);
+      refuseOnPostgres(config, 'backup');
       const signingKey = await keyValidNow(config);
       const progress = progressLine();
       const result = await backupDatabase(config, signingKey, { to: opts.to, force: opts.force === true, onProgress: (p) => progress.update(p) }).finally(() => progress.done());

@@ -32,6 +32,7 @@ import {
   manifestSignedBy,
   preflightRestore,
   readBackupManifest,
+  refuseOnPostgres,
   stageRestore,
   stillPending,
   switchToRestored,
@@ -136,6 +137,7 @@ export function registerRestoreCommand(program: Command): void {
     .action(async (opts: RestoreOptions) => {
       const from = resolve(opts.from);
       const config = configWithoutSecrets(resolve(opts.dataDir));
+      refuseOnPostgres(config, 'restore');
       const manifest = readBackupManifest(from, opts.allowUnsignedManifest === true);
       await preflightRestore(config, manifest, opts.force === true, nodeAnswering);
       const staged = await stageRestore(from, manifest, config);

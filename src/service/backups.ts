@@ -16,6 +16,19 @@ import { checkCompatible, clearRestorePending, databaseExists, databaseInUse, ma
 export type { BackupManifest, BackupProgress, BackupResult };
 export { manifestPathOf };
 
+/**
+ * Backup and restore copy a SQLite file. A PostgreSQL node's data lives in a server the platform
+ * already backs up, with tools that do it better (pg_dump, base backups with a WAL archive): the
+ * commands refuse such a node before they read or write anything, and point to the procedure.
+ */
+export function refuseOnPostgres(config: NodeConfig, command: 'backup' | 'restore'): void {
+  if (config.database.driver !== 'postgres') return;
+  throw new AppError(
+    'invalid_input',
+    `jointban ${command} works on a SQLite node only: this node keeps its data in PostgreSQL, whose own tools back it up and restore it (pg_dump, or a base backup with a WAL archive, then jointban verify): see docs/OPERATIONS.md, "PostgreSQL"; nothing was written`,
+  );
+}
+
 /** A consistent copy of the node's database, taken while it runs, with its manifest signed by `signingKey`. */
 export function backupDatabase(config: NodeConfig, signingKey: Ed25519KeyPair, options: { to: string; force: boolean; onProgress: (p: BackupProgress) => void }): Promise<BackupResult> {
   return createBackup({

@@ -80,7 +80,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       await migrateToLatest(handle.db);
     } catch (err) {
       await handle.close();
-      throw handle.engine.name === 'postgres' && !(err instanceof AppError) ? describeConnectError(err, handle.engine.options.url) : err;
+      throw err;
     }
   }
   return handle;
@@ -136,21 +136,39 @@ export interface MigrationReport {
   applied: string[];
 }
 
-async function runMigration(step: Promise<{ error?: unknown; results?: { migrationName: string; status: string }[] }>): Promise<MigrationReport> {
-  const { error, results } = await step;
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new AppError('internal', `migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+async function runMigration(db: Kysely<Database>, step: Promise<{ error?: unknown; results?: { migrationName: string; status: string }[] }>): Promise<MigrationReport> {
+  let outcome: Awaited<typeof step>;
+  try {
+    outcome = await step;
+  } catch (err) {
+    // Kysely's migration lock and its table come first: a refused or lost server fails here.
+    throw migrationError(db, err, undefined);
   }
+  const { error, results } = outcome;
+  if (error) throw migrationError(db, error, results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown');
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
+/**
+ * A failed migration as one line. On PostgreSQL it names the role, server and database and what
+ * refused (a role without CREATE, a lost server: describeConnectError), never the password.
+ */
+function migrationError(db: Kysely<Database>, err: unknown, failed: string | undefined): unknown {
+  const engine = engineOf(db);
+  if (engine?.name === 'postgres') {
+    const described = describeConnectError(err instanceof AppError && err.code === 'unavailable' ? new Error(err.message) : err, engine.options.url);
+    return failed === undefined ? described : new AppError(described.code, `migration ${failed} failed: ${described.message}`);
+  }
+  if (failed === undefined) return err;
+  return new AppError('internal', `migration ${failed} failed: ${err instanceof Error ? err.message : String(err)}`);
+}
+
 export function migrateToLatest(db: Kysely<Database>): Promise<MigrationReport> {
-  return runMigration(migrator(db).migrateToLatest());
+  return runMigration(db, migrator(db).migrateToLatest());
 }
 
 export function migrateDown(db: Kysely<Database>): Promise<MigrationReport> {
-  return runMigration(migrator(db).migrateDown());
+  return runMigration(db, migrator(db).migrateDown());
 }
 
 export async function listMigrations(db: Kysely<Database>): Promise<{ name: string; executedAt: Date | undefined }[]> {

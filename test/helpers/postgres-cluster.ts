@@ -24,6 +24,13 @@ const COMMAND_TIMEOUT_MS = 60_000;
 export interface TestCluster {
   /** A superuser URL to the `postgres` database (no password: trust auth on loopback). */
   url: string;
+  /** The cluster's data directory (pg_hba.conf, for a test that needs password auth). */
+  dataDir: string;
+  /**
+   * `pg_ctl restart -m fast`: every connection is ended, the server is down for a moment and comes
+   * back on the same port (the fault tests restart it under load).
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,8 +95,12 @@ export async function startTestCluster(bin: string): Promise<TestCluster> {
     }
     await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
     const port = await freePort();
-    await pgCtl('-l', log, '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`, 'start');
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+    const serverOptions = `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`;
+    await pgCtl('-l', log, '-w', '-t', '60', '-o', serverOptions, 'start');
+    const restart = async () => {
+      await pgCtl('-l', log, '-w', '-t', '60', '-m', 'fast', '-o', serverOptions, 'restart');
+    };
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, dataDir: data, restart, stop };
   } catch (err) {
     const tail = existsSync(log) ? `\n${readFileSync(log, 'utf8').split('\n').slice(-10).join('\n')}` : '';
     await stop().catch(() => undefined);
@@ -98,7 +109,7 @@ export async function startTestCluster(bin: string): Promise<TestCluster> {
 }
 
 /** What the global setup hands to the test files: the cluster's URL, or why there is none. */
-export type PostgresProvided = { url: string } | { missing: string };
+export type PostgresProvided = { url: string; dataDir: string } | { missing: string };
 
 declare module 'vitest' {
   export interface ProvidedContext {
