@@ -1,14 +1,15 @@
 /**
  * The worker side of WorkerPipeline (worker-committer.ts): prepares the pages of mirrored logs
- * (parse, hash, decode, validate) and commits them over its own SQLite connection, so the bulk of a
- * large sync does not run on the thread that answers checks. Messages stay inside the process.
+ * (parse, hash, decode, validate) and commits them over its own database connection (the options
+ * come from store/database.ts, `reopenOptions`), so the bulk of a large sync does not run on the
+ * thread that answers checks. Messages stay inside the process.
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDatabase } from '../store/database.js';
+import { openDatabase, type OpenDatabaseOptions } from '../store/database.js';
 import { LEAF_HASH_BYTES, PageStore, type PipelineJob, type PipelineReply } from './ingest-commit.js';
 
-const { file } = workerData as { file: string };
+const { open } = workerData as { open: OpenDatabaseOptions };
 /**
  * A large sync yields the CPU to the thread that answers checks: on Linux the nice value is per
  * thread, so this lowers only this worker (docs/BENCHMARKS.md, "Checks during a large sync").
@@ -25,7 +26,7 @@ try {
 // Jobs arrive one after another and run in that order: a slice must follow the one before, and a
 // page is prepared against the tree as committed so far.
 let chain: Promise<void> = Promise.resolve();
-const handle = await openDatabase({ driver: 'sqlite', file, migrate: false });
+const handle = await openDatabase(open);
 const pages = new PageStore(handle.db);
 const reply = (message: PipelineReply, transfer: ArrayBuffer[] = []) => parentPort?.postMessage(message, transfer);
 
@@ -40,6 +41,7 @@ parentPort?.on('message', (job: PipelineJob) => {
         return reply({ id: job.id, ok: true, prepared: { ...prepared, leafHashes } }, [leafHashes.buffer as ArrayBuffer]);
       }
       if (job.type === 'commit') await pages.commit(job.page, job.from, job.to, job.checkpoint, job.at);
+      else if (job.type === 'close') await handle.close();
       else pages.release(job.page);
       reply({ id: job.id, ok: true });
     } catch (err) {

@@ -222,6 +222,8 @@ export function inProcessPipeline(db: Kysely<Database>): IngestPipeline {
 export type PipelineJob =
   | { id: number; type: 'prepare'; request: PageRequest }
   | { id: number; type: 'commit'; page: number; from: number; to: number; checkpoint: ProvenSlice['checkpoint']; at: string }
-  | { id: number; type: 'release'; page: number };
+  | { id: number; type: 'release'; page: number }
+  /** The last job: the worker closes its database connection, so a stop leaves no session behind. */
+  | { id: number; type: 'close' };
 
 export type PipelineReply = { id: number; ok: true; prepared?: PreparedPage } | { id: number; ok: false; message: string };

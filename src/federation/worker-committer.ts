@@ -1,10 +1,13 @@
 /**
- * Prepares and commits the pages of mirrored logs on a worker thread with its own SQLite
- * connection (ingest-commit-worker.ts, over the functions of ingest-commit.ts). A large sync is
+ * Prepares and commits the pages of mirrored logs on a worker thread with its own database
+ * connection (ingest-commit-worker.ts, over the functions of ingest-commit.ts): the same SQLite
+ * file, or a small pool of its own on the same PostgreSQL database (store/database.ts,
+ * `reopenOptions`). A large sync is
  * mostly parsing, hashing and decoding entries, inserts and the fsync of each commit: on the main
  * thread they held every check behind them (docs/BENCHMARKS.md, "Checks during a large sync").
- * The worker's commits take the write lock like any other connection (BEGIN IMMEDIATE), and the
- * main thread's token filter sees them through SQLite's data_version, as it sees another process's.
+ * The worker's commits take the write lock like any other connection (BEGIN IMMEDIATE on SQLite,
+ * the writer lock on PostgreSQL), and the main thread's token filter sees them as it sees another
+ * process's (SQLite's data_version; the change feed's notifications on PostgreSQL).
  *
  * The worker is started on the first page. Should it fail to start or die, the pipeline says so
  * once and works on the calling thread from then on: a sync never stops for want of a thread. A
@@ -15,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { sqliteOf } from '../store/database.js';
+import { reopenOptions, type OpenDatabaseOptions } from '../store/database.js';
 import type { Database } from '../store/tables.js';
 import { inProcessPipeline, type IngestPipeline, type PageRequest, type PipelineJob, type PipelineReply, type PreparedPage, type ProvenSlice } from './ingest-commit.js';
 
@@ -32,6 +35,13 @@ export const DEFAULT_COMMIT_WORKER = new URL('./ingest-commit-worker.js', import
 
 /** Pages held by the worker carry this offset, so that they are never mistaken for the fallback's. */
 const WORKER_PAGE = 1 << 30;
+/**
+ * The worker's own PostgreSQL connections: its jobs run one at a time, so one would do; the
+ * second keeps a prepare from waiting on a connection a failed commit is still giving back.
+ */
+const WORKER_POOL_SIZE = 2;
+/** How long a stop waits for the worker to close its connection before it ends the thread anyway. */
+const CLOSE_DEADLINE_MS = 5_000;
 
 export class WorkerPipeline implements IngestPipeline {
   private readonly fallback: IngestPipeline;
@@ -45,15 +55,16 @@ export class WorkerPipeline implements IngestPipeline {
     private readonly db: Kysely<Database>,
     private readonly script: URL,
     private readonly logger: Logger,
+    private readonly open: OpenDatabaseOptions,
   ) {
     this.fallback = inProcessPipeline(db);
   }
 
-  /** A worker pipeline where the database is a file and the worker script exists, else this thread. */
+  /** A worker pipeline where a second connection can be opened and the worker script exists, else this thread. */
   static create(db: Kysely<Database>, logger: Logger, script: URL = DEFAULT_COMMIT_WORKER): IngestPipeline {
-    const raw = sqliteOf(db);
-    const usable = raw !== undefined && !raw.memory && !raw.readonly && script.protocol === 'file:' && existsSync(fileURLToPath(script));
-    return usable ? new WorkerPipeline(db, script, logger) : inProcessPipeline(db);
+    const open = reopenOptions(db, WORKER_POOL_SIZE);
+    const usable = open !== undefined && script.protocol === 'file:' && existsSync(fileURLToPath(script));
+    return usable ? new WorkerPipeline(db, script, logger, open) : inProcessPipeline(db);
   }
 
   async prepare(request: PageRequest): Promise<PreparedPage> {
@@ -80,9 +91,10 @@ export class WorkerPipeline implements IngestPipeline {
   }
 
   /**
-   * Stops the worker once the jobs sent to it are done or refused (none is cut mid-way); a later
-   * page starts a new one. The wait is bounded: a commit waits for the write lock at most SQLite's
-   * busy timeout, then fails.
+   * Stops the worker once the jobs sent to it are done or refused (none is cut mid-way) and it has
+   * closed its database connection; a later page starts a new one. The wait is bounded: a commit
+   * waits for the write lock at most the engine's lock timeout, then fails, and the close itself
+   * at most CLOSE_DEADLINE_MS.
    */
   async close(): Promise<void> {
     const starting = this.worker;
@@ -90,7 +102,14 @@ export class WorkerPipeline implements IngestPipeline {
     this.closing = true;
     try {
       await Promise.allSettled([...this.inFlight]);
-      await (await starting)?.terminate();
+      const worker = await starting;
+      if (worker) {
+        let deadline: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => (deadline = setTimeout(resolve, CLOSE_DEADLINE_MS)));
+        await Promise.race([this.send(worker, { type: 'close' }).catch(() => undefined), late]);
+        clearTimeout(deadline);
+        await worker.terminate();
+      }
     } finally {
       this.worker = undefined;
       this.closing = false;
@@ -110,8 +129,7 @@ export class WorkerPipeline implements IngestPipeline {
 
   private started(): Promise<Worker | undefined> {
     this.worker ??= new Promise<Worker | undefined>((resolve) => {
-      const file = sqliteOf(this.db)!.name;
-      const worker = new Worker(this.script, { workerData: { file } });
+      const worker = new Worker(this.script, { workerData: { open: this.open } });
       let ready = false;
       worker.on('message', (message: PipelineReply | { ready: true }) => {
         if ('ready' in message) {

@@ -64,6 +64,19 @@ export function engineOf(db: Kysely<Database>): DatabaseEngine | undefined {
 }
 
 /**
+ * How another thread opens its own connection to the database behind `db` (the ingest worker,
+ * federation/worker-committer.ts): the same SQLite file, or a small pool of its own on the same
+ * PostgreSQL database. Plain data, so it crosses to a worker thread. Undefined where there is no
+ * second connection to have: an in-memory or read-only SQLite database, a Kysely not opened here.
+ */
+export function reopenOptions(db: Kysely<Database>, poolSize: number): OpenDatabaseOptions | undefined {
+  const engine = engines.get(db);
+  if (engine === undefined) return undefined;
+  if (engine.name === 'sqlite') return engine.sqlite.memory || engine.sqlite.readonly ? undefined : { driver: 'sqlite', file: engine.file, migrate: false };
+  return { driver: 'postgres', ...engine.options, poolSize, migrate: false };
+}
+
+/**
  * The engine's fast bulk-append adapter for transactions of `db` (bulk-append.ts), when it has one;
  * undefined leaves the writers on the Kysely reference.
  */

@@ -2,11 +2,13 @@
  * The ingest worker (federation/worker-committer.ts) against its reference twin, the in-process
  * pipeline: the same page bodies prepared and committed both ways give the same verdicts and leave
  * the same rows in every table a sync writes. The worker runs from the compiled build (the vitest
- * global setup compiles it), over its own connection: the main connection's data_version shows
- * another connection wrote.
+ * global setup compiles it), over its own connection: on SQLite the main connection's data_version
+ * shows another connection wrote; on PostgreSQL (the integration-postgres project) the server lists
+ * the worker's own session while it runs, and none once the pipeline is closed.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toBase64 } from '../../src/crypto/encoding.js';
@@ -15,7 +17,10 @@ import { WorkerPipeline } from '../../src/federation/worker-committer.js';
 import type { Roster } from '../../src/roster/index.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { LogReader } from '../../src/store/log-repository.js';
+import { testEngine } from '../helpers/engine.js';
+import { waitFor } from '../helpers/federation.js';
 import { email, listingBody, phone } from '../helpers/fixtures.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { createTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 
 const WORKER = new URL('../../dist/src/federation/ingest-commit-worker.js', import.meta.url);
@@ -97,7 +102,15 @@ async function ingestAll(pipeline: IngestPipeline, { roster, entries }: Origin):
 /** What a prepare answered, without the handle (each pipeline numbers its pages its own way). */
 const verdicts = (answers: PreparedPage[]) => answers.map((a) => (a.ok ? { count: a.count, good: a.good, verdict: a.verdict, leafHashes: Buffer.from(a.leafHashes).toString('hex') } : a));
 
+/** An empty mirror on the run's engine: a SQLite file, or a fresh PostgreSQL database. */
 async function mirror(): Promise<DatabaseHandle> {
+  if (testEngine() === 'postgres') {
+    const database = await createTestDatabase();
+    cleanup.push(() => database.drop());
+    const handle = await openDatabase({ driver: 'postgres', url: database.url, poolSize: 4, connectTimeoutMs: 5000 });
+    cleanup.push(() => handle.close());
+    return handle;
+  }
   const dir = tempDir();
   const handle = await openDatabase({ driver: 'sqlite', file: join(dir, 'mirror.db') });
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,8 +118,24 @@ async function mirror(): Promise<DatabaseHandle> {
   return handle;
 }
 
-function rows(handle: DatabaseHandle): Record<string, unknown[]> {
-  return Object.fromEntries(TABLES.map((t) => [t, handle.sqlite.prepare(`SELECT * FROM ${t} ORDER BY 1, 2, 3`).all()]));
+async function rows(handle: DatabaseHandle): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of TABLES) out[t] = (await sql.raw(`SELECT * FROM ${t} ORDER BY 1, 2, 3`).execute(handle.db)).rows;
+  return out;
+}
+
+async function entryCount(handle: DatabaseHandle): Promise<number> {
+  return Number((await handle.db.selectFrom('log_entries').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+}
+
+/**
+ * Something that changes when another connection writes: SQLite's data_version; on PostgreSQL,
+ * the other sessions on the database (the worker's), counted by the server.
+ */
+async function otherWriters(handle: DatabaseHandle): Promise<number> {
+  if (handle.engine.name === 'sqlite') return Number(handle.sqlite.pragma('data_version', { simple: true }));
+  const result = await sql<{ n: number }>`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`.execute(handle.db);
+  return Number(result.rows[0]!.n);
 }
 
 describe('the ingest worker', () => {
@@ -119,15 +148,20 @@ describe('the ingest worker', () => {
     const pipeline = WorkerPipeline.create(viaWorker.db, pino({ level: 'silent' }), WORKER);
     expect(pipeline).toBeInstanceOf(WorkerPipeline);
     cleanup.push(() => pipeline.close());
-    const versionBefore = viaWorker.sqlite.pragma('data_version', { simple: true });
+    const before = await otherWriters(viaWorker);
     expect(verdicts(await ingestAll(pipeline, source))).toEqual(expectedAnswers);
-    expect(viaWorker.sqlite.pragma('data_version', { simple: true }), 'another connection (the worker) committed').not.toBe(versionBefore);
+    expect(await otherWriters(viaWorker), 'another connection (the worker) committed').not.toBe(before);
+    if (viaWorker.engine.name === 'postgres') {
+      // The worker's pool goes with the pipeline: no session of it stays on the server.
+      await pipeline.close();
+      await waitFor(async () => (await otherWriters(viaWorker)) === 0, { message: "the worker's sessions to end" });
+    }
 
     expect(expectedAnswers.every((a) => 'verdict' in a && a.verdict.ok)).toBe(true);
-    const expected = rows(reference);
+    const expected = await rows(reference);
     expect(expected['log_entries']).toHaveLength(14);
     expect((expected['listings'] as { status: string }[]).filter((l) => l.status === 'retracted')).toHaveLength(2);
-    expect(rows(viaWorker)).toEqual(expected);
+    expect(await rows(viaWorker)).toEqual(expected);
   });
 
   it('gives the same verdict on bad pages: a body that is no page, an entry out of place, too many entries', async () => {
@@ -176,7 +210,7 @@ describe('the ingest worker', () => {
     await pipeline.commit(prepared.page, 0, 5, undefined, AT);
     await expect(pipeline.commit(prepared.page, 0, 5, undefined, AT)).rejects.toThrow(/the ingest worker failed/);
     await pipeline.commit(prepared.page, 5, 13, undefined, AT);
-    expect(handle.sqlite.prepare('SELECT count(*) AS n FROM log_entries').get()).toEqual({ n: 13 });
+    expect(await entryCount(handle)).toBe(13);
   });
 
   // Linux keeps a nice value per thread (/proc/self/task/<tid>/stat, field 19): the worker lowers
@@ -199,6 +233,6 @@ describe('the ingest worker', () => {
     const pipeline = WorkerPipeline.create(handle.db, pino({ level: 'silent' }), new URL('file:///nonexistent/ingest-commit-worker.js'));
     expect(pipeline).not.toBeInstanceOf(WorkerPipeline);
     await ingestAll(pipeline, await origin());
-    expect(handle.sqlite.prepare('SELECT count(*) AS n FROM log_entries').get()).toEqual({ n: 14 });
+    expect(await entryCount(handle)).toBe(14);
   });
 });
