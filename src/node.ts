@@ -192,6 +192,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         exemptScopes: config.limits.check.exemptScopes,
       },
       ready: () => ready && (checkStore?.warm ?? true),
+      databaseReachable: () => database.reachable(),
       // The status route is registered before the federation routes: both live under
       // /v1/federation, and only the status route takes an API key rather than a peer signature.
       mount: [

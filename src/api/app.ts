@@ -29,6 +29,8 @@ export interface AppDeps {
   /** The per-key rate limit of /v1/check; none when absent. */
   checkRateLimit?: IdentifierBudgetOptions | undefined;
   ready: () => boolean;
+  /** Whether the database answers now (/readyz); assumed when absent. */
+  databaseReachable?: (() => Promise<boolean>) | undefined;
   /** Mounts further sub-apps (status, the federation API) after the platform routes. */
   mount?: ((app: OpenAPIHono<AppEnv>) => void)[];
 }
@@ -38,7 +40,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('*', requestContext(deps.logger));
   app.onError(onError);
   app.notFound(notFound);
-  app.route('/', opsRoutes({ member: deps.member, version: deps.version, ready: deps.ready }));
+  app.route('/', opsRoutes({ member: deps.member, version: deps.version, ready: deps.ready, databaseReachable: deps.databaseReachable }));
   app.route('/', platformRoutes(deps));
   for (const mount of deps.mount ?? []) mount(app);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'jb_… API key' });

@@ -14,7 +14,7 @@ import type { BulkAppend } from './bulk-append.js';
 import type { LogSnapshots } from './log-batch-reader.js';
 import { sqliteBulkAppend } from './sqlite/bulk-append.js';
 import { sqliteLogSnapshots } from './sqlite/log-batch-reader.js';
-import { describeConnectError, openPostgresPool, postgresDialect, type PostgresOptions, type PostgresPool } from './postgres/connection.js';
+import { describeConnectError, openPostgresPool, poolProbe, postgresDialect, type PostgresOptions, type PostgresPool } from './postgres/connection.js';
 import { postgresLogSnapshots } from './postgres/log-batch-reader.js';
 import { openSqlite, type SqliteConnection } from './sqlite/connection.js';
 import { sqliteDialect } from './sqlite/dialect.js';
@@ -45,6 +45,11 @@ export interface DatabaseHandle {
   readonly sqlite: SqliteConnection;
   /** The log batch reader `jointban verify` walks, in one read snapshot (log-batch-reader.ts). */
   logSnapshots: LogSnapshots;
+  /**
+   * Whether the database answers now, within a deadline (/readyz): always on SQLite, whose file
+   * is local; a trivial statement on PostgreSQL, at most one at a time.
+   */
+  reachable(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -109,6 +114,7 @@ function openSqliteHandle(file: string, readonly: boolean): DatabaseHandle {
     engine,
     sqlite,
     logSnapshots: sqliteLogSnapshots(db, sqlite),
+    reachable: () => Promise.resolve(true),
     close: async () => {
       await db.destroy();
     },
@@ -137,6 +143,7 @@ async function openPostgresHandle(options: Extract<OpenDatabaseOptions, { driver
       throw new Error('this database is PostgreSQL: it has no SQLite connection');
     },
     logSnapshots: postgresLogSnapshots(db, pool),
+    reachable: poolProbe(pool),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -27,10 +27,11 @@ export interface TestCluster {
   /** The cluster's data directory (pg_hba.conf, for a test that needs password auth). */
   dataDir: string;
   /**
-   * `pg_ctl restart -m fast`: every connection is ended, the server is down for a moment and comes
-   * back on the same port (the fault tests restart it under load).
+   * `pg_ctl restart -m fast`, as two steps: every connection is ended, the server is down, and
+   * comes back on the same port (the fault tests restart it under load). `whileDown` runs between
+   * the stop and the start, so a test can look at the node while the server is gone.
    */
-  restart(): Promise<void>;
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -97,8 +98,13 @@ export async function startTestCluster(bin: string): Promise<TestCluster> {
     const port = await freePort();
     const serverOptions = `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`;
     await pgCtl('-l', log, '-w', '-t', '60', '-o', serverOptions, 'start');
-    const restart = async () => {
-      await pgCtl('-l', log, '-w', '-t', '60', '-m', 'fast', '-o', serverOptions, 'restart');
+    const restart = async (whileDown?: () => Promise<void>) => {
+      await pgCtl('-m', 'fast', '-w', 'stop');
+      try {
+        await whileDown?.();
+      } finally {
+        await pgCtl('-l', log, '-w', '-t', '60', '-o', serverOptions, 'start');
+      }
     };
     return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, dataDir: data, restart, stop };
   } catch (err) {

@@ -105,12 +105,51 @@ export function describeConnectError(err: unknown, url: string): AppError {
   return new AppError('unavailable', `cannot use PostgreSQL at ${where}: ${reason}`);
 }
 
+/** How long a readiness probe waits for the server before it says the database is unreachable. */
+const PROBE_DEADLINE_MS = 2_000;
+/** A probe's answer is reused this long: /readyz is unauthenticated, and may be asked often. */
+const PROBE_REUSE_MS = 1_000;
+
+/**
+ * Whether the server answers a trivial statement within PROBE_DEADLINE_MS (for /readyz). One
+ * probe at a time, its answer reused for PROBE_REUSE_MS, so that however often /readyz is asked it
+ * holds at most one of the pool's connections, briefly.
+ */
+export function poolProbe(pool: PostgresPool, now: () => number = Date.now): () => Promise<boolean> {
+  let pending: Promise<boolean> | undefined;
+  let last: { at: number; ok: boolean } | undefined;
+  return () => {
+    if (last !== undefined && now() - last.at < PROBE_REUSE_MS) return Promise.resolve(last.ok);
+    pending ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), PROBE_DEADLINE_MS)));
+      const answered = pool.query('select 1').then(
+        () => true,
+        () => false,
+      );
+      const ok = await Promise.race([answered, late]).finally(() => clearTimeout(timer));
+      last = { at: now(), ok };
+      pending = undefined;
+      return ok;
+    })();
+    return pending;
+  };
+}
+
 /** A connection of the node's driver: Kysely's statements, and the client for the engine's own paths. */
 export class PostgresConnection implements DatabaseConnection {
   /** Set when a statement failed for want of the server: the client is then destroyed, not reused. */
   broken = false;
 
-  constructor(readonly client: PostgresClient) {}
+  constructor(readonly client: PostgresClient) {
+    // A server that ends the session while the client is checked out but between statements (a
+    // restart, a terminated backend) makes the client emit 'error', which the pool listens for
+    // only on idle clients: unheard, it would end the process. The next statement then fails as
+    // unavailable, and the client is destroyed on release.
+    client.on('error', () => {
+      this.broken = true;
+    });
+  }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     try {
