@@ -51,6 +51,7 @@ const SQLITE_ONLY = [
   'migrations.test.ts',
   'migrations-postgres.test.ts',
   'postgres-cli.test.ts',
+  'demo-postgres-cli.test.ts',
   'write-lock.test.ts',
 ].map((file) => `test/integration/${file}`);
 

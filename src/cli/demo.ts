@@ -1,6 +1,8 @@
 /**
  * `jointban demo`: an association node and N platform nodes, fully federated on loopback in a temp
- * directory, until SIGINT or SIGTERM; then everything is stopped and the directory removed.
+ * directory, until SIGINT or SIGTERM; then everything is stopped and the directory removed. With
+ * `--database-url`, each node keeps its data in a PostgreSQL database of its own on that server
+ * (`<the URL's database>_<member>`), created by the URL's role and dropped at the stop.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,15 +20,21 @@ export function registerDemoCommand(program: Command): void {
     .option('--nodes <n>', 'number of platform nodes', parsePositiveInt, 2)
     .option('--base-port <port>', 'first port (association); the platform nodes take the next ones', parsePort)
     .option('--json', 'print one JSON line with every node URL and API key once all are ready')
-    .action(async (opts: { nodes: number; basePort?: number; json?: boolean }) => {
+    .option('--database-url <url>', 'keep each node in a database <database>_<member> of this PostgreSQL server, created now and dropped at the stop (the role needs CREATEDB)')
+    .action(async (opts: { nodes: number; basePort?: number; json?: boolean; databaseUrl?: string }) => {
       const dir = mkdtempSync(join(tmpdir(), 'jointban-demo-'));
+      // A refusal (a role that may not create databases, a port in use) leaves nothing behind.
       const federation = await startLocalFederation({
         dir,
+        databaseUrl: opts.databaseUrl,
         nodes: opts.nodes,
         basePort: opts.basePort,
         // The demo runs as the issue asks a real federation to: members act only on witnessed checkpoints.
         extra: { checkpoints: { intervalMs: 250 }, sync: { pollIntervalMs: 2_000, requireCosignature: true }, logging: { level: 'warn' } },
         logger: (member) => createLogger('warn').child({ member }),
+      }).catch((err: unknown) => {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
       });
       const nodes = [];
       for (const n of federation.nodes) {

@@ -1,6 +1,8 @@
 /**
  * A whole federation on loopback: an association node and N platform nodes, each with its own data
- * directory, key and database, one shared token epoch, and a roster signed by the association.
+ * directory, key and database (a SQLite file, or with `databaseUrl` a PostgreSQL database of its
+ * own on that server, `<database>_<member>`, dropped when the federation stops), one shared token
+ * epoch, and a roster signed by the association.
  * `jointban demo` runs one for people to try; the integration tests run the same thing, so what
  * the README shows is what is tested.
  */
@@ -14,6 +16,7 @@ import { generateEd25519KeyPair, randomBytes, type Ed25519KeyPair } from '../cry
 import { toBase64 } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import { initDataDir } from '../init.js';
+import { createScratchDatabases } from '../store/database.js';
 import { createNode, type JointbanNode } from '../node.js';
 import { addMember, createDraft, rosterFromDraft, signRoster, trustRootVerifierKey, type RosterDraft } from '../roster/index.js';
 
@@ -52,6 +55,11 @@ export interface LocalFederationOptions {
   logger?: (member: string) => Logger;
   /** The environment the nodes' configs are loaded with (none by default: the files hold everything). */
   env?: Env | undefined;
+  /**
+   * Keep each node's data on this PostgreSQL server, in a database `<the URL's database>_<member>`
+   * that the URL's role creates now and drops when the federation stops.
+   */
+  databaseUrl?: string | undefined;
 }
 
 export function demoMemberName(i: number): string {
@@ -83,6 +91,8 @@ export interface LocalFederationDirs {
   rosterFile: string;
   /** Re-signs the roster file after an edit (the nodes pick it up on their next refresh). */
   editRoster(edit: (draft: RosterDraft, now: string) => RosterDraft): void;
+  /** Drops the PostgreSQL databases made for the members (nothing on SQLite). */
+  dropDatabases(): Promise<void>;
 }
 
 /**
@@ -113,25 +123,36 @@ export async function initLocalFederation(options: Omit<LocalFederationOptions, 
     writeFileSync(rosterFile, signRoster(roster, keys[0]!.secretKey));
   };
 
+  const scratch = options.databaseUrl !== undefined ? await createScratchDatabases(options.databaseUrl, names) : undefined;
+  const dropDatabases = async () => {
+    await scratch?.drop();
+  };
   const adminKeys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const isAssociation = i === 0;
-    const init = await initDataDir({
-      dataDir: join(options.dir, names[i]!),
-      member: names[i]!,
-      role: isAssociation ? 'association' : 'member',
-      federation: DEMO_FEDERATION,
-      host: '127.0.0.1',
-      port: ports[i]!,
-      epochs: [{ epoch: 1, secret: epochSecret }],
-      keyPair: keys[i],
-      extra: {
-        ...options.extra,
-        roster: isAssociation ? { trustRoot, file: 'roster.note', refreshIntervalMs: 2_000 } : { trustRoot, url: `${endpoint(0)}/v1/roster`, refreshIntervalMs: 2_000 },
-      },
-    });
-    adminKeys.push(init.adminKey);
-    if (isAssociation) writeRoster(draft);
+  try {
+    for (let i = 0; i < count; i++) {
+      const isAssociation = i === 0;
+      const database = scratch ? { database: { driver: 'postgres' as const, url: scratch.urls.get(names[i]!)! } } : {};
+      const init = await initDataDir({
+        dataDir: join(options.dir, names[i]!),
+        member: names[i]!,
+        role: isAssociation ? 'association' : 'member',
+        federation: DEMO_FEDERATION,
+        host: '127.0.0.1',
+        port: ports[i]!,
+        epochs: [{ epoch: 1, secret: epochSecret }],
+        keyPair: keys[i],
+        extra: {
+          ...options.extra,
+          ...database,
+          roster: isAssociation ? { trustRoot, file: 'roster.note', refreshIntervalMs: 2_000 } : { trustRoot, url: `${endpoint(0)}/v1/roster`, refreshIntervalMs: 2_000 },
+        },
+      });
+      adminKeys.push(init.adminKey);
+      if (isAssociation) writeRoster(draft);
+    }
+  } catch (err) {
+    await dropDatabases().catch(() => undefined);
+    throw err;
   }
 
   return {
@@ -139,6 +160,7 @@ export async function initLocalFederation(options: Omit<LocalFederationOptions, 
     dataDirs: names.map((n) => join(options.dir, n)),
     adminKeys,
     rosterFile,
+    dropDatabases,
     editRoster(edit) {
       draft = edit(draft, new Date().toISOString());
       version += 1;
@@ -163,9 +185,19 @@ export async function startLocalFederation(options: LocalFederationOptions): Pro
     running.set(member, local);
     return local;
   };
+  const stopAll = async () => {
+    for (const n of [...running.values()].reverse()) await n.node.stop();
+    running.clear();
+  };
   // The association first: the others fetch the roster from it as they start.
   const all: LocalNode[] = [];
-  for (let i = 0; i < count; i++) all.push(await start(i));
+  try {
+    for (let i = 0; i < count; i++) all.push(await start(i));
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    await dirs.dropDatabases().catch(() => undefined);
+    throw err;
+  }
 
   return {
     dir: options.dir,
@@ -188,8 +220,8 @@ export async function startLocalFederation(options: LocalFederationOptions): Pro
       return start(i);
     },
     async stop() {
-      for (const n of [...running.values()].reverse()) await n.node.stop();
-      running.clear();
+      await stopAll();
+      await dirs.dropDatabases();
     },
   };
 }

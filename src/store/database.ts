@@ -20,6 +20,9 @@ import { openSqlite, type SqliteConnection } from './sqlite/connection.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import type { Database } from './tables.js';
 
+/** Per-member databases for a short-lived federation (`jointban demo --database-url`). */
+export { createScratchDatabases, type ScratchDatabases } from './postgres/databases.js';
+
 export type OpenDatabaseOptions = ({ driver: 'sqlite'; file: string } | ({ driver: 'postgres' } & Omit<PostgresOptions, 'readonly'>)) & {
   /** Apply pending migrations before returning (the default: nodes migrate on start). */
   migrate?: boolean;
