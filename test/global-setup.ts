@@ -1,13 +1,13 @@
 /**
- * Global setup of the `integration` project (test/vitest.config.ts), two things at once:
+ * Global setup of the `integration`, `integration-postgres` and `faults` projects
+ * (test/vitest.config.ts), two things at once:
  * - compiles the project (test/helpers/build.ts), so the CLI tests can run the real `jointban`
  *   command (`node dist/src/cli/main.js`) as a child process and the worker tests their scripts;
  * - starts one throwaway PostgreSQL cluster for the run with a migrated template database
  *   (test/helpers/postgres-cluster.ts), when Debian's binaries are installed; the test files
  *   read its URL, or why there is none, with `inject('postgres')` (test/helpers/postgres.ts).
  *   Both run side by side, so the cluster adds little to the build's time.
- * The `unit`, `fuzz` and `browser` projects need neither and have no global setup; `faults` only
- * builds (test/global-build.ts).
+ * The `unit`, `fuzz` and `browser` projects need neither and have no global setup.
  */
 import type { TestProject } from 'vitest/node';
 import { buildOnce } from './helpers/build.js';

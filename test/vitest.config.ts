@@ -19,7 +19,7 @@
  * - faults: crashes (SIGKILL), graceful stops with writes in flight, partitions and outages, lost
  *   disks. Random choices are seeded, fixed by default (test/helpers/fault-seed.ts:
  *   JOINTBAN_FAULT_SEED=<n> replays a printed seed, =random draws a new one). Global setup: the
- *   build (test/global-build.ts).
+ *   build and the cluster, as for integration (the crash test runs on PostgreSQL too).
  * - browser: the dashboard in Chromium; skipped with one line when it is missing
  *   (test/helpers/optional-suite.ts).
  */
@@ -79,7 +79,7 @@ export default defineConfig({
       project('integration', 'integration', { globalSetup: ['test/global-setup.ts'] }),
       ...(postgresRunPossible() ? [project('integration-postgres', 'integration', { globalSetup: ['test/global-setup.ts'], exclude: SQLITE_ONLY, env: { [TEST_ENGINE_ENV]: 'postgres' } })] : []),
       project('fuzz', 'fuzz'),
-      project('faults', 'faults', { globalSetup: ['test/global-build.ts'] }),
+      project('faults', 'faults', { globalSetup: ['test/global-setup.ts'] }),
       project('browser', 'browser'),
     ],
   },

@@ -38,12 +38,20 @@ import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyDataDir } from '../../src/cli/verify.js';
 import { loadConfig } from '../../src/config/load.js';
-import { bytesEqual, toBase64 } from '../../src/crypto/encoding.js';
-import { logOrigin, openCheckpoint } from '../../src/log/checkpoint.js';
-import { CompactRange } from '../../src/log/compact-range.js';
-import { leafHash } from '../../src/log/merkle.js';
+import { toBase64 } from '../../src/crypto/encoding.js';
+import { logOrigin } from '../../src/log/checkpoint.js';
 import { readKeyFile } from '../../src/store/key-file.js';
 import { childNode, type ChildNode } from '../helpers/child-node.js';
+import {
+  expectNone,
+  lostAcks as lostAckedListings,
+  ownLogProblems as ownLogRowProblems,
+  STORE_QUERIES,
+  storeProblems as storeRowProblems,
+  type EntryRow,
+  type ListingRowLite,
+  type StoreRows,
+} from '../helpers/crash-store.js';
 import { runCliJson } from '../helpers/cli.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { email, listingBody, paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
@@ -68,79 +76,23 @@ interface Ack {
   retracted: 'no' | 'yes' | 'maybe';
 }
 
-interface EntryRow {
-  origin: string;
-  seq: number;
-  kind: string;
-  bytes: Buffer;
-  leaf_hash: Buffer;
-}
-
-interface ListingRowLite {
-  id: string;
-  origin: string;
-  seq: number;
-  status: string;
-  retraction_seq: number | null;
-}
-
-interface DecodedEntry {
-  kind: 'listing' | 'retraction';
-  origin: string;
-  seq: number;
-  target?: number;
-  tokens?: { type: string; epoch: number; token: string }[];
+/** The rows the shared checks read (test/helpers/crash-store.ts), straight from the SQLite file. */
+function sqliteRows(db: SQLite.Database): StoreRows {
+  return {
+    entries: db.prepare(STORE_QUERIES.entries).all() as EntryRow[],
+    listings: db.prepare(STORE_QUERIES.listings).all() as ListingRowLite[],
+    tokenCounts: db.prepare(STORE_QUERIES.tokenCounts).all() as StoreRows['tokenCounts'],
+  };
 }
 
 /** Everything wrong with a store's shape: gaps, half-present writes. Empty when sound. */
 function storeProblems(db: SQLite.Database): string[] {
-  const problems: string[] = [];
-  const entries = db.prepare('SELECT origin, seq, kind, bytes, leaf_hash FROM log_entries ORDER BY origin, seq').all() as EntryRow[];
-  const listings = new Map((db.prepare('SELECT id, origin, seq, status, retraction_seq FROM listings').all() as ListingRowLite[]).map((l) => [l.id, l]));
-  const tokenCounts = new Map((db.prepare('SELECT listing_id, count(*) AS n FROM listing_tokens GROUP BY listing_id').all() as { listing_id: string; n: number }[]).map((r) => [r.listing_id, r.n]));
-  const expectedSeq = new Map<string, number>();
-  const listingEntries = new Set<string>();
-  const retractionOf = new Map<string, number>();
-  for (const row of entries) {
-    const next = (expectedSeq.get(row.origin) ?? 0) + 1;
-    if (row.seq !== next) problems.push(`log ${row.origin}: seq ${row.seq} where ${next} was expected (a gap)`);
-    expectedSeq.set(row.origin, row.seq);
-    if (!bytesEqual(leafHash(new Uint8Array(row.bytes)), new Uint8Array(row.leaf_hash))) problems.push(`log ${row.origin}: leaf hash of seq ${row.seq} is not the hash of its bytes`);
-    const entry = JSON.parse(row.bytes.toString('utf8')) as DecodedEntry;
-    const id = `${row.origin}:${row.seq}`;
-    if (entry.kind === 'listing') {
-      listingEntries.add(id);
-      const listing = listings.get(id);
-      if (!listing) problems.push(`entry ${id} is a listing but has no listing row (half-present)`);
-      const tokens = tokenCounts.get(id) ?? 0;
-      if (tokens !== entry.tokens?.length) problems.push(`listing ${id} has ${tokens} token rows, its entry ${entry.tokens?.length ?? 0} (half-present)`);
-    } else {
-      const target = `${row.origin}:${entry.target ?? 0}`;
-      if (!retractionOf.has(target)) retractionOf.set(target, row.seq);
-      if (listings.get(target)?.status !== 'retracted') problems.push(`retraction ${id} of ${target} is in the log but ${target} is not retracted (half-present)`);
-    }
-  }
-  for (const listing of listings.values()) {
-    if (!listingEntries.has(listing.id)) problems.push(`listing row ${listing.id} has no listing entry (half-present)`);
-    if (listing.status === 'retracted' && retractionOf.get(listing.id) !== listing.retraction_seq) {
-      problems.push(`listing ${listing.id} is retracted by seq ${String(listing.retraction_seq)}, but the log's first retraction of it is ${String(retractionOf.get(listing.id))}`);
-    }
-  }
-  for (const [id] of tokenCounts) if (!listings.has(id)) problems.push(`token rows of ${id}, which has no listing row (half-present)`);
-  return problems;
+  return storeRowProblems(sqliteRows(db));
 }
 
 /** Acknowledged listings missing from a store or with the wrong status. */
 function lostAcks(db: SQLite.Database, acks: Iterable<Ack>): string[] {
-  const status = new Map((db.prepare('SELECT id, status FROM listings').all() as { id: string; status: string }[]).map((r) => [r.id, r.status]));
-  const lost: string[] = [];
-  for (const ack of acks) {
-    const s = status.get(ack.id);
-    if (s === undefined) lost.push(`${ack.id} (acknowledged in life ${ack.life}) is missing`);
-    else if (ack.retracted === 'yes' && s !== 'retracted') lost.push(`${ack.id}: its retraction was acknowledged, status is ${s}`);
-    else if (ack.retracted === 'no' && s !== 'active') lost.push(`${ack.id}: never retracted, status is ${s}`);
-  }
-  return lost;
+  return lostAckedListings(db.prepare('SELECT id, status FROM listings').all() as { id: string; status: string }[], acks);
 }
 
 function latestCheckpoint(db: SQLite.Database, origin: string): { size: number; root: Buffer; note: string } | undefined {
@@ -151,33 +103,10 @@ function logSize(db: SQLite.Database, origin: string): number {
   return (db.prepare('SELECT coalesce(max(seq), 0) AS n FROM log_entries WHERE origin = ?').get(origin) as { n: number }).n;
 }
 
-/**
- * Independent of `jointban verify`: rebuilds the origin's tree from its stored bytes and checks
- * the latest checkpoint's root and signature against it.
- */
+/** Independent of `jointban verify`: the origin's tree rebuilt from the file, against its latest checkpoint (crash-store.ts). */
 function ownLogProblems(db: SQLite.Database, origin: string, verifier: { name: string; publicKey: Uint8Array }): string[] {
-  const cp = latestCheckpoint(db, origin);
   const rows = db.prepare('SELECT seq, bytes FROM log_entries WHERE origin = ? ORDER BY seq').all(origin) as { seq: number; bytes: Buffer }[];
-  // A crash before the first checkpoint was signed leaves none; the restart signs it (checked then).
-  if (!cp) return [];
-  if (cp.size > rows.length) return [`checkpoint of ${origin} at size ${cp.size} covers more than the ${rows.length} entries stored`];
-  const tree = new CompactRange();
-  for (const row of rows.slice(0, cp.size)) tree.append(leafHash(new Uint8Array(row.bytes)));
-  const problems: string[] = [];
-  if (!bytesEqual(tree.root(), new Uint8Array(cp.root))) problems.push(`${origin}: the root of the first ${cp.size} stored entries is not the stored checkpoint root`);
-  const opened = openCheckpoint(cp.note, verifier);
-  if (!opened.ok) problems.push(`${origin}: the latest checkpoint note does not verify: ${opened.error}`);
-  else if (opened.checkpoint.size !== cp.size || !bytesEqual(opened.checkpoint.root, tree.root()))
-    problems.push(`${origin}: the signed note says size ${opened.checkpoint.size}, not the recomputed tree`);
-  return problems;
-}
-
-/** Fails listing every problem in full (an array diff would be cut short), or passes when there is none. */
-function expectNone(problems: readonly unknown[], what: string): void {
-  if (problems.length > 0) {
-    const lines = problems.slice(0, 20).map((p) => (typeof p === 'string' ? p : JSON.stringify(p)));
-    throw new Error(`${what}: ${problems.length} problem(s):\n  ${lines.join('\n  ')}${problems.length > 20 ? '\n  …' : ''}`);
-  }
+  return ownLogRowProblems(origin, rows, latestCheckpoint(db, origin), verifier);
 }
 
 let fed: TestFederation | undefined;
