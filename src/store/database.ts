@@ -164,11 +164,11 @@ async function runMigration(db: Kysely<Database>, step: Promise<{ error?: unknow
   try {
     outcome = await step;
   } catch (err) {
-    // Kysely's migration lock and its table come first: a refused or lost server fails here.
     throw migrationError(db, err, undefined);
   }
   const { error, results } = outcome;
-  if (error) throw migrationError(db, error, results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown');
+  // No failed migration in the results: Kysely's own tables or lock failed, before any migration.
+  if (error) throw migrationError(db, error, results?.find((r) => r.status === 'Error')?.migrationName);
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
@@ -182,8 +182,7 @@ function migrationError(db: Kysely<Database>, err: unknown, failed: string | und
     const described = describeConnectError(err instanceof AppError && err.code === 'unavailable' ? new Error(err.message) : err, engine.options.url);
     return failed === undefined ? described : new AppError(described.code, `migration ${failed} failed: ${described.message}`);
   }
-  if (failed === undefined) return err;
-  return new AppError('internal', `migration ${failed} failed: ${err instanceof Error ? err.message : String(err)}`);
+  return new AppError('internal', `migration ${failed ?? 'set-up (kysely_migration tables)'} failed: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 export function migrateToLatest(db: Kysely<Database>): Promise<MigrationReport> {

@@ -97,13 +97,13 @@ describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a Postgr
 
     it('an unreachable server (a closed loopback port)', async () => {
       const port = await closedPort();
-      await both(`postgres://alpha:${PASSWORD}@127.0.0.1:${port}/jointban`, new RegExp(`cannot use PostgreSQL at alpha@127\\.0\\.0\\.1:${port}/jointban: the server cannot be reached \\(ECONNREFUSED\\)`));
+      await both(`postgres://alpha:${PASSWORD}@127.0.0.1:${port}/jointban`, new RegExp(`^jointban: cannot use PostgreSQL at alpha@127\\.0\\.0\\.1:${port}/jointban: the server cannot be reached \\(ECONNREFUSED\\)`));
     });
 
     it('a database that does not exist', async () => {
       const url = withRole(databaseUrl(cluster.url, 'jointban_no_such_database'), 'postgres');
       const where = new URL(url).host;
-      await both(url, new RegExp(`cannot use PostgreSQL at postgres@${where.replace(/\./g, '\\.')}/jointban_no_such_database: the database does not exist`));
+      await both(url, new RegExp(`^jointban: cannot use PostgreSQL at postgres@${where.replace(/\./g, '\\.')}/jointban_no_such_database: the database does not exist`));
     });
 
     it('a role without the right to create the tables', async () => {
@@ -114,7 +114,7 @@ describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a Postgr
       cleanup.push(() => adminQuery(cluster.url, `DROP ROLE IF EXISTS ${role}`));
       await adminQuery(empty.url, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC');
       const url = withRole(empty.url, role);
-      await both(url, new RegExp(`cannot use PostgreSQL at ${role}@[^ ]+/${empty.name}: the role lacks a right the node needs \\(permission denied for schema public\\)`));
+      await both(url, new RegExp(`^jointban: cannot use PostgreSQL at ${role}@[^ ]+/${empty.name}: the role lacks a right the node needs \\(permission denied for schema public\\)`));
       // Nothing was created in the database the role could not use.
       const tables = await runCli(['migrate', '--data-dir', dataDir], { JOINTBAN_DATABASE_URL: empty.url });
       expect(tables.code, tables.stderr).toBe(0);
@@ -134,7 +134,7 @@ describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a Postgr
         await adminQuery(cluster.url, 'SELECT pg_reload_conf()');
       });
       await adminQuery(cluster.url, 'SELECT pg_reload_conf()');
-      await both(withRole(database.url, role), new RegExp(`cannot use PostgreSQL at ${role}@[^ ]+/${database.name}: the server refused the role or its password`));
+      await both(withRole(database.url, role), new RegExp(`^jointban: cannot use PostgreSQL at ${role}@[^ ]+/${database.name}: the server refused the role or its password`));
     });
   });
 });
