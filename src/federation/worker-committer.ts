@@ -52,7 +52,7 @@ export class WorkerPipeline implements IngestPipeline {
   private closing = false;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    db: Kysely<Database>,
     private readonly script: URL,
     private readonly logger: Logger,
     private readonly open: OpenDatabaseOptions,

@@ -120,7 +120,10 @@ describe.runIf(canRun)('PostgreSQL restarted under load', () => {
 
     expect(acked.length).toBeGreaterThan(before);
     const failures = outcomes.filter((o) => o.status >= 400);
-    expect(failures.every((o) => o.status === 503 && o.code === 'unavailable'), JSON.stringify(failures.filter((o) => o.status !== 503).slice(0, 5))).toBe(true);
+    expect(
+      failures.every((o) => o.status === 503 && o.code === 'unavailable'),
+      JSON.stringify(failures.filter((o) => o.status !== 503).slice(0, 5)),
+    ).toBe(true);
     expect(outcomes.filter((o) => o.status >= 500 && o.status !== 503)).toEqual([]);
     expect(outcomes.every((o) => o.status === 201 || o.status === 200 || o.status === 503)).toBe(true);
     // Nothing acknowledged is lost.

@@ -125,7 +125,11 @@ async function rows(handle: DatabaseHandle): Promise<Record<string, unknown[]>> 
 }
 
 async function entryCount(handle: DatabaseHandle): Promise<number> {
-  return Number((await handle.db.selectFrom('log_entries').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const { n } = await handle.db
+    .selectFrom('log_entries')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(n);
 }
 
 /**

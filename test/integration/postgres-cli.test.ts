@@ -81,6 +81,15 @@ describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a Postgr
     });
   });
 
+  it('jointban own-log --mark-restored marks a database restored with pg_restore, as jointban restore marks its own', async () => {
+    expect(await runCliJson(['own-log', '--data-dir', dataDir])).toMatchObject({ member: 'alpha', recovering: false });
+    const marked = await runCliJson<{ recovering: boolean; reason: string; since: string }>(['own-log', '--data-dir', dataDir, '--mark-restored']);
+    expect(marked).toMatchObject({ member: 'alpha', recovering: true, reason: 'restore' });
+    // The mark is in the database: the next look (and the node at its start) sees it.
+    expect(await runCliJson(['own-log', '--data-dir', dataDir])).toMatchObject({ recovering: true, reason: 'restore', since: marked.since });
+    expectOneLine(await runCli(['own-log', '--data-dir', dataDir, '--mark-restored', '--abandon-recovery']), /choose one/);
+  });
+
   describe('start and migrate refuse a database they cannot use, in one line without the password', () => {
     const both = async (url: string, message: RegExp) => {
       const env = { JOINTBAN_DATABASE_URL: url };
@@ -97,7 +106,10 @@ describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a Postgr
 
     it('an unreachable server (a closed loopback port)', async () => {
       const port = await closedPort();
-      await both(`postgres://alpha:${PASSWORD}@127.0.0.1:${port}/jointban`, new RegExp(`^jointban: cannot use PostgreSQL at alpha@127\\.0\\.0\\.1:${port}/jointban: the server cannot be reached \\(ECONNREFUSED\\)`));
+      await both(
+        `postgres://alpha:${PASSWORD}@127.0.0.1:${port}/jointban`,
+        new RegExp(`^jointban: cannot use PostgreSQL at alpha@127\\.0\\.0\\.1:${port}/jointban: the server cannot be reached \\(ECONNREFUSED\\)`),
+      );
     });
 
     it('a database that does not exist', async () => {
