@@ -15,7 +15,6 @@
  * another part of issue 14). After the last restart every acknowledged listing answers over HTTP,
  * and SIGTERM stops alpha cleanly with a checkpoint over its whole log.
  */
-import { createServer } from 'node:net';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -25,9 +24,10 @@ import { readKeyFile } from '../../src/store/key-file.js';
 import { openDatabase } from '../../src/store/database.js';
 import { childNode, type ChildNode } from '../helpers/child-node.js';
 import { runCliJson } from '../helpers/cli.js';
-import { expectNone, latestCheckpointOf, lostAcks, ownLogProblems, storeProblems, storeRowsOf, type AckedListing } from '../helpers/crash-store.js';
-import { email, listingBody, paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
+import { expectNone, latestCheckpointOf, lostAcks, ownLogProblems, storeProblems, storeRowsOf } from '../helpers/crash-store.js';
+import { crashWriters, type CrashAck } from '../helpers/crash-writers.js';
 import { FAULT_SEED_ENV, faultSeed } from '../helpers/fault-seed.js';
+import { freePort } from '../helpers/postgres-cluster.js';
 import { createTestDatabase, postgresCanRun, type TestDatabase } from '../helpers/postgres.js';
 import { prng } from '../helpers/prng.js';
 import { TEST_EPOCH_SECRET, tempDir } from '../helpers/test-node.js';
@@ -38,17 +38,7 @@ const WRITERS = 4;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-interface Ack extends AckedListing {
-  tokens: CreatedListingBody['tokens'];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+type Ack = CrashAck;
 
 let child: ChildNode | undefined;
 let database: TestDatabase | undefined;
@@ -80,12 +70,8 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
     child = node;
     node.prewarm();
 
-    const acks = new Map<string, Ack>();
-    const unexpected: string[] = [];
     const history: string[] = [];
     let writeKey = '';
-    let counter = 0;
-    let uncertain = 0;
     let life = 0;
     let busyKills = 0;
     let bootKills = 0;
@@ -98,43 +84,13 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
         signal: AbortSignal.timeout(20_000),
       });
 
-    const createOne = async () => {
-      const n = ++counter;
-      const ids = [paymentAccount(`alipay:crash-pg-${n}`)];
-      if (rnd() < 0.5) ids.push(email(`crash-pg-${n}@example.com`));
-      const res = await call('POST', '/v1/listings', listingBody({ identifiers: ids })).catch(() => undefined);
-      const text = await res?.text().catch(() => undefined);
-      if (res === undefined || text === undefined) {
-        uncertain += 1;
-        return;
-      }
-      if (res.status === 201) {
-        const created = JSON.parse(text) as CreatedListingBody;
-        acks.set(created.id, { id: created.id, tokens: created.tokens, life, retracted: 'no' });
-      } else unexpected.push(`POST /v1/listings answered ${res.status}: ${text.slice(0, 200)}`);
-    };
-
-    const retracting = new Set<string>();
-    const retractOne = async () => {
-      const candidates = [...acks.values()].filter((a) => a.retracted === 'no' && !retracting.has(a.id));
-      if (candidates.length === 0) return createOne();
-      const ack = candidates[Math.floor(rnd() * candidates.length)]!;
-      retracting.add(ack.id);
-      try {
-        const res = await call('POST', `/v1/listings/${ack.id}/retract`, { reason: 'appeal_upheld' }).catch(() => undefined);
-        const text = await res?.text().catch(() => undefined);
-        if (res === undefined || text === undefined) ack.retracted = 'maybe';
-        else if (res.status === 200) ack.retracted = 'yes';
-        else unexpected.push(`retract ${ack.id} (never retracted before) answered ${res.status}: ${text.slice(0, 200)}`);
-      } finally {
-        retracting.delete(ack.id);
-      }
-    };
+    const clients = crashWriters({ call, rnd, life: () => life, prefix: 'crash-pg' });
+    const { acks, unexpected } = clients;
 
     const stream = (stop: { now: boolean }) =>
       Promise.all(
         Array.from({ length: WRITERS }, async () => {
-          while (!stop.now) await (rnd() < 0.2 ? retractOne() : createOne());
+          while (!stop.now) await clients.next();
         }),
       );
 
@@ -212,7 +168,7 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
       expect(stopped.signed, `after a graceful stop, alpha's latest checkpoint covers all ${stopped.size} entries of its log`).toBe(stopped.size);
       expect(acks.size).toBeGreaterThan(0);
       process.stdout.write(
-        `crash test on PostgreSQL: seed ${seed}: ${busyKills + bootKills} SIGKILLs (${busyKills} while streaming, ${bootKills} during start-up), ${acks.size} listings acknowledged, ${uncertain} writes unanswered\n`,
+        `crash test on PostgreSQL: seed ${seed}: ${busyKills + bootKills} SIGKILLs (${busyKills} while streaming, ${bootKills} during start-up), ${acks.size} listings acknowledged, ${clients.uncertain} writes unanswered\n`,
       );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

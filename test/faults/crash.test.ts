@@ -53,8 +53,9 @@ import {
   type StoreRows,
 } from '../helpers/crash-store.js';
 import { runCliJson } from '../helpers/cli.js';
+import { crashWriters, type CrashAck } from '../helpers/crash-writers.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
-import { email, listingBody, paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
+import { paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
 import { FAULT_SEED_ENV, faultSeed } from '../helpers/fault-seed.js';
 import { prng } from '../helpers/prng.js';
 
@@ -67,14 +68,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 type Tokens = CreatedListingBody['tokens'];
 
-interface Ack {
-  id: string;
-  tokens: Tokens;
-  /** The life (start number) in which it was acknowledged. */
-  life: number;
-  /** 'maybe': a retraction was sent but its answer was lost; either status is then correct. */
-  retracted: 'no' | 'yes' | 'maybe';
-}
+type Ack = CrashAck;
 
 /** The rows the shared checks read (test/helpers/crash-store.ts), straight from the SQLite file. */
 function sqliteRows(db: SQLite.Database): StoreRows {
@@ -133,11 +127,7 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
     child = node;
     node.prewarm();
 
-    const acks = new Map<string, Ack>();
     const betaAcks: string[] = [];
-    const unexpected: string[] = [];
-    let counter = 0;
-    let uncertain = 0;
     let life = 0;
     let busyKills = 0;
     let bootKills = 0;
@@ -152,55 +142,13 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
         signal: AbortSignal.timeout(20_000),
       });
 
-    const createOne = async () => {
-      const n = ++counter;
-      const ids = [paymentAccount(`alipay:crash-${n}`)];
-      if (rnd() < 0.5) ids.push(email(`crash-${n}@example.com`));
-      let res: Response;
-      try {
-        res = await call('POST', '/v1/listings', listingBody({ identifiers: ids }));
-      } catch {
-        uncertain += 1;
-        return;
-      }
-      const text = await res.text().catch(() => undefined);
-      if (text === undefined) {
-        uncertain += 1;
-        return;
-      }
-      if (res.status === 201) {
-        const created = JSON.parse(text) as CreatedListingBody;
-        acks.set(created.id, { id: created.id, tokens: created.tokens, life, retracted: 'no' });
-      } else unexpected.push(`POST /v1/listings answered ${res.status}: ${text.slice(0, 200)}`);
-    };
-
-    const retracting = new Set<string>();
-    const retractOne = async () => {
-      const candidates = [...acks.values()].filter((a) => a.retracted === 'no' && !retracting.has(a.id));
-      if (candidates.length === 0) return createOne();
-      const ack = candidates[Math.floor(rnd() * candidates.length)]!;
-      retracting.add(ack.id);
-      try {
-        let res: Response;
-        try {
-          res = await call('POST', `/v1/listings/${ack.id}/retract`, { reason: 'appeal_upheld' });
-        } catch {
-          ack.retracted = 'maybe';
-          return;
-        }
-        const text = await res.text().catch(() => undefined);
-        if (text === undefined) ack.retracted = 'maybe';
-        else if (res.status === 200) ack.retracted = 'yes';
-        else unexpected.push(`retract ${ack.id} (never retracted before) answered ${res.status}: ${text.slice(0, 200)}`);
-      } finally {
-        retracting.delete(ack.id);
-      }
-    };
+    const clients = crashWriters({ call, rnd, life: () => life, prefix: 'crash' });
+    const { acks, unexpected } = clients;
 
     /** Clients stream at alpha until told to stop; beta lists now and then so alpha ingests too. */
     const stream = (stop: { now: boolean }) => {
       const writers = Array.from({ length: WRITERS }, async () => {
-        while (!stop.now) await (rnd() < 0.2 ? retractOne() : createOne());
+        while (!stop.now) await clients.next();
       });
       const peer = (async () => {
         while (!stop.now) {
@@ -288,7 +236,7 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
         await checkRestarted();
         const restartCheckMs = Date.now() - mark;
         const stop = { now: false };
-        const before = { acks: acks.size, uncertain };
+        const before = { acks: acks.size, uncertain: clients.uncertain };
         const streaming = stream(stop);
         const wait = between(100, 800);
         await sleep(wait);
@@ -303,7 +251,7 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
         mark = Date.now();
         await checkCrashed(`kill ${busyKills} (life ${life}, ${wait} ms into streaming)`);
         history.push(
-          `life ${life}: ready in ${startMs} ms, killed after ${wait} ms of streaming, ${acks.size - before.acks} new acks, ${uncertain - before.uncertain} unanswered (checks ${restartCheckMs} + ${Date.now() - mark} ms, drain ${drainMs} ms)`,
+          `life ${life}: ready in ${startMs} ms, killed after ${wait} ms of streaming, ${acks.size - before.acks} new acks, ${clients.uncertain - before.uncertain} unanswered (checks ${restartCheckMs} + ${Date.now() - mark} ms, drain ${drainMs} ms)`,
         );
       }
       // The last restart, then the whole federation converges without anyone doing anything.
@@ -382,7 +330,7 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
       expect(busyKills).toBeGreaterThanOrEqual(KILLS);
       if (process.env.CRASH_VERBOSE) process.stdout.write(`${history.join('\n')}\n`);
       process.stdout.write(
-        `crash test: seed ${SEED}: ${busyKills + bootKills} SIGKILLs (${busyKills} while streaming, ${bootKills} during start-up), ${acks.size} listings acknowledged, ${[...acks.values()].filter((a) => a.retracted !== 'no').length} retractions sent, ${uncertain} writes unanswered, ${betaAcks.length} beta listings ingested\n`,
+        `crash test: seed ${SEED}: ${busyKills + bootKills} SIGKILLs (${busyKills} while streaming, ${bootKills} during start-up), ${acks.size} listings acknowledged, ${[...acks.values()].filter((a) => a.retracted !== 'no').length} retractions sent, ${clients.uncertain} writes unanswered, ${betaAcks.length} beta listings ingested\n`,
       );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

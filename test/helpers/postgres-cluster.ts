@@ -54,7 +54,8 @@ export function findPostgresBin(): { bin: string | undefined; where: string } {
   return { bin, where: `${DEBIAN_ROOT}/*/bin` };
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free at this moment (closed again: nothing listens on it until someone does). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

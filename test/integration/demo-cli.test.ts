@@ -7,18 +7,13 @@
  * the only entry there: the test can see that it existed while running and is gone afterwards,
  * without guessing among other runs' `jointban-demo-*` directories in the shared temp dir.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { CLI, ROOT } from '../helpers/cli.js';
+import { spawnDemo, type DemoSummary } from '../helpers/demo.js';
 import { waitFor } from '../helpers/federation.js';
 import { json, listingBody, phone, type CheckBody, type CreatedListingBody } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
-
-interface DemoSummary {
-  association: { member: string; url: string; apiKey: string };
-  nodes: { member: string; url: string; apiKeys: { check: string; write: string; admin: string } }[];
-}
 
 let child: ChildProcess | undefined;
 let tmp: string | undefined;
@@ -30,40 +25,14 @@ afterEach(() => {
   tmp = undefined;
 });
 
-function env(extra: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('JOINTBAN_')) out[k] = v;
-  return { ...out, ...extra };
-}
-
 const post = (url: string, key: string, body: unknown) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 it('jointban demo --json --nodes 2: list on one node, denied on the other, retract, SIGTERM → exit 0 and the temp dir removed', async () => {
   tmp = tempDir('jointban-demo-cli-');
-  const proc = spawn(process.execPath, [CLI, 'demo', '--json', '--nodes', '2'], { cwd: ROOT, env: env({ TMPDIR: tmp }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawnDemo(['--nodes', '2'], { TMPDIR: tmp });
+  const { proc, exited } = demo;
   child = proc;
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
-
-  // The summary is the one stdout line with a `nodes` array (warn-level logs are JSON lines too).
-  const summary = await waitFor(
-    () => {
-      if (proc.exitCode !== null) throw new Error(`demo exited ${proc.exitCode}: ${stderr}`);
-      for (const line of stdout.split('\n')) {
-        try {
-          const value = JSON.parse(line) as Partial<DemoSummary>;
-          if (Array.isArray(value.nodes)) return value as DemoSummary;
-        } catch {
-          // not a complete JSON line yet
-        }
-      }
-      return undefined;
-    },
-    { timeoutMs: 30_000, message: `the demo's JSON line (stderr: ${stderr})` },
-  );
+  const summary = await demo.summary();
   expect(summary.nodes.map((n) => n.member)).toEqual(['alpha', 'beta']);
   expect(summary.association.member).toBe('association');
   const demoDirs = readdirSync(tmp);
@@ -85,6 +54,6 @@ it('jointban demo --json --nodes 2: list on one node, denied on the other, retra
 
   proc.kill('SIGTERM');
   await waitFor(() => proc.exitCode !== null || proc.signalCode !== null, { timeoutMs: 20_000, message: 'the demo to exit after SIGTERM' });
-  expect(await exited, stderr).toEqual({ code: 0, signal: null });
+  expect(await exited, demo.stderr()).toEqual({ code: 0, signal: null });
   expect(readdirSync(tmp)).toEqual([]);
 });

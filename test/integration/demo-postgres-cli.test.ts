@@ -6,21 +6,16 @@
  * Against the run's cluster (test/helpers/postgres.ts); the child gets its own TMPDIR, as in
  * demo-cli.test.ts, so the test sees the demo's directory come and go.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { CLI, ROOT, runCli } from '../helpers/cli.js';
-import { waitFor } from '../helpers/federation.js';
+import { runCli } from '../helpers/cli.js';
+import { spawnDemo } from '../helpers/demo.js';
 import { json, listingBody, phone, type CheckBody } from '../helpers/fixtures.js';
 import { adminQuery } from '../helpers/postgres-cluster.js';
 import { createTestDatabase, postgresCanRun } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/test-node.js';
-
-interface DemoSummary {
-  association: { member: string; url: string; apiKey: string };
-  nodes: { member: string; url: string; apiKeys: { check: string; write: string; admin: string } }[];
-}
 
 const PASSWORD = 'Demo-pw-never-shown';
 
@@ -50,12 +45,6 @@ async function databasesOf(prefix: string): Promise<string[]> {
   }
 }
 
-function env(extra: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('JOINTBAN_')) out[k] = v;
-  return { ...out, ...extra };
-}
-
 const post = (url: string, key: string, body: unknown) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe.runIf(postgresCanRun('the demo on PostgreSQL'))('jointban demo --database-url', () => {
@@ -66,29 +55,10 @@ describe.runIf(postgresCanRun('the demo on PostgreSQL'))('jointban demo --databa
     const tmp = tempDir('jointban-demo-pg-');
     cleanup.push(() => rmSync(tmp, { recursive: true, force: true }));
 
-    const proc = spawn(process.execPath, [CLI, 'demo', '--json', '--nodes', '1', '--database-url', base.url], { cwd: ROOT, env: env({ TMPDIR: tmp }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const demo = spawnDemo(['--nodes', '1', '--database-url', base.url], { TMPDIR: tmp });
+    const { proc, exited } = demo;
     child = proc;
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
-
-    const summary = await waitFor(
-      () => {
-        if (proc.exitCode !== null) throw new Error(`demo exited ${proc.exitCode}: ${stderr}`);
-        for (const line of stdout.split('\n')) {
-          try {
-            const value = JSON.parse(line) as Partial<DemoSummary>;
-            if (Array.isArray(value.nodes)) return value as DemoSummary;
-          } catch {
-            // not a complete JSON line yet
-          }
-        }
-        return undefined;
-      },
-      { timeoutMs: 30_000, message: `the demo's JSON line (stderr: ${stderr})` },
-    );
+    const summary = await demo.summary();
     expect(await databasesOf(base.name)).toEqual([`${base.name}_alpha`, `${base.name}_association`]);
     expect(readdirSync(tmp)).toEqual([expect.stringMatching(/^jointban-demo-/)]);
 
@@ -104,7 +74,7 @@ describe.runIf(postgresCanRun('the demo on PostgreSQL'))('jointban demo --databa
     expect(rows).toEqual([{ n: '1' }]);
 
     proc.kill('SIGTERM');
-    expect(await exited, stderr).toEqual({ code: 0, signal: null });
+    expect(await exited, demo.stderr()).toEqual({ code: 0, signal: null });
     expect(await databasesOf(base.name)).toEqual([]);
     expect(readdirSync(tmp)).toEqual([]);
   });

@@ -5,11 +5,10 @@
  * the database's own tools. Real child processes on the built CLI, against the run's cluster.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { runCli, runCliJson, type CliResult } from '../helpers/cli.js';
-import { adminQuery, databaseUrl } from '../helpers/postgres-cluster.js';
+import { adminQuery, databaseUrl, freePort } from '../helpers/postgres-cluster.js';
 import { createTestDatabase, postgresCanRun, type TestDatabase } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/test-node.js';
 
@@ -35,14 +34,6 @@ function expectOneLine(result: CliResult, message: RegExp): void {
   expect(result.stderr).toMatch(/^jointban: [^\n]+\n$/);
   expect(result.stderr).toMatch(message);
   expect(`${result.stdout}${result.stderr}`).not.toContain(PASSWORD);
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a PostgreSQL node', () => {
@@ -105,7 +96,8 @@ describe.runIf(postgresCanRun('the PostgreSQL CLI tests'))('jointban on a Postgr
     });
 
     it('an unreachable server (a closed loopback port)', async () => {
-      const port = await closedPort();
+      // Free now, and nothing listens on it: a connection is refused.
+      const port = await freePort();
       await both(
         `postgres://alpha:${PASSWORD}@127.0.0.1:${port}/jointban`,
         new RegExp(`^jointban: cannot use PostgreSQL at alpha@127\\.0\\.0\\.1:${port}/jointban: the server cannot be reached \\(ECONNREFUSED\\)`),
