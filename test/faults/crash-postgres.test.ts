@@ -25,7 +25,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { childNode, type ChildNode } from '../helpers/child-node.js';
 import { runCliJson } from '../helpers/cli.js';
 import { expectNone, latestCheckpointOf, lostAcks, ownLogProblems, storeProblems, storeRowsOf } from '../helpers/crash-store.js';
-import { crashWriters, type CrashAck } from '../helpers/crash-writers.js';
+import { ackAnswerProblem, crashWriters, type CrashAck } from '../helpers/crash-writers.js';
 import { FAULT_SEED_ENV, faultSeed } from '../helpers/fault-seed.js';
 import { freePort } from '../helpers/postgres-cluster.js';
 import { createTestDatabase, postgresCanRun, type TestDatabase } from '../helpers/postgres.js';
@@ -111,12 +111,8 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
     const checkOverHttp = async (which: Ack[]) => {
       const problems: string[] = [];
       for (const ack of which) {
-        const res = await call('GET', `/v1/listings/${ack.id}`);
-        const body = (await res.json()) as { status?: string; tokens?: Ack['tokens'] };
-        if (res.status !== 200) problems.push(`GET ${ack.id} (acknowledged in life ${ack.life}): HTTP ${res.status}`);
-        else if (ack.retracted === 'yes' && body.status !== 'retracted') problems.push(`GET ${ack.id}: retraction acknowledged, status ${String(body.status)}`);
-        else if (ack.retracted === 'no' && body.status !== 'active') problems.push(`GET ${ack.id}: never retracted, status ${String(body.status)}`);
-        else if (JSON.stringify(body.tokens) !== JSON.stringify(ack.tokens)) problems.push(`GET ${ack.id}: tokens differ from those acknowledged`);
+        const problem = await ackAnswerProblem(ack, await call('GET', `/v1/listings/${ack.id}`));
+        if (problem !== undefined) problems.push(problem);
       }
       expectNone(problems, `life ${life}: acknowledged listings over HTTP after the restart`);
     };

@@ -53,9 +53,9 @@ import {
   type StoreRows,
 } from '../helpers/crash-store.js';
 import { runCliJson } from '../helpers/cli.js';
-import { crashWriters, type CrashAck } from '../helpers/crash-writers.js';
+import { ackAnswerProblem, crashWriters, type CrashAck } from '../helpers/crash-writers.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
-import { paymentAccount, type CreatedListingBody } from '../helpers/fixtures.js';
+import { paymentAccount } from '../helpers/fixtures.js';
 import { FAULT_SEED_ENV, faultSeed } from '../helpers/fault-seed.js';
 import { prng } from '../helpers/prng.js';
 
@@ -65,8 +65,6 @@ const SEED = faultSeed('crash test');
 const WRITERS = 4;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-type Tokens = CreatedListingBody['tokens'];
 
 type Ack = CrashAck;
 
@@ -199,11 +197,8 @@ describe('crash safety: alpha SIGKILLed at random moments while it lists, retrac
               problems.push(`GET ${ack.id}: no answer in 3 attempts`);
               continue;
             }
-            const body = (await res.json()) as { status?: string; tokens?: Tokens };
-            if (res.status !== 200) problems.push(`GET ${ack.id} (acknowledged in life ${ack.life}): HTTP ${res.status}`);
-            else if (ack.retracted === 'yes' && body.status !== 'retracted') problems.push(`GET ${ack.id}: retraction acknowledged, status ${String(body.status)}`);
-            else if (ack.retracted === 'no' && body.status !== 'active') problems.push(`GET ${ack.id}: never retracted, status ${String(body.status)}`);
-            else if (JSON.stringify(body.tokens) !== JSON.stringify(ack.tokens)) problems.push(`GET ${ack.id}: tokens differ from those acknowledged`);
+            const problem = await ackAnswerProblem(ack, res);
+            if (problem !== undefined) problems.push(problem);
           }
         }),
       );

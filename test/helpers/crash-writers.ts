@@ -83,3 +83,13 @@ export function crashWriters({ call, rnd, life, prefix }: CrashWritersOptions): 
     next: () => (rnd() < 0.2 ? retractOne() : createOne()),
   };
 }
+
+/** What is wrong with a node's answer to `GET /v1/listings/<ack.id>`, or undefined when it is right. */
+export async function ackAnswerProblem(ack: CrashAck, res: Response): Promise<string | undefined> {
+  const body = (await res.json()) as { status?: string; tokens?: CrashAck['tokens'] };
+  if (res.status !== 200) return `GET ${ack.id} (acknowledged in life ${ack.life}): HTTP ${res.status}`;
+  if (ack.retracted === 'yes' && body.status !== 'retracted') return `GET ${ack.id}: retraction acknowledged, status ${String(body.status)}`;
+  if (ack.retracted === 'no' && body.status !== 'active') return `GET ${ack.id}: never retracted, status ${String(body.status)}`;
+  if (JSON.stringify(body.tokens) !== JSON.stringify(ack.tokens)) return `GET ${ack.id}: tokens differ from those acknowledged`;
+  return undefined;
+}
