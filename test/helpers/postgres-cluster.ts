@@ -1,7 +1,8 @@
 /**
  * One throwaway PostgreSQL cluster for a test run, from Debian's binaries (the `postgresql`
  * package): data and socket in a temp dir, loopback only on an ephemeral port, trust auth,
- * fsync off (tests only: a crash of the test machine loses nothing that matters). initdb refuses
+ * fsync off (tests only: a crash of the test machine loses nothing that matters), and room for
+ * 400 connections (files run side by side, each with federations of nodes, each node a pool). initdb refuses
  * to run as root, so as root the cluster belongs to the `postgres` user (runuser). Started by
  * test/global-setup.ts, which hands the URL to the test files; stopped and removed at the end.
  */
@@ -88,7 +89,7 @@ export async function startTestCluster(bin: string): Promise<TestCluster> {
     }
     await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
     const port = await freePort();
-    await pgCtl('-l', log, '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`, 'start');
+    await pgCtl('-l', log, '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=400`, 'start');
     return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
   } catch (err) {
     const tail = existsSync(log) ? `\n${readFileSync(log, 'utf8').split('\n').slice(-10).join('\n')}` : '';
