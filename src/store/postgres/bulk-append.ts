@@ -23,7 +23,12 @@ import { kyselyBulkAppend, type BulkAppend, type BulkAppendFor, type ListingInse
 import type { Database, LogEntryTable, TreeNodeTable } from '../tables.js';
 import { bytea, byteaOfHex, copyInto, nullable, NULL, text, type CopyInto } from './copy.js';
 
-/** Below this many rows of one table, one multi-row INSERT beats COPY's extra round trip. */
+/**
+ * Below this many rows of one table, one multi-row INSERT beats COPY's extra round trip. Measured
+ * (token rows, one transaction each, median of 15, the loaded 2-core machine): 1–16 rows, INSERT
+ * 1.7–2.4 ms against COPY 1.9–3.4 ms; 32–64 rows, a tie within the noise; 128 rows, 7.0 against
+ * 4.8 ms; 250 rows, 16.6 against 8.8 ms.
+ */
 export const COPY_MIN_ROWS = 64;
 
 // This side's deadline for one COPY (copy.ts) when the server sets none: generous, since it only
