@@ -65,7 +65,11 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-export async function startTestCluster(bin: string): Promise<TestCluster> {
+/**
+ * `durable`: keep fsync and full-page writes on, as a production server has them (the
+ * benchmarks, test/bench/postgres-import-bench.ts); tests leave them off.
+ */
+export async function startTestCluster(bin: string, options: { durable?: boolean } = {}): Promise<TestCluster> {
   const root = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'jointban-pg-'));
   const data = join(dir, 'data');
@@ -89,7 +93,8 @@ export async function startTestCluster(bin: string): Promise<TestCluster> {
     }
     await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
     const port = await freePort();
-    await pgCtl('-l', log, '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=400`, 'start');
+    const unsafe = options.durable === true ? '' : ' -c fsync=off -c full_page_writes=off';
+    await pgCtl('-l', log, '-w', '-t', '60', '-o', `-p ${port} -h 127.0.0.1 -k ${dir}${unsafe} -c max_connections=400`, 'start');
     return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
   } catch (err) {
     const tail = existsSync(log) ? `\n${readFileSync(log, 'utf8').split('\n').slice(-10).join('\n')}` : '';

@@ -110,7 +110,14 @@ export class PostgresConnection implements DatabaseConnection {
   /** Set when a statement failed for want of the server: the client is then destroyed, not reused. */
   broken = false;
 
-  constructor(readonly client: PostgresClient) {}
+  constructor(readonly client: PostgresClient) {
+    // A client whose socket ends while a request holds it (a server restart, a COPY past its
+    // deadline) emits 'error' after failing its statements; the pool listens only to idle clients,
+    // and an 'error' without a listener would end the process.
+    client.on('error', () => {
+      this.broken = true;
+    });
+  }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     try {
@@ -173,6 +180,9 @@ class PostgresWriterDriver implements Driver {
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    // A broken connection has nothing to roll back on this side (the server ends the transaction
+    // of a lost session), and its error would replace the one that failed the transaction.
+    if ((connection as PostgresConnection).broken) return;
     await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
 
