@@ -16,6 +16,7 @@
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { ApiKeyRepository } from '../api-key-repository.js';
 import type { ApiKeyTable, Database } from '../tables.js';
 import type { ApiKeyLookup } from '../token-index.js';
 
@@ -48,11 +49,10 @@ export class PostgresApiKeyLookup implements ApiKeyLookup {
   private ping: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
   private readonly settings: Required<Omit<ApiKeyListenerOptions, 'logger'>> & { logger: Logger | undefined };
+  private readonly repo: ApiKeyRepository;
 
-  constructor(
-    private readonly db: Kysely<Database>,
-    options: ApiKeyListenerOptions,
-  ) {
+  constructor(db: Kysely<Database>, options: ApiKeyListenerOptions) {
+    this.repo = new ApiKeyRepository(db);
     this.settings = {
       reconnectMinMs: 250,
       reconnectMaxMs: 10_000,
@@ -76,7 +76,7 @@ export class PostgresApiKeyLookup implements ApiKeyLookup {
   }
 
   apiKey(id: string): Promise<ApiKeyTable | undefined> {
-    return this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return this.repo.findForAuth(id);
   }
 
   /** Connects the listener in the background; until it listens, the version is not trusted. */
