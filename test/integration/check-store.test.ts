@@ -10,15 +10,18 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IdentifierType } from '../../src/identifiers/types.js';
 import type { ListingEntry } from '../../src/log/entry.js';
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { ListingReader, ListingWriter, type TokenMatchRow, type TokenQuery } from '../../src/store/listing-repository.js';
+import { openPostgresPool, postgresDialect } from '../../src/store/postgres/connection.js';
 import { PostgresTokenIndex } from '../../src/store/postgres/token-index.js';
 import { SqliteTokenIndex } from '../../src/store/sqlite/token-index.js';
 import { TokenFilter } from '../../src/store/token-filter.js';
 import type { TokenIndex } from '../../src/store/token-index.js';
+import type { Database } from '../../src/store/tables.js';
 import { createTestDatabase, postgresCanRun } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/test-node.js';
 
@@ -358,7 +361,7 @@ describe('on SQLite, a check after the API-key check of its request', () => {
   });
 });
 
-describe.runIf(postgresCanRun('the token index on PostgreSQL (check-store.test.ts)'))('on PostgreSQL, seq as the watermark', () => {
+describe.runIf(postgresCanRun('the token index on PostgreSQL (check-store.test.ts)'))('on PostgreSQL, seq as the watermark and an unavailable server', () => {
   it('cannot skip a row committed late: a second writer waits for the first to commit before it draws a seq', async () => {
     const { own, other, close } = await openPair('postgres');
     const { index } = indexOn(own);
@@ -406,6 +409,24 @@ describe.runIf(postgresCanRun('the token index on PostgreSQL (check-store.test.t
     } finally {
       index.close();
       await close();
+    }
+  });
+  it('waits for an unavailable server instead of giving up the warm-up, until it is closed', async () => {
+    // Nothing listens on port 1: every attempt is refused, which is "unavailable", not a failure.
+    const pool = openPostgresPool({ url: 'postgres://jointban@127.0.0.1:1/none', poolSize: 1, connectTimeoutMs: 1000 }, () => {});
+    const db = new Kysely<Database>({ dialect: postgresDialect(pool, false) });
+    const index = new PostgresTokenIndex(db, pool);
+    try {
+      let settled = false;
+      const warming = index.warmUp().finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(settled).toBe(false);
+      index.close();
+      expect(await warming).toBe(false);
+    } finally {
+      await db.destroy();
     }
   });
 });

@@ -20,6 +20,8 @@
  * or else every token, a seq range at a time, so memory holds one slice of rows.
  */
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { AppError } from '../../errors.js';
 import { ListingReader, type TokenMatchRow, type TokenQuery } from '../listing-repository.js';
 import type { Database } from '../tables.js';
 import type { TokenIndex, TokenIndexStats } from '../token-index.js';
@@ -36,10 +38,14 @@ const TOKENS_AT_SQL = 'SELECT seq, token FROM listing_tokens WHERE seq = ANY($1:
 const WARM_UP_SLICE = 50_000;
 /** Rows per catch-up query; a large import by another process is read in pages of this size. */
 const CATCH_UP_PAGE = 10_000;
+/** Waits between warm-up attempts while the server is unavailable: doubling up to the last. */
+const WARM_UP_RETRY_MS = [250, 500, 1000, 2000, 5000];
 
 export interface PostgresTokenIndexOptions {
   snapshotFile?: string | undefined;
   onSnapshotError?: (err: Error) => void;
+  /** Where a warm-up that waits for the server says so. */
+  logger?: Logger | undefined;
 }
 
 export class PostgresTokenIndex implements TokenIndex {
@@ -73,7 +79,26 @@ export class PostgresTokenIndex implements TokenIndex {
     return { tokens: this.tokens?.size ?? 0, bytes: this.tokens?.bytes ?? 0, source: this.source };
   }
 
+  /**
+   * A server that is unavailable at start (restarting, not yet reachable) delays the warm-up rather
+   * than ending it: the node would otherwise never report ready. Other errors end it.
+   */
   async warmUp(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.warmUpOnce();
+      } catch (err) {
+        if (!(err instanceof AppError && err.code === 'unavailable') || this.closed) throw err;
+        const wait = WARM_UP_RETRY_MS[Math.min(attempt, WARM_UP_RETRY_MS.length - 1)]!;
+        this.options.logger?.warn({ err: err.message, retryInMs: wait }, 'token set warm-up waits for PostgreSQL');
+        // In short steps, so a stop does not wait out the whole pause.
+        for (let waited = 0; waited < wait && !this.closed; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+        if (this.closed) return false;
+      }
+    }
+  }
+
+  private async warmUpOnce(): Promise<boolean> {
     const file = this.options.snapshotFile;
     const snapshot = file === undefined ? undefined : await readTokenSnapshot(file);
     if (this.closed) return false;
