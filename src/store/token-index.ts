@@ -10,6 +10,9 @@
  *   (migration 0007) as the watermark, one catch-up query per check, and a LISTEN connection on
  *   `jointban_api_keys` as the change signal.
  *
+ * Both token indexes share the filter's bookkeeping, warm-up and snapshot writes
+ * (token-filter-index.ts) and the snapshot's fit check (token-snapshot.ts).
+ *
  * What every adapter keeps true: a check sees every listing committed before its request arrived,
  * whoever wrote it (this node, the sync, an import, another process); the filter only says
  * "certainly not listed", and every possible match is confirmed with the conditions of
@@ -23,6 +26,7 @@ import { PostgresApiKeyLookup } from './postgres/api-key-lookup.js';
 import { PostgresTokenIndex } from './postgres/token-index.js';
 import { SqliteTokenIndex } from './sqlite/token-index.js';
 import type { ApiKeyTable } from './tables.js';
+import type { TokenSnapshotOptions } from './token-filter-index.js';
 
 export interface TokenIndexStats {
   tokens: number;
@@ -76,11 +80,8 @@ export interface CheckStore {
   close(): Promise<void>;
 }
 
-export interface CheckStoreOptions {
-  /** Where the token filter's snapshot is kept (token-snapshot.ts); none: no snapshot. */
-  snapshotFile?: string | undefined;
-  onSnapshotError?: (err: Error) => void;
-  /** Where a lost or regained LISTEN connection is reported (PostgreSQL). */
+export interface CheckStoreOptions extends TokenSnapshotOptions {
+  /** Where a lost or regained LISTEN connection, or a warm-up waiting for the server, is reported (PostgreSQL). */
   logger?: Logger | undefined;
 }
 

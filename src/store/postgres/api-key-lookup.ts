@@ -170,6 +170,6 @@ export class PostgresApiKeyLookup implements ApiKeyLookup {
 /** Ends a client, or gives up on a graceful end after `ms` (a dead socket never answers). */
 async function endWithin(client: pg.Client, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([client.end().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  await Promise.race([client.end().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms).unref()))]);
   clearTimeout(timer);
 }

@@ -24,9 +24,10 @@ import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import { ListingReader, type TokenMatchRow, type TokenQuery } from '../listing-repository.js';
 import type { Database } from '../tables.js';
-import type { TokenIndex, TokenIndexStats } from '../token-index.js';
-import { readTokenSnapshot, snapshotFits, snapshotProbePositions, writeTokenSnapshot, type TokenSnapshot } from '../token-snapshot.js';
+import type { TokenIndex } from '../token-index.js';
+import { snapshotFits, snapshotProbePositions, type TokenSnapshot } from '../token-snapshot.js';
 import { TokenFilter } from '../token-filter.js';
+import { TokenFilterIndex, type TokenSnapshotOptions } from '../token-filter-index.js';
 import { classifyPostgresError, type PostgresPool } from './connection.js';
 
 const MAX_SEQ_SQL = 'SELECT coalesce(max(seq), 0) FROM listing_tokens';
@@ -41,42 +42,26 @@ const CATCH_UP_PAGE = 10_000;
 /** Waits between warm-up attempts while the server is unavailable: doubling up to the last. */
 const WARM_UP_RETRY_MS = [250, 500, 1000, 2000, 5000];
 
-export interface PostgresTokenIndexOptions {
-  snapshotFile?: string | undefined;
-  onSnapshotError?: (err: Error) => void;
+export interface PostgresTokenIndexOptions extends TokenSnapshotOptions {
   /** Where a warm-up that waits for the server says so. */
   logger?: Logger | undefined;
 }
 
-export class PostgresTokenIndex implements TokenIndex {
+export class PostgresTokenIndex extends TokenFilterIndex implements TokenIndex {
   private readonly reader: ListingReader;
-  private tokens: TokenFilter | undefined;
-  /** The highest seq of `listing_tokens` the filter holds every row up to. */
-  private watermark = 0;
   /** `performance.now()` when the latest finished catch-up began: the filter holds every row committed before then. */
   private caughtUpAt = -Infinity;
   private running: { startedAt: number; done: Promise<void> } | undefined;
   /** The catch-up that follows the running one, shared by the checks that arrived after it began. */
   private next: Promise<void> | undefined;
-  private closed = false;
-  private source: TokenIndexStats['source'];
-  private savedWatermark: number | undefined;
-  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     db: Kysely<Database>,
     private readonly pool: PostgresPool,
     private readonly options: PostgresTokenIndexOptions = {},
   ) {
+    super(options, 'postgres');
     this.reader = new ListingReader(db);
-  }
-
-  get warm(): boolean {
-    return this.tokens !== undefined;
-  }
-
-  get stats(): TokenIndexStats {
-    return { tokens: this.tokens?.size ?? 0, bytes: this.tokens?.bytes ?? 0, source: this.source };
   }
 
   /**
@@ -86,7 +71,11 @@ export class PostgresTokenIndex implements TokenIndex {
   async warmUp(): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.warmUpOnce();
+        return await this.fill(
+          async () => {},
+          (snapshot) => this.fits(snapshot),
+          () => this.readAll(),
+        );
       } catch (err) {
         if (!(err instanceof AppError && err.code === 'unavailable') || this.closed) throw err;
         const wait = WARM_UP_RETRY_MS[Math.min(attempt, WARM_UP_RETRY_MS.length - 1)]!;
@@ -98,43 +87,8 @@ export class PostgresTokenIndex implements TokenIndex {
     }
   }
 
-  private async warmUpOnce(): Promise<boolean> {
-    const file = this.options.snapshotFile;
-    const snapshot = file === undefined ? undefined : await readTokenSnapshot(file);
-    if (this.closed) return false;
-    if (snapshot && (await this.fits(snapshot))) {
-      if (this.closed) return false;
-      this.tokens = snapshot.filter;
-      this.watermark = snapshot.watermark;
-      this.savedWatermark = snapshot.watermark;
-      this.source = 'snapshot';
-      return true;
-    }
-    if (!(await this.readAll())) return false;
-    this.source = 'postgres';
-    void this.saveSnapshot();
-    return true;
-  }
-
-  saveSnapshot(): Promise<void> {
-    const file = this.options.snapshotFile;
-    const filter = this.tokens;
-    const watermark = this.watermark;
-    if (file === undefined || filter === undefined || watermark === this.savedWatermark) return this.saving;
-    this.savedWatermark = watermark;
-    this.saving = this.saving
-      .then(async () => {
-        const anchor = watermark > 0 ? (await this.tokensAt([watermark])).get(watermark) : undefined;
-        const snapshot: TokenSnapshot = { filter, watermark, anchor: anchor ?? new Uint8Array(16) };
-        await writeTokenSnapshot(file, snapshot);
-      })
-      .catch((err: unknown) => this.options.onSnapshotError?.(err as Error));
-    return this.saving;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.tokens = undefined;
+  protected async tokenAtPosition(seq: number): Promise<Uint8Array | undefined> {
+    return (await this.tokensAt([seq])).get(seq);
   }
 
   async match(queries: readonly TokenQuery[], now: string, receivedAt?: number): Promise<TokenMatchRow[] | undefined> {
@@ -197,18 +151,15 @@ export class PostgresTokenIndex implements TokenIndex {
     return snapshotFits(snapshot, max, (seq) => at.get(seq));
   }
 
-  private async readAll(): Promise<boolean> {
+  private async readAll(): Promise<{ filter: TokenFilter; watermark: number } | undefined> {
     const target = (await this.rows<[number]>(MAX_SEQ_SQL, []))[0]?.[0] ?? 0;
-    const set = new TokenFilter(target);
+    const filter = new TokenFilter(target);
     // Every seq up to `target` was committed when it was read (see above): the ranges miss none.
     for (let from = 0; from < target; from += WARM_UP_SLICE) {
-      if (this.closed) return false;
-      for (const [token] of await this.rows<[Buffer]>(TOKENS_BETWEEN_SQL, [from, Math.min(from + WARM_UP_SLICE, target)], 'jointban_tokens_between')) set.add(token);
+      if (this.closed) return undefined;
+      for (const [token] of await this.rows<[Buffer]>(TOKENS_BETWEEN_SQL, [from, Math.min(from + WARM_UP_SLICE, target)], 'jointban_tokens_between')) filter.add(token);
     }
-    if (this.closed) return false;
-    this.watermark = target;
-    this.tokens = set;
-    return true;
+    return { filter, watermark: target };
   }
 
   private async tokensAt(seqs: readonly number[]): Promise<Map<number, Uint8Array>> {

@@ -29,16 +29,17 @@ import type SQLite from 'better-sqlite3';
 import type { IdentifierType } from '../../identifiers/types.js';
 import type { TokenMatchRow, TokenQuery } from '../listing-repository.js';
 import type { ApiKeyTable, ListingTable } from '../tables.js';
-import type { ApiKeyLookup, TokenIndex, TokenIndexStats } from '../token-index.js';
-import { readTokenSnapshot, snapshotFits, writeTokenSnapshot, type TokenSnapshot } from '../token-snapshot.js';
+import type { ApiKeyLookup, TokenIndex } from '../token-index.js';
+import { snapshotFits, type TokenSnapshot } from '../token-snapshot.js';
 import { TokenFilter } from '../token-filter.js';
+import { TokenFilterIndex, type TokenSnapshotOptions } from '../token-filter-index.js';
 
 /** Rows read per slice while warming up; between slices the event loop runs (and /readyz answers). */
 const WARM_UP_SLICE = 250_000;
 
 type MatchRow = ListingTable & { t_type: string; t_epoch: number };
 
-export class SqliteTokenIndex implements TokenIndex, ApiKeyLookup {
+export class SqliteTokenIndex extends TokenFilterIndex implements TokenIndex, ApiKeyLookup {
   private readonly maxRowid: SQLite.Statement<[], number | null>;
   private readonly tokensBetween: SQLite.Statement<[number, number], Buffer>;
   private readonly matchToken: SQLite.Statement<[Uint8Array, string, string], MatchRow>;
@@ -46,24 +47,17 @@ export class SqliteTokenIndex implements TokenIndex, ApiKeyLookup {
   private readonly freshness: SQLite.Statement<[], [number, number | null]>;
   private readonly tokenAt: SQLite.Statement<[number], Buffer>;
   private readonly confirmInReadTransaction: (queries: readonly TokenQuery[], now: string) => TokenMatchRow[];
-  private tokens: TokenFilter | undefined;
-  /** The highest rowid of `listing_tokens` the filter has read. */
-  private watermark = 0;
   /**
    * `performance.now()` just before the last catch-up read `max(rowid)`: the filter holds every token
    * committed before then.
    */
   private caughtUpAt = -Infinity;
-  private closed = false;
-  private source: 'snapshot' | 'sqlite' | undefined;
-  /** The watermark of the snapshot file as last read or written. */
-  private savedWatermark: number | undefined;
-  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly sqlite: SQLite.Database,
-    private readonly options: { snapshotFile?: string | undefined; onSnapshotError?: (err: Error) => void } = {},
+    options: TokenSnapshotOptions = {},
   ) {
+    super(options, 'sqlite');
     this.maxRowid = sqlite.prepare<[], number | null>('SELECT max(rowid) FROM listing_tokens').pluck();
     this.tokensBetween = sqlite.prepare<[number, number], Buffer>('SELECT token FROM listing_tokens WHERE rowid > ? AND rowid <= ?').pluck();
     this.matchToken = sqlite.prepare<[Uint8Array, string, string], MatchRow>(
@@ -82,41 +76,19 @@ export class SqliteTokenIndex implements TokenIndex, ApiKeyLookup {
     this.confirmInReadTransaction = sqlite.transaction((queries: readonly TokenQuery[], now: string) => this.confirm(queries, now));
   }
 
-  get warm(): boolean {
-    return this.tokens !== undefined;
+  warmUp(): Promise<boolean> {
+    return this.fill(
+      // The watermark must be a committed rowid (see catchUp): wait out a transaction of this connection.
+      async () => {
+        while (this.sqlite.inTransaction && !this.closed) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+      },
+      (snapshot) => this.fits(snapshot),
+      () => this.readAll(),
+    );
   }
 
-  get stats(): TokenIndexStats {
-    return { tokens: this.tokens?.size ?? 0, bytes: this.tokens?.bytes ?? 0, source: this.source };
-  }
-
-  async warmUp(): Promise<boolean> {
-    const file = this.options.snapshotFile;
-    const snapshot = file === undefined ? undefined : await readTokenSnapshot(file);
-    // The watermark must be a committed rowid (see catchUp): wait out a transaction of this connection.
-    while (this.sqlite.inTransaction && !this.closed) await new Promise<void>((resolve) => setTimeout(resolve, 5));
-    if (this.closed) return false;
-    if (snapshot && this.fits(snapshot)) {
-      this.tokens = snapshot.filter;
-      this.watermark = snapshot.watermark;
-      this.savedWatermark = snapshot.watermark;
-      this.source = 'snapshot';
-      return true;
-    }
-    if (!(await this.readAll())) return false;
-    this.source = 'sqlite';
-    this.saveSnapshot();
-    return true;
-  }
-
-  /** A missing snapshot only makes the next start slower: errors go to `onSnapshotError`. */
-  saveSnapshot(): Promise<void> {
-    const file = this.options.snapshotFile;
-    if (file === undefined || this.tokens === undefined || this.watermark === this.savedWatermark) return this.saving;
-    const snapshot: TokenSnapshot = { filter: this.tokens, watermark: this.watermark, anchor: this.watermark > 0 ? (this.tokenAt.get(this.watermark) ?? new Uint8Array(16)) : new Uint8Array(16) };
-    this.savedWatermark = this.watermark;
-    this.saving = this.saving.then(() => writeTokenSnapshot(file, snapshot)).catch((err: unknown) => this.options.onSnapshotError?.(err as Error));
-    return this.saving;
+  protected tokenAtPosition(rowid: number): Uint8Array | undefined {
+    return this.tokenAt.get(rowid);
   }
 
   /** Synchronous, so no transaction of this connection can begin between the reads. */
@@ -124,23 +96,15 @@ export class SqliteTokenIndex implements TokenIndex, ApiKeyLookup {
     return snapshotFits(snapshot, this.maxRowid.get() ?? 0, (rowid) => this.tokenAt.get(rowid));
   }
 
-  private async readAll(): Promise<boolean> {
+  private async readAll(): Promise<{ filter: TokenFilter; watermark: number } | undefined> {
     const target = this.maxRowid.get() ?? 0;
-    const set = new TokenFilter(target);
+    const filter = new TokenFilter(target);
     for (let from = 0; from < target; from += WARM_UP_SLICE) {
-      if (this.closed) return false;
-      for (const token of this.tokensBetween.iterate(from, Math.min(from + WARM_UP_SLICE, target))) set.add(token);
+      if (this.closed) return undefined;
+      for (const token of this.tokensBetween.iterate(from, Math.min(from + WARM_UP_SLICE, target))) filter.add(token);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (this.closed) return false;
-    this.watermark = target;
-    this.tokens = set;
-    return true;
-  }
-
-  close(): void {
-    this.closed = true;
-    this.tokens = undefined;
+    return { filter, watermark: target };
   }
 
   /** Also undefined while a transaction is open on this connection (see above). */
