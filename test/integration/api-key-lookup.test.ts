@@ -147,4 +147,18 @@ describe.runIf(postgresCanRun('the API-key lookup on PostgreSQL (api-key-lookup.
     expect(await new ApiKeyRepository(other.db).revoke(created.id, now().toISOString())).toBe(true);
     await until('the revoked key is refused', () => refused(keys, created.key));
   });
+  it('is closed with the check store (a node closes it on stop): no listening connection is left', async () => {
+    const { own } = await pair('postgres');
+    const listeners = async () =>
+      own.engine.name === 'postgres'
+        ? Number((await own.engine.pool.query<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jointban-listen'")).rows[0]!.n)
+        : -1;
+    const store = openCheckStore(own);
+    const lookup = store.apiKeys as PostgresApiKeyLookup;
+    await until('the listener listens', () => lookup.listening);
+    expect(await listeners()).toBe(1);
+    await store.close();
+    expect(lookup.listening).toBe(false);
+    await until('the listening connection is gone', async () => (await listeners()) === 0);
+  });
 });
