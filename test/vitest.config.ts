@@ -38,10 +38,11 @@ function project(name: string, dir: string, test: TestProjectInlineConfiguration
 /**
  * Integration files the PostgreSQL run leaves out, each for a reason: they are about SQLite's file
  * (backup and restore, file modes, the write lock, the raw fast paths), or they already run
- * against both engines themselves (migrations-postgres, bulk-append), or read SQLite's query plans
- * (watch-index).
+ * against both engines themselves (migrations-postgres, bulk-append, check-store, api-key-lookup),
+ * or read SQLite's query plans (watch-index).
  */
 const SQLITE_ONLY = [
+  'api-key-lookup.test.ts',
   'backup.test.ts',
   'backup-online.test.ts',
   'backup-federation.test.ts',

@@ -36,7 +36,7 @@ export type OpName = (typeof OPS)[number];
 export const OP_LABELS: Record<OpName, string> = {
   check: 'checks.check(), 3 identifiers',
   tokensFor: '  of which Tokenizer.tokensForCheck() (normalise + HMAC)',
-  fastMatch: '  of which CheckStore.match() (token filter + prepared SQLite)',
+  fastMatch: '  of which TokenIndex.match() (token filter + prepared SQLite)',
   matchTokens: 'ListingReader.matchTokens() (Kysely, what check() used before)',
   authenticate: 'keys.authenticate() (API key, once per request)',
   appCheck: 'app.request(POST /v1/check), no socket',
@@ -73,7 +73,7 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
   const ops: Record<OpName, Op> = {
     check: (i) => node.checks.check({ identifiers: at(bodies, i).identifiers }),
     tokensFor: (i) => tokenizer.tokensForCheck(at(bodies, i).identifiers),
-    fastMatch: (i) => node.checkStore!.match(at(queries, i), new Date().toISOString()),
+    fastMatch: (i) => node.checkStore.tokens.match(at(queries, i), new Date().toISOString()),
     matchTokens: (i) => reader.matchTokens(at(queries, i), new Date().toISOString()),
     authenticate: () => node.keys.authenticate(apiKey),
     appCheck: async (i) => {

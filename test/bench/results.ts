@@ -188,8 +188,8 @@ export function formatResults(r: BenchResults): string {
       ['checks.check() / JSON round-trip', ratio(ir.checkVsJson)],
       ['app.request(check) / app.request(echo)', ratio(ir.appCheckVsAppEcho)],
       ['tokensFor() share of check()', share(ir.tokensForShareOfCheck)],
-      ['CheckStore.match() share of check()', share(ir.fastMatchShareOfCheck)],
-      ['matchTokens() (Kysely) / CheckStore.match()', ratio(ir.matchTokensVsFastMatch)],
+      ['TokenIndex.match() share of check()', share(ir.fastMatchShareOfCheck)],
+      ['matchTokens() (Kysely) / TokenIndex.match()', ratio(ir.matchTokensVsFastMatch)],
       ['authenticate() / 3 SQLite point lookups', ratio(ir.authenticateVsSqlite)],
     ]),
   );

@@ -14,7 +14,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { TOKEN_SNAPSHOT_FILE } from '../../src/store/sqlite/check-store.js';
+import { TOKEN_SNAPSHOT_FILE } from '../../src/store/token-snapshot.js';
 import { killAll, ServerChild, spawnTracked } from './child-protocol.js';
 import type { OpFigure, OpName } from './in-process.js';
 import type { LoadArgs, LoadFigures } from './load.js';
