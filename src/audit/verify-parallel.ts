@@ -182,11 +182,12 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   // Tasks are handed out a few ahead of the one being composed, so no worker waits for this thread.
   // A result is dropped once composed: memory holds the chunks in flight, not the log.
   const pending: (Promise<ChunkResult> | undefined)[] = [];
-  const dispatch = (upTo: number) => {
+  const dispatch = async (upTo: number) => {
     for (let c = pending.length; c < Math.min(chunks, upTo); c++) {
       const begin = c * width;
       const end = Math.min(size, begin + width);
-      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes: log.reader.checkpointSizes(origin, begin, end) }));
+      const checkpointSizes = await log.reader.checkpointSizes(origin, begin, end);
+      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes }));
     }
   };
 
@@ -199,7 +200,7 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root(), undefined);
   for (let c = 0; c < chunks; c++) {
-    dispatch(c + 2 * pool.size);
+    await dispatch(c + 2 * pool.size);
     const result = await pending[c]!;
     pending[c] = undefined;
     if (result.status !== 'verified') return abandon(result.status);
@@ -220,11 +221,11 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
     for (const prefix of result.prefixes) checkpoints.check(prefix.size, rootOf([...before, ...prefix.hashes]), prefix.time);
     // The last chunk, if partial, has no root of its own: its share of the tree is in its prefixes.
     if (end - begin === width) tree.append(result.hashes[0]!);
-    tree.flush();
+    await tree.flush();
     log.onProgress?.(end);
     if (report.failed) return abandon('failed');
   }
-  tree.finish(size);
+  await tree.finish(size);
   await checkpoints.finish(size);
   await checkRowsBeyond(log.db, origin, size, report);
   ledger.finish();

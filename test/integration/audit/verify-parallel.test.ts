@@ -12,7 +12,6 @@ import { IndexSet } from '../../../src/audit/verify-projection.js';
 import { verifyStore, type VerifyStoreOptions } from '../../../src/audit/verify.js';
 import { encodeEntry, type LogEntry } from '../../../src/log/entry.js';
 import { witnessName } from '../../../src/roster/witness.js';
-import { SqliteLogBatchReader } from '../../../src/store/sqlite/log-batch-reader.js';
 import { createStore, FEDERATION, listing, retraction, WORKER_SCRIPT, type TestStore } from './verify-fixtures.js';
 
 let store: TestStore;
@@ -91,7 +90,7 @@ describe('a tamper inside a chunk a worker checks', () => {
   it('is found with the same failures and messages as in one thread', async () => {
     // A listing in the sixth chunk of 8 leaves, re-encoded with another category.
     const bytes = encodeEntry({ ...listing('alpha', 45), category: 'rumor' });
-    store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 45", bytes);
+    await store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 45", bytes);
     const parallel = await verifyWith(onWorkers);
     const single = await verifyWith({ workers: 0 });
     expect(parallel.outcomes).toEqual([
@@ -104,7 +103,7 @@ describe('a tamper inside a chunk a worker checks', () => {
 
   it('a repeated retraction that the projection shows as the first is found across chunks', async () => {
     // seq 60 retracts seq 2 again; make the row of seq 2 name it instead of seq 7.
-    store.sql("UPDATE listings SET retraction_seq = 60, retracted_at = ? WHERE id = 'alpha:2'", listing('alpha', 60).time);
+    await store.sql("UPDATE listings SET retraction_seq = 60, retracted_at = ? WHERE id = 'alpha:2'", listing('alpha', 60).time);
     const parallel = await verifyWith(onWorkers);
     expect(parallel.outcomes[0]).toEqual(['alpha', 'failed']);
     expect(parallel.results).toEqual((await verifyWith({ workers: 0 })).results);
@@ -114,7 +113,7 @@ describe('a tamper inside a chunk a worker checks', () => {
   it('a retraction whose target in an earlier chunk is not a listing is found', async () => {
     // seq 14 is a retraction; make the retraction at seq 21 (of seq 16) target it instead.
     const bad = { ...retraction('alpha', 21, 14) };
-    store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 21", encodeEntry(bad));
+    await store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 21", encodeEntry(bad));
     const parallel = await verifyWith(onWorkers);
     expect(parallel.outcomes[0]).toEqual(['alpha', 'failed']);
     expect(parallel.results).toEqual((await verifyWith({ workers: 0 })).results);
@@ -149,10 +148,13 @@ describe('falling back to one thread', () => {
 
   it('a chunk read in a snapshot with another log size is not checked (moved)', async () => {
     await seed();
-    const verifier = new ChunkVerifier(new SqliteLogBatchReader(store.handle.sqlite), store.roster);
     const task = { id: 1, origin: 'alpha', begin: 0, end: 8, level: 3, inRoster: true, checkpointSizes: [] };
-    expect(verifier.verify({ ...task, size: 99 })).toEqual({ id: 1, status: 'moved' });
-    expect(new ChunkVerifier(new SqliteLogBatchReader(store.handle.sqlite), store.roster).verify({ ...task, size: 100 })).toMatchObject({ id: 1, status: 'verified' });
+    const [moved, same] = await store.handle.logSnapshots.read(async ({ reader }) => [
+      await new ChunkVerifier(reader, store.roster).verify({ ...task, size: 99 }),
+      await new ChunkVerifier(reader, store.roster).verify({ ...task, size: 100 }),
+    ]);
+    expect(moved).toEqual({ id: 1, status: 'moved' });
+    expect(same).toMatchObject({ id: 1, status: 'verified' });
   });
 });
 
