@@ -38,7 +38,8 @@ function project(name: string, dir: string, test: TestProjectInlineConfiguration
 /**
  * Integration files the PostgreSQL run leaves out, each for a reason: they are about SQLite's file
  * (backup and restore, file modes, the write lock, the raw fast paths), or they already run
- * against both engines themselves (migrations-postgres, bulk-append).
+ * against both engines themselves (migrations-postgres, bulk-append), or read SQLite's query plans
+ * (watch-index).
  */
 const SQLITE_ONLY = [
   'backup.test.ts',
@@ -50,6 +51,7 @@ const SQLITE_ONLY = [
   'lint-boundaries.test.ts',
   'migrations.test.ts',
   'migrations-postgres.test.ts',
+  'watch-index.test.ts',
   'write-lock.test.ts',
 ].map((file) => `test/integration/${file}`);
 

@@ -52,6 +52,11 @@ export interface LocalFederationOptions {
   logger?: (member: string) => Logger;
   /** The environment the nodes' configs are loaded with (none by default: the files hold everything). */
   env?: Env | undefined;
+  /**
+   * Where each node keeps its data: the `database` config section for the member (a database of
+   * its own on a PostgreSQL server); a SQLite file in its data directory when absent.
+   */
+  database?: ((member: string) => Promise<ConfigFile['database']>) | undefined;
 }
 
 export function demoMemberName(i: number): string {
@@ -127,6 +132,7 @@ export async function initLocalFederation(options: Omit<LocalFederationOptions, 
       keyPair: keys[i],
       extra: {
         ...options.extra,
+        ...(options.database ? { database: await options.database(names[i]!) } : {}),
         roster: isAssociation ? { trustRoot, file: 'roster.note', refreshIntervalMs: 2_000 } : { trustRoot, url: `${endpoint(0)}/v1/roster`, refreshIntervalMs: 2_000 },
       },
     });
