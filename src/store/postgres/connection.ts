@@ -32,7 +32,7 @@ export type PostgresClient = pg.PoolClient;
  * The writer lock's key (pg_advisory_xact_lock): one per database, held to the end of each write
  * transaction. 0x6a6f696e = "join".
  */
-const WRITER_LOCK_KEY = 0x6a6f696e;
+export const WRITER_LOCK_KEY = 0x6a6f696e;
 /** How long a writer waits for the lock before its request fails with 503 (SQLite's busy timeout). */
 const WRITER_LOCK_TIMEOUT_MS = 5_000;
 

@@ -23,6 +23,7 @@ import { rootAt } from '../../../src/store/proofs.js';
 import { testEngine } from '../../helpers/engine.js';
 import { listing } from '../../helpers/log-entries.js';
 import { createTestDatabase } from '../../helpers/postgres.js';
+import { numbered } from '../../helpers/store-copy.js';
 
 export { listing, retraction, timeOf } from '../../helpers/log-entries.js';
 
@@ -60,12 +61,6 @@ export interface TestStore {
    */
   verify(options?: Partial<VerifyStoreOptions>, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]>;
   close(): Promise<void>;
-}
-
-/** `?` placeholders as PostgreSQL's `$1`, `$2`…: no statement of these tests has a `?` inside a string. */
-export function numbered(statement: string): string {
-  let n = 0;
-  return statement.replace(/\?/g, () => `$${++n}`);
 }
 
 /** The store's database on the run's engine, raw SQL on its own connection, and how to remove it. */
