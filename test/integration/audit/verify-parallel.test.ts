@@ -12,6 +12,8 @@ import { IndexSet } from '../../../src/audit/verify-projection.js';
 import { verifyStore, type VerifyStoreOptions } from '../../../src/audit/verify.js';
 import { encodeEntry, type LogEntry } from '../../../src/log/entry.js';
 import { witnessName } from '../../../src/roster/witness.js';
+import type { LogSnapshots } from '../../../src/store/log-batch-reader.js';
+import { testEngine } from '../../helpers/engine.js';
 import { createStore, FEDERATION, listing, retraction, WORKER_SCRIPT, type TestStore } from './verify-fixtures.js';
 
 let store: TestStore;
@@ -43,9 +45,9 @@ async function seed(): Promise<void> {
   );
 }
 
-async function verifyWith(options: Partial<VerifyStoreOptions>) {
+async function verifyWith(options: Partial<VerifyStoreOptions>, handle: { logSnapshots: LogSnapshots } = store.handle) {
   const outcomes: [string, ChunkedOutcome][] = [];
-  const results = await verifyStore(store.handle, {
+  const results = await verifyStore(handle, {
     federation: FEDERATION,
     roster: store.roster,
     witness: { name: witnessName(FEDERATION), publicKey: store.witnessKey.publicKey },
@@ -157,6 +159,43 @@ describe('falling back to one thread', () => {
     expect(same).toMatchObject({ id: 1, status: 'verified' });
   });
 });
+
+// What only PostgreSQL does: SQLite's workers read a WAL snapshot of their own (the guard above).
+if (testEngine() === 'postgres') {
+  describe('on PostgreSQL', () => {
+    it("the workers read the walk's own snapshot, on connections of their own that end with it", async () => {
+      await seed();
+      // An append committed after the walk's snapshot was exported and before any worker imports it.
+      const snapshots = store.handle.logSnapshots;
+      const appendingMeanwhile: LogSnapshots = {
+        read: (read) =>
+          snapshots.read((snapshot) =>
+            read({
+              ...snapshot,
+              workerTarget: async () => {
+                const target = await snapshot.workerTarget();
+                await store.append('alpha', [listing('alpha', 101)]);
+                return target;
+              },
+            }),
+          ),
+      };
+      const during = await verifyWith(onWorkers, { logSnapshots: appendingMeanwhile });
+      // A worker in a later snapshot would see 101 entries and give the log back (`moved`).
+      expect(during.outcomes).toEqual([
+        ['alpha', 'verified'],
+        ['beta', 'verified'],
+      ]);
+      expect(during.results.map((r) => [r.origin, r.ok, r.entries])).toEqual([
+        ['alpha', true, 100],
+        ['beta', true, 20],
+      ]);
+      expect((await verifyWith(onWorkers)).results[0]).toMatchObject({ origin: 'alpha', ok: true, entries: 101 });
+      const [sessions] = await store.query<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'jointban verify'");
+      expect(sessions!.n).toBe(0);
+    });
+  });
+}
 
 describe('IndexSet over part of a log', () => {
   it('holds only indices from its base, and its bits merge into a whole-log set', () => {
