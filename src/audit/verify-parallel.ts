@@ -8,9 +8,10 @@
  * before their chunk and the ledger of retractions, and the checks of the whole log at its end.
  *
  * One snapshot: the coordinator's read transaction fixes each origin's log size before any worker
- * starts; workers read only rows up to it, in their own read transaction (a later WAL snapshot),
- * and a worker whose snapshot holds a different size for the origin says so (`moved`): the log is
- * append-only, so the same size means the same entries, nodes and projection rows.
+ * starts; workers read only rows up to it, in their own read transaction (on SQLite a later WAL
+ * snapshot; on PostgreSQL the coordinator's own, imported), and a worker whose snapshot holds a
+ * different size for the origin says so (`moved`): the log is append-only, so the same size means
+ * the same entries, nodes and projection rows.
  *
  * Workers only say whether a chunk verifies. An origin with any failure, or whose chunks could not
  * be checked (moved, a worker error), is verified again in one thread (verify.ts), so its report is

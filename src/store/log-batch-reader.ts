@@ -2,8 +2,9 @@
  * The log batch reader: the storage port `jointban verify` (src/audit/verify*.ts) walks a store
  * through. Every read it makes of entries, Merkle nodes and the listings projection, a range of
  * one origin at a time, inside one read snapshot, so a node appending meanwhile cannot make a
- * consistent store look broken. One adapter per engine (src/store/sqlite/log-batch-reader.ts);
- * the verifier never asks which engine it reads.
+ * consistent store look broken. One adapter per engine (src/store/sqlite/log-batch-reader.ts,
+ * src/store/postgres/log-batch-reader.ts and log-snapshots.ts); the verifier never asks which
+ * engine it reads.
  *
  * Rows are tuples, as the engine hands them back, not objects: a whole-store verification reads
  * every row of the store, and an object per row was a visible share of its time
