@@ -16,7 +16,7 @@ import { sqliteBulkAppend } from './sqlite/bulk-append.js';
 import { sqliteLogSnapshots } from './sqlite/log-batch-reader.js';
 import { describeConnectError, openPostgresPool, postgresDialect, type PostgresOptions, type PostgresPool } from './postgres/connection.js';
 import { postgresBulkAppend } from './postgres/bulk-append.js';
-import { postgresLogSnapshots } from './postgres/log-batch-reader.js';
+import { postgresLogSnapshots } from './postgres/log-snapshots.js';
 import { openSqlite, type SqliteConnection } from './sqlite/connection.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import type { Database } from './tables.js';
@@ -132,7 +132,7 @@ async function openPostgresHandle(options: Extract<OpenDatabaseOptions, { driver
     get sqlite(): SqliteConnection {
       throw new Error('this database is PostgreSQL: it has no SQLite connection');
     },
-    logSnapshots: postgresLogSnapshots(db, pool),
+    logSnapshots: postgresLogSnapshots(db, pgOptions),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -13,6 +13,7 @@
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../../errors.js';
+import { typeParsers } from './types.js';
 import { describeUrl } from './url.js';
 
 export interface PostgresOptions {
@@ -31,19 +32,9 @@ export type PostgresClient = pg.PoolClient;
  * The writer lock's key (pg_advisory_xact_lock): one per database, held to the end of each write
  * transaction. 0x6a6f696e = "join".
  */
-const WRITER_LOCK_KEY = 0x6a6f696e;
+export const WRITER_LOCK_KEY = 0x6a6f696e;
 /** How long a writer waits for the lock before its request fails with 503 (SQLite's busy timeout). */
 const WRITER_LOCK_TIMEOUT_MS = 5_000;
-
-// bigint (count(*), max(seq), identities) and numeric (sum of bigints) come back as text by
-// default; every such value the node reads is a count or a position far below 2^53.
-const INT8_OID = 20;
-const NUMERIC_OID = 1700;
-const parseNumber = (text: string): number => Number(text);
-const typeParsers = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    (oid === INT8_OID || oid === NUMERIC_OID) && format !== 'binary' ? parseNumber : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
-};
 
 export function openPostgresPool(options: PostgresOptions, onIdleError: (err: Error) => void): PostgresPool {
   const pool = new pg.Pool({
