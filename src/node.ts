@@ -30,11 +30,12 @@ import { RateLimiter } from './common/rate-limiter.js';
 import { WatchService } from './service/watch.js';
 import { EventWorker } from './service/webhook.js';
 import { WatchLifts } from './service/watch-lifts.js';
-import { CheckStore, TOKEN_SNAPSHOT_FILE } from './store/sqlite/check-store.js';
 import { CheckCountRepository } from './store/check-count-repository.js';
 import type { DatabaseHandle } from './store/database.js';
 import { assertConfigFilePrivate, readKeyFile, readSecretFile } from './store/key-file.js';
 import { assertNoPendingRestore } from './store/restore.js';
+import { openCheckStore, type CheckStore } from './store/token-index.js';
+import { TOKEN_SNAPSHOT_FILE } from './store/token-snapshot.js';
 import { VERSION } from './version.js';
 
 /** How long a stop waits for requests in flight before it closes their connections. */
@@ -59,8 +60,8 @@ export interface JointbanNode {
   readonly keys: ApiKeyService;
   readonly listings: ListingService;
   readonly checks: CheckService;
-  /** The check hot path's statements and token set; warm before /readyz reports ready. */
-  readonly checkStore: CheckStore | undefined;
+  /** The check hot path's token index and API-key lookup, on the database's engine; the index is warm before /readyz reports ready. */
+  readonly checkStore: CheckStore;
   readonly audit: AuditService;
   /** Counts the checks served in memory; written every few seconds, before each report and on stop. */
   readonly checkCounter: CheckCounter;
@@ -91,26 +92,24 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
   const context = await createContext(config, { logger, now: deps.now, database: deps.database, identity });
   // A later step of the start-up can still fail (an unreadable webhook secret, the own log's
   // state): then nothing of this node runs, so nothing of it may keep the database open.
-  let abandonWarmUp = () => {};
+  let abandonWarmUp = async () => {};
   try {
     const { now, database, db, repos } = context;
     const tokenizer = context.tokenizer();
-    // PostgreSQL has no token index yet: its checks read the database through Kysely.
-    const checkStore =
-      database.engine.name === 'sqlite'
-        ? new CheckStore(database.engine.sqlite, {
-            snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
-            onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
-          })
-        : undefined;
-    // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see check-store.ts).
-    abandonWarmUp = () => checkStore?.close();
-    const warming = (checkStore?.warmUp() ?? Promise.resolve(false)).then(
-      (done) => done && logger.info({ tokens: checkStore?.stats.tokens, from: checkStore?.stats.source }, 'token set warm'),
-      (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read SQLite'),
+    const checkStore = openCheckStore(database, {
+      snapshotFile: join(config.dataDir, TOKEN_SNAPSHOT_FILE),
+      onSnapshotError: (err) => logger.warn({ err: err.message }, 'token set snapshot not written; the next start reads the tokens from the database'),
+      logger,
+    });
+    const tokenIndex = checkStore.tokens;
+    // Started now, so it overlaps the rest of the start-up; /readyz waits for it (see token-index.ts).
+    abandonWarmUp = () => checkStore.close();
+    const warming = tokenIndex.warmUp().then(
+      (done) => done && logger.info({ tokens: tokenIndex.stats.tokens, from: tokenIndex.stats.source }, 'token set warm'),
+      (err: unknown) => logger.error({ err: (err as Error).message }, 'token set warm-up failed; checks read the database through Kysely'),
     );
 
-    const keys = context.apiKeys(checkStore);
+    const keys = context.apiKeys(checkStore.apiKeys);
     // Lift (and reinstatement) events that no listing write causes: expiries and roster changes.
     const lifts = new WatchLifts({
       db,
@@ -150,7 +149,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
       tokenizer,
       now,
       counter: checkCounter,
-      fastMatch: checkStore,
+      fastMatch: tokenIndex,
       listingInForce,
     });
     const audit = context.audit({
@@ -191,7 +190,7 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         limiter: new RateLimiter({ ratePerSecond: config.limits.check.ratePerSecond, burst: config.limits.check.burst }, () => now().getTime()),
         exemptScopes: config.limits.check.exemptScopes,
       },
-      ready: () => ready && (checkStore?.warm ?? true),
+      ready: () => ready && tokenIndex.warm,
       databaseReachable: () => database.reachable(),
       // The status route is registered before the federation routes: both live under
       // /v1/federation, and only the status route takes an API key rather than a peer signature.
@@ -309,15 +308,15 @@ export async function createNode(config: NodeConfig, deps: NodeDeps = {}): Promi
         await checkCounter.stop().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'check counts of the last interval were not saved'));
         // After the last request, so the snapshot holds every token the database holds; a warm-up
         // still running is abandoned instead.
-        if (checkStore?.warm) await checkStore.saveSnapshot();
-        checkStore?.close();
+        if (tokenIndex.warm) await tokenIndex.saveSnapshot();
+        await checkStore.close();
         await warming;
         await context.close();
         logger.info({ member: config.member }, 'node stopped');
       },
     };
   } catch (err) {
-    abandonWarmUp();
+    await abandonWarmUp().catch(() => undefined);
     await context.close().catch(() => undefined);
     throw err;
   }

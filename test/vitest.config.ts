@@ -38,9 +38,11 @@ function project(name: string, dir: string, test: TestProjectInlineConfiguration
 /**
  * Integration files the PostgreSQL run leaves out, each for a reason: they are about SQLite's file
  * (backup and restore, file modes, the write lock, the raw fast paths), or they already run
- * against both engines themselves (migrations-postgres, bulk-append).
+ * against both engines themselves (migrations-postgres, bulk-append, check-store, api-key-lookup),
+ * or read SQLite's query plans (watch-index).
  */
 const SQLITE_ONLY = [
+  'api-key-lookup.test.ts',
   'backup.test.ts',
   'backup-online.test.ts',
   'backup-federation.test.ts',
@@ -52,6 +54,7 @@ const SQLITE_ONLY = [
   'migrations-postgres.test.ts',
   'postgres-cli.test.ts',
   'demo-postgres-cli.test.ts',
+  'watch-index.test.ts',
   'write-lock.test.ts',
 ].map((file) => `test/integration/${file}`);
 

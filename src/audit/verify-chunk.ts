@@ -86,10 +86,10 @@ export class ChunkVerifier {
     this.#reads = entryReads(reader);
   }
 
-  verify(task: ChunkTask): ChunkResult {
+  async verify(task: ChunkTask): Promise<ChunkResult> {
     const { id, origin, begin, end } = task;
     let same = this.#sameSize.get(origin);
-    if (same === undefined) this.#sameSize.set(origin, (same = this.reader.logSize(origin) === task.size));
+    if (same === undefined) this.#sameSize.set(origin, (same = (await this.reader.logSize(origin)) === task.size));
     // The log is append-only: the same size is the same log, and its projection rows with it.
     if (!same) return { id, status: 'moved' };
 
@@ -113,9 +113,9 @@ export class ChunkVerifier {
     };
     for (let first = begin + 1; first <= end; first += CHUNK_BATCH) {
       const last = Math.min(end, first + CHUNK_BATCH - 1);
-      if (walkEntries(walk, this.#reads, first, last, onLeaf) !== last - first + 1) return { id, status: 'failed' };
-      tree.flush();
-      projection.check(first, last, walk.listings);
+      if ((await walkEntries(walk, this.#reads, first, last, onLeaf)) !== last - first + 1) return { id, status: 'failed' };
+      await tree.flush();
+      await projection.check(first, last, walk.listings);
       for (const r of walk.retractions) retractions.push(r);
       if (report.failed) return { id, status: 'failed' };
     }

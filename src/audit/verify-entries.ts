@@ -37,8 +37,8 @@ export class EntryBatchReader {
   constructor(private readonly reader: LogBatchReader) {}
 
   /** The entries with seq first…last when the batch is clean, else undefined (see above). */
-  read(origin: string, first: number, last: number): CleanBatch | undefined {
-    const [count, wellFormed, seqs, prefixedBytes, lengthList, storedLeafHashes, kindTimes] = this.reader.entryBatch(origin, first, last);
+  async read(origin: string, first: number, last: number): Promise<CleanBatch | undefined> {
+    const [count, wellFormed, seqs, prefixedBytes, lengthList, storedLeafHashes, kindTimes] = await this.reader.entryBatch(origin, first, last);
     const n = last - first + 1;
     if (count !== n || wellFormed !== n || prefixedBytes === null || lengthList === null || storedLeafHashes === null || kindTimes === null) return undefined;
     if (seqs !== consecutiveList(first, last)) return undefined;
@@ -143,10 +143,10 @@ export function checkDecoded(walk: Walk, index: number, entry: LogEntry, rowDiff
  * stored time to `onLeaf`, and returns how many entries were walked: fewer than the batch when a
  * seq is missing, where the walk stops.
  */
-export function walkEntries(walk: Walk, reads: EntryReads, first: number, last: number, onLeaf: (leafHash: BinaryHash, storedTime: string) => void): number {
+export async function walkEntries(walk: Walk, reads: EntryReads, first: number, last: number, onLeaf: (leafHash: BinaryHash, storedTime: string) => void): Promise<number> {
   walk.listings = [];
   walk.retractions = [];
-  const clean = reads.batches.read(walk.origin, first, last);
+  const clean = await reads.batches.read(walk.origin, first, last);
   if (clean !== undefined) {
     const { entries, leafHashes } = clean;
     for (let i = 0; i < entries.length; i++) {
@@ -156,7 +156,7 @@ export function walkEntries(walk: Walk, reads: EntryReads, first: number, last: 
     return entries.length;
   }
   let expected = first;
-  for (const row of reads.rows.entryRows(walk.origin, first, last)) {
+  for (const row of await reads.rows.entryRows(walk.origin, first, last)) {
     if (row[0] !== expected) break;
     onLeaf(checkEntry(walk, expected - 1, row), row[2]);
     expected++;

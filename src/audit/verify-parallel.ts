@@ -8,9 +8,10 @@
  * before their chunk and the ledger of retractions, and the checks of the whole log at its end.
  *
  * One snapshot: the coordinator's read transaction fixes each origin's log size before any worker
- * starts; workers read only rows up to it, in their own read transaction (a later WAL snapshot),
- * and a worker whose snapshot holds a different size for the origin says so (`moved`): the log is
- * append-only, so the same size means the same entries, nodes and projection rows.
+ * starts; workers read only rows up to it, in their own read transaction (on SQLite a later WAL
+ * snapshot; on PostgreSQL the coordinator's own, imported), and a worker whose snapshot holds a
+ * different size for the origin says so (`moved`): the log is append-only, so the same size means
+ * the same entries, nodes and projection rows.
  *
  * Workers only say whether a chunk verifies. An origin with any failure, or whose chunks could not
  * be checked (moved, a worker error), is verified again in one thread (verify.ts), so its report is
@@ -182,11 +183,12 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   // Tasks are handed out a few ahead of the one being composed, so no worker waits for this thread.
   // A result is dropped once composed: memory holds the chunks in flight, not the log.
   const pending: (Promise<ChunkResult> | undefined)[] = [];
-  const dispatch = (upTo: number) => {
+  const dispatch = async (upTo: number) => {
     for (let c = pending.length; c < Math.min(chunks, upTo); c++) {
       const begin = c * width;
       const end = Math.min(size, begin + width);
-      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes: log.reader.checkpointSizes(origin, begin, end) }));
+      const checkpointSizes = await log.reader.checkpointSizes(origin, begin, end);
+      pending.push(pool.run({ id: nextTaskId++, origin, size, begin, end, level, inRoster: log.inRoster, checkpointSizes }));
     }
   };
 
@@ -199,7 +201,7 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
   await checkpoints.load(-1, 0);
   checkpoints.check(0, tree.root(), undefined);
   for (let c = 0; c < chunks; c++) {
-    dispatch(c + 2 * pool.size);
+    await dispatch(c + 2 * pool.size);
     const result = await pending[c]!;
     pending[c] = undefined;
     if (result.status !== 'verified') return abandon(result.status);
@@ -220,11 +222,11 @@ export async function verifyChunked(pool: ChunkPool, log: ChunkedLog): Promise<O
     for (const prefix of result.prefixes) checkpoints.check(prefix.size, rootOf([...before, ...prefix.hashes]), prefix.time);
     // The last chunk, if partial, has no root of its own: its share of the tree is in its prefixes.
     if (end - begin === width) tree.append(result.hashes[0]!);
-    tree.flush();
+    await tree.flush();
     log.onProgress?.(end);
     if (report.failed) return abandon('failed');
   }
-  tree.finish(size);
+  await tree.finish(size);
   await checkpoints.finish(size);
   await checkRowsBeyond(log.db, origin, size, report);
   ledger.finish();

@@ -236,12 +236,12 @@ export class ProjectionRows {
    * texts that match piece by piece are equal values of equal types: the rows are then one per
    * listing entry, in seq order, with the entry's fields and tokens.
    */
-  #clean(first: number, last: number, listings: readonly ListingEntry[]): boolean {
+  async #clean(first: number, last: number, listings: readonly ListingEntry[]): Promise<boolean> {
     let aggregate: RowsAggregate;
     let tokenRows: string | null;
     try {
-      aggregate = this.reader.listingRowsText(this.origin, first, last);
-      tokenRows = this.reader.listingTokensText(this.origin, first, last);
+      aggregate = await this.reader.listingRowsText(this.origin, first, last);
+      tokenRows = await this.reader.listingTokensText(this.origin, first, last);
     } catch {
       // A blob where text belongs cannot be written as JSON: the row-by-row comparison names it.
       // (Any other error recurs in the row-by-row reads and propagates from there.)
@@ -264,11 +264,11 @@ export class ProjectionRows {
    * Compares the rows of seqs first…last with the batch's decoded listing entries (in log order).
    * Entries that failed to decode are absent from the list.
    */
-  check(first: number, last: number, listings: readonly ListingEntry[]): void {
-    if (this.#clean(first, last, listings)) return;
+  async check(first: number, last: number, listings: readonly ListingEntry[]): Promise<void> {
+    if (await this.#clean(first, last, listings)) return;
     const { origin } = this;
-    const rows = this.reader.listingRows(origin, first, last);
-    const tokens = this.reader.listingTokens(origin, first, last);
+    const rows = await this.reader.listingRows(origin, first, last);
+    const tokens = await this.reader.listingTokens(origin, first, last);
     // Rows and entries are both in seq order (seqs unique on both sides): matched in step.
     let e = 0;
     let t = 0;
@@ -398,8 +398,8 @@ export class ProjectionCheck {
   }
 
   /** The rows of seqs first…last, then the batch's retractions (a retraction may retract a listing of its own batch). */
-  checkBatch(first: number, last: number, listings: readonly ListingEntry[], retractions: readonly RetractionEntry[]): void {
-    this.#rows.check(first, last, listings);
+  async checkBatch(first: number, last: number, listings: readonly ListingEntry[], retractions: readonly RetractionEntry[]): Promise<void> {
+    await this.#rows.check(first, last, listings);
     for (const r of retractions) this.#ledger.retract(r);
   }
 

@@ -158,19 +158,21 @@ export class TreeCheck {
     else run.hashes.push(hash);
   }
 
-  /** Compares the nodes completed since the last flush with the stored ones. */
-  flush(): void {
+  /** Compares the nodes completed since the last flush with the stored ones: a read per level, awaited in turn. */
+  async flush(): Promise<void> {
     const runs = this.#runs;
     this.#runs = [];
-    runs.forEach((run, level) => {
+    for (let level = 0; level < runs.length; level++) {
+      const run = runs[level];
+      if (run === undefined) continue;
       const end = run.first + run.hashes.length;
       // The run's stored nodes as one aggregate row, the common case: one blob instead of a Buffer
       // per node. Indices are unique (the primary key): as many well-formed rows as nodes, all
       // within the run, are one row per index, so the concatenations are equal exactly when every
       // node is. The indices read back prove the order; any other sends the run to the rows below.
-      const [count, wellFormed, indices, stored] = this.reader.treeNodeRun(this.origin, level, run.first, end);
-      if (count === run.hashes.length && wellFormed === count && stored !== null && indices === consecutiveList(run.first, end - 1) && toBinaryHash(stored) === run.hashes.join('')) return;
-      const rows = this.reader.treeNodes(this.origin, level, run.first, end);
+      const [count, wellFormed, indices, stored] = await this.reader.treeNodeRun(this.origin, level, run.first, end);
+      if (count === run.hashes.length && wellFormed === count && stored !== null && indices === consecutiveList(run.first, end - 1) && toBinaryHash(stored) === run.hashes.join('')) continue;
+      const rows = await this.reader.treeNodes(this.origin, level, run.first, end);
       let i = 0;
       for (let k = 0; k < run.hashes.length; k++) {
         const index = run.first + k;
@@ -182,13 +184,13 @@ export class TreeCheck {
         i++;
         if (!bytesEqual(row[1], fromBinaryHash(run.hashes[k]!))) this.fail('tree_node_mismatch', level, index, 'differs from the one recomputed from the entries');
       }
-    });
+    }
   }
 
   /** After the last batch of a log of `leaves` entries: no stored node may lie outside the tree. */
-  finish(leaves: number = this.size): void {
-    this.flush();
-    const stored = this.reader.treeNodeCount(this.origin);
+  async finish(leaves: number = this.size): Promise<void> {
+    await this.flush();
+    const stored = await this.reader.treeNodeCount(this.origin);
     const expected = storedNodeCount(leaves);
     if (stored > expected) {
       this.report.fail('tree_node_extra', `${stored - expected} stored tree nodes of ${this.origin} lie outside its tree of ${leaves} leaves`);

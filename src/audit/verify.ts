@@ -25,7 +25,7 @@ import type { NoteVerifier } from '../log/note.js';
 import type { Witness } from '../roster/witness.js';
 import { findMember, memberKeys, type MemberKey, type Roster } from '../roster/index.js';
 import type { DatabaseHandle } from '../store/database.js';
-import type { LogBatchReader, LogSnapshots } from '../store/log-batch-reader.js';
+import type { LogBatchReader, LogSnapshot } from '../store/log-batch-reader.js';
 import type { Database } from '../store/tables.js';
 import { entryReads, newWalk, walkEntries } from './verify-entries.js';
 import { CheckpointCheck } from './verify-checkpoints.js';
@@ -106,13 +106,13 @@ async function heldOrigins(db: Db): Promise<{ origin: string; size: number; rows
  * for bad data (that is what it reports); a database error propagates.
  */
 export async function verifyStore(handle: Pick<DatabaseHandle, 'logSnapshots'>, options: VerifyStoreOptions, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]> {
-  const snapshots = handle.logSnapshots;
-  return snapshots.read(async (trx, reader) => {
+  return handle.logSnapshots.read(async (snapshot) => {
+    const { db: trx, reader } = snapshot;
     const results: OriginVerification[] = [];
     const held = await heldOrigins(trx);
     const level = options.chunkLevel ?? DEFAULT_CHUNK_LEVEL;
     const chunkedEntries = held.filter((h) => chunkable(h, level)).reduce((n, h) => n + h.size, 0);
-    const pool = chunkedEntries > 0 && chunkedEntries >= (options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD) ? await startPool(snapshots, options) : undefined;
+    const pool = chunkedEntries > 0 && chunkedEntries >= (options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD) ? await startPool(snapshot, options) : undefined;
     try {
       for (const h of held) {
         const chunked = pool !== undefined && chunkable(h, level) ? await verifyLogChunked(trx, reader, h, options, pool, onProgress) : undefined;
@@ -130,10 +130,11 @@ function chunkable(held: { size: number; rows: number }, level: number): boolean
   return held.size > 2 ** level && held.rows === held.size;
 }
 
-async function startPool(snapshots: LogSnapshots, options: VerifyStoreOptions): Promise<ChunkPool | undefined> {
+async function startPool(snapshot: LogSnapshot, options: VerifyStoreOptions): Promise<ChunkPool | undefined> {
   const workers = options.workers ?? defaultWorkers();
-  const target = snapshots.workerTarget;
-  if (workers < 1 || target === undefined) return undefined;
+  if (workers < 1) return undefined;
+  const target = await snapshot.workerTarget();
+  if (target === undefined) return undefined;
   return ChunkPool.start(options.workerScript ?? new URL('./verify-worker.js', import.meta.url), target, options.roster, workers);
 }
 
@@ -229,10 +230,10 @@ async function verifyLog(
   for (let first = 1; first <= size; first += batchSize) {
     const last = Math.min(size, first + batchSize - 1);
     await checkpoints.load(first - 1, last);
-    walkEntries(walk, reads, first, last, onLeaf);
+    await walkEntries(walk, reads, first, last, onLeaf);
     report.entries = tree.size;
-    tree.flush();
-    projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
+    await tree.flush();
+    await projection.checkBatch(first, tree.size, walk.listings, walk.retractions);
     onProgress?.({ origin, verified: tree.size, total: size });
     if (tree.size !== last) {
       // Without the missing leaf no later root can be computed: stop here rather than report noise.
@@ -240,7 +241,7 @@ async function verifyLog(
       return report.result();
     }
   }
-  tree.finish();
+  await tree.finish();
   await checkpoints.finish(size);
   await projection.finish(size);
   return report.result();

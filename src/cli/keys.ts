@@ -41,7 +41,11 @@ async function keysFinish(opts: { dataDir: string }): Promise<void> {
   const old = base.identity();
   /** The roster the node holds, from its database opened read-only; none without a database. */
   const heldRoster = async () => {
-    const context = await openContext(config, { open: { readonly: true } }).catch(() => undefined);
+    // A missing SQLite file means the node holds no roster; an unreachable PostgreSQL says why itself.
+    const context = await openContext(config, { open: { readonly: true } }).catch((err: unknown) => {
+      if (config.database.driver === 'postgres') throw err;
+      return undefined;
+    });
     if (context === undefined) throw new AppError('conflict', `no database at ${config.databaseFile}: the node holds no roster that lists the key in ${config.signingKeyFile}.next`);
     try {
       return await context.heldRoster();

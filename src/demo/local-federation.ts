@@ -60,6 +60,11 @@ export interface LocalFederationOptions {
    * that the URL's role creates now and drops when the federation stops.
    */
   databaseUrl?: string | undefined;
+  /**
+   * Where each node keeps its data: the `database` config section for the member (a database of
+   * its own on a PostgreSQL server); a SQLite file in its data directory when absent.
+   */
+  database?: ((member: string) => Promise<ConfigFile['database']>) | undefined;
 }
 
 export function demoMemberName(i: number): string {
@@ -131,7 +136,7 @@ export async function initLocalFederation(options: Omit<LocalFederationOptions, 
   try {
     for (let i = 0; i < count; i++) {
       const isAssociation = i === 0;
-      const database = scratch ? { database: { driver: 'postgres' as const, url: scratch.urls.get(names[i]!)! } } : {};
+      const database = scratch ? { database: { driver: 'postgres' as const, url: scratch.urls.get(names[i]!)! } } : options.database ? { database: await options.database(names[i]!) } : {};
       const init = await initDataDir({
         dataDir: join(options.dir, names[i]!),
         member: names[i]!,

@@ -10,6 +10,9 @@ import { toBase64Url, utf8 } from '../crypto/encoding.js';
 import { AppError } from '../errors.js';
 import type { ApiKeyRepository, ApiKeyRow } from '../store/api-key-repository.js';
 import type { ApiKeyTable } from '../store/tables.js';
+import type { ApiKeyLookup } from '../store/token-index.js';
+
+export type { ApiKeyLookup } from '../store/token-index.js';
 
 export const SCOPES = ['check', 'write', 'admin', 'auditor'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -54,24 +57,18 @@ export function scopeAllows(held: Scope, needed: Scope): boolean {
   return SCOPE_GRANTS[held].includes(needed);
 }
 
-/**
- * A synchronous source of key rows for the per-request check, with SQLite's data_version, which
- * changes whenever another connection (the CLI, in another process) commits (store/sqlite/check-store.ts).
- */
-export interface ApiKeyLookup {
-  apiKey(id: string): ApiKeyTable | undefined;
-  dataVersion(): number;
-}
-
 export class ApiKeyService {
   /**
    * Key rows by id, read once and kept while the database is unchanged: cleared when this service
-   * revokes a key and whenever data_version says another process committed anything, so a key
-   * revoked by `jointban apikey revoke` stops working on the very next request. Unknown ids are not
-   * kept (they would let a caller grow the map at will).
+   * revokes a key and whenever the lookup's version moves (store/token-index.ts: on SQLite
+   * data_version, which moves when another process commits anything, so a key revoked by `jointban
+   * apikey revoke` stops working on the very next request; on PostgreSQL a LISTEN on key changes, a
+   * moment after the commit). Unknown ids are not kept (they would let a caller grow the map at will).
    */
   private readonly cache = new Map<string, ApiKeyTable>();
   private cacheVersion: number | undefined;
+  /** Moved by this service's own revocations: a row read before one is not cached after it. */
+  private generation = 0;
 
   constructor(
     private readonly repo: ApiKeyRepository,
@@ -89,7 +86,9 @@ export class ApiKeyService {
 
   async authenticate(key: string): Promise<Principal> {
     const m = KEY_PATTERN.exec(key);
-    const row = m ? (this.lookup ? this.cachedRow(m[1]!, this.lookup) : await this.repo.findForAuth(m[1]!)) : undefined;
+    const found = m ? (this.lookup ? this.cachedRow(m[1]!, this.lookup) : this.repo.findForAuth(m[1]!)) : undefined;
+    // Awaited only when it is a promise: SQLite's lookup answers at once, on every request.
+    const row = found instanceof Promise ? await found : found;
     // node:crypto's SHA-256: the same digest as sha256(), a few µs less on every request.
     if (!m || !row || row.revoked_at !== null || !constantTimeEqual(new Uint8Array(row.key_hash), sha256Native(utf8(m[2]!)))) {
       throw new AppError('unauthorized', 'unknown or revoked API key');
@@ -97,7 +96,7 @@ export class ApiKeyService {
     return { keyId: row.id, name: row.name, scope: row.scope };
   }
 
-  private cachedRow(id: string, lookup: ApiKeyLookup): ApiKeyTable | undefined {
+  private cachedRow(id: string, lookup: ApiKeyLookup): ApiKeyTable | undefined | Promise<ApiKeyTable | undefined> {
     const version = lookup.dataVersion();
     if (version !== this.cacheVersion) {
       this.cache.clear();
@@ -106,8 +105,16 @@ export class ApiKeyService {
     const cached = this.cache.get(id);
     if (cached) return cached;
     const row = lookup.apiKey(id);
-    if (row) this.cache.set(id, row);
-    return row;
+    if (!(row instanceof Promise)) {
+      if (row) this.cache.set(id, row);
+      return row;
+    }
+    // Read asynchronously: kept only if no change was signalled (nor made here) while it was read.
+    const generation = this.generation;
+    return row.then((r) => {
+      if (r && generation === this.generation && lookup.dataVersion() === version && this.cacheVersion === version) this.cache.set(id, r);
+      return r;
+    });
   }
 
   list(): Promise<ApiKeyRow[]> {
@@ -116,6 +123,7 @@ export class ApiKeyService {
 
   async revoke(id: string): Promise<void> {
     const revoked = await this.repo.revoke(id, this.now().toISOString());
+    this.generation += 1;
     this.cache.clear();
     if (!revoked) {
       throw new AppError('not_found', `no active API key with id ${id}`);

@@ -12,8 +12,9 @@ import { CheckpointRepository } from '../store/checkpoint-repository.js';
 import { LogReader } from '../store/log-repository.js';
 import { inclusionProofAt } from '../store/proofs.js';
 import { evaluatePolicy, type Decision, type Policy, type PolicyMatch, type Purpose } from '../policy/index.js';
-import { ListingReader, type TokenMatchRow, type TokenQuery } from '../store/listing-repository.js';
+import { ListingReader, type TokenQuery } from '../store/listing-repository.js';
 import type { Database } from '../store/tables.js';
+import type { TokenIndex } from '../store/token-index.js';
 import type { CheckRecorder } from './check-counter.js';
 import type { IdentifierInput, Tokenizer } from './tokenizer.js';
 
@@ -60,10 +61,10 @@ export interface CheckServiceDeps {
   /** Counts every check served and the identifiers it tested, for the audit report (in memory; see check-counter.ts). */
   counter?: CheckRecorder;
   /**
-   * The hot path's token lookup (store/sqlite/check-store.ts): undefined from it, or when absent, means
+   * The hot path's token index (store/token-index.ts): undefined from it, or when absent, means
    * the Kysely query answers instead, with the same result.
    */
-  fastMatch?: { match(queries: readonly TokenQuery[], now: string, receivedAt?: number): TokenMatchRow[] | undefined };
+  fastMatch?: Pick<TokenIndex, 'match'>;
 }
 
 /** Who asked: the API key behind an API call, nothing for the CLI and in-process calls. */
@@ -71,7 +72,7 @@ export interface CheckCaller {
   keyId?: string | undefined;
   /**
    * `performance.now()` when the request arrived, before its API key was checked: the token filter's
-   * catch-up that check made serves this check too (store/sqlite/check-store.ts).
+   * catch-up that check made serves this check too (store/token-index.ts).
    */
   receivedAt?: number | undefined;
 }
@@ -96,7 +97,9 @@ export class CheckService {
     const queries = this.queries(input);
     const now = this.deps.now();
     const at = now.toISOString();
-    const rows = this.deps.fastMatch?.match(queries, at, caller.receivedAt) ?? (await new ListingReader(this.deps.db).matchTokens(queries, at));
+    const fast = this.deps.fastMatch?.match(queries, at, caller.receivedAt);
+    // Awaited only when it is a promise (PostgreSQL): SQLite's index answers at once.
+    const rows = (fast instanceof Promise ? await fast : fast) ?? (await new ListingReader(this.deps.db).matchTokens(queries, at));
     const seen = new Set<string>();
     const matches: CheckMatch[] = [];
     for (const { listing, type } of rows) {

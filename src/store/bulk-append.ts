@@ -3,7 +3,8 @@
  * listing-repository.ts) write their rows through, inside the writer's transaction. Two
  * implementations: `kyselyBulkAppend` here, dialect-neutral multi-row Kysely statements, which is
  * the reference; and one fast adapter per engine (src/store/sqlite/bulk-append.ts: statements
- * prepared once per connection), which must write exactly the same rows
+ * prepared once per connection; src/store/postgres/bulk-append.ts: COPY FROM STDIN on the
+ * transaction's connection), which must write exactly the same rows
  * (test/integration/bulk-append.test.ts compares them). Either way the rows commit, or roll back,
  * with the writer's transaction: atomicity and durability do not depend on the adapter.
  */
@@ -25,6 +26,12 @@ export interface BulkAppend {
   /** Marks the retraction's target retracted, if it is active; whether it was. */
   retract(entry: RetractionEntry): Promise<boolean>;
 }
+
+/**
+ * How a writer gets the adapter for the transaction it writes in: `kyselyBulkAppend` itself, or an
+ * engine's (`bulkAppendOf` in database.ts).
+ */
+export type BulkAppendFor = (trx: Transaction<Database>) => BulkAppend;
 
 // Rows per multi-row statement: 6, 4, 15 and 4 bound parameters each, far under SQLite's and
 // PostgreSQL's limits.

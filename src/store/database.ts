@@ -10,12 +10,13 @@
 import { Kysely, Migrator } from 'kysely';
 import { migrationProvider } from '../../migrations/index.js';
 import { AppError } from '../errors.js';
-import type { BulkAppend } from './bulk-append.js';
+import type { BulkAppendFor } from './bulk-append.js';
 import type { LogSnapshots } from './log-batch-reader.js';
 import { sqliteBulkAppend } from './sqlite/bulk-append.js';
 import { sqliteLogSnapshots } from './sqlite/log-batch-reader.js';
 import { describeConnectError, openPostgresPool, poolProbe, postgresDialect, type PostgresOptions, type PostgresPool } from './postgres/connection.js';
-import { postgresLogSnapshots } from './postgres/log-batch-reader.js';
+import { postgresBulkAppend } from './postgres/bulk-append.js';
+import { postgresLogSnapshots } from './postgres/log-snapshots.js';
 import { openSqlite, type SqliteConnection } from './sqlite/connection.js';
 import { sqliteDialect } from './sqlite/dialect.js';
 import type { Database } from './tables.js';
@@ -59,6 +60,8 @@ export interface DatabaseHandle {
 // The raw connection behind each Kysely instance opened here, for the engine's fast adapters
 // (bulk append); a Kysely built elsewhere (another dialect) has none.
 const engines = new WeakMap<Kysely<Database>, DatabaseEngine>();
+// The COPY adapter of each PostgreSQL engine, built once with its statement timeout.
+const postgresBulk = new WeakMap<DatabaseEngine, BulkAppendFor>();
 
 /** The SQLite connection behind `db`, when `openDatabase` opened it on SQLite. */
 export function sqliteOf(db: Kysely<Database>): SqliteConnection | undefined {
@@ -85,12 +88,17 @@ export function reopenOptions(db: Kysely<Database>, poolSize: number): OpenDatab
 }
 
 /**
- * The engine's fast bulk-append adapter for transactions of `db` (bulk-append.ts), when it has one;
- * undefined leaves the writers on the Kysely reference.
+ * The engine's fast bulk-append adapter for transactions of `db` (bulk-append.ts), when it has one:
+ * prepared statements on SQLite, COPY on PostgreSQL; undefined leaves the writers on the Kysely
+ * reference.
  */
-export function bulkAppendOf(db: Kysely<Database>): BulkAppend | undefined {
-  const sqlite = sqliteOf(db);
-  return sqlite && sqliteBulkAppend(sqlite);
+export function bulkAppendOf(db: Kysely<Database>): BulkAppendFor | undefined {
+  const engine = engines.get(db);
+  if (engine?.name === 'sqlite') {
+    const bulk = sqliteBulkAppend(engine.sqlite);
+    return () => bulk;
+  }
+  return engine && postgresBulk.get(engine);
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -138,6 +146,7 @@ async function openPostgresHandle(options: Extract<OpenDatabaseOptions, { driver
   const db = new Kysely<Database>({ dialect: postgresDialect(pool, readonly) });
   const engine: DatabaseEngine = { name: 'postgres', pool, options: pgOptions };
   engines.set(db, engine);
+  postgresBulk.set(engine, postgresBulkAppend({ statementTimeoutMs: pgOptions.statementTimeoutMs }));
   let closed: Promise<void> | undefined;
   return {
     db,
@@ -145,7 +154,7 @@ async function openPostgresHandle(options: Extract<OpenDatabaseOptions, { driver
     get sqlite(): SqliteConnection {
       throw new Error('this database is PostgreSQL: it has no SQLite connection');
     },
-    logSnapshots: postgresLogSnapshots(db, pool),
+    logSnapshots: postgresLogSnapshots(db, pgOptions),
     reachable: poolProbe(pool),
     close: () => (closed ??= db.destroy()),
   };

@@ -7,7 +7,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { IdentifierType } from '../identifiers/types.js';
 import type { ListingEntry, RetractionEntry } from '../log/entry.js';
 import { listingId } from '../log/entry.js';
-import { kyselyBulkAppend, type BulkAppend, type ListingInsert } from './bulk-append.js';
+import { kyselyBulkAppend, type BulkAppend, type BulkAppendFor, type ListingInsert } from './bulk-append.js';
 import type { Database, ListingTable } from './tables.js';
 import { recordWatchEvents } from './watch-repository.js';
 
@@ -155,10 +155,10 @@ export class ListingWriter extends ListingReader {
   constructor(
     private readonly trx: Transaction<Database>,
     private readonly now: Date = new Date(),
-    bulk?: BulkAppend,
+    bulk: BulkAppendFor = kyselyBulkAppend,
   ) {
     super(trx);
-    this.#bulk = bulk ?? kyselyBulkAppend(trx);
+    this.#bulk = bulk(trx);
   }
 
   async insertListing(entry: ListingEntry, reference: string | null): Promise<void> {

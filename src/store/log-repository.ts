@@ -7,7 +7,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { CompactRange } from '../log/compact-range.js';
 import { leafHash, perfectSubtrees } from '../log/merkle.js';
-import { kyselyBulkAppend, type BulkAppend } from './bulk-append.js';
+import { kyselyBulkAppend, type BulkAppend, type BulkAppendFor } from './bulk-append.js';
 import type { Database } from './tables.js';
 
 export interface StoredEntry {
@@ -115,12 +115,12 @@ export class LogWriter extends LogReader {
   readonly #bulk: BulkAppend;
 
   /**
-   * @param bulk how the rows are written (bulk-append.ts): an engine's fast adapter on the
-   * connection under `trx` (`bulkAppendOf`), or by default the dialect-neutral Kysely statements.
+   * @param bulk how the rows are written (bulk-append.ts): an engine's fast adapter for the
+   * transaction `trx` (`bulkAppendOf`), or by default the dialect-neutral Kysely statements.
    */
-  constructor(trx: Transaction<Database>, bulk?: BulkAppend) {
+  constructor(trx: Transaction<Database>, bulk: BulkAppendFor = kyselyBulkAppend) {
     super(trx);
-    this.#bulk = bulk ?? kyselyBulkAppend(trx);
+    this.#bulk = bulk(trx);
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * The token filter: a compact set of listing tokens in memory, which lets a check answer "no
- * listing carries this token" without asking SQLite. It holds a 64-bit fingerprint of each token (its first 8 bytes) in
+ * listing carries this token" without asking the database. It holds a 64-bit fingerprint of each token (its first 8 bytes) in
  * an open-addressing hash table of two Uint32Arrays, 8 bytes a slot: 10 million tokens fit in
  * 134 MB, where a JS Set of 10 million hex strings takes about 1 GB and V8 caps a Set near 16.7M
  * entries.
@@ -8,7 +8,7 @@
  * It is a filter, not the truth: `mayContain` may say yes for a token no listing carries (two
  * tokens sharing 8 bytes, or a listing since retracted or expired), never no for one that is
  * stored. Tokens are HMAC outputs, so a false yes is a 1 in 2^64 event per stored token; every yes
- * is confirmed against SQLite (store/sqlite/check-store.ts), so it costs one lookup, never a wrong answer.
+ * is confirmed against the database (store/token-index.ts), so it costs one lookup, never a wrong answer.
  *
  * Slots are chosen from the fingerprint mixed with a random per-process seed: a peer controls the
  * tokens it lists, and must not be able to make them all land in one probe chain.

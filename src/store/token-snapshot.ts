@@ -1,8 +1,12 @@
 /**
  * The token filter (token-filter.ts) on disk, so a node with millions of tokens starts in a fraction of
- * the time it takes to read every token row from SQLite (10M rows: seconds; the 134 MB file: a
- * fraction of one). The file only ever saves work: sqlite/check-store.ts validates it against the database
- * and rebuilds from SQLite whenever it does not fit.
+ * the time it takes to read every token row from the database (10M rows: seconds; the 134 MB file: a
+ * fraction of one). The file only ever saves work: the token index (token-index.ts, one adapter per
+ * engine) validates it against the database (`snapshotFits`) and rebuilds from the database whenever
+ * it does not fit.
+ *
+ * The watermark is a position in `listing_tokens` that only grows and that commits in order: SQLite's
+ * rowid, PostgreSQL's `seq` (migration 0007).
  *
  * Layout (little-endian, the arrays as they are in memory, so a big-endian machine rebuilds):
  *   0  8 bytes  magic "JBTOKS01"
@@ -10,8 +14,8 @@
  *  12  u32      fingerprints held (the all-zero one aside)
  *  16  u32      1 when the all-zero fingerprint is held
  *  20  u32      capacity (slots, a power of two)
- *  24  f64      watermark: the highest rowid of listing_tokens the filter holds every row up to
- *  32  16 bytes the token at that rowid: which database (and which history of it) this is for
+ *  24  f64      watermark: the highest position (rowid, seq) of listing_tokens the filter holds every row up to
+ *  32  16 bytes the token at that position: which database (and which history of it) this is for
  *  48  16 bytes zero
  *  64  capacity × u32 high halves, then capacity × u32 low halves
  */
@@ -22,11 +26,42 @@ const MAGIC = Buffer.from('JBTOKS01', 'latin1');
 const HEADER = 64;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/**
+ * The snapshot's file name in the data directory. It predates the class's name (TokenSet): kept, so
+ * a node finds the snapshot it wrote.
+ */
+export const TOKEN_SNAPSHOT_FILE = 'token-set.snapshot';
+
 export interface TokenSnapshot {
   filter: TokenFilter;
   watermark: number;
-  /** The token at rowid `watermark` when the snapshot was taken (empty when watermark is 0). */
+  /** The token at position `watermark` when the snapshot was taken (empty when watermark is 0). */
   anchor: Uint8Array;
+}
+
+/** The positions `snapshotFits` reads: the watermark's and a sample of earlier ones. */
+export function snapshotProbePositions(watermark: number): number[] {
+  const w = watermark;
+  return w > 0 ? [1, Math.ceil(w / 4), Math.ceil(w / 2), Math.ceil((3 * w) / 4), w] : [];
+}
+
+/**
+ * Whether a snapshot fits this database: its watermark is not past the last position, the token at
+ * the watermark is the one it recorded (the same database and the same history: rows are only
+ * appended, so a database restored from an older backup has no such row or another token there),
+ * and the sampled rows up to the watermark are in it. `tokenAt` answers for `snapshotProbePositions`
+ * (undefined where no row has that position: PostgreSQL's seq has gaps where a transaction rolled back).
+ */
+export function snapshotFits(snapshot: TokenSnapshot, max: number, tokenAt: (position: number) => Uint8Array | undefined): boolean {
+  const w = snapshot.watermark;
+  if (!Number.isSafeInteger(w) || w < 0 || w > max) return false;
+  if (w === 0) return true;
+  const anchor = tokenAt(w);
+  if (!anchor || !Buffer.from(anchor).equals(snapshot.anchor)) return false;
+  return snapshotProbePositions(w).every((position) => {
+    const token = tokenAt(position);
+    return !token || snapshot.filter.mayContain(token);
+  });
 }
 
 /** Reads a snapshot; undefined when the file is missing or is not one this code wrote. */
@@ -59,7 +94,7 @@ export async function readTokenSnapshot(file: string): Promise<TokenSnapshot | u
 
 /**
  * Writes a snapshot atomically (a temp file, then rename). The arrays are written as they are while
- * checks go on: tokens added meanwhile (rowids past the watermark) may or may not be in the file,
+ * checks go on: tokens added meanwhile (positions past the watermark) may or may not be in the file,
  * which only adds entries; every token up to the watermark is in a slot that no longer changes.
  */
 export async function writeTokenSnapshot(file: string, snapshot: TokenSnapshot): Promise<void> {

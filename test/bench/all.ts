@@ -5,11 +5,15 @@
  *    own process tree; its flags pass through);
  * 2. bulk — sync ingest, bulk import and propagation (bulk-bench.ts);
  * 3. verify — `jointban verify` over a generated store (verify-bench.ts);
- * 4. durability — listing latency in durability mode local vs witnessed (durability-bench.ts).
+ * 4. durability — listing latency in durability mode local vs witnessed (durability-bench.ts);
+ * 5. postgres — `jointban import` into a node on PostgreSQL vs a bare COPY of the same rows, on a
+ *    throwaway cluster it starts itself; skipped with one line without PostgreSQL's binaries
+ *    (postgres-import-bench.ts).
  *
- * `--only check,bulk,verify,durability` picks parts; `--quick` applies to all. Each part prints its table and
- * measures its own baselines in the same run; the figures of parts 2 and 3 go to
- * bench-results/bulk.json and bench-results/verify.json (run.ts writes latest.json). Exits
+ * `--only check,bulk,verify,durability,postgres` picks parts; `--quick` applies to all. Each part prints its table and
+ * measures its own baselines in the same run; the figures of parts 2 to 5 go to
+ * bench-results/bulk.json, verify.json, durability.json and postgres-import.json (run.ts writes
+ * latest.json). Exits
  * non-zero when any part failed. See docs/BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,9 +23,10 @@ import { fileURLToPath } from 'node:url';
 import { formatBulkResults, runBulkBench } from './bulk-bench.js';
 import { formatVerifyBench, runVerifyBench } from './verify-bench.js';
 import { formatDurabilityBench, runDurabilityBench } from './durability-bench.js';
+import { formatPostgresImportBench, runPostgresImportBench } from './postgres-import-bench.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const PARTS = ['check', 'bulk', 'verify', 'durability'] as const;
+const PARTS = ['check', 'bulk', 'verify', 'durability', 'postgres'] as const;
 type Part = (typeof PARTS)[number];
 
 function parseParts(args: string[]): { parts: Part[]; rest: string[] } {
@@ -68,6 +73,11 @@ async function main(): Promise<number> {
     const durability = await runDurabilityBench({ quick });
     writeFileSync(join(outDir, 'durability.json'), `${JSON.stringify(durability, null, 2)}\n`);
     process.stdout.write(`\n${formatDurabilityBench(durability)}\n`);
+  }
+  if (parts.includes('postgres')) {
+    const postgres = await runPostgresImportBench({ quick });
+    writeFileSync(join(outDir, 'postgres-import.json'), `${JSON.stringify(postgres, null, 2)}\n`);
+    process.stdout.write(`\n${formatPostgresImportBench(postgres)}\n`);
   }
   return failed === 0 ? 0 : 1;
 }

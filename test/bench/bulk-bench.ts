@@ -99,7 +99,7 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-async function runImportCli(dataDir: string, file: string, profileDir: string | undefined): Promise<{ rows: number; listed: number; seconds: number; maxRssMb: number }> {
+export async function runImportCli(dataDir: string, file: string, profileDir: string | undefined): Promise<{ rows: number; listed: number; seconds: number; maxRssMb: number }> {
   // Node 20 takes --cpu-prof-name literally (no ${pid} substitution): one fixed name, overwritten per run.
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=import.cpuprofile'] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'dist/src/cli/main.js'), 'import', '--data-dir', dataDir, file, '--batch-size', '10000', '--progress-interval', '30'], {

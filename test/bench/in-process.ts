@@ -36,12 +36,12 @@ export type OpName = (typeof OPS)[number];
 export const OP_LABELS: Record<OpName, string> = {
   check: 'checks.check(), 3 identifiers',
   tokensFor: '  of which Tokenizer.tokensForCheck() (normalise + HMAC)',
-  fastMatch: '  of which CheckStore.match() (token filter + prepared SQLite)',
+  fastMatch: '  of which TokenIndex.match() (token filter + confirming lookups)',
   matchTokens: 'ListingReader.matchTokens() (Kysely, what check() used before)',
   authenticate: 'keys.authenticate() (API key, once per request)',
   appCheck: 'app.request(POST /v1/check), no socket',
   appEcho: 'baseline: echo app.request(POST /echo), no socket',
-  sqlite: 'baseline: 3 prepared SQLite point lookups',
+  sqlite: 'baseline: 3 point lookups (SQLite: prepared; PostgreSQL: the pool)',
   json: 'baseline: JSON.parse(JSON.stringify(body))',
 };
 
@@ -58,7 +58,17 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
   // The same class and secrets as the node's own tokenizer (which CheckService keeps private).
   const tokenizer = new Tokenizer(createHmacTokenDeriver(config.epochs), config.defaultRegion);
   const reader = new ListingReader(node.database.db);
-  const lookup = node.database.sqlite.prepare('SELECT listing_id FROM listing_tokens WHERE token = ?');
+  // The baseline's point lookups on the node's engine: prepared on SQLite, one round trip each on PostgreSQL.
+  const engine = node.database.engine;
+  const lookups: (tokens: readonly Buffer[]) => unknown =
+    engine.name === 'sqlite'
+      ? (
+          (statement) => (tokens) =>
+            tokens.map((t) => statement.all(t))
+        )(engine.sqlite.prepare('SELECT listing_id FROM listing_tokens WHERE token = ?'))
+      : async (tokens) => {
+          for (const t of tokens) await engine.pool.query('SELECT listing_id FROM listing_tokens WHERE token = $1', [t]);
+        };
   const echo = createEchoApp();
   const parsed = bodies.map((b) => JSON.parse(b.json) as unknown);
   const queries: TokenQuery[][] = bodies.map((b) => tokenizer.tokensFor(b.identifiers).map((t) => ({ type: t.type, token: t.token, epoch: t.epoch })));
@@ -73,7 +83,7 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
   const ops: Record<OpName, Op> = {
     check: (i) => node.checks.check({ identifiers: at(bodies, i).identifiers }),
     tokensFor: (i) => tokenizer.tokensForCheck(at(bodies, i).identifiers),
-    fastMatch: (i) => node.checkStore!.match(at(queries, i), new Date().toISOString()),
+    fastMatch: (i) => node.checkStore.tokens.match(at(queries, i), new Date().toISOString()),
     matchTokens: (i) => reader.matchTokens(at(queries, i), new Date().toISOString()),
     authenticate: () => node.keys.authenticate(apiKey),
     appCheck: async (i) => {
@@ -86,7 +96,7 @@ export async function measureInProcess(node: JointbanNode, apiKey: string, bodie
       if (res.status !== 200) throw new Error(`in-process echo answered ${res.status}`);
       return res.text();
     },
-    sqlite: (i) => at(tokens, i).map((t) => lookup.all(t)),
+    sqlite: (i) => lookups(at(tokens, i)),
     json: (i) => JSON.parse(JSON.stringify(at(parsed, i))),
   };
 

@@ -38,6 +38,8 @@ export interface ProfileFigures {
 
 export interface BenchResults {
   mode: 'quick' | 'full';
+  /** Where the node kept its data (`--engine`). */
+  engine: 'sqlite' | 'postgres';
   startedAt: string;
   code: { commit: string; changedFiles: number };
   machine: { nproc: number; cpu: string; node: string; platform: string; loadAverageAtStart: number[] };
@@ -62,7 +64,7 @@ export interface BenchResults {
     startToReadyMs: number;
     rssBytes: number;
     heapUsedBytes: number;
-    /** The first start, without a snapshot: every token read from SQLite. */
+    /** The first start, without a snapshot: every token read from the database. */
     cold: { startToReadyMs: number; rssBytes: number; source: string | undefined };
     /** RSS of a bare `node -e` process, the baseline of rssBytes. */
     bareNodeRssBytes: number;
@@ -131,7 +133,7 @@ export function formatResults(r: BenchResults): string {
   const s = r.settings;
   const out: string[] = [];
   out.push(
-    `jointban bench (${r.mode}): ${s.listings} listings, ${s.connections} connections, ${s.rounds} round(s) of ${s.durationS} s per server (+${s.warmupS} s warm-up), ` +
+    `jointban bench (${r.mode}, ${r.engine}): ${s.listings} listings, ${s.connections} connections, ${s.rounds} round(s) of ${s.durationS} s per server (+${s.warmupS} s warm-up), ` +
       `bodies of ${s.bodyBytes.min}-${s.bodyBytes.max} bytes`,
   );
   out.push(`code: ${r.code.commit}${r.code.changedFiles > 0 ? ` with ${r.code.changedFiles} changed or new files` : ''}; run started ${r.startedAt}`);
@@ -184,13 +186,13 @@ export function formatResults(r: BenchResults): string {
   out.push(table([['', 'µs'], ...Object.values(ops).map((op) => [op.label, fixed(op.medianUs, 1)])]));
   out.push(
     table([
-      ['checks.check() / 3 SQLite point lookups', ratio(ir.checkVsSqlite)],
+      ['checks.check() / 3 point lookups', ratio(ir.checkVsSqlite)],
       ['checks.check() / JSON round-trip', ratio(ir.checkVsJson)],
       ['app.request(check) / app.request(echo)', ratio(ir.appCheckVsAppEcho)],
       ['tokensFor() share of check()', share(ir.tokensForShareOfCheck)],
-      ['CheckStore.match() share of check()', share(ir.fastMatchShareOfCheck)],
-      ['matchTokens() (Kysely) / CheckStore.match()', ratio(ir.matchTokensVsFastMatch)],
-      ['authenticate() / 3 SQLite point lookups', ratio(ir.authenticateVsSqlite)],
+      ['TokenIndex.match() share of check()', share(ir.fastMatchShareOfCheck)],
+      ['matchTokens() (Kysely) / TokenIndex.match()', ratio(ir.matchTokensVsFastMatch)],
+      ['authenticate() / 3 point lookups', ratio(ir.authenticateVsSqlite)],
     ]),
   );
   if (r.profile) {

@@ -14,7 +14,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { TOKEN_SNAPSHOT_FILE } from '../../src/store/sqlite/check-store.js';
+import { TOKEN_SNAPSHOT_FILE } from '../../src/store/token-snapshot.js';
 import { killAll, ServerChild, spawnTracked } from './child-protocol.js';
 import type { OpFigure, OpName } from './in-process.js';
 import type { LoadArgs, LoadFigures } from './load.js';
@@ -23,6 +23,8 @@ import { aggregate, formatResults, mean, type BenchResults, type ProfileFigures,
 import type { SeedArgs, SeedResult } from './seed.js';
 import type { NodeChildArgs, NodeChildReady } from './server-node.js';
 import { checkBodies, MIX } from './synthetic.js';
+import { copyStoreToPostgres } from './seed-postgres.js';
+import { adminQuery, databaseUrl, findPostgresBin, startTestCluster, type TestCluster } from '../helpers/postgres-cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const script = (name: string) => fileURLToPath(new URL(`./${name}.js`, import.meta.url));
@@ -35,9 +37,14 @@ const { values: flags } = parseArgs({
     duration: { type: 'string' },
     rounds: { type: 'string' },
     store: { type: 'string' },
+    // postgres: the seeded store is copied into a throwaway PostgreSQL cluster (seed-postgres.ts)
+    // and the node runs on it; the echo baseline and everything else are the same.
+    engine: { type: 'string', default: 'sqlite' },
   },
   strict: true,
 });
+if (flags.engine !== 'sqlite' && flags.engine !== 'postgres') throw new Error(`--engine: sqlite or postgres, not ${JSON.stringify(flags.engine)}`);
+const engine = flags.engine;
 
 function wholeNumber(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -60,6 +67,7 @@ const settings = {
 
 const temp = mkdtempSync(join(tmpdir(), 'jointban-bench-'));
 let cleanedUp = false;
+let cluster: TestCluster | undefined;
 function cleanUp(): void {
   if (cleanedUp) return;
   cleanedUp = true;
@@ -166,6 +174,16 @@ async function main(): Promise<number> {
   const seedArgs: SeedArgs = { dataDir, listings: settings.listings, pool: settings.bodyPool, seed: settings.seed, reuse: flags.store !== undefined };
   const seeded = await runToEnd<SeedResult>([script('seed'), JSON.stringify(seedArgs)]);
   log(`seeded ${seeded.listings} listings (${seeded.tokens} tokens) in ${(seeded.seedMs / 1000).toFixed(1)} s; bare read of the tokens ${(seeded.bareTokenReadMs / 1000).toFixed(2)} s`);
+  if (engine === 'postgres') {
+    const { bin, where } = findPostgresBin();
+    if (bin === undefined) throw new Error(`--engine postgres: no initdb and pg_ctl in ${where} (apt-get install postgresql)`);
+    // Durable (fsync on), as a production server: the node's writes are not what this measures, but
+    // its start-up and checks should meet the server a platform runs.
+    cluster = await startTestCluster(bin, { durable: true });
+    await adminQuery(cluster.url, 'CREATE DATABASE bench');
+    const copied = await copyStoreToPostgres(dataDir, databaseUrl(cluster.url, 'bench'));
+    log(`copied ${copied.rows} rows into PostgreSQL in ${(copied.copyMs / 1000).toFixed(1)} s`);
+  }
   const bareNodeRssBytes = await runToEnd<number>(['-e', 'process.stdout.write(JSON.stringify(process.memoryUsage().rss))']);
   const echo = await ServerChild.start<{ url: string }>('echo server', script('server-echo'), {});
   const nodeArgs: NodeChildArgs = { dataDir, listings: settings.listings };
@@ -219,6 +237,7 @@ async function main(): Promise<number> {
   const sizes = checkBodies(settings.listings, settings.bodyPool, settings.seed).map((b) => Buffer.byteLength(b.json));
   const results: BenchResults = {
     mode,
+    engine,
     startedAt,
     code,
     machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}`, loadAverageAtStart },
@@ -284,4 +303,5 @@ try {
   process.exitCode = 1;
 } finally {
   cleanUp();
+  await cluster?.stop();
 }

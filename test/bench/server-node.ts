@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger, nodeLogDestination } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
+import type { TokenIndexStats } from '../../src/store/token-index.js';
 import { cpuMicros, profileCommand, ready, serveCommands, type Command } from './child-protocol.js';
 import { measureInProcess, type InProcessOptions } from './in-process.js';
 import { checkBodies } from './synthetic.js';
@@ -33,7 +34,7 @@ export interface NodeChildReady {
   /** Resident set size when ready, in bytes. */
   rssBytes: number;
   heapUsedBytes: number;
-  tokenFilter: { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined };
+  tokenFilter: TokenIndexStats;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as NodeChildArgs;
@@ -48,7 +49,7 @@ for (;;) {
 const startToReadyMs = performance.now();
 const { rss, heapUsed } = process.memoryUsage();
 const key = (await node.keys.create('check', 'bench')).key;
-ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenFilter: node.checkStore!.stats } satisfies NodeChildReady);
+ready({ url, key, pid: process.pid, listings: args.listings, startToReadyMs, rssBytes: rss, heapUsedBytes: heapUsed, tokenFilter: node.checkStore.tokens.stats } satisfies NodeChildReady);
 
 function int(command: Command, name: string): number {
   const value = command[name];

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { testDatabaseSection, testEngine } from './engine.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -38,9 +39,20 @@ function spawnCli(args: string[], env: Record<string, string>): { child: ChildPr
   return { child, done, stdout: () => stdout };
 }
 
+/**
+ * `jointban init` on a PostgreSQL run (test/helpers/engine.ts) gets `--database-url` of a fresh
+ * database, so the node it makes keeps its data where every other node of the run does; the
+ * cluster, removed at the end of the run, takes the database with it.
+ */
+async function onRunEngine(args: string[]): Promise<string[]> {
+  if (args[0] !== 'init' || args.includes('--database-url') || testEngine() !== 'postgres') return args;
+  const { url } = await testDatabaseSection();
+  return [...args, '--database-url', url!];
+}
+
 /** Runs `jointban <args>` to completion. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return spawnCli(args, env).done;
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return spawnCli(await onRunEngine(args), env).done;
 }
 
 /** Runs `jointban <args>` and parses its stdout as JSON (the commands that print a result). */

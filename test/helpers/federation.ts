@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigFile } from '../../src/config/schema.js';
 import { utf8 } from '../../src/crypto/encoding.js';
+import { testDatabaseSection, testEngine, type TestDatabaseSection } from './engine.js';
 import { startLocalFederation, type LocalFederation, type LocalNode } from '../../src/demo/local-federation.js';
 import type { FederationStatus } from '../../src/federation/federation.js';
 import { signRequest, type SignedRequestHeaders } from '../../src/federation/request-signature.js';
@@ -152,11 +153,25 @@ async function expectStatus(res: Response, status: number, what: string): Promis
 /** Starts an association and `n` platform nodes on loopback in a fresh temp directory. */
 export async function createFederation(n: number, options: CreateFederationOptions = {}): Promise<TestFederation> {
   const dir = mkdtempSync(join(tmpdir(), 'jointban-fed-'));
+  // On a PostgreSQL run, each node gets a database of its own (test/helpers/engine.ts).
+  const databases: TestDatabaseSection[] = [];
+  const database =
+    testEngine() === 'postgres'
+      ? async () => {
+          const section = await testDatabaseSection();
+          databases.push(section);
+          return section.database!;
+        }
+      : undefined;
+  const dropDatabases = async () => {
+    for (const d of databases.splice(0)) await d.drop();
+  };
   let local: LocalFederation;
   try {
-    local = await startLocalFederation({ dir, nodes: n, extra: mergeConfig(FAST_CONFIG, options.extra), env: options.env });
+    local = await startLocalFederation({ dir, nodes: n, extra: mergeConfig(FAST_CONFIG, options.extra), env: options.env, database });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
+    await dropDatabases();
     throw err;
   }
 
@@ -291,6 +306,7 @@ export async function createFederation(n: number, options: CreateFederationOptio
         await local.stop();
       } finally {
         rmSync(dir, { recursive: true, force: true });
+        await dropDatabases();
       }
     },
   };

@@ -1,7 +1,8 @@
 /**
  * One throwaway PostgreSQL cluster for a test run, from Debian's binaries (the `postgresql`
  * package): data and socket in a temp dir, loopback only on an ephemeral port, trust auth,
- * fsync off (tests only: a crash of the test machine loses nothing that matters). initdb refuses
+ * fsync off (tests only: a crash of the test machine loses nothing that matters), and room for
+ * 400 connections (files run side by side, each with federations of nodes, each node a pool). initdb refuses
  * to run as root, so as root the cluster belongs to the `postgres` user (runuser). Started by
  * test/global-setup.ts, which hands the URL to the test files; stopped and removed at the end.
  */
@@ -73,7 +74,11 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-export async function startTestCluster(bin: string): Promise<TestCluster> {
+/**
+ * `durable`: keep fsync and full-page writes on, as a production server has them (the
+ * benchmarks, test/bench/postgres-import-bench.ts); tests leave them off.
+ */
+export async function startTestCluster(bin: string, options: { durable?: boolean } = {}): Promise<TestCluster> {
   const root = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'jointban-pg-'));
   const data = join(dir, 'data');
@@ -97,7 +102,8 @@ export async function startTestCluster(bin: string): Promise<TestCluster> {
     }
     await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
     const port = await freePort();
-    const serverOptions = `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off`;
+    const unsafe = options.durable === true ? '' : ' -c fsync=off -c full_page_writes=off';
+    const serverOptions = `-p ${port} -h 127.0.0.1 -k ${dir}${unsafe} -c max_connections=400`;
     await pgCtl('-l', log, '-w', '-t', '60', '-o', serverOptions, 'start');
     const restart = async (whileDown?: () => Promise<void>) => {
       await pgCtl('-m', 'fast', '-w', 'stop');

@@ -68,6 +68,9 @@ export async function createTestNode(options: TestNodeOptions = {}): Promise<Tes
     ...(options.now ? { now: options.now } : {}),
   });
   const url = options.listen === false ? '' : await node.listen();
+  // As a load balancer waits for /readyz: the token index warms up beside the start (a few queries
+  // on PostgreSQL, so it may still be at it when listen() returns).
+  for (const deadline = Date.now() + 30_000; !node.checkStore.tokens.warm && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 5));
   let closed = false;
   let removed = false;
   const close = async () => {

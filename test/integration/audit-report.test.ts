@@ -143,7 +143,7 @@ describe('check counters', () => {
       await own.node.checks.check({ identifiers: [phone()] });
       await own.node.checks.check({ identifiers: [phone()], purpose: 'monetization' });
       await own.close();
-      const handle = await openDatabase({ driver: 'sqlite', file: loadConfig(own.dataDir, {}).databaseFile });
+      const handle = await openDatabase(loadConfig(own.dataDir, {}).database);
       try {
         const rows = await handle.db.selectFrom('check_counts').select(['purpose', 'served', 'hits']).orderBy('purpose').execute();
         expect(rows.map((r) => [r.purpose, Number(r.served), Number(r.hits)])).toEqual([

@@ -4,12 +4,13 @@
  * while their origin is offline, a follower interrupted mid-sync resumes without loss or
  * duplicates, and the admin status reports peers, sizes and lag.
  */
-import SQLite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logOrigin, openCheckpoint } from '../../src/log/checkpoint.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
+import { openDatabase } from '../../src/store/database.js';
 import { LogReader } from '../../src/store/log-repository.js';
 import { rootAt } from '../../src/store/proofs.js';
+import { queryNumber, queryRows } from '../helpers/db-query.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { email, nationalId, paymentAccount, phone } from '../helpers/fixtures.js';
 
@@ -123,28 +124,24 @@ describe('a follower restarted mid-sync', () => {
     }
 
     await f.startNode(gamma);
-    const dbFile = gamma.node.config.databaseFile;
+    const gammaDatabase = gamma.node.config.database;
     // Stop as soon as part of the log is in: every page is a round trip, so this lands mid-sync.
-    const partial = await waitFor(
-      () => {
-        const size = gamma.running ? gamma.node.database.sqlite.prepare("SELECT max(seq) AS size FROM log_entries WHERE origin = 'alpha'").get() : undefined;
-        const n = Number((size as { size: number | null } | undefined)?.size ?? 0);
-        return Math.max(n, 0);
-      },
-      { intervalMs: 0, message: 'gamma to ingest a first page of alpha' },
-    );
+    const partial = await waitFor(async () => (gamma.running ? ((await queryNumber(gamma.node.database, "SELECT max(seq) AS size FROM log_entries WHERE origin = 'alpha'")) ?? 0) : 0), {
+      intervalMs: 0,
+      message: 'gamma to ingest a first page of alpha',
+    });
     expect(partial).toBeLessThan(total);
     await f.stopNode(gamma);
 
     // Stopping did not wait for the whole log: what was committed is a gap-free prefix.
-    const disk = new SQLite(dbFile, { readonly: true });
+    const disk = await openDatabase({ ...gammaDatabase, readonly: true });
     try {
-      const row = disk.prepare("SELECT max(seq) AS size, count(*) AS n FROM log_entries WHERE origin = 'alpha'").get() as { size: number; n: number };
-      expect(row.size).toBeGreaterThan(0);
-      expect(row.size).toBeLessThan(total);
-      expect(row.n).toBe(row.size);
+      const [row] = await queryRows<{ size: number; n: number }>(disk, "SELECT max(seq) AS size, count(*) AS n FROM log_entries WHERE origin = 'alpha'");
+      expect(Number(row!.size)).toBeGreaterThan(0);
+      expect(Number(row!.size)).toBeLessThan(total);
+      expect(Number(row!.n)).toBe(Number(row!.size));
     } finally {
-      disk.close();
+      await disk.close();
     }
 
     await f.startNode(gamma);

@@ -13,7 +13,7 @@ import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
 import { initDataDir } from '../../src/init.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
-import { TOKEN_SNAPSHOT_FILE } from '../../src/store/sqlite/check-store.js';
+import { TOKEN_SNAPSHOT_FILE } from '../../src/store/token-snapshot.js';
 import { runCli } from '../helpers/cli.js';
 import { listingBody, paymentAccount } from '../helpers/fixtures.js';
 import { tempDir, TEST_EPOCH_SECRET } from '../helpers/test-node.js';

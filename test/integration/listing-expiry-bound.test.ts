@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { DAY_MS, json, listingBody, type ErrorBody } from '../helpers/fixtures.js';
+import { queryNumber } from '../helpers/db-query.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
 const NOW = new Date('2025-06-15T12:00:00.000Z');
@@ -27,7 +28,7 @@ async function list(n: TestNode, key: string, overrides: Record<string, unknown>
   return n.request('POST', '/v1/listings', { key, body: listingBody(overrides, NOW) });
 }
 
-const ownLogSize = async (n: TestNode) => Number((n.node.database.sqlite.prepare('SELECT count(*) AS c FROM log_entries').get() as { c: number }).c);
+const ownLogSize = async (n: TestNode) => Number(await queryNumber(n.node.database, 'SELECT count(*) AS c FROM log_entries'));
 
 describe('expiresAt has an upper bound', () => {
   it('accepts 100 years from now and refuses a day more, writing nothing', async () => {

@@ -10,6 +10,7 @@ import { Tokenizer } from '../../src/service/tokenizer.js';
 import { ListingService, type CreateListingInput } from '../../src/service/listings.js';
 import { LogReader } from '../../src/store/log-repository.js';
 import { BAD_NATIONAL_ID, json, type CheckBody } from '../helpers/fixtures.js';
+import { rowCounts as countRows } from '../helpers/db-query.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 import { identifiersOf, listingInput, person } from '../bench/synthetic.js';
 
@@ -24,10 +25,7 @@ afterEach(() => t.stop());
 
 const inputs = (from: number, count: number): CreateListingInput[] => Array.from({ length: count }, (_, i) => listingInput(from + i, new Date()));
 
-function rowCounts(): { log: number; listings: number; tokens: number } {
-  const count = (table: string) => (t.node.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  return { log: count('log_entries'), listings: count('listings'), tokens: count('listing_tokens') };
-}
+const rowCounts = () => countRows(t.node.database);
 
 /**
  * A second service over the node's database whose append notifications the test records; `epochs`
@@ -63,7 +61,7 @@ describe('createMany: a batch', () => {
     expect(created.map((c) => c.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(created.map((c) => c.id)).toEqual(Array.from({ length: 50 }, (_, i) => `alpha:${i + 1}`));
     for (const c of created) expect(c.tokens.map((tok) => tok.type)).toEqual(['phone', 'national_id', 'email']);
-    expect(rowCounts()).toEqual({ log: 50, listings: 50, tokens: 150 });
+    expect(await rowCounts()).toEqual({ log: 50, listings: 50, tokens: 150 });
     expect(appends).toEqual([['alpha', 50]]);
     // Throws if a tree node the batch completed is missing.
     await expect(new LogReader(t.node.database.db).compactRange('alpha', 50)).resolves.toBeDefined();
@@ -94,7 +92,7 @@ describe('createMany: a batch', () => {
   it('of nothing writes nothing and notifies nobody', async () => {
     const { service, appends } = observedService();
     expect(await service.createMany([])).toEqual([]);
-    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(await rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
     expect(appends).toEqual([]);
   });
 });
@@ -102,7 +100,7 @@ describe('createMany: a batch', () => {
 describe('createMany: one bad item rejects the whole batch', () => {
   it('an invalid identifier names the item, the identifier and its type, never its value', async () => {
     await t.node.listings.createMany(inputs(0, 2));
-    const before = rowCounts();
+    const before = await rowCounts();
     const { service, appends } = observedService();
     const batch = inputs(10, 6);
     batch[3] = {
@@ -119,7 +117,7 @@ describe('createMany: one bad item rejects the whole batch', () => {
     expect(error).toBeInstanceOf(AppError);
     expect(error).toMatchObject({ code: 'invalid_identifier', message: expect.stringMatching(/^listings\[3\]\.identifiers\[1\] \(national_id\): /) });
     expect((error as AppError).message).not.toContain(BAD_NATIONAL_ID);
-    expect(rowCounts()).toEqual(before);
+    expect(await rowCounts()).toEqual(before);
     expect(appends).toEqual([]);
     // None of the good items was written, and no seq was consumed.
     expect((await check([{ type: 'national_id', value: person(10).nationalId }])).decision).toBe('allow');
@@ -130,7 +128,7 @@ describe('createMany: one bad item rejects the whole batch', () => {
     const batch = inputs(0, 3);
     batch[1] = { ...batch[1]!, category: 'jaywalking' };
     await expect(t.node.listings.createMany(batch)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^listings\[1\]\.category: /) });
-    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(await rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
   });
 
   it('a single create keeps its message without the item prefix', async () => {
@@ -162,7 +160,7 @@ describe('a listing during an epoch overlap', () => {
       code: 'invalid_input',
       message: expect.stringMatching(/^identifiers: 33 tokens .*at most 10 identifiers while this node holds 3 epochs$/),
     });
-    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(await rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
     expect(appends).toEqual([]);
     await expect(service.create({ ...input, identifiers: input.identifiers.slice(0, 10) })).resolves.toMatchObject({ seq: 1 });
   });

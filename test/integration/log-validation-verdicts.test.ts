@@ -170,7 +170,7 @@ beforeAll(async () => {
 
   // The rest of each bad log, as a node that accepted everything would hold it, with the signed checkpoint.
   await fed.stopNode(alpha);
-  const handle = await openDatabase({ driver: 'sqlite', file: loadConfig(alpha.dataDir, {}).databaseFile });
+  const handle = await openDatabase(loadConfig(alpha.dataDir, {}).database);
   try {
     for (const [origin, entries] of logs) {
       const held = storedByIngest.get(origin)!;

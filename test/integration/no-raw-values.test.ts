@@ -6,8 +6,12 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DatabaseHandle } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
+import { queryRows } from '../helpers/db-query.js';
+import { testEngine } from '../helpers/engine.js';
 import { json, listingBody, type CheckBody, type CreatedListingBody, type Identifier } from '../helpers/fixtures.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
@@ -82,6 +86,25 @@ function scanDir(dir: string): { files: string[]; found: Finding[] } {
   return { files: files.map((f) => relative(dir, f)), found: files.flatMap((f) => scanBytes(relative(dir, f), readFileSync(f))) };
 }
 
+/**
+ * On a PostgreSQL run the data directory holds no database: scan the server's files of the node's
+ * database (heap, indexes, TOAST) and the write-ahead log, after a checkpoint has written every
+ * page out, as the SQLite file and its WAL are scanned on SQLite.
+ */
+async function scanPostgres(database: DatabaseHandle): Promise<{ files: number; found: Finding[] }> {
+  await sql`CHECKPOINT`.execute(database.db);
+  const [row] = await queryRows<{ dir: string; oid: number }>(database, "SELECT current_setting('data_directory') AS dir, oid FROM pg_database WHERE datname = current_database()");
+  const files = [...filesUnder(join(row!.dir, 'base', String(row!.oid))), ...filesUnder(join(row!.dir, 'pg_wal')).filter((f) => !f.includes('archive_status'))];
+  return { files: files.length, found: files.flatMap((f) => scanBytes(f, readFileSync(f))) };
+}
+
+/** The files a node keeps in its data directory on this run's engine, stopped or running. */
+function expectedFiles(running: boolean): string[] {
+  const keys = ['jointban.json', join('keys', 'node.key')];
+  if (testEngine() === 'postgres') return keys;
+  return [...keys, 'jointban.db', ...(running ? ['jointban.db-wal', 'jointban.db-shm'] : [])];
+}
+
 let t: TestNode;
 afterEach(() => t.stop());
 
@@ -131,8 +154,13 @@ describe('raw identifiers are never stored or logged', () => {
 
     // While the node runs, the write-ahead log holds the latest pages: scan it too.
     const running = scanDir(t.dataDir);
-    expect(running.files).toEqual(expect.arrayContaining(['jointban.json', 'jointban.db', 'jointban.db-wal', 'jointban.db-shm', join('keys', 'node.key')]));
+    expect(running.files).toEqual(expect.arrayContaining(expectedFiles(true)));
     expect(running.found).toEqual([]);
+    if (testEngine() === 'postgres') {
+      const server = await scanPostgres(t.node.database);
+      expect(server.files).toBeGreaterThan(0);
+      expect(server.found).toEqual([]);
+    }
     await t.close();
 
     // The CLI on the same data directory: a match, and a rejected value.
@@ -145,7 +173,7 @@ describe('raw identifiers are never stored or logged', () => {
     expect(scanBytes('cli stderr', Buffer.from(rejected.stderr))).toEqual([]);
 
     const stopped = scanDir(t.dataDir);
-    expect(stopped.files).toEqual(expect.arrayContaining(['jointban.json', 'jointban.db', join('keys', 'node.key')]));
+    expect(stopped.files).toEqual(expect.arrayContaining(expectedFiles(false)));
     expect(stopped.found).toEqual([]);
     expect(t.logs()).toContain('"route":"/v1/check"');
     expect(scanBytes('captured logs', Buffer.from(t.logs()))).toEqual([]);
@@ -164,5 +192,12 @@ describe('the scanner finds what it looks for', () => {
     expect(found).toContainEqual({ where, needle: 'oWx8Zq_ExampleOpenId42', encoding: 'utf16le' });
     expect(found.every((f) => f.where === where)).toBe(true);
     expect(scanBytes('log', Buffer.from('{"msg":"zhang.wei.banned@example.org"}'))).toHaveLength(2);
+  });
+
+  it("in a row of the node's database, on either engine", async () => {
+    t = await createTestNode({ listen: false });
+    await sql`INSERT INTO node_meta (key, value) VALUES ('scratch', 'xx+8613912345678xx')`.execute(t.node.database.db);
+    const { found } = testEngine() === 'postgres' ? await scanPostgres(t.node.database) : scanDir(t.dataDir);
+    expect(found.map((f) => [f.needle, f.encoding])).toContainEqual(['+8613912345678', 'utf8']);
   });
 });

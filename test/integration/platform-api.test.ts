@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BAD_NATIONAL_ID, FUTURE_NATIONAL_ID, DAY_MS, email, json, listingBody, nationalId, phone, PHONE, PHONE_SPELLINGS, type CreatedListingBody, type ErrorBody } from '../helpers/fixtures.js';
+import { rowCounts as countRows, queryRows } from '../helpers/db-query.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
 let t: TestNode;
@@ -20,11 +21,7 @@ const create = (body: unknown) => t.request('POST', '/v1/listings', { key: write
 const retract = (id: string, body: unknown = { reason: 'appeal_upheld' }) => t.request('POST', `/v1/listings/${id}/retract`, { key: write, body });
 const get = (id: string) => t.request('GET', `/v1/listings/${id}`, { key: write });
 
-/** Rows in the log and in the projection: all zero until something is written. */
-function rowCounts(): { log: number; listings: number; tokens: number } {
-  const count = (table: string) => (t.node.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  return { log: count('log_entries'), listings: count('listings'), tokens: count('listing_tokens') };
-}
+const rowCounts = () => countRows(t.node.database);
 
 async function expectError(res: Response, status: number, code: string, message?: RegExp): Promise<ErrorBody> {
   expect(res.status).toBe(status);
@@ -49,7 +46,7 @@ describe('POST /v1/listings: success', () => {
       ['email', 1],
     ]);
     for (const tok of body.tokens) expect(tok.token).toMatch(/^[0-9a-f]{32}$/);
-    expect(rowCounts()).toEqual({ log: 1, listings: 1, tokens: 2 });
+    expect(await rowCounts()).toEqual({ log: 1, listings: 1, tokens: 2 });
   });
 
   it('numbers log entries gap-free from 1, retractions included', async () => {
@@ -58,7 +55,7 @@ describe('POST /v1/listings: success', () => {
     expect((await retract('alpha:2')).status).toBe(200);
     seqs.push((await json<CreatedListingBody>(await create(listingBody()))).seq);
     expect(seqs).toEqual([1, 2, 3, 5]);
-    const logSeqs = t.node.database.sqlite.prepare('SELECT seq FROM log_entries ORDER BY seq').pluck().all();
+    const logSeqs = (await queryRows<{ seq: number }>(t.node.database, 'SELECT seq FROM log_entries ORDER BY seq')).map((r) => Number(r.seq));
     expect(logSeqs).toEqual([1, 2, 3, 4, 5]);
   });
 
@@ -111,7 +108,7 @@ describe('POST /v1/listings: bad input is rejected and writes nothing', () => {
   ];
   it.each(cases)('%s → 400 invalid_input', async (_name, body, message) => {
     await expectError(await create(body), 400, 'invalid_input', message);
-    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(await rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
     expect((await get('alpha:1')).status).toBe(404);
   });
 
@@ -119,7 +116,7 @@ describe('POST /v1/listings: bad input is rejected and writes nothing', () => {
     const res = await create(listingBody({ identifiers: [phone(), nationalId(BAD_NATIONAL_ID)] }));
     const body = await expectError(res, 400, 'invalid_identifier', /^identifiers\[1\] \(national_id\): /);
     expect(body.error.message).not.toContain(BAD_NATIONAL_ID);
-    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(await rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
     // Nothing was consumed: the next good listing is still seq 1.
     expect((await json<CreatedListingBody>(await create(listingBody()))).seq).toBe(1);
   });
@@ -128,7 +125,7 @@ describe('POST /v1/listings: bad input is rejected and writes nothing', () => {
     const res = await create(listingBody({ identifiers: [nationalId(FUTURE_NATIONAL_ID)] }));
     const body = await expectError(res, 400, 'invalid_identifier', /^identifiers\[0\] \(national_id\): birth date is in the future$/);
     expect(body.error.message).not.toContain(FUTURE_NATIONAL_ID);
-    expect(rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
+    expect(await rowCounts()).toEqual({ log: 0, listings: 0, tokens: 0 });
   });
 
   it.each([
@@ -138,7 +135,7 @@ describe('POST /v1/listings: bad input is rejected and writes nothing', () => {
   ])('a body sent as %s → 415', async (_name, headers) => {
     const res = await t.request('POST', '/v1/listings', { key: write, body: JSON.stringify(listingBody()), headers });
     await expectError(res, 415, 'unsupported_media_type');
-    expect(rowCounts().log).toBe(0);
+    expect((await rowCounts()).log).toBe(0);
   });
 
   it('a body without a content type → 415', async () => {
@@ -153,7 +150,7 @@ describe('POST /v1/listings: bad input is rejected and writes nothing', () => {
   it('a body over the default 256 KiB limit → 413', async () => {
     const body = listingBody({ reference: 'x'.repeat(300 * 1024) });
     await expectError(await create(body), 413, 'payload_too_large');
-    expect(rowCounts().log).toBe(0);
+    expect((await rowCounts()).log).toBe(0);
   });
 });
 
@@ -183,23 +180,23 @@ describe('POST /v1/listings/:id/retract', () => {
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ id: 'alpha:1', status: 'retracted', retractionReason: 'mistaken_identity' });
     expect(typeof body['retractedAt']).toBe('string');
-    expect(rowCounts()).toMatchObject({ log: 2, listings: 1 });
+    expect(await rowCounts()).toMatchObject({ log: 2, listings: 1 });
   });
 
   it('a second retraction → 409 and no new log entry', async () => {
     expect((await retract('alpha:1')).status).toBe(200);
     await expectError(await retract('alpha:1'), 409, 'conflict');
-    expect(rowCounts().log).toBe(2);
+    expect((await rowCounts()).log).toBe(2);
   });
 
   it.each(['alpha:99', 'beta:1', 'alpha:2'])('an unknown listing %s → 404', async (id) => {
     await expectError(await retract(id), 404, 'not_found');
-    expect(rowCounts().log).toBe(1);
+    expect((await rowCounts()).log).toBe(1);
   });
 
   it.each(['nonsense', 'alpha:0', 'alpha:-1', 'alpha:1x', 'Alpha:1', 'x', `alpha:${'9'.repeat(80)}`])('a malformed id %s → 404', async (id) => {
     await expectError(await retract(encodeURIComponent(id)), 404, 'not_found');
-    expect(rowCounts().log).toBe(1);
+    expect((await rowCounts()).log).toBe(1);
   });
 
   it.each([

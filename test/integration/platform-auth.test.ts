@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { json, listingBody, phone, type ErrorBody } from '../helpers/fixtures.js';
+import { queryNumber } from '../helpers/db-query.js';
 import { createTestNode, type TestNode } from '../helpers/test-node.js';
 
 let t: TestNode;
@@ -82,7 +83,7 @@ describe('403: a key whose scope is too weak', () => {
     await seed();
     const check = await t.key('check');
     await expectError(await t.request(call.method, call.path, { key: check, body: call.body }), 403, 'forbidden');
-    const entries = t.node.database.sqlite.prepare('SELECT count(*) FROM log_entries').pluck().get();
+    const entries = await queryNumber(t.node.database, 'SELECT count(*) FROM log_entries');
     expect(entries).toBe(1);
   });
 });

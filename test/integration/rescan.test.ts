@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { queryNumber } from '../helpers/db-query.js';
 import { DAY_MS } from '../helpers/fixtures.js';
 import { createTestNode, tempDir, type TestNode } from '../helpers/test-node.js';
 
@@ -179,7 +180,7 @@ describe('the node after a rescan', () => {
     const node = await createNode(loadConfig(t.dataDir, {}), { logger: createLogger('silent') });
     try {
       expect((await node.checks.check({ identifiers: [{ type: 'phone', value: P_DENY }] })).decision).toBe('deny');
-      const served = node.database.sqlite.prepare('SELECT sum(served) AS n FROM check_counts').get() as { n: number | null };
+      const served = { n: await queryNumber(node.database, 'SELECT sum(served) AS n FROM check_counts') };
       expect(served.n ?? 0).toBeGreaterThan(0);
     } finally {
       await node.stop();

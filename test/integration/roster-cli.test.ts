@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, toBase64 } from '../../src/crypto/encoding.js';
 import { acceptRoster, openRoster, parseTrustRoot, type Roster, type TrustRoot } from '../../src/roster/index.js';
+import { testDatabaseSection } from '../helpers/engine.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -86,7 +87,7 @@ function sign(): { version: number; members: number; trustRoot: TrustRoot; roste
   return { version: Number(out['version']), members: Number(out['members']), trustRoot: parsed.trustRoot, roster: signedRoster(parsed.trustRoot) };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   ensureBuilt();
   base = mkdtempSync(join(tmpdir(), 'jointban-roster-cli-'));
   assoc = join(base, 'assoc');
@@ -96,7 +97,9 @@ beforeAll(() => {
     ['beta', ['--port', '7403']],
   ];
   for (const [member, extra] of inits) {
-    const out = ok('init', '--data-dir', join(base, member), '--member', member, ...extra);
+    // On a PostgreSQL run, each node's data in a database of its own (test/helpers/engine.ts).
+    const { url } = await testDatabaseSection();
+    const out = ok('init', '--data-dir', join(base, member), '--member', member, ...extra, ...(url !== undefined ? ['--database-url', url] : []));
     keys[member] = String(out['publicKey']);
   }
 });

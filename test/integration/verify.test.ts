@@ -1,14 +1,12 @@
 /**
  * `jointban verify` on real nodes: a federation lists, retracts and mirrors; the association then
  * suspends beta. Alpha is stopped and its data directory kept as a pristine snapshot, which
- * verifies. Each failure mode then tampers a fresh copy of it directly in SQLite (as an attacker or
- * a faulty disk would) and must be reported with the right kind, origin and position, and only
- * that, where the damage is local. The command itself runs as a child process for a pass and a
- * failure.
+ * verifies. Each failure mode then tampers a fresh copy of it directly in its database (as an
+ * attacker or a faulty disk would) and must be reported with the right kind, origin and position,
+ * and only that, where the damage is local. The command itself runs as a child process for a pass
+ * and a failure. On both engines: under JOINTBAN_TEST_ENGINE=postgres the nodes, the snapshot and
+ * every copy are PostgreSQL databases (test/helpers/store-copy.ts), tampered with through SQL.
  */
-import { cpSync, readFileSync, rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OriginVerification } from '../../src/audit/verify.js';
 import { verifyDataDir } from '../../src/cli/verify.js';
@@ -20,13 +18,15 @@ import { openDatabase } from '../../src/store/database.js';
 import { ListingWriter } from '../../src/store/listing-repository.js';
 import { LogWriter } from '../../src/store/log-repository.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
+import { testEngine } from '../helpers/engine.js';
 import { createFederation, waitFor, type FedNode, type TestFederation } from '../helpers/federation.js';
 import { paymentAccount, type Identifier } from '../helpers/fixtures.js';
-import { createTestNode, tempDir } from '../helpers/test-node.js';
+import { copyDataDir, storeDigest, whileWriterLockHeld, withStoreSql, type DataDirCopy, type StoreSql } from '../helpers/store-copy.js';
+import { createTestNode } from '../helpers/test-node.js';
 
 let fed: TestFederation;
 let snapshot: string;
-const copies: string[] = [];
+const copies: DataDirCopy[] = [];
 
 const ids = (label: string): Identifier[] => [paymentAccount(`alipay:verify-${label}`)];
 
@@ -72,13 +72,14 @@ beforeAll(async () => {
     },
   );
   await fed.stopNode(alpha);
-  snapshot = tempDir('jointban-verify-snapshot-');
-  cpSync(alpha.dataDir, snapshot, { recursive: true });
+  const pristine = await copyDataDir(alpha.dataDir, 'jointban-verify-snapshot-');
+  copies.push(pristine);
+  snapshot = pristine.dir;
 }, 60_000);
 
 afterAll(async () => {
   await fed?.stop();
-  for (const dir of [snapshot, ...copies]) if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const copy of copies) await copy.remove();
 });
 
 function byOrigin(results: OriginVerification[], origin: string): OriginVerification {
@@ -87,28 +88,23 @@ function byOrigin(results: OriginVerification[], origin: string): OriginVerifica
   return found;
 }
 
-/** A copy of the pristine snapshot, changed by `tamper` through a second SQLite connection. */
-async function tampered(tamper: (db: SQLite.Database, dir: string) => void | Promise<void>): Promise<string> {
-  const dir = tempDir('jointban-verify-copy-');
-  copies.push(dir);
-  cpSync(snapshot, dir, { recursive: true });
-  const db = new SQLite(loadConfig(dir, {}).databaseFile);
-  try {
-    await tamper(db, dir);
-  } finally {
-    db.close();
-  }
-  return dir;
+/** A copy of the pristine snapshot, changed by `tamper` through a connection of its own. */
+async function tampered(tamper: (db: StoreSql, dir: string) => Promise<void>): Promise<string> {
+  const copy = await copyDataDir(snapshot, 'jointban-verify-copy-');
+  copies.push(copy);
+  await withStoreSql(copy.dir, (db) => tamper(db, copy.dir));
+  return copy.dir;
 }
 
-async function verifyCopy(tamper: (db: SQLite.Database, dir: string) => void | Promise<void>): Promise<OriginVerification[]> {
+async function verifyCopy(tamper: (db: StoreSql, dir: string) => Promise<void>): Promise<OriginVerification[]> {
   return (await verifyDataDir(await tampered(tamper))).results;
 }
 
 const failuresOf = (r: OriginVerification) => r.failures.map((f) => ({ kind: f.kind, index: f.index, size: f.size }));
 
 describe('an intact store', () => {
-  it('verifies every log with exact entry counts', async () => {
+  it('verifies every log with exact entry counts, on the engine of this run', async () => {
+    expect(loadConfig(snapshot, {}).database.driver).toBe(testEngine());
     const { results, keys } = await verifyDataDir(snapshot);
     expect(keys.rosterVersion).toBe(2);
     expect(results.every((r) => r.ok)).toBe(true);
@@ -121,12 +117,12 @@ describe('an intact store', () => {
 
 describe('tampered entry bytes', () => {
   it('a changed token digit (still canonical) is a leaf hash mismatch at its index, and the signed root no longer matches', async () => {
-    const results = await verifyCopy((db) => {
-      const row = db.prepare("SELECT bytes FROM log_entries WHERE origin = 'beta' AND seq = 2").get() as { bytes: Buffer };
+    const results = await verifyCopy(async (db) => {
+      const row = (await db.get<{ bytes: Buffer }>("SELECT bytes FROM log_entries WHERE origin = 'beta' AND seq = 2"))!;
       const text = row.bytes.toString('utf8');
       const at = text.indexOf('"token":"') + '"token":"'.length;
       const changed = text.slice(0, at) + (text[at] === '0' ? '1' : '0') + text.slice(at + 1);
-      db.prepare("UPDATE log_entries SET bytes = ? WHERE origin = 'beta' AND seq = 2").run(Buffer.from(changed, 'utf8'));
+      await db.run("UPDATE log_entries SET bytes = ? WHERE origin = 'beta' AND seq = 2", Buffer.from(changed, 'utf8'));
     });
     const beta = byOrigin(results, 'beta');
     expect(beta.ok).toBe(false);
@@ -136,11 +132,11 @@ describe('tampered entry bytes', () => {
   });
 
   it('a byte that breaks the canonical form is a bad entry at its index', async () => {
-    const results = await verifyCopy((db) => {
-      const row = db.prepare("SELECT bytes FROM log_entries WHERE origin = 'alpha' AND seq = 1").get() as { bytes: Buffer };
+    const results = await verifyCopy(async (db) => {
+      const row = (await db.get<{ bytes: Buffer }>("SELECT bytes FROM log_entries WHERE origin = 'alpha' AND seq = 1"))!;
       const bytes = Buffer.from(row.bytes);
       bytes[bytes.length - 1] = 0x20; // the closing brace becomes a space
-      db.prepare("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 1").run(bytes);
+      await db.run("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 1", bytes);
     });
     const alpha = byOrigin(results, 'alpha');
     expect(alpha.failures[0]).toMatchObject({ kind: 'bad_entry', index: 0, message: expect.stringContaining('entry 0 of alpha') });
@@ -150,22 +146,22 @@ describe('tampered entry bytes', () => {
 
 describe('tampered Merkle data', () => {
   it('a changed leaf hash is reported alone: the tree is rebuilt from the bytes', async () => {
-    const results = await verifyCopy((db) => {
-      db.prepare("UPDATE log_entries SET leaf_hash = ? WHERE origin = 'alpha' AND seq = 2").run(Buffer.alloc(32, 1));
+    const results = await verifyCopy(async (db) => {
+      await db.run("UPDATE log_entries SET leaf_hash = ? WHERE origin = 'alpha' AND seq = 2", Buffer.alloc(32, 1));
     });
     expect(failuresOf(byOrigin(results, 'alpha'))).toEqual([{ kind: 'leaf_hash_mismatch', index: 1, size: undefined }]);
   });
 
   it('a changed tree node (a proof source) is reported at the leaf that completes it', async () => {
-    const results = await verifyCopy((db) => {
-      db.prepare("UPDATE tree_nodes SET hash = ? WHERE origin = 'alpha' AND level = 1 AND idx = 0").run(Buffer.alloc(32, 2));
+    const results = await verifyCopy(async (db) => {
+      await db.run("UPDATE tree_nodes SET hash = ? WHERE origin = 'alpha' AND level = 1 AND idx = 0", Buffer.alloc(32, 2));
     });
     expect(failuresOf(byOrigin(results, 'alpha'))).toEqual([{ kind: 'tree_node_mismatch', index: 1, size: undefined }]);
   });
 
   it('a deleted tree node is reported missing', async () => {
-    const results = await verifyCopy((db) => {
-      db.prepare("DELETE FROM tree_nodes WHERE origin = 'alpha' AND level = 0 AND idx = 2").run();
+    const results = await verifyCopy(async (db) => {
+      await db.run("DELETE FROM tree_nodes WHERE origin = 'alpha' AND level = 0 AND idx = 2");
     });
     expect(failuresOf(byOrigin(results, 'alpha'))).toEqual([{ kind: 'tree_node_missing', index: 2, size: undefined }]);
   });
@@ -174,8 +170,8 @@ describe('tampered Merkle data', () => {
 describe('a tampered checkpoint signature', () => {
   it("is a bad signature at that checkpoint's size", async () => {
     const federation = loadConfig(snapshot, {}).federation;
-    const results = await verifyCopy((db) => {
-      const row = db.prepare("SELECT size, note FROM checkpoints WHERE origin = 'beta' ORDER BY size DESC LIMIT 1").get() as { size: number; note: string };
+    const results = await verifyCopy(async (db) => {
+      const row = (await db.get<{ size: number; note: string }>("SELECT size, note FROM checkpoints WHERE origin = 'beta' ORDER BY size DESC LIMIT 1"))!;
       const prefix = `\u2014 ${federation}/beta `;
       const lines = row.note.split('\n').map((line) => {
         if (!line.startsWith(prefix)) return line;
@@ -183,7 +179,7 @@ describe('a tampered checkpoint signature', () => {
         raw[10]! ^= 0x01; // inside the Ed25519 signature, after the key ID
         return prefix + toBase64(raw);
       });
-      db.prepare("UPDATE checkpoints SET note = ? WHERE origin = 'beta' AND size = ?").run(lines.join('\n'), row.size);
+      await db.run("UPDATE checkpoints SET note = ? WHERE origin = 'beta' AND size = ?", lines.join('\n'), row.size);
     });
     const beta = byOrigin(results, 'beta');
     expect(failuresOf(beta)).toEqual([{ kind: 'bad_signature', index: undefined, size: 2 }]);
@@ -193,8 +189,8 @@ describe('a tampered checkpoint signature', () => {
 
 describe('a tampered listings projection', () => {
   it('a changed field of a listings row is a projection mismatch naming the field', async () => {
-    const results = await verifyCopy((db) => {
-      db.prepare("UPDATE listings SET category = 'rumor' WHERE id = 'alpha:2'").run();
+    const results = await verifyCopy(async (db) => {
+      await db.run("UPDATE listings SET category = 'rumor' WHERE id = 'alpha:2'");
     });
     const alpha = byOrigin(results, 'alpha');
     expect(failuresOf(alpha)).toEqual([{ kind: 'projection_mismatch', index: 1, size: undefined }]);
@@ -205,7 +201,7 @@ describe('a tampered listings projection', () => {
 describe('an entry of a suspended member', () => {
   it('dated after the suspension is reported at its index, though stored with a correct tree', async () => {
     const results = await verifyCopy(async (_db, dir) => {
-      const handle = await openDatabase({ driver: 'sqlite', file: loadConfig(dir, {}).databaseFile, migrate: false });
+      const handle = await openDatabase({ ...loadConfig(dir, {}).database, migrate: false });
       try {
         const entry: ListingEntry = {
           v: 1,
@@ -235,17 +231,21 @@ describe('an entry of a suspended member', () => {
 });
 
 describe('the command', () => {
-  const fileHash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
   it('passes on the intact store, prints a summary per origin and leaves the database unchanged', async () => {
-    const dbFile = loadConfig(snapshot, {}).databaseFile;
-    const before = fileHash(dbFile);
+    const before = await storeDigest(snapshot);
     const result = await runCli(['verify', '--data-dir', snapshot]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^alpha +OK +4 entries, \d+ checkpoints? \(\d+ cosigned\)$/m);
     expect(result.stdout).toMatch(/^beta +OK +2 entries, \d+ checkpoints? \(\d+ cosigned\)$/m);
-    expect(fileHash(dbFile)).toBe(before);
+    expect(await storeDigest(snapshot)).toBe(before);
+  });
+
+  it('reads while a writer holds the write lock: it takes none itself', async () => {
+    const locked = await whileWriterLockHeld(snapshot, () => verifyDataDir(snapshot));
+    expect(locked.results.length).toBeGreaterThanOrEqual(2);
+    expect(locked.results.every((r) => r.ok)).toBe(true);
+    expect(locked.results).toEqual((await verifyDataDir(snapshot)).results);
   });
 
   it('prints JSON with --json', async () => {
@@ -257,8 +257,8 @@ describe('the command', () => {
   });
 
   it('exits 1 on a failure, shows it, and names the failed origins last', async () => {
-    const dir = await tampered((db) => {
-      db.prepare("UPDATE log_entries SET leaf_hash = ? WHERE origin = 'alpha' AND seq = 2").run(Buffer.alloc(32, 1));
+    const dir = await tampered(async (db) => {
+      await db.run("UPDATE log_entries SET leaf_hash = ? WHERE origin = 'alpha' AND seq = 2", Buffer.alloc(32, 1));
     });
     const result = await runCli(['verify', '--data-dir', dir]);
     expect(result.code).toBe(1);

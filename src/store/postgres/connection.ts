@@ -13,6 +13,7 @@
 import { CompiledQuery, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../../errors.js';
+import { typeParsers } from './types.js';
 import { describeUrl } from './url.js';
 
 export interface PostgresOptions {
@@ -31,19 +32,9 @@ export type PostgresClient = pg.PoolClient;
  * The writer lock's key (pg_advisory_xact_lock): one per database, held to the end of each write
  * transaction. 0x6a6f696e = "join".
  */
-const WRITER_LOCK_KEY = 0x6a6f696e;
+export const WRITER_LOCK_KEY = 0x6a6f696e;
 /** How long a writer waits for the lock before its request fails with 503 (SQLite's busy timeout). */
 const WRITER_LOCK_TIMEOUT_MS = 5_000;
-
-// bigint (count(*), max(seq), identities) and numeric (sum of bigints) come back as text by
-// default; every such value the node reads is a count or a position far below 2^53.
-const INT8_OID = 20;
-const NUMERIC_OID = 1700;
-const parseNumber = (text: string): number => Number(text);
-const typeParsers = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    (oid === INT8_OID || oid === NUMERIC_OID) && format !== 'binary' ? parseNumber : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
-};
 
 export function openPostgresPool(options: PostgresOptions, onIdleError: (err: Error) => void): PostgresPool {
   const pool = new pg.Pool({
@@ -142,10 +133,9 @@ export class PostgresConnection implements DatabaseConnection {
   broken = false;
 
   constructor(readonly client: PostgresClient) {
-    // A server that ends the session while the client is checked out but between statements (a
-    // restart, a terminated backend) makes the client emit 'error', which the pool listens for
-    // only on idle clients: unheard, it would end the process. The next statement then fails as
-    // unavailable, and the client is destroyed on release.
+    // A client whose socket ends while a request holds it (a server restart, a COPY past its
+    // deadline) emits 'error' after failing its statements; the pool listens only to idle clients,
+    // and an 'error' without a listener would end the process.
     client.on('error', () => {
       this.broken = true;
     });
@@ -212,6 +202,9 @@ class PostgresWriterDriver implements Driver {
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    // A broken connection has nothing to roll back on this side (the server ends the transaction
+    // of a lost session), and its error would replace the one that failed the transaction.
+    if ((connection as PostgresConnection).broken) return;
     await connection.executeQuery(CompiledQuery.raw('rollback'));
   }
 

@@ -10,7 +10,7 @@
  */
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
-import type { EntryBatch, EntryRow, ListingRow, ListingRowsText, ListingTokenRow, LogBatchReader, LogSnapshots, TreeNodeRow, TreeNodeRun } from '../log-batch-reader.js';
+import type { EntryBatch, EntryRow, ListingRow, ListingRowsText, ListingTokenRow, LogBatchReader, LogSnapshots, OwnLogBatchReader, TreeNodeRow, TreeNodeRun } from '../log-batch-reader.js';
 import { openSqlite } from './connection.js';
 import type { Database } from '../tables.js';
 
@@ -141,18 +141,30 @@ export class SqliteLogBatchReader implements LogBatchReader {
 /**
  * The snapshots of a store opened by `openDatabase` (database.ts): Kysely's SQLite driver runs on
  * the one connection `sqlite`, so a reader on that connection reads inside Kysely's transaction.
+ * The reads answer synchronously (the port's `Answer<T>` is the value itself).
  */
 export function sqliteLogSnapshots(db: Kysely<Database>, sqlite: SQLite.Database): LogSnapshots {
+  // An in-memory or temporary database has no file another connection could open.
+  const target = sqlite.memory || sqlite.name === '' ? undefined : ({ engine: 'sqlite', file: sqlite.name } as const);
   return {
-    read: (read) => db.transaction().execute((trx) => read(trx, new SqliteLogBatchReader(sqlite))),
-    // An in-memory or temporary database has no file another connection could open.
-    workerTarget: sqlite.memory || sqlite.name === '' ? undefined : { engine: 'sqlite', file: sqlite.name },
+    read: (read) => db.transaction().execute((trx) => read({ db: trx, reader: new SqliteLogBatchReader(sqlite), workerTarget: async () => target })),
   };
 }
 
+/** A reader on a connection of its own, which it closes when done. */
+class OwnSqliteLogBatchReader extends SqliteLogBatchReader implements OwnLogBatchReader {
+  constructor(private readonly own: SQLite.Database) {
+    super(own);
+  }
+
+  async close(): Promise<void> {
+    this.own.close();
+  }
+}
+
 /** A read-only connection of its own with a deferred `BEGIN`: its snapshot is taken at its first read. */
-export function openSqliteLogBatchReader(file: string): LogBatchReader {
+export function openSqliteLogBatchReader(file: string): OwnLogBatchReader {
   const sqlite = openSqlite(file, true);
   sqlite.exec('BEGIN');
-  return new SqliteLogBatchReader(sqlite);
+  return new OwnSqliteLogBatchReader(sqlite);
 }

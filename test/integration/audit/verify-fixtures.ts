@@ -1,7 +1,9 @@
 /**
- * Small stores for the verifier's tests: a temp SQLite database holding logs written exactly as a
- * node writes them (LogWriter and ListingWriter in one transaction, checkpoints signed with the
- * member's key and cosigned by the witness), plus the raw connection to damage them with.
+ * Small stores for the verifier's tests: a database on the run's engine (a temp SQLite file, or a
+ * fresh PostgreSQL database under JOINTBAN_TEST_ENGINE=postgres: test/helpers/engine.ts) holding
+ * logs written exactly as a node writes them (LogWriter and ListingWriter in one transaction,
+ * checkpoints signed with the member's key and cosigned by the witness), plus raw SQL on the
+ * engine's own connection to damage them with, as an attacker or a faulty disk would.
  */
 import { deepStrictEqual, strictEqual } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +20,10 @@ import { openDatabase, type DatabaseHandle } from '../../../src/store/database.j
 import { ListingWriter } from '../../../src/store/listing-repository.js';
 import { LogReader, LogWriter } from '../../../src/store/log-repository.js';
 import { rootAt } from '../../../src/store/proofs.js';
+import { testEngine } from '../../helpers/engine.js';
 import { listing } from '../../helpers/log-entries.js';
+import { createTestDatabase } from '../../helpers/postgres.js';
+import { numbered } from '../../helpers/store-copy.js';
 
 export { listing, retraction, timeOf } from '../../helpers/log-entries.js';
 
@@ -42,19 +47,51 @@ export interface TestStore {
   /** A signed checkpoint note for any size and root, with the origin's real key. */
   sign(origin: string, size: number, root: Uint8Array): string;
   /**
+   * Runs a statement on the engine's own connection, outside the node's code: `?` placeholders on
+   * both engines (numbered for PostgreSQL here); blobs as Uint8Array parameters.
+   */
+  sql(statement: string, ...params: unknown[]): Promise<void>;
+  /** The rows of a query, as `sql` runs it. */
+  query<R>(statement: string, ...params: unknown[]): Promise<R[]>;
+  /**
    * Verifies in one thread, and again on two worker threads with logs cut into chunks of two
    * leaves: the two must return the same results, and the workers must have found a log intact
    * exactly when the one thread did (they fall back to it otherwise, so equal results alone would
    * not show that). Every test of the verifier is thereby also a test of its parallel walk.
    */
-  sql(statement: string, ...params: unknown[]): void;
   verify(options?: Partial<VerifyStoreOptions>, onProgress?: (p: VerifyProgress) => void): Promise<OriginVerification[]>;
   close(): Promise<void>;
 }
 
-export async function createStore(): Promise<TestStore> {
+/** The store's database on the run's engine, raw SQL on its own connection, and how to remove it. */
+async function openStoreDatabase(): Promise<{ handle: DatabaseHandle; query<R>(statement: string, params: unknown[]): Promise<R[]>; remove(): Promise<void> }> {
+  if (testEngine() === 'postgres') {
+    const database = await createTestDatabase();
+    const handle = await openDatabase({ driver: 'postgres', url: database.url, poolSize: 4, connectTimeoutMs: 5000 });
+    const { engine } = handle;
+    if (engine.name !== 'postgres') throw new Error('expected a PostgreSQL handle');
+    return {
+      handle,
+      query: async <R>(statement: string, params: unknown[]) => (await engine.pool.query(numbered(statement), params)).rows as R[],
+      remove: () => database.drop(),
+    };
+  }
   const dir = mkdtempSync(join(tmpdir(), 'jointban-verify-unit-'));
   const handle = await openDatabase({ driver: 'sqlite', file: join(dir, 'store.db') });
+  return {
+    handle,
+    query: async <R>(statement: string, params: unknown[]) => {
+      const prepared = handle.sqlite.prepare(statement);
+      if (prepared.reader) return prepared.all(...params) as R[];
+      prepared.run(...params);
+      return [];
+    },
+    remove: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export async function createStore(): Promise<TestStore> {
+  const { handle, query, remove } = await openStoreDatabase();
   const witnessKey = generateEd25519KeyPair();
   const keys: Record<string, Ed25519KeyPair> = Object.fromEntries(MEMBERS.map((m) => [m, generateEd25519KeyPair()]));
   const endpoint = (id: string) => `https://${id}.test.example`;
@@ -101,9 +138,10 @@ export async function createStore(): Promise<TestStore> {
       return note;
     },
     sign,
-    sql(statement, ...params) {
-      handle.sqlite.prepare(statement).run(...params);
+    async sql(statement, ...params) {
+      await query(statement, params);
     },
+    query: (statement, ...params) => query(statement, params),
     async verify(options = {}, onProgress) {
       const base: VerifyStoreOptions = { federation: FEDERATION, roster, witness: { name: witnessName(FEDERATION), publicKey: witnessKey.publicKey }, ...options };
       const single = await verifyStore(handle, { ...base, workers: 0 }, onProgress);
@@ -125,7 +163,7 @@ export async function createStore(): Promise<TestStore> {
     },
     async close() {
       await handle.close();
-      rmSync(dir, { recursive: true, force: true });
+      await remove();
     },
   };
   return store;

@@ -12,7 +12,8 @@ import { IndexSet } from '../../../src/audit/verify-projection.js';
 import { verifyStore, type VerifyStoreOptions } from '../../../src/audit/verify.js';
 import { encodeEntry, type LogEntry } from '../../../src/log/entry.js';
 import { witnessName } from '../../../src/roster/witness.js';
-import { SqliteLogBatchReader } from '../../../src/store/sqlite/log-batch-reader.js';
+import type { LogSnapshots } from '../../../src/store/log-batch-reader.js';
+import { testEngine } from '../../helpers/engine.js';
 import { createStore, FEDERATION, listing, retraction, WORKER_SCRIPT, type TestStore } from './verify-fixtures.js';
 
 let store: TestStore;
@@ -44,9 +45,9 @@ async function seed(): Promise<void> {
   );
 }
 
-async function verifyWith(options: Partial<VerifyStoreOptions>) {
+async function verifyWith(options: Partial<VerifyStoreOptions>, handle: { logSnapshots: LogSnapshots } = store.handle) {
   const outcomes: [string, ChunkedOutcome][] = [];
-  const results = await verifyStore(store.handle, {
+  const results = await verifyStore(handle, {
     federation: FEDERATION,
     roster: store.roster,
     witness: { name: witnessName(FEDERATION), publicKey: store.witnessKey.publicKey },
@@ -91,7 +92,7 @@ describe('a tamper inside a chunk a worker checks', () => {
   it('is found with the same failures and messages as in one thread', async () => {
     // A listing in the sixth chunk of 8 leaves, re-encoded with another category.
     const bytes = encodeEntry({ ...listing('alpha', 45), category: 'rumor' });
-    store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 45", bytes);
+    await store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 45", bytes);
     const parallel = await verifyWith(onWorkers);
     const single = await verifyWith({ workers: 0 });
     expect(parallel.outcomes).toEqual([
@@ -104,7 +105,7 @@ describe('a tamper inside a chunk a worker checks', () => {
 
   it('a repeated retraction that the projection shows as the first is found across chunks', async () => {
     // seq 60 retracts seq 2 again; make the row of seq 2 name it instead of seq 7.
-    store.sql("UPDATE listings SET retraction_seq = 60, retracted_at = ? WHERE id = 'alpha:2'", listing('alpha', 60).time);
+    await store.sql("UPDATE listings SET retraction_seq = 60, retracted_at = ? WHERE id = 'alpha:2'", listing('alpha', 60).time);
     const parallel = await verifyWith(onWorkers);
     expect(parallel.outcomes[0]).toEqual(['alpha', 'failed']);
     expect(parallel.results).toEqual((await verifyWith({ workers: 0 })).results);
@@ -114,7 +115,7 @@ describe('a tamper inside a chunk a worker checks', () => {
   it('a retraction whose target in an earlier chunk is not a listing is found', async () => {
     // seq 14 is a retraction; make the retraction at seq 21 (of seq 16) target it instead.
     const bad = { ...retraction('alpha', 21, 14) };
-    store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 21", encodeEntry(bad));
+    await store.sql("UPDATE log_entries SET bytes = ? WHERE origin = 'alpha' AND seq = 21", encodeEntry(bad));
     const parallel = await verifyWith(onWorkers);
     expect(parallel.outcomes[0]).toEqual(['alpha', 'failed']);
     expect(parallel.results).toEqual((await verifyWith({ workers: 0 })).results);
@@ -149,12 +150,52 @@ describe('falling back to one thread', () => {
 
   it('a chunk read in a snapshot with another log size is not checked (moved)', async () => {
     await seed();
-    const verifier = new ChunkVerifier(new SqliteLogBatchReader(store.handle.sqlite), store.roster);
     const task = { id: 1, origin: 'alpha', begin: 0, end: 8, level: 3, inRoster: true, checkpointSizes: [] };
-    expect(verifier.verify({ ...task, size: 99 })).toEqual({ id: 1, status: 'moved' });
-    expect(new ChunkVerifier(new SqliteLogBatchReader(store.handle.sqlite), store.roster).verify({ ...task, size: 100 })).toMatchObject({ id: 1, status: 'verified' });
+    const [moved, same] = await store.handle.logSnapshots.read(async ({ reader }) => [
+      await new ChunkVerifier(reader, store.roster).verify({ ...task, size: 99 }),
+      await new ChunkVerifier(reader, store.roster).verify({ ...task, size: 100 }),
+    ]);
+    expect(moved).toEqual({ id: 1, status: 'moved' });
+    expect(same).toMatchObject({ id: 1, status: 'verified' });
   });
 });
+
+// What only PostgreSQL does: SQLite's workers read a WAL snapshot of their own (the guard above).
+if (testEngine() === 'postgres') {
+  describe('on PostgreSQL', () => {
+    it("the workers read the walk's own snapshot, on connections of their own that end with it", async () => {
+      await seed();
+      // An append committed after the walk's snapshot was exported and before any worker imports it.
+      const snapshots = store.handle.logSnapshots;
+      const appendingMeanwhile: LogSnapshots = {
+        read: (read) =>
+          snapshots.read((snapshot) =>
+            read({
+              ...snapshot,
+              workerTarget: async () => {
+                const target = await snapshot.workerTarget();
+                await store.append('alpha', [listing('alpha', 101)]);
+                return target;
+              },
+            }),
+          ),
+      };
+      const during = await verifyWith(onWorkers, { logSnapshots: appendingMeanwhile });
+      // A worker in a later snapshot would see 101 entries and give the log back (`moved`).
+      expect(during.outcomes).toEqual([
+        ['alpha', 'verified'],
+        ['beta', 'verified'],
+      ]);
+      expect(during.results.map((r) => [r.origin, r.ok, r.entries])).toEqual([
+        ['alpha', true, 100],
+        ['beta', true, 20],
+      ]);
+      expect((await verifyWith(onWorkers)).results[0]).toMatchObject({ origin: 'alpha', ok: true, entries: 101 });
+      const [sessions] = await store.query<{ n: number }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'jointban verify'");
+      expect(sessions!.n).toBe(0);
+    });
+  });
+}
 
 describe('IndexSet over part of a log', () => {
   it('holds only indices from its base, and its bits merge into a whole-log set', () => {

@@ -79,13 +79,13 @@ describe('entries', () => {
 
   it('a stored kind or time that differs from the bytes is a row mismatch', async () => {
     await store.append('alpha', listings('alpha', 1, 2));
-    store.sql("UPDATE log_entries SET time = ? WHERE origin = 'alpha' AND seq = 2", timeOf(9));
+    await store.sql("UPDATE log_entries SET time = ? WHERE origin = 'alpha' AND seq = 2", timeOf(9));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'entry_row_mismatch', index: 1 }]);
   });
 
   it('a missing entry stops the walk there, without noise about what follows', async () => {
     await store.append('alpha', listings('alpha', 1, 6));
-    store.sql("DELETE FROM log_entries WHERE origin = 'alpha' AND seq = 3");
+    await store.sql("DELETE FROM log_entries WHERE origin = 'alpha' AND seq = 3");
     const [alpha] = await store.verify({ batchSize: 4 });
     expect(alpha).toMatchObject({ ok: false, entries: 2 });
     expect(failuresOf([alpha!], 'alpha')).toEqual([{ kind: 'missing_entry', index: 2 }]);
@@ -126,13 +126,13 @@ describe('roster membership', () => {
 describe('Merkle nodes', () => {
   it('a changed node in a later batch is found at the leaf that completed it', async () => {
     await store.append('alpha', listings('alpha', 1, 20));
-    store.sql("UPDATE tree_nodes SET hash = zeroblob(32) WHERE origin = 'alpha' AND level = 2 AND idx = 3");
+    await store.sql("UPDATE tree_nodes SET hash = ? WHERE origin = 'alpha' AND level = 2 AND idx = 3", new Uint8Array(32));
     expect(failuresOf(await store.verify({ batchSize: 6 }), 'alpha')).toEqual([{ kind: 'tree_node_mismatch', index: 15 }]);
   });
 
   it('a node outside the tree is extra', async () => {
     await store.append('alpha', listings('alpha', 1, 3));
-    store.sql("INSERT INTO tree_nodes (origin, level, idx, hash) VALUES ('alpha', 0, 7, zeroblob(32))");
+    await store.sql("INSERT INTO tree_nodes (origin, level, idx, hash) VALUES ('alpha', 0, 7, ?)", new Uint8Array(32));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'tree_node_extra' }]);
   });
 });
@@ -141,27 +141,27 @@ describe('checkpoints', () => {
   it('a correctly signed checkpoint of another tree is a root mismatch', async () => {
     await store.append('alpha', listings('alpha', 1, 3), { checkpoint: false });
     const forged = new Uint8Array(32).fill(9);
-    store.sql("INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES ('alpha', 2, ?, ?, ?)", forged, store.sign('alpha', 2, forged), timeOf(0));
+    await store.sql("INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES ('alpha', 2, ?, ?, ?)", forged, store.sign('alpha', 2, forged), timeOf(0));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'root_mismatch', size: 2 }]);
   });
 
   it('stored columns that differ from the signed note are a checkpoint mismatch', async () => {
     await store.append('alpha', listings('alpha', 1, 3));
-    store.sql("UPDATE checkpoints SET root = zeroblob(32) WHERE origin = 'alpha' AND size = 3");
+    await store.sql("UPDATE checkpoints SET root = ? WHERE origin = 'alpha' AND size = 3", new Uint8Array(32));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'checkpoint_mismatch', size: 3 }]);
   });
 
   it("a note signed by another member's key is a bad signature", async () => {
     await store.append('alpha', listings('alpha', 1, 2), { checkpoint: false });
     const note = store.sign('beta', 2, new Uint8Array(32)).replace('/beta', '/alpha');
-    store.sql("INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES ('alpha', 2, zeroblob(32), ?, ?)", note, timeOf(0));
+    await store.sql("INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES ('alpha', 2, ?, ?, ?)", new Uint8Array(32), note, timeOf(0));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'bad_signature', size: 2 }]);
   });
 
   it('a checkpoint beyond the entries held is reported', async () => {
     await store.append('alpha', listings('alpha', 1, 2));
     const root = new Uint8Array(32);
-    store.sql("INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES ('alpha', 5, ?, ?, ?)", root, store.sign('alpha', 5, root), timeOf(0));
+    await store.sql("INSERT INTO checkpoints (origin, size, root, note, recorded_at) VALUES ('alpha', 5, ?, ?, ?)", root, store.sign('alpha', 5, root), timeOf(0));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'checkpoint_beyond_log', size: 5 }]);
   });
 });
@@ -181,12 +181,12 @@ describe('witness cosignatures', () => {
     // Same name, another key: the line's key ID no longer matches, so it is ignored...
     expect((await store.verify({ witness }))[0]).toMatchObject({ ok: true, cosignedCheckpoints: 0 });
     // ...whereas a damaged signature under the right key ID rejects the checkpoint.
-    const row = store.handle.sqlite.prepare("SELECT note FROM checkpoints WHERE origin = 'alpha' AND size = 2").get() as { note: string };
-    const lines = row.note.trimEnd().split('\n');
+    const [row] = await store.query<{ note: string }>("SELECT note FROM checkpoints WHERE origin = 'alpha' AND size = 2");
+    const lines = row!.note.trimEnd().split('\n');
     const last = lines.pop()!;
     const at = last.lastIndexOf(' ') + 30;
     lines.push(last.slice(0, at) + (last[at] === 'A' ? 'B' : 'A') + last.slice(at + 1));
-    store.sql("UPDATE checkpoints SET note = ? WHERE origin = 'alpha' AND size = 2", `${lines.join('\n')}\n`);
+    await store.sql("UPDATE checkpoints SET note = ? WHERE origin = 'alpha' AND size = 2", `${lines.join('\n')}\n`);
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'bad_cosignature', size: 2 }]);
   });
 });
@@ -195,48 +195,48 @@ describe('the listings projection', () => {
   beforeEach(seedTwoLogs);
 
   it('a missing row is reported', async () => {
-    store.sql("DELETE FROM listings WHERE id = 'alpha:4'");
+    await store.sql("DELETE FROM listings WHERE id = 'alpha:4'");
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 3 }]);
   });
 
   it('a row without an entry is reported, inside the log or beyond it', async () => {
-    store.sql("UPDATE listings SET id = 'alpha:70', seq = 70 WHERE id = 'alpha:5'");
+    await store.sql("UPDATE listings SET id = 'alpha:70', seq = 70 WHERE id = 'alpha:5'");
     const failures = failuresOf(await store.verify(), 'alpha');
     expect(failures).toEqual([{ kind: 'projection_mismatch', index: 4 }, { kind: 'projection_mismatch' }]);
   });
 
   it('a changed token in the index is reported', async () => {
-    store.sql("UPDATE listing_tokens SET token = zeroblob(16) WHERE listing_id = 'beta:2'");
+    await store.sql("UPDATE listing_tokens SET token = ? WHERE listing_id = 'beta:2'", new Uint8Array(16));
     const results = await store.verify();
     expect(failuresOf(results, 'beta')).toEqual([{ kind: 'projection_mismatch', index: 1 }]);
     expect(results[1]!.failures[0]!.message).toContain('tokens');
   });
 
   it('a retraction the projection does not show is reported', async () => {
-    store.sql("UPDATE listings SET status = 'active', retracted_at = NULL, retraction_reason = NULL, retraction_seq = NULL WHERE id = 'alpha:2'");
+    await store.sql("UPDATE listings SET status = 'active', retracted_at = NULL, retraction_reason = NULL, retraction_seq = NULL WHERE id = 'alpha:2'");
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 1 }]);
   });
 
   it('a row marked retracted without a retraction entry is reported', async () => {
-    store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 6 WHERE id = 'alpha:3'", timeOf(6));
+    await store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 6 WHERE id = 'alpha:3'", timeOf(6));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 2 }]);
   });
 
   it('two rows naming the same retraction: the one it does not retract is reported, before or after the other', async () => {
     // Seq 7 retracts alpha:2. alpha:1 comes before it in row order, alpha:3 after.
-    store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 7 WHERE id = 'alpha:1'", timeOf(7));
+    await store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 7 WHERE id = 'alpha:1'", timeOf(7));
     const earlier = await store.verify();
     expect(failuresOf(earlier, 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 0 }]);
     expect(earlier[0]!.failures[0]!.message).toContain('listing alpha:1 is marked retracted by seq 7, which retracts alpha:2');
-    store.sql("UPDATE listings SET status = 'active', retracted_at = NULL, retraction_reason = NULL, retraction_seq = NULL WHERE id = 'alpha:1'");
-    store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 7 WHERE id = 'alpha:3'", timeOf(7));
+    await store.sql("UPDATE listings SET status = 'active', retracted_at = NULL, retraction_reason = NULL, retraction_seq = NULL WHERE id = 'alpha:1'");
+    await store.sql("UPDATE listings SET status = 'retracted', retracted_at = ?, retraction_reason = 'other', retraction_seq = 7 WHERE id = 'alpha:3'", timeOf(7));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 2 }]);
   });
 
   it("a retraction's time or reason that differs is reported", async () => {
-    store.sql("UPDATE listings SET retracted_at = ? WHERE id = 'alpha:2'", timeOf(8));
+    await store.sql("UPDATE listings SET retracted_at = ? WHERE id = 'alpha:2'", timeOf(8));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 1 }]);
-    store.sql("UPDATE listings SET retracted_at = ?, retraction_reason = 'other' WHERE id = 'alpha:2'", timeOf(7));
+    await store.sql("UPDATE listings SET retracted_at = ?, retraction_reason = 'other' WHERE id = 'alpha:2'", timeOf(7));
     expect(failuresOf(await store.verify(), 'alpha')).toEqual([{ kind: 'projection_mismatch', index: 1 }]);
   });
 
@@ -249,7 +249,7 @@ describe('the listings projection', () => {
 describe('the report', () => {
   it('keeps the first failures and counts all of them', async () => {
     await store.append('alpha', listings('alpha', 1, MAX_REPORTED_FAILURES + 20));
-    store.sql("UPDATE log_entries SET leaf_hash = zeroblob(32) WHERE origin = 'alpha'");
+    await store.sql("UPDATE log_entries SET leaf_hash = ? WHERE origin = 'alpha'", new Uint8Array(32));
     const [alpha] = await store.verify();
     expect(alpha!.failureCount).toBe(MAX_REPORTED_FAILURES + 20);
     expect(alpha!.failures).toHaveLength(MAX_REPORTED_FAILURES);

@@ -1,8 +1,9 @@
 /**
- * The check hot path's reads: the one place that owns prepared better-sqlite3 statements for it,
- * and the in-memory token filter (src/store/token-filter.ts) that answers misses without SQLite. Everything else
- * reads through Kysely, which builds and prepares each query anew (~25 µs a query): fine for a
- * listing write, a quarter of a check's budget.
+ * The token index and the API-key lookup on SQLite (token-index.ts, the ports): the one place that
+ * owns prepared better-sqlite3 statements for the check hot path, and the in-memory token filter
+ * (token-filter.ts) that answers misses without SQLite. Everything else reads through Kysely, which
+ * builds and prepares each query anew (~25 µs a query): fine for a listing write, a quarter of a
+ * check's budget.
  *
  * Keeping the token filter in step with the projection, whoever writes it (this node's listings and
  * retractions, the sync ingest, an import, another process on the same file):
@@ -20,30 +21,25 @@
  * /readyz reports not ready meanwhile.
  *
  * Start-up: reading 10M token rows takes seconds, so the filter is also kept in a snapshot file
- * (src/store/token-snapshot.ts), written after a warm-up from SQLite and when the node stops. At start the
- * snapshot is used only if it fits this database: its watermark is not past the last rowid, the
- * token at the watermark's rowid is the one it recorded (the same database and the same history:
- * rows are only appended, so a database restored from an older backup has no such row or another
- * token there), and sampled rows up to the watermark are in it. Otherwise the filter is read from
- * SQLite. Either way the rows past the watermark are read before the first check.
+ * (token-snapshot.ts), written after a warm-up from SQLite and when the node stops, and used at
+ * start when it fits this database (`snapshotFits`, with rowid as the position). Otherwise the
+ * filter is read from SQLite. Either way the rows past the watermark are read before the first check.
  */
 import type SQLite from 'better-sqlite3';
 import type { IdentifierType } from '../../identifiers/types.js';
 import type { TokenMatchRow, TokenQuery } from '../listing-repository.js';
 import type { ApiKeyTable, ListingTable } from '../tables.js';
-import { readTokenSnapshot, writeTokenSnapshot, type TokenSnapshot } from '../token-snapshot.js';
+import type { ApiKeyLookup, TokenIndex } from '../token-index.js';
+import { snapshotFits, type TokenSnapshot } from '../token-snapshot.js';
 import { TokenFilter } from '../token-filter.js';
-
-/** The snapshot's file name in the data directory. */
-/** The file's name predates the class's (TokenSet): kept, so a node finds the snapshot it wrote. */
-export const TOKEN_SNAPSHOT_FILE = 'token-set.snapshot';
+import { TokenFilterIndex, type TokenSnapshotOptions } from '../token-filter-index.js';
 
 /** Rows read per slice while warming up; between slices the event loop runs (and /readyz answers). */
 const WARM_UP_SLICE = 250_000;
 
 type MatchRow = ListingTable & { t_type: string; t_epoch: number };
 
-export class CheckStore {
+export class SqliteTokenIndex extends TokenFilterIndex implements TokenIndex, ApiKeyLookup {
   private readonly maxRowid: SQLite.Statement<[], number | null>;
   private readonly tokensBetween: SQLite.Statement<[number, number], Buffer>;
   private readonly matchToken: SQLite.Statement<[Uint8Array, string, string], MatchRow>;
@@ -51,24 +47,17 @@ export class CheckStore {
   private readonly freshness: SQLite.Statement<[], [number, number | null]>;
   private readonly tokenAt: SQLite.Statement<[number], Buffer>;
   private readonly confirmInReadTransaction: (queries: readonly TokenQuery[], now: string) => TokenMatchRow[];
-  private tokens: TokenFilter | undefined;
-  /** The highest rowid of `listing_tokens` the filter has read. */
-  private watermark = 0;
   /**
    * `performance.now()` just before the last catch-up read `max(rowid)`: the filter holds every token
    * committed before then.
    */
   private caughtUpAt = -Infinity;
-  private closed = false;
-  private source: 'snapshot' | 'sqlite' | undefined;
-  /** The watermark of the snapshot file as last read or written. */
-  private savedWatermark: number | undefined;
-  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly sqlite: SQLite.Database,
-    private readonly options: { snapshotFile?: string | undefined; onSnapshotError?: (err: Error) => void } = {},
+    options: TokenSnapshotOptions = {},
   ) {
+    super(options, 'sqlite');
     this.maxRowid = sqlite.prepare<[], number | null>('SELECT max(rowid) FROM listing_tokens').pluck();
     this.tokensBetween = sqlite.prepare<[number, number], Buffer>('SELECT token FROM listing_tokens WHERE rowid > ? AND rowid <= ?').pluck();
     this.matchToken = sqlite.prepare<[Uint8Array, string, string], MatchRow>(
@@ -87,92 +76,38 @@ export class CheckStore {
     this.confirmInReadTransaction = sqlite.transaction((queries: readonly TokenQuery[], now: string) => this.confirm(queries, now));
   }
 
-  /** Whether the token filter is complete and checks use it. */
-  get warm(): boolean {
-    return this.tokens !== undefined;
+  warmUp(): Promise<boolean> {
+    return this.fill(
+      // The watermark must be a committed rowid (see catchUp): wait out a transaction of this connection.
+      async () => {
+        while (this.sqlite.inTransaction && !this.closed) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+      },
+      (snapshot) => this.fits(snapshot),
+      () => this.readAll(),
+    );
   }
 
-  /** Tokens in the filter and the bytes its table takes, for the benchmark and the logs. */
-  get stats(): { tokens: number; bytes: number; source: 'snapshot' | 'sqlite' | undefined } {
-    return { tokens: this.tokens?.size ?? 0, bytes: this.tokens?.bytes ?? 0, source: this.source };
+  protected tokenAtPosition(rowid: number): Uint8Array | undefined {
+    return this.tokenAt.get(rowid);
   }
 
-  /**
-   * Fills the filter from the snapshot file when it fits the database, else from SQLite a slice at a
-   * time (then writes a snapshot). Resolves false when closed meanwhile.
-   */
-  async warmUp(): Promise<boolean> {
-    const file = this.options.snapshotFile;
-    const snapshot = file === undefined ? undefined : await readTokenSnapshot(file);
-    // The watermark must be a committed rowid (see catchUp): wait out a transaction of this connection.
-    while (this.sqlite.inTransaction && !this.closed) await new Promise<void>((resolve) => setTimeout(resolve, 5));
-    if (this.closed) return false;
-    if (snapshot && this.fits(snapshot)) {
-      this.tokens = snapshot.filter;
-      this.watermark = snapshot.watermark;
-      this.savedWatermark = snapshot.watermark;
-      this.source = 'snapshot';
-      return true;
-    }
-    if (!(await this.readAll())) return false;
-    this.source = 'sqlite';
-    this.saveSnapshot();
-    return true;
-  }
-
-  /**
-   * Writes the snapshot if the filter has read rows since the file was last written; resolves when
-   * this and any earlier write are done. Errors go to `onSnapshotError`: a missing snapshot only
-   * makes the next start slower.
-   */
-  saveSnapshot(): Promise<void> {
-    const file = this.options.snapshotFile;
-    if (file === undefined || this.tokens === undefined || this.watermark === this.savedWatermark) return this.saving;
-    const snapshot: TokenSnapshot = { filter: this.tokens, watermark: this.watermark, anchor: this.watermark > 0 ? (this.tokenAt.get(this.watermark) ?? new Uint8Array(16)) : new Uint8Array(16) };
-    this.savedWatermark = this.watermark;
-    this.saving = this.saving.then(() => writeTokenSnapshot(file, snapshot)).catch((err: unknown) => this.options.onSnapshotError?.(err as Error));
-    return this.saving;
-  }
-
+  /** Synchronous, so no transaction of this connection can begin between the reads. */
   private fits(snapshot: TokenSnapshot): boolean {
-    const max = this.maxRowid.get() ?? 0;
-    const w = snapshot.watermark;
-    if (!Number.isSafeInteger(w) || w < 0 || w > max) return false;
-    if (w === 0) return true;
-    const anchor = this.tokenAt.get(w);
-    if (!anchor || !anchor.equals(snapshot.anchor)) return false;
-    for (const rowid of [1, Math.ceil(w / 4), Math.ceil(w / 2), Math.ceil((3 * w) / 4), w]) {
-      const token = this.tokenAt.get(rowid);
-      if (token && !snapshot.filter.mayContain(token)) return false;
-    }
-    return true;
+    return snapshotFits(snapshot, this.maxRowid.get() ?? 0, (rowid) => this.tokenAt.get(rowid));
   }
 
-  private async readAll(): Promise<boolean> {
+  private async readAll(): Promise<{ filter: TokenFilter; watermark: number } | undefined> {
     const target = this.maxRowid.get() ?? 0;
-    const set = new TokenFilter(target);
+    const filter = new TokenFilter(target);
     for (let from = 0; from < target; from += WARM_UP_SLICE) {
-      if (this.closed) return false;
-      for (const token of this.tokensBetween.iterate(from, Math.min(from + WARM_UP_SLICE, target))) set.add(token);
+      if (this.closed) return undefined;
+      for (const token of this.tokensBetween.iterate(from, Math.min(from + WARM_UP_SLICE, target))) filter.add(token);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    if (this.closed) return false;
-    this.watermark = target;
-    this.tokens = set;
-    return true;
+    return { filter, watermark: target };
   }
 
-  /** Stops a warm-up in progress; call before the database closes (after saveSnapshot). */
-  close(): void {
-    this.closed = true;
-    this.tokens = undefined;
-  }
-
-  /**
-   * Active, unexpired listings carrying one of the tokens (under its type, and its epoch when the
-   * query names one), as `ListingReader.matchTokens` returns them; undefined when the caller must
-   * ask Kysely instead (not warm yet, or a transaction is open on this connection).
-   */
+  /** Also undefined while a transaction is open on this connection (see above). */
   match(queries: readonly TokenQuery[], now: string, receivedAt?: number): TokenMatchRow[] | undefined {
     if (this.tokens === undefined || this.sqlite.inTransaction) return undefined;
     // A catch-up begun after the request arrived has seen every commit made before it did; a row
@@ -194,7 +129,7 @@ export class CheckStore {
     return out;
   }
 
-  /** The API key row, with a prepared statement (see service/api-keys.ts for the cache). */
+  /** The API key row, with a prepared statement (service/api-keys.ts keeps the cache). */
   apiKey(id: string): ApiKeyTable | undefined {
     return this.apiKeyById.get(id);
   }
