@@ -11,12 +11,13 @@
  * exactly as the crash left it: every listing acknowledged with 201 is stored with the status its
  * acknowledged retraction gave it, every log is 1..n without a gap, nothing is half-present
  * (crash-store.ts), and alpha's tree rebuilt from its stored entries has the root of its latest
- * signed checkpoint, whose note verifies with alpha's key (`jointban verify` on PostgreSQL is
- * another part of issue 14). After the last restart every acknowledged listing answers over HTTP,
- * and SIGTERM stops alpha cleanly with a checkpoint over its whole log.
+ * signed checkpoint, whose note verifies with alpha's key; and the database verifies through the
+ * code of `jointban verify` (`verifyDataDir`). After the last restart every acknowledged listing
+ * answers over HTTP, and SIGTERM stops alpha cleanly with a checkpoint over its whole log.
  */
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { verifyDataDir } from '../../src/cli/verify.js';
 import { loadConfig } from '../../src/config/load.js';
 import { initDataDir } from '../../src/init.js';
 import { logOrigin } from '../../src/log/checkpoint.js';
@@ -108,6 +109,13 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
       }
     };
 
+    /** The same database through `jointban verify`'s code (read-only, one snapshot). */
+    const checkVerifies = async (why: string) => {
+      const verified = await verifyDataDir(dataDir!);
+      const failed = verified.results.filter((r) => !r.ok).map((r) => `${r.origin}: ${r.failures.map((x) => `${x.kind} ${x.message}`).join('; ')}`);
+      expectNone(failed, `after ${why}: jointban verify of the crashed node's database`);
+    };
+
     const checkOverHttp = async (which: Ack[]) => {
       const problems: string[] = [];
       for (const ack of which) {
@@ -136,6 +144,7 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
         busyKills += 1;
         expectNone(unexpected, 'answers other than 201/200 or a lost connection');
         await checkCrashed(`kill ${busyKills} (life ${life}, ${wait} ms into streaming)`);
+        await checkVerifies(`kill ${busyKills} (life ${life})`);
         history.push(`life ${life}: killed after ${wait} ms of streaming, ${acks.size - before} new acks`);
         if (busyKills >= KILLS) break;
         if (rnd() < 0.15) {
@@ -161,6 +170,7 @@ describe.runIf(canRun)('crash safety on PostgreSQL: alpha SIGKILLed at random mo
       const exit = await node.stop();
       expect(exit, `SIGTERM stops alpha cleanly:\n${node.output()}`).toEqual({ code: 0, signal: null });
       const stopped = await checkCrashed('the graceful stop');
+      await checkVerifies('the graceful stop');
       expect(stopped.signed, `after a graceful stop, alpha's latest checkpoint covers all ${stopped.size} entries of its log`).toBe(stopped.size);
       expect(acks.size).toBeGreaterThan(0);
       process.stdout.write(
