@@ -3,15 +3,18 @@
  * directories, and a node opened in-process on the same directory where a test needs one running.
  * Every failure must be one `jointban: …` line on stderr and a non-zero exit.
  */
-import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { toHex } from '../../src/crypto/encoding.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
+import { openDatabase } from '../../src/store/database.js';
 import { readKeyFile } from '../../src/store/key-file.js';
 import { runCli, runCliJson, startCli, type CliResult } from '../helpers/cli.js';
+import { queryRows } from '../helpers/db-query.js';
+import { testEngine } from '../helpers/engine.js';
 import { FUTURE_NATIONAL_ID, json, listingBody, phone, PHONE, PHONE_SPELLINGS, type CheckBody } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/test-node.js';
 
@@ -79,12 +82,27 @@ describe('jointban init', () => {
     expect(init.adminApiKey).toMatch(/^jb_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{43}$/);
     expect(mode(join(dataDir, 'jointban.json'))).toBe(0o600);
     expect(mode(join(dataDir, 'keys', 'node.key'))).toBe(0o600);
-    expect(statSync(join(dataDir, 'jointban.db')).isFile()).toBe(true);
     expect(toHex(readKeyFile(join(dataDir, 'keys', 'node.key')).publicKey)).toBe(init.publicKey);
     const config = JSON.parse(readFileSync(join(dataDir, 'jointban.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ member: 'alpha', http: { host: '127.0.0.1', port: 0 } });
+    // The database: a SQLite file beside the config, or on a PostgreSQL run (--database-url, which
+    // runCli adds) the config names the server and the data directory holds no database file.
+    if (testEngine() === 'postgres') {
+      expect(config).toMatchObject({ database: { driver: 'postgres', url: expect.stringMatching(/^postgres:\/\//) as string } });
+      expect(existsSync(join(dataDir, 'jointban.db'))).toBe(false);
+    } else {
+      expect(statSync(join(dataDir, 'jointban.db')).isFile()).toBe(true);
+    }
     // The admin key is stored hashed: its secret is nowhere in the database.
-    expect(readFileSync(join(dataDir, 'jointban.db')).includes(Buffer.from(init.adminApiKey.slice(16)))).toBe(false);
+    const database = await openDatabase({ ...loadConfig(dataDir, {}).database, readonly: true });
+    try {
+      const stored = await queryRows<{ key_hash: Uint8Array }>(database, 'SELECT key_hash FROM api_keys');
+      expect(stored).toHaveLength(1);
+      expect(Buffer.from(stored[0]!.key_hash).includes(Buffer.from(init.adminApiKey.slice(16)))).toBe(false);
+    } finally {
+      await database.close();
+    }
+    if (testEngine() === 'sqlite') expect(readFileSync(join(dataDir, 'jointban.db')).includes(Buffer.from(init.adminApiKey.slice(16)))).toBe(false);
   });
 
   it('again on the same directory → one-line error, nothing overwritten', async () => {
