@@ -46,16 +46,12 @@ export interface CopiedStore {
 }
 
 /**
- * Copies every table of the node's SQLite file under `dataDir` into the empty database at `url`
- * (migrated here first) and rewrites the config's `database` section to it.
+ * Copies every table of the SQLite file into the empty database at `url` (migrated here first),
+ * in one transaction. Returns how many rows.
  */
-export async function copyStoreToPostgres(dataDir: string, url: string): Promise<CopiedStore> {
-  const started = performance.now();
+export async function copySqliteToPostgres(sqliteFile: string, url: string): Promise<number> {
   const migrated = await openDatabase({ driver: 'postgres', url, poolSize: 2, connectTimeoutMs: 10_000 });
   await migrated.close();
-  const configFile = join(dataDir, CONFIG_FILE_NAME);
-  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-  const sqliteFile = join(dataDir, ((config.database as { file?: string } | undefined)?.file ?? 'jointban.db') as string);
   const sqlite = new SQLite(sqliteFile, { readonly: true });
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -81,6 +77,19 @@ export async function copyStoreToPostgres(dataDir: string, url: string): Promise
     sqlite.close();
     await client.end();
   }
+  return rows;
+}
+
+/**
+ * Copies the node's SQLite file under `dataDir` into the empty database at `url` and rewrites the
+ * config's `database` section to it.
+ */
+export async function copyStoreToPostgres(dataDir: string, url: string): Promise<CopiedStore> {
+  const started = performance.now();
+  const configFile = join(dataDir, CONFIG_FILE_NAME);
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+  const sqliteFile = join(dataDir, ((config.database as { file?: string } | undefined)?.file ?? 'jointban.db') as string);
+  const rows = await copySqliteToPostgres(sqliteFile, url);
   config.database = { driver: 'postgres', url };
   writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return { url, rows, copyMs: performance.now() - started };

@@ -43,6 +43,8 @@ import { addMember, createDraft, rosterFromDraft, type Roster } from '../../src/
 import { openDatabase, type DatabaseHandle } from '../../src/store/database.js';
 import { summariseProfile, type CpuProfile, type ProfileSummary } from './profile-summary.js';
 import { prng } from '../helpers/prng.js';
+import { adminQuery, databaseUrl, findPostgresBin, startTestCluster } from '../helpers/postgres-cluster.js';
+import { copySqliteToPostgres } from './seed-postgres.js';
 
 const FEDERATION = 'bench.jointban.example';
 const RETRACT_EVERY = 50;
@@ -58,6 +60,11 @@ export interface VerifyBenchOptions {
   /** Number of member logs the entries are spread over (default 4). */
   origins?: number;
   quick?: boolean;
+  /**
+   * Also verify the same store on PostgreSQL: copied into a throwaway cluster (seed-postgres.ts),
+   * verified there in the same run, printed beside SQLite's figure.
+   */
+  postgres?: boolean;
   /** Write a V8 CPU profile of one extra verify pass in one thread (not timed) to this file and summarise it. */
   profile?: string;
   /** Generate the store in this directory and keep it (default: a temp directory, removed). */
@@ -92,6 +99,8 @@ export interface VerifyBenchResult {
   wallRatio: number;
   node: string;
   profile?: ProfileSummary;
+  /** `verifyStore` of the same store on PostgreSQL (`postgres`), and its wall time over SQLite's. */
+  postgres?: { verify: TimedFigure; wallVsSqlite: number; copySeconds: number };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -303,8 +312,33 @@ export async function runVerifyBench(options: VerifyBenchOptions = {}): Promise<
       writeFileSync(options.profile, JSON.stringify(cpuProfile));
       profile = summariseProfile(cpuProfile as CpuProfile, 25);
     }
+    let postgres: VerifyBenchResult['postgres'];
+    if (options.postgres === true) {
+      const { bin, where } = findPostgresBin();
+      if (bin === undefined) throw new Error(`--postgres: no initdb and pg_ctl in ${where} (apt-get install postgresql)`);
+      const cluster = await startTestCluster(bin, { durable: true });
+      try {
+        await adminQuery(cluster.url, 'CREATE DATABASE verify_bench');
+        const url = databaseUrl(cluster.url, 'verify_bench');
+        const copied = await timed(() => copySqliteToPostgres(file, url));
+        log(`copied ${copied.value} rows into PostgreSQL in ${copied.wallSeconds.toFixed(1)} s`);
+        const pgHandle = await openDatabase({ driver: 'postgres', url, poolSize: 4, connectTimeoutMs: 10_000, readonly: true });
+        try {
+          const verifyPg = () => verifyStore(pgHandle, { federation: FEDERATION, roster, witness });
+          await verifyPg();
+          const measured = await timed(verifyPg);
+          if (JSON.stringify(measured.value) !== JSON.stringify(verify.value)) throw new Error('verifyStore gave another result on PostgreSQL');
+          postgres = { verify: figure(count, measured), wallVsSqlite: measured.wallSeconds / verify.wallSeconds, copySeconds: copied.wallSeconds };
+        } finally {
+          await pgHandle.close();
+        }
+      } finally {
+        await cluster.stop();
+      }
+    }
     return {
       ...(profile ? { profile } : {}),
+      ...(postgres ? { postgres } : {}),
       entries: count,
       origins: originCount,
       checkpoints: verify.value.reduce((n, r) => n + r.checkpoints, 0),
@@ -338,6 +372,12 @@ export function formatVerifyBench(r: VerifyBenchResult): string {
     row('verifyStore, one thread', r.singleThread, `${(r.singleThread.cpuSeconds / r.baseline.cpuSeconds).toFixed(2)}×`),
     `worker threads: ${r.workers}; logs verified on them, by outcome: ${JSON.stringify(r.chunked)}; wall time, one thread ÷ workers: ${(r.singleThread.wallSeconds / r.verify.wallSeconds).toFixed(2)}×`,
     `verify / baseline: ${r.cpuRatio.toFixed(2)}× by CPU time, ${r.wallRatio.toFixed(2)}× by wall time`,
+    ...(r.postgres
+      ? [
+          `${row('verifyStore on PostgreSQL', r.postgres.verify, `${(r.postgres.verify.cpuSeconds / r.baseline.cpuSeconds).toFixed(2)}×`)}  (this process's CPU only: the server's is not counted)`,
+          `PostgreSQL / SQLite, wall time: ${r.postgres.wallVsSqlite.toFixed(2)}× (the same store, copied in ${r.postgres.copySeconds.toFixed(1)} s)`,
+        ]
+      : []),
     ...(r.profile ? profileLines(r.profile) : []),
   ].join('\n');
 }
@@ -359,11 +399,12 @@ function parseArgs(argv: readonly string[]): VerifyBenchOptions {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') options.quick = true;
+    else if (arg === '--postgres') options.postgres = true;
     else if (arg === '--origins') options.origins = Number(argv[++i]);
     else if (arg === '--keep') options.keep = argv[++i];
     else if (arg === '--profile') options.profile = argv[++i] ?? 'verify.cpuprofile';
     else if (/^\d+$/.test(arg)) positional.push(Number(arg));
-    else throw new Error(`usage: verify-bench.js [entries] [entries per checkpoint] [--origins N] [--quick] [--profile FILE] [--keep DIR] (unknown argument ${arg})`);
+    else throw new Error(`usage: verify-bench.js [entries] [entries per checkpoint] [--origins N] [--quick] [--postgres] [--profile FILE] [--keep DIR] (unknown argument ${arg})`);
   }
   if (positional[0] !== undefined) options.entries = positional[0];
   if (positional[1] !== undefined) options.perCheckpoint = positional[1];
