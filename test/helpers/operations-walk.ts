@@ -9,6 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { CONFIG_FILE_NAME } from '../../src/config/load.js';
+import { fromHex, toBase64 } from '../../src/crypto/encoding.js';
+import { retireKey, rotateKey } from '../../src/roster/index.js';
 import { isCosigned, witnessOf } from '../../src/roster/witness.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import type { CliResult } from './cli.js';
@@ -50,8 +52,7 @@ export async function startWalkFederation(options: { engine?: TestEngine } = {})
     config.tokens.epochs = [{ epoch: 1, secretEnv: SECRET_VAR }];
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
     await fed.startNode('alpha');
-    await fed.list('alpha', walkIds('1'));
-    await fed.waitForDecision('beta', walkIds('1'), 'deny');
+    await listOnAlpha(fed, '1');
     return { fed, env, alphaDir };
   } catch (err) {
     await fed.stop();
@@ -68,4 +69,31 @@ export async function allCosigned(fed: TestFederation): Promise<boolean> {
     for (const cp of await repo.after(origin, -1, 10_000)) if (!isCosigned(cp.note, witness)) return false;
   }
   return true;
+}
+
+/** alpha lists walk-`label`, and beta denies it. */
+export async function listOnAlpha(fed: TestFederation, label: string): Promise<void> {
+  await fed.list('alpha', walkIds(label));
+  await fed.waitForDecision('beta', walkIds(label), 'deny');
+}
+
+/**
+ * The association lists alpha's new key (`roster rotate-key --at now --retire-at` an hour later,
+ * `roster sign`): the same edit function, signed and served by the test federation.
+ */
+export async function rosterRotateKey(fed: TestFederation, publicKeyHex: string, at = new Date().toISOString()): Promise<void> {
+  await fed.updateRoster((draft) => {
+    const r = rotateKey(draft, 'alpha', toBase64(fromHex(publicKeyHex)!), at, new Date(Date.now() + 3_600_000).toISOString());
+    if (!r.ok) throw new Error(r.error);
+    return r.draft;
+  });
+}
+
+/** The association retires alpha's old key now (`roster retire-key`, `roster sign`). */
+export async function rosterRetireKey(fed: TestFederation, publicKeyHex: string): Promise<void> {
+  await fed.updateRoster((draft) => {
+    const r = retireKey(draft, 'alpha', toBase64(fromHex(publicKeyHex)!), new Date().toISOString());
+    if (!r.ok) throw new Error(r.error);
+    return r.draft;
+  });
 }

@@ -11,17 +11,16 @@ import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE_NAME, loadConfig } from '../../src/config/load.js';
-import { fromHex, toBase64, toHex } from '../../src/crypto/encoding.js';
+import { toHex } from '../../src/crypto/encoding.js';
 import { createLogger } from '../../src/logging.js';
 import { createNode } from '../../src/node.js';
-import { retireKey, rotateKey } from '../../src/roster/index.js';
 import type { BackupManifest } from '../../src/store/backup.js';
 import { readKeyFile } from '../../src/store/key-file.js';
 import { RESTORE_PENDING_FILE } from '../../src/store/restore.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import { waitFor, type TestFederation } from '../helpers/federation.js';
 import { json, listingBody, type CheckBody, type CreatedListingBody } from '../helpers/fixtures.js';
-import { allCosigned, startWalkFederation, walkIds as ids } from '../helpers/operations-walk.js';
+import { allCosigned, listOnAlpha, rosterRetireKey, rosterRotateKey, startWalkFederation, walkIds as ids } from '../helpers/operations-walk.js';
 
 let fed: TestFederation;
 let env: Record<string, string>;
@@ -31,21 +30,11 @@ let preRotationKeys: string;
 /** keys rotate, roster rotate-key, keys finish, roster retire-key: alpha's log holds 3 entries after. */
 async function rotateAlphaKey(): Promise<void> {
   const rotated = await runCliJson<{ publicKey: string; previousPublicKey: string }>(['keys', 'rotate', '--data-dir', alphaDir]);
-  await fed.updateRoster((draft) => {
-    const r = rotateKey(draft, 'alpha', toBase64(fromHex(rotated.publicKey)!), new Date().toISOString(), new Date(Date.now() + 3_600_000).toISOString());
-    if (!r.ok) throw new Error(r.error);
-    return r.draft;
-  });
-  await fed.list('alpha', ids('2'));
-  await fed.waitForDecision('beta', ids('2'), 'deny');
+  await rosterRotateKey(fed, rotated.publicKey);
+  await listOnAlpha(fed, '2');
   await runCliJson(['keys', 'finish', '--data-dir', alphaDir]);
-  await fed.updateRoster((draft) => {
-    const r = retireKey(draft, 'alpha', toBase64(fromHex(rotated.previousPublicKey)!), new Date().toISOString());
-    if (!r.ok) throw new Error(r.error);
-    return r.draft;
-  });
-  await fed.list('alpha', ids('3'));
-  await fed.waitForDecision('beta', ids('3'), 'deny');
+  await rosterRetireKey(fed, rotated.previousPublicKey);
+  await listOnAlpha(fed, '3');
 }
 
 beforeAll(async () => {

@@ -11,13 +11,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromHex, toBase64 } from '../../src/crypto/encoding.js';
+import { fromHex } from '../../src/crypto/encoding.js';
 import { logOrigin, openCheckpoint } from '../../src/log/checkpoint.js';
-import { retireKey, rotateKey } from '../../src/roster/index.js';
 import { CheckpointRepository } from '../../src/store/checkpoint-repository.js';
 import { runCli, runCliJson } from '../helpers/cli.js';
 import type { TestFederation } from '../helpers/federation.js';
-import { oneLine, SECRET_VAR, startWalkFederation, walkIds as ids } from '../helpers/operations-walk.js';
+import { listOnAlpha, oneLine, rosterRetireKey, rosterRotateKey, SECRET_VAR, startWalkFederation, walkIds as ids } from '../helpers/operations-walk.js';
 
 const FEDERATION = 'demo.jointban.example';
 let fed: TestFederation;
@@ -43,11 +42,7 @@ describe('docs/OPERATIONS.md, "Node signing keys", walked', () => {
 
     // 2. List it (the association): --at now, --retire-at one hour later.
     const at = new Date().toISOString();
-    await fed.updateRoster((draft) => {
-      const r = rotateKey(draft, 'alpha', toBase64(fromHex(rotated.publicKey)!), at, new Date(Date.now() + 3_600_000).toISOString());
-      if (!r.ok) throw new Error(r.error);
-      return r.draft;
-    });
+    await rosterRotateKey(fed, rotated.publicKey, at);
 
     // 3. The switch (automatic): the next checkpoint is signed with the new key.
     const listed = await fed.list('alpha', ids('2'));
@@ -63,13 +58,8 @@ describe('docs/OPERATIONS.md, "Node signing keys", walked', () => {
     expect(existsSync(finished.retiredFile)).toBe(true);
 
     // The old key is retired (roster retire-key, roster sign); the node keeps listing with the new one.
-    await fed.updateRoster((draft) => {
-      const r = retireKey(draft, 'alpha', toBase64(fromHex(rotated.previousPublicKey)!), new Date().toISOString());
-      if (!r.ok) throw new Error(r.error);
-      return r.draft;
-    });
-    await fed.list('alpha', ids('3'));
-    await fed.waitForDecision('beta', ids('3'), 'deny');
+    await rosterRetireKey(fed, rotated.previousPublicKey);
+    await listOnAlpha(fed, '3');
     expect((await fed.status('beta')).misbehaviour).toEqual([]);
     expect((await fed.status('alpha')).signingRefused).toBeNull();
 
