@@ -37,8 +37,10 @@ function project(name: string, dir: string, test: TestProjectInlineConfiguration
 
 /**
  * Integration files the PostgreSQL run leaves out, each for a reason: they are about SQLite's file
- * (backup and restore, file modes, the write lock, the raw fast paths), or they already run
+ * (backup and restore, file modes, the write lock, the raw fast paths; operations-restore-walk
+ * walks the SQLite backup procedure, the PostgreSQL one has its own file), or they already run
  * against both engines themselves (migrations-postgres, bulk-append, check-store, api-key-lookup),
+ * or make their own PostgreSQL databases whatever the run's engine (operations-restore-walk-postgres),
  * or read SQLite's query plans (watch-index).
  */
 const SQLITE_ONLY = [
@@ -52,8 +54,8 @@ const SQLITE_ONLY = [
   'lint-boundaries.test.ts',
   'migrations.test.ts',
   'migrations-postgres.test.ts',
-  // Its restore walk is SQLite's backup procedure (jointban backup and restore).
-  'operations-walks.test.ts',
+  'operations-restore-walk.test.ts',
+  'operations-restore-walk-postgres.test.ts',
   'postgres-cli.test.ts',
   'demo-postgres-cli.test.ts',
   'watch-index.test.ts',

@@ -28,9 +28,12 @@ export interface TestDatabaseSection {
   drop(): Promise<void>;
 }
 
-/** Where a new test node keeps its data on this run's engine: on PostgreSQL, a fresh migrated database. */
-export async function testDatabaseSection(): Promise<TestDatabaseSection> {
-  if (testEngine() === 'sqlite') return { database: undefined, url: undefined, drop: async () => {} };
+/**
+ * Where a new test node keeps its data on this run's engine (or on `engine`, for a file about one
+ * engine): on PostgreSQL, a fresh migrated database.
+ */
+export async function testDatabaseSection(engine: TestEngine = testEngine()): Promise<TestDatabaseSection> {
+  if (engine === 'sqlite') return { database: undefined, url: undefined, drop: async () => {} };
   const database = await createTestDatabase();
   return { database: { driver: 'postgres', url: database.url }, url: database.url, drop: () => database.drop() };
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigFile } from '../../src/config/schema.js';
 import { utf8 } from '../../src/crypto/encoding.js';
-import { testDatabaseSection, testEngine, type TestDatabaseSection } from './engine.js';
+import { testDatabaseSection, testEngine, type TestDatabaseSection, type TestEngine } from './engine.js';
 import { startLocalFederation, type LocalFederation, type LocalNode } from '../../src/demo/local-federation.js';
 import type { FederationStatus } from '../../src/federation/federation.js';
 import { signRequest, type SignedRequestHeaders } from '../../src/federation/request-signature.js';
@@ -79,6 +79,8 @@ export interface CreateFederationOptions {
   extra?: Partial<ConfigFile>;
   /** The environment the nodes load their configs with (a test that moves a secret to secretEnv). */
   env?: Record<string, string>;
+  /** The engine every node keeps its data in, whatever the run's (a file about one engine's procedure). */
+  engine?: TestEngine;
 }
 
 export interface SignedFetchOptions {
@@ -155,10 +157,11 @@ export async function createFederation(n: number, options: CreateFederationOptio
   const dir = mkdtempSync(join(tmpdir(), 'jointban-fed-'));
   // On a PostgreSQL run, each node gets a database of its own (test/helpers/engine.ts).
   const databases: TestDatabaseSection[] = [];
+  const engine = options.engine ?? testEngine();
   const database =
-    testEngine() === 'postgres'
+    engine === 'postgres'
       ? async () => {
-          const section = await testDatabaseSection();
+          const section = await testDatabaseSection(engine);
           databases.push(section);
           return section.database!;
         }
