@@ -64,6 +64,10 @@ const SQLITE_ONLY = [
 
 function postgresRunPossible(): boolean {
   const { bin, where } = findPostgresBin();
+  // Vitest evaluates this file once per project and again in workers: the skip line once a run
+  // (the variable is inherited by the workers, and set before any of them starts).
+  if (process.env.JOINTBAN_POSTGRES_RUN_DECIDED !== undefined) return bin !== undefined;
+  process.env.JOINTBAN_POSTGRES_RUN_DECIDED = '1';
   return suiteCanRun({
     suite: 'the integration suite on PostgreSQL (integration-postgres)',
     missing: bin === undefined ? `no initdb and pg_ctl in ${where}` : undefined,
